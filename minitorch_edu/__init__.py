@@ -1,0 +1,120 @@
+"""minitorch_edu: a small, readable, PyTorch-like deep-learning library that is also fast.
+
+    import minitorch_edu as mt
+    x = mt.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    (x @ x.T).relu().sum().backward()
+    x.grad
+
+The package is the reference implementation of the minitorch_edu course: every part a learner
+builds in a chapter has its counterpart here, and learner code plugs in through the documented
+extension points (`Backend`, `Function`, `nn.Module`, `optim.Optimizer`).
+"""
+
+from __future__ import annotations
+
+from .backends import Backend, get_backend, register_backend, set_default_backend
+from .core.autograd import Context, Function, is_grad_enabled, no_grad, set_grad_enabled
+from .core.creation import (
+    arange,
+    eye,
+    from_numpy,
+    full,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .core.dtype import float32, float64, int64
+from .core.gradcheck import grad_check
+from .core.ops import (
+    abs,
+    argmax,
+    argmin,
+    cat,
+    clamp,
+    concatenate,
+    exp,
+    index_select,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    relu,
+    sigmoid,
+    softmax,
+    sqrt,
+    stack,
+    sum,
+    tanh,
+    var,
+    where,
+)
+from .core.tensor import Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backend",
+    "Context",
+    "Function",
+    "Tensor",
+    "abs",
+    "arange",
+    "argmax",
+    "argmin",
+    "cat",
+    "clamp",
+    "concatenate",
+    "exp",
+    "eye",
+    "float32",
+    "float64",
+    "from_numpy",
+    "full",
+    "get_backend",
+    "grad_check",
+    "index_select",
+    "int64",
+    "is_grad_enabled",
+    "log",
+    "log_softmax",
+    "logsumexp",
+    "manual_seed",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "rand",
+    "randint",
+    "randn",
+    "register_backend",
+    "relu",
+    "set_default_backend",
+    "set_grad_enabled",
+    "sigmoid",
+    "softmax",
+    "sqrt",
+    "stack",
+    "sum",
+    "tanh",
+    "tensor",
+    "var",
+    "where",
+    "zeros",
+    "zeros_like",
+]

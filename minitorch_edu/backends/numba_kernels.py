@@ -1,0 +1,164 @@
+"""Template of the numba CPU kernels for one scalar function `fn`.
+
+`numba_cpu` writes a copy of this file per scalar function, with the line marked `# <fn>`
+replaced by an import of that function, so numba's on-disk cache (`cache=True`) works: a new
+process loads the compiled kernels in milliseconds instead of compiling them again.
+
+Shapes reach these kernels already coalesced (see `core.shape.coalesce`): a contiguous tensor of
+any shape arrives as one flat dimension, and the other layouts as few dimensions as possible.
+The loops run over rows in parallel (`prange`); the innermost loop walks the last dimension,
+with a stride-1 fast path that LLVM vectorises.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+
+fn = njit(lambda x: x)  # <fn>
+CHUNK = 4096  # elements per parallel task in flat loops
+
+
+@njit(**JIT)
+def _row_start(row, shape, s1, s2, s3):
+    """Positions, in up to three operands, of the first element of a row (all dims but the last)."""
+    p1 = p2 = p3 = 0
+    rem = np.int64(row)  # prange indices are unsigned; mixing them with signed ints gives floats
+    for d in range(len(shape) - 2, -1, -1):
+        i = rem % shape[d]
+        rem = rem // shape[d]
+        p1 += i * s1[d]
+        p2 += i * s2[d]
+        p3 += i * s3[d]
+    return p1, p2, p3
+
+
+@njit(parallel=True, **JIT)
+def map_flat(out, a, n):
+    for chunk in prange((n + CHUNK - 1) // CHUNK):
+        c = np.int64(chunk)
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            out[i] = fn(a[i])
+
+
+@njit(parallel=True, **JIT)
+def map_strided(out, out_strides, a, a_strides, shape):
+    inner = shape[len(shape) - 1]
+    rows = 1
+    for d in range(len(shape) - 1):
+        rows *= shape[d]
+    so, sa = out_strides[len(shape) - 1], a_strides[len(shape) - 1]
+    for r in prange(rows):
+        po, pa, _ = _row_start(r, shape, out_strides, a_strides, a_strides)
+        if so == 1 and sa == 1:
+            for j in range(inner):
+                out[po + j] = fn(a[pa + j])
+        else:
+            for j in range(inner):
+                out[po + j * so] = fn(a[pa + j * sa])
+
+
+@njit(parallel=True, **JIT)
+def zip_flat(out, a, b, n):
+    for chunk in prange((n + CHUNK - 1) // CHUNK):
+        c = np.int64(chunk)
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            out[i] = fn(a[i], b[i])
+
+
+@njit(parallel=True, **JIT)
+def zip_strided(out, out_strides, a, a_strides, b, b_strides, shape):
+    inner = shape[len(shape) - 1]
+    rows = 1
+    for d in range(len(shape) - 1):
+        rows *= shape[d]
+    last = len(shape) - 1
+    so, sa, sb = out_strides[last], a_strides[last], b_strides[last]
+    for r in prange(rows):
+        po, pa, pb = _row_start(r, shape, out_strides, a_strides, b_strides)
+        if so == 1 and sa == 1 and sb == 1:
+            for j in range(inner):
+                out[po + j] = fn(a[pa + j], b[pb + j])
+        elif so == 1 and sa == 1 and sb == 0:
+            y = b[pb]
+            for j in range(inner):
+                out[po + j] = fn(a[pa + j], y)
+        elif so == 1 and sa == 0 and sb == 1:
+            x = a[pa]
+            for j in range(inner):
+                out[po + j] = fn(x, b[pb + j])
+        else:
+            for j in range(inner):
+                out[po + j * so] = fn(a[pa + j * sa], b[pb + j * sb])
+
+
+@njit(parallel=True, **JIT)
+def zip_tiled(out, out_strides, a, a_strides, b, b_strides, shape, tile):
+    """2-D zip where operands disagree on which dim is contiguous (e.g. x + x.T): walk in tiles."""
+    n0, n1 = shape[0], shape[1]
+    t0 = (n0 + tile - 1) // tile
+    t1 = (n1 + tile - 1) // tile
+    for task in prange(t0 * t1):
+        t = np.int64(task)
+        i0 = (t // t1) * tile
+        j0 = (t % t1) * tile
+        for i in range(i0, min(n0, i0 + tile)):
+            po = i * out_strides[0]
+            pa = i * a_strides[0]
+            pb = i * b_strides[0]
+            for j in range(j0, min(n1, j0 + tile)):
+                out[po + j * out_strides[1]] = fn(a[pa + j * a_strides[1]], b[pb + j * b_strides[1]])
+
+
+@njit(parallel=True, **JIT)
+def reduce_rows(out, out_strides, a, a_strides, shape, n, step):
+    """Reduce where the reduced dim is the one walked fastest: one sequential fold per output."""
+    total = 1
+    for d in range(len(shape)):
+        total *= shape[d]
+    last = len(shape) - 1
+    for task in prange(total):
+        r = np.int64(task)
+        # row_start skips the last dim, so split r into (row, column) first
+        po, pa, _ = _row_start(r // shape[last], shape, out_strides, a_strides, a_strides)
+        col = r % shape[last]
+        po += col * out_strides[last]
+        pa += col * a_strides[last]
+        acc = out[po]
+        if step == 1:
+            for j in range(n):
+                acc = fn(acc, a[pa + j])
+        else:
+            for j in range(n):
+                acc = fn(acc, a[pa + j * step])
+        out[po] = acc
+
+
+@njit(parallel=True, **JIT)
+def reduce_columns(out, out_strides, a, a_strides, shape, n, step, block):
+    """Reduce over a dim that is not innermost: fold whole contiguous rows into the output.
+
+    The output's innermost dim is split into blocks of `block` elements; each parallel task owns
+    one block of one output row and adds the n input rows into it, reading memory in order.
+    """
+    last = len(shape) - 1
+    inner = shape[last]
+    rows = 1
+    for d in range(last):
+        rows *= shape[d]
+    nblocks = (inner + block - 1) // block
+    so, sa = out_strides[last], a_strides[last]
+    for task in prange(rows * nblocks):
+        t = np.int64(task)
+        r = t // nblocks
+        j0 = (t % nblocks) * block
+        j1 = min(inner, j0 + block)
+        po, pa, _ = _row_start(r, shape, out_strides, a_strides, a_strides)
+        for k in range(n):
+            base = pa + k * step
+            if so == 1 and sa == 1:
+                for j in range(j0, j1):
+                    out[po + j] = fn(out[po + j], a[base + j])
+            else:
+                for j in range(j0, j1):
+                    out[po + j * so] = fn(out[po + j * so], a[base + j * sa])

@@ -1,0 +1,151 @@
+"""Scalar functions: the per-element math that map / zip / reduce kernels apply.
+
+Each is a plain Python function of floats that numba can also compile (CPU `njit` and CUDA
+device functions), so one definition serves every backend. They never raise: overflow gives
+inf and invalid input gives nan, as IEEE arithmetic (and NumPy) does.
+"""
+
+from __future__ import annotations
+
+import math
+
+INF = math.inf
+NAN = math.nan
+
+
+def identity(x: float) -> float:
+    return x
+
+
+def neg(x: float) -> float:
+    return -x
+
+
+def add(x: float, y: float) -> float:
+    return x + y
+
+
+def sub(x: float, y: float) -> float:
+    return x - y
+
+
+def mul(x: float, y: float) -> float:
+    return x * y
+
+
+def div(x: float, y: float) -> float:
+    if y != 0.0:
+        return x / y
+    if x != x or x == 0.0:
+        return NAN
+    # sign of an IEEE division by a signed zero
+    return INF if (x > 0.0) == (math.copysign(1.0, y) > 0.0) else -INF
+
+
+def exp(x: float) -> float:
+    if x > 709.0:
+        return INF
+    return math.exp(x)
+
+
+def log(x: float) -> float:
+    if x > 0.0:
+        return math.log(x)
+    if x == 0.0:
+        return -INF
+    return NAN
+
+
+def sqrt(x: float) -> float:
+    return math.sqrt(x) if x >= 0.0 else NAN
+
+
+def pow_(x: float, y: float) -> float:
+    if x == 0.0:
+        return INF if y < 0.0 else (1.0 if y == 0.0 else 0.0)
+    if x < 0.0 and y != math.floor(y):
+        return NAN
+    if x != x or y != y:
+        return NAN
+    magnitude = y * math.log(abs(x))
+    if magnitude > 709.0:
+        big = INF
+        odd = y - 2.0 * math.floor(y / 2.0) == 1.0
+        return -big if x < 0.0 and odd else big
+    if magnitude < -745.0:
+        return 0.0
+    return math.pow(x, y)
+
+
+def sigmoid(x: float) -> float:
+    # two branches so that exp never overflows
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def tanh(x: float) -> float:
+    return math.tanh(x)
+
+
+def relu(x: float) -> float:
+    return x if x > 0.0 else 0.0
+
+
+def relu_back(x: float, grad: float) -> float:
+    return grad if x > 0.0 else 0.0
+
+
+def maximum(x: float, y: float) -> float:
+    if x != x or y != y:
+        return NAN
+    return x if x >= y else y
+
+
+def minimum(x: float, y: float) -> float:
+    if x != x or y != y:
+        return NAN
+    return x if x <= y else y
+
+
+def eq(x: float, y: float) -> float:
+    return 1.0 if x == y else 0.0
+
+
+def ne(x: float, y: float) -> float:
+    return 1.0 if x != y else 0.0
+
+
+def lt(x: float, y: float) -> float:
+    return 1.0 if x < y else 0.0
+
+
+def le(x: float, y: float) -> float:
+    return 1.0 if x <= y else 0.0
+
+
+def gt(x: float, y: float) -> float:
+    return 1.0 if x > y else 0.0
+
+
+def ge(x: float, y: float) -> float:
+    return 1.0 if x >= y else 0.0
+
+
+def pick_if(cond: float, x: float) -> float:
+    """x where cond is true, else 0: half of `where`."""
+    return x if cond != 0.0 else 0.0
+
+
+def pick_unless(cond: float, x: float) -> float:
+    """x where cond is false, else 0: the other half of `where`."""
+    return 0.0 if cond != 0.0 else x
+
+
+def sign(x: float) -> float:
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+
+
+def abs_(x: float) -> float:
+    return abs(x)

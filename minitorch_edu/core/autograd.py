@@ -1,0 +1,145 @@
+"""Reverse-mode automatic differentiation on a dynamic graph.
+
+Every differentiable op is a `Function` with a `forward` (compute the result from plain,
+history-free tensors) and a `backward` (turn the gradient of the result into gradients of the
+inputs). `Function.apply` runs forward and, when some input requires a gradient, records a
+`Node` on the result: which function made it, its inputs and what forward saved. `backward()`
+then walks the recorded graph in reverse topological order, accumulating gradients.
+
+The walk is iterative, so graphs of any depth (a chain of 100,000 ops) backprop without
+touching Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """False inside `no_grad()`: ops then record no graph."""
+    return getattr(_state, "enabled", True)
+
+
+@contextmanager
+def set_grad_enabled(mode: bool) -> Iterator[None]:
+    previous = is_grad_enabled()
+    _state.enabled = mode
+    try:
+        yield
+    finally:
+        _state.enabled = previous
+
+
+def no_grad() -> Any:
+    """Context manager (like `torch.no_grad`): compute without recording the graph."""
+    return set_grad_enabled(False)
+
+
+class Context:
+    """What `forward` leaves for `backward`: saved tensors and any other values."""
+
+    def __init__(self) -> None:
+        self.saved_tensors: tuple[Tensor, ...] = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+
+    def save_for_backward(self, *tensors: Tensor) -> None:
+        self.saved_tensors = tensors
+
+
+class Node:
+    """The history of one tensor: the function that made it and the inputs it came from."""
+
+    __slots__ = ("function", "ctx", "inputs")
+
+    def __init__(self, function: type[Function], ctx: Context, inputs: tuple[Tensor, ...]) -> None:
+        self.function = function
+        self.ctx = ctx
+        self.inputs = inputs
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__ + "Backward"
+
+
+class Function:
+    """Base class of differentiable ops. Subclasses define `forward` and `backward` as staticmethods.
+
+    `forward(ctx, *inputs, **options)` receives tensors without history and returns one tensor.
+    `backward(ctx, grad)` returns one gradient (or None) per tensor input, each shaped like it.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> Tensor:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **options: Any) -> Tensor:
+        ctx = Context()
+        ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        out = cls.forward(ctx, *(t.detach() for t in inputs), **options)
+        if is_grad_enabled() and any(ctx.needs_input_grad):
+            out._node = Node(cls, ctx, inputs)
+            out._requires_grad = True
+        return out
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors that `root` depends on, each after every tensor that depends on it (root first)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor._node is not None:
+            for parent in tensor._node.inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def backpropagate(root: Tensor, grad: Tensor) -> None:
+    """Push `grad` (d out / d root) back through the graph into the `.grad` of every leaf."""
+    grads: dict[int, Tensor] = {id(root): grad}
+    with no_grad():
+        for tensor in topological_order(root):
+            g = grads.pop(id(tensor), None)
+            if g is None:
+                continue
+            if tensor._node is None:
+                tensor.grad = g if tensor.grad is None else tensor.grad + g
+                continue
+            if tensor._retains_grad:
+                tensor.grad = g if tensor.grad is None else tensor.grad + g
+            node = tensor._node
+            input_grads = node.function.backward(node.ctx, g)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for parent, pg in zip(node.inputs, input_grads):
+                if pg is None or not parent.requires_grad:
+                    continue
+                if pg.shape != parent.shape:
+                    raise RuntimeError(
+                        f"{node.name} returned a gradient of shape {pg.shape} for an input of shape {parent.shape}"
+                    )
+                key = id(parent)
+                grads[key] = pg if key not in grads else grads[key] + pg

@@ -1,0 +1,130 @@
+"""Making tensors: from data, filled, random (seeded), ranges, and from NumPy / CUDA arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..backends import Backend, get_backend
+from . import shape as S
+from .dtype import as_dtype, infer_dtype
+from .tensor import Tensor
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Make rand/randn/randint (and layers' initialisation, dropout, shuffling) reproducible."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def generator() -> np.random.Generator:
+    """The package's random generator (seeded by `manual_seed`)."""
+    return _rng
+
+
+def _from_host(array: np.ndarray, device: Any, requires_grad: bool) -> Tensor:
+    backend = get_backend(device)
+    storage = backend.storage.from_numpy(array)
+    return Tensor(storage, array.shape, S.contiguous_strides(array.shape), backend, requires_grad=requires_grad)
+
+
+def tensor(data: Any, dtype: Any = None, device: str | Backend | None = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of `data` (numbers, nested lists, arrays, tensors).
+
+    Objects exposing `__cuda_array_interface__` (CuPy, PyTorch CUDA tensors, numba device
+    arrays) become CUDA tensors that share their memory.
+    """
+    if isinstance(data, Tensor):
+        out = data.detach().to(device if device is not None else data.backend, dtype=dtype).clone()
+        return out.requires_grad_(requires_grad) if requires_grad else out
+    if hasattr(data, "__cuda_array_interface__") and device in (None, "cuda"):
+        backend = get_backend("cuda")
+        out = backend.storage.from_cuda_array(data, Tensor, backend)
+        out = out.to(dtype=dtype) if dtype is not None else out
+        return out.requires_grad_(requires_grad) if requires_grad else out
+    try:
+        array = np.asarray(data)
+    except ValueError as err:
+        raise ValueError(f"cannot make a tensor from ragged data: {err}") from None
+    if dtype is not None:
+        target = as_dtype(dtype)
+    elif isinstance(data, np.ndarray | np.generic):
+        target = infer_dtype(array)
+    else:  # Python numbers: floats become float32, as in PyTorch
+        target = infer_dtype(array.astype(np.float32) if array.dtype.kind == "f" else array)
+    return _from_host(np.array(array, dtype=target, copy=True), device, requires_grad)
+
+
+def from_numpy(array: np.ndarray, device: str | Backend | None = None) -> Tensor:
+    """A tensor over a NumPy array; on the CPU it shares the memory when the array is contiguous."""
+    array = np.asarray(array)
+    dtype = infer_dtype(array)
+    if array.dtype != dtype or not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array, dtype=dtype)
+    return _from_host(array, device, False)
+
+
+def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    dims = tuple(int(s) for s in shape)
+    if any(s < 0 for s in dims):
+        raise ValueError(f"negative dimension in shape {dims}")
+    return dims
+
+
+def full(
+    shape: Sequence[int], value: float, dtype: Any = "float32", device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    backend = get_backend(device)
+    shape = _shape((shape,))
+    storage = backend.storage.full(max(S.size_of(shape), 1), value, as_dtype(dtype))
+    return Tensor(storage, shape, S.contiguous_strides(shape), backend, requires_grad=requires_grad)
+
+
+def zeros(*shape: Any, dtype: Any = "float32", device: Any = None, requires_grad: bool = False) -> Tensor:
+    return full(_shape(shape), 0.0, dtype, device, requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = "float32", device: Any = None, requires_grad: bool = False) -> Tensor:
+    return full(_shape(shape), 1.0, dtype, device, requires_grad)
+
+
+def zeros_like(t: Tensor, dtype: Any = None) -> Tensor:
+    return full(t.shape, 0.0, dtype or t.dtype, t.backend)
+
+
+def ones_like(t: Tensor, dtype: Any = None) -> Tensor:
+    return full(t.shape, 1.0, dtype or t.dtype, t.backend)
+
+
+def rand(*shape: Any, dtype: Any = "float32", device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform on [0, 1)."""
+    array = _rng.random(_shape(shape)).astype(as_dtype(dtype))
+    return _from_host(array, device, requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = "float32", device: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal."""
+    array = _rng.standard_normal(_shape(shape)).astype(as_dtype(dtype))
+    return _from_host(array, device, requires_grad)
+
+
+def randint(low: int, high: int, shape: Sequence[int], device: Any = None) -> Tensor:
+    return _from_host(_rng.integers(low, high, size=tuple(shape), dtype=np.int64), device, False)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None, device: Any = None) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    array = np.arange(start, end, step)
+    target = as_dtype(dtype) if dtype is not None else infer_dtype(array)
+    return _from_host(array.astype(target), device, False)
+
+
+def eye(n: int, dtype: Any = "float32", device: Any = None) -> Tensor:
+    return _from_host(np.eye(n, dtype=as_dtype(dtype)), device, False)

@@ -1,0 +1,156 @@
+"""The functional API (`mt.exp(x)`, `mt.sum(x, dim=1)`, ...): the same ops as the Tensor methods.
+
+Composite ops (mean, softmax, log_softmax, logsumexp, var) are built from primitive
+Functions, so their gradients come from the primitives' backward rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import functions as F
+from . import shape as S
+from .tensor import Tensor
+
+Dim = int | tuple[int, ...] | list[int] | None
+
+
+def _dims(x: Tensor, dim: Dim) -> list[int]:
+    if dim is None:
+        return list(range(x.ndim))
+    dims = [dim] if isinstance(dim, int) else list(dim)
+    return sorted({S.normalize_dim(d, x.ndim) for d in dims})
+
+
+def _drop(x: Tensor, dims: list[int], keepdim: bool) -> Tensor:
+    if keepdim:
+        return x
+    return x.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+
+def exp(x: Tensor) -> Tensor:
+    return F.Exp.apply(x)
+
+
+def log(x: Tensor) -> Tensor:
+    return F.Log.apply(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return F.Sqrt.apply(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return F.Sigmoid.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return F.Tanh.apply(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    return F.ReLU.apply(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001  (PyTorch's name)
+    return F.Abs.apply(x)
+
+
+def maximum(a: Tensor, b: Any) -> Tensor:
+    return F.Maximum.apply(a, a._lift(b))
+
+
+def minimum(a: Tensor, b: Any) -> Tensor:
+    return F.Minimum.apply(a, a._lift(b))
+
+
+def where(cond: Tensor, a: Any, b: Any) -> Tensor:
+    """Elementwise `a if cond else b` (cond: any tensor, non-zero means true)."""
+    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else cond
+    return F.Where.apply(cond, ref._lift(a), ref._lift(b))
+
+
+def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    if min is not None:
+        x = maximum(x, min)
+    if max is not None:
+        x = minimum(x, max)
+    return x
+
+
+def sum(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    dims = _dims(x, dim)
+    out = x
+    if dim is None and x.ndim > 1:  # one pass over the flattened tensor
+        out = x.reshape(-1)
+        out = F.Sum.apply(out, dim=0).reshape((1,) * x.ndim)
+    elif x.ndim == 0:
+        return x.reshape(()) if not keepdim else x
+    else:
+        for d in dims:
+            out = F.Sum.apply(out, dim=d)
+    return _drop(out, dims, keepdim)
+
+
+def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    count = 1
+    for d in _dims(x, dim):
+        count *= x.shape[d]
+    return sum(x, dim, keepdim) / max(count, 1)
+
+
+def var(x: Tensor, dim: Dim = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
+    count = 1
+    for d in _dims(x, dim):
+        count *= x.shape[d]
+    centred = x - mean(x, dim, keepdim=True)
+    return sum(centred * centred, dim, keepdim) / max(count - (1 if unbiased else 0), 1)
+
+
+def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Largest element (over all, or along `dim`). Use `argmax` for its index."""
+    if dim is None:
+        return F.Max.apply(x.reshape(-1), dim=0).reshape(())
+    d = S.normalize_dim(dim, x.ndim)
+    return _drop(F.Max.apply(x, dim=d), [d], keepdim)
+
+
+def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return -max(-x, dim, keepdim)
+
+
+def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return F.argmax(x, dim, keepdim)
+
+
+def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return F.argmax(-x.detach(), dim, keepdim)
+
+
+def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(x))) without overflow: shift by the (constant) max first."""
+    d = S.normalize_dim(dim, x.ndim)
+    shift = max(x, d, keepdim=True).detach()
+    shift = where(shift == float("inf"), 0.0, shift) if shift.dtype.kind == "f" else shift
+    out = log(sum(exp(x - shift), d, keepdim=True)) + shift
+    return _drop(out, [d], keepdim)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return x - logsumexp(x, dim, keepdim=True)
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    d = S.normalize_dim(dim, x.ndim)
+    e = exp(x - max(x, d, keepdim=True).detach())
+    return e / sum(e, d, keepdim=True)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    return F.matmul(a, b)
+
+
+cat = F.cat
+concatenate = F.cat
+stack = F.stack
+index_select = F.index_select

@@ -1,0 +1,653 @@
+"""The Tensor: a storage, a shape and strides, a backend that runs its kernels, and autograd history.
+
+Tensor methods are thin: views compute new strides over the same storage, and every op is a
+`Function` in `core.functions`, which records the graph and calls the backend's kernels through
+the four raw helpers at the bottom of this class (`_map`, `_zip`, `_reduce`, `_matmul`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..backends import Backend, get_backend
+from . import shape as S
+from .autograd import Node, backpropagate, is_grad_enabled
+from .dtype import as_dtype, is_floating, promote
+
+Scalar = int | float
+Operand = "Tensor | int | float"
+
+
+class Tensor:
+    """An n-dimensional array with automatic differentiation, like `torch.Tensor`."""
+
+    __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(
+        self,
+        storage: Any,
+        shape: Sequence[int],
+        strides: Sequence[int],
+        backend: Backend,
+        requires_grad: bool = False,
+    ) -> None:
+        self._storage = storage
+        self.shape: tuple[int, ...] = tuple(int(s) for s in shape)
+        self._strides: tuple[int, ...] = tuple(int(s) for s in strides)
+        self.backend = backend
+        self.grad: Tensor | None = None
+        self._node: Node | None = None
+        self._retains_grad = False
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def dtype(self) -> np.dtype:
+        return self._storage.dtype
+
+    @property
+    def device(self) -> str:
+        return self.backend.device
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    def numel(self) -> int:
+        return S.size_of(self.shape)
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[S.normalize_dim(dim, self.ndim)]
+
+    def stride(self, dim: int | None = None) -> Any:
+        return self._strides if dim is None else self._strides[S.normalize_dim(dim, self.ndim)]
+
+    def is_contiguous(self) -> bool:
+        return S.is_contiguous(self.shape, self._strides)
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and not is_floating(self.dtype):
+            raise RuntimeError(f"only floating-point tensors can require gradients, not {self.dtype}")
+        if not value and self._node is not None:
+            raise RuntimeError("requires_grad can only be turned off on leaf tensors; use .detach()")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, value: bool = True) -> Tensor:
+        self.requires_grad = value
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Node | None:
+        return self._node
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor too during backward."""
+        self._retains_grad = True
+
+    # ------------------------------------------------------------------ conversions
+    def numpy(self) -> np.ndarray:
+        """A NumPy copy of the values (copied to the host for CUDA tensors)."""
+        host = self.backend.storage.to_numpy(self._storage)
+        item = host.dtype.itemsize
+        view = np.lib.stride_tricks.as_strided(host, self.shape, tuple(s * item for s in self._strides))
+        return np.array(view)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def item(self) -> float | int:
+        if self.numel() != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self.numpy().reshape(-1)[0].item()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.item())
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):  # noqa: ANN204
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def __cuda_array_interface__(self) -> dict[str, Any]:
+        """Zero-copy sharing with CuPy, PyTorch and numba (CUDA tensors only)."""
+        if self.device != "cuda":
+            raise AttributeError(f"__cuda_array_interface__ exists only for CUDA tensors, not {self.device}")
+        return self.backend.storage.array_interface(self._storage, self.shape, self._strides)
+
+    def to(self, device: str | Backend | None = None, dtype: Any = None) -> Tensor:
+        """Move to a device/backend ("cpu", "cuda", "python", "numba", a Backend) and/or cast."""
+        from .functions import Cast, ToBackend
+
+        out = self
+        if device is not None:
+            backend = get_backend(device)
+            if backend is not self.backend:
+                out = ToBackend.apply(out, backend=backend)
+        if dtype is not None and as_dtype(dtype) != out.dtype:
+            out = Cast.apply(out, dtype=as_dtype(dtype))
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu") if self.device != "cpu" else self
+
+    def cuda(self) -> Tensor:
+        return self.to("cuda")
+
+    def float(self) -> Tensor:
+        return self.to(dtype="float32")
+
+    def double(self) -> Tensor:
+        return self.to(dtype="float64")
+
+    def long(self) -> Tensor:
+        return self.to(dtype="int64")
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(dtype=other.dtype)
+
+    def detach(self) -> Tensor:
+        """The same data (shared storage) without history."""
+        return Tensor(self._storage, self.shape, self._strides, self.backend)
+
+    @property
+    def data(self) -> Tensor:
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if value.shape != self.shape:
+            raise ValueError(f"cannot set .data of shape {self.shape} to shape {value.shape}")
+        self._storage, self._strides, self.backend = value._storage, value._strides, value.backend
+
+    # ------------------------------------------------------------------ autograd
+    def backward(self, gradient: Tensor | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires a gradient."""
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad and has no history")
+        if gradient is None:
+            if self.numel() != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a tensor with one element; this one has "
+                    f"shape {self.shape}: pass gradient=... of that shape (or call .sum() first)"
+                )
+            gradient = self._full(self.shape, 1.0)
+        elif not isinstance(gradient, Tensor):
+            gradient = self._lift(gradient)
+        if gradient.shape != self.shape:
+            raise ValueError(f"gradient of shape {gradient.shape} does not match the tensor's shape {self.shape}")
+        backpropagate(self, gradient.detach())
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ------------------------------------------------------------------ views
+    def view(self, *shape: Any) -> Tensor:
+        from .functions import View
+
+        shape = S.infer_shape(_shape_args(shape), self.numel())
+        if S.view_strides(self.shape, self._strides, shape) is None:
+            raise RuntimeError(
+                f"view of shape {self.shape} with strides {self._strides} as {shape} needs a copy: use .reshape()"
+            )
+        return View.apply(self, shape=shape)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        shape = S.infer_shape(_shape_args(shape), self.numel())
+        if S.view_strides(self.shape, self._strides, shape) is None:
+            return self.contiguous().view(shape)
+        return self.view(shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = S.normalize_dim(start_dim, self.ndim), S.normalize_dim(end_dim, self.ndim)
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1 :])
+
+    def permute(self, *order: Any) -> Tensor:
+        from .functions import Permute
+
+        order = tuple(S.normalize_dim(d, self.ndim) for d in _shape_args(order))
+        if sorted(order) != list(range(self.ndim)):
+            raise ValueError(f"permute order {order} is not a permutation of the {self.ndim} dims of {self.shape}")
+        return Permute.apply(self, order=order)
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+        order = list(range(self.ndim))
+        a, b = S.normalize_dim(dim0, self.ndim), S.normalize_dim(dim1, self.ndim)
+        order[a], order[b] = order[b], order[a]
+        return self.permute(order)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802  (PyTorch's name)
+        return self.permute(tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802
+        return self.transpose(-2, -1)
+
+    def expand(self, *shape: Any) -> Tensor:
+        from .functions import Expand
+
+        shape = _shape_args(shape)
+        lead = len(shape) - self.ndim
+        shape = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+        if shape == self.shape:
+            return self
+        S.expand_strides(self.shape, self._strides, shape)  # validates, with a clear error
+        return Expand.apply(self, shape=shape)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return self.expand(tuple(shape))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        dim = S.normalize_dim(dim, self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        if dim is None:
+            return self.reshape(tuple(s for s in self.shape if s != 1))
+        dim = S.normalize_dim(dim, self.ndim)
+        if self.shape[dim] != 1:
+            return self
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1 :])
+
+    def __getitem__(self, key: Any) -> Tensor:
+        from .functions import Index, index_select
+
+        if isinstance(key, (Tensor, list, np.ndarray)):
+            return index_select(self, 0, key)
+        return Index.apply(self, key=key)
+
+    def contiguous(self) -> Tensor:
+        from .functions import Copy
+
+        return self if self.is_contiguous() else Copy.apply(self)
+
+    def clone(self) -> Tensor:
+        from .functions import Copy
+
+        return Copy.apply(self)
+
+    # ------------------------------------------------------------------ arithmetic
+    def _lift(self, value: Any) -> Tensor:
+        """A Python number or array as a tensor on this tensor's backend."""
+        if isinstance(value, Tensor):
+            return value
+        if isinstance(value, (int, float, bool)) and not isinstance(value, np.ndarray):
+            dtype = self.dtype if is_floating(self.dtype) or isinstance(value, (int, bool)) else np.dtype("float32")
+            return self._full((), value, dtype)
+        from .creation import tensor
+
+        return tensor(value, device=self.backend)
+
+    def _full(self, shape: Sequence[int], value: float, dtype: Any = None) -> Tensor:
+        dtype = self.dtype if dtype is None else as_dtype(dtype)
+        storage = self.backend.storage.full(max(S.size_of(shape), 1), value, dtype)
+        return Tensor(storage, shape, S.contiguous_strides(shape), self.backend)
+
+    def __add__(self, other: Any) -> Tensor:
+        from .functions import Add
+
+        return Add.apply(self, self._lift(other))
+
+    def __radd__(self, other: Any) -> Tensor:
+        from .functions import Add
+
+        return Add.apply(self._lift(other), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        from .functions import Sub
+
+        return Sub.apply(self, self._lift(other))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        from .functions import Sub
+
+        return Sub.apply(self._lift(other), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        from .functions import Mul
+
+        return Mul.apply(self, self._lift(other))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        from .functions import Mul
+
+        return Mul.apply(self._lift(other), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        from .functions import Div
+
+        return Div.apply(self, self._lift(other))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        from .functions import Div
+
+        return Div.apply(self._lift(other), self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        from .functions import Pow
+
+        return Pow.apply(self, self._lift(other))
+
+    def __rpow__(self, other: Any) -> Tensor:
+        from .functions import Pow
+
+        return Pow.apply(self._lift(other), self)
+
+    def __neg__(self) -> Tensor:
+        from .functions import Neg
+
+        return Neg.apply(self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        from .functions import matmul
+
+        return matmul(self, self._lift(other))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        from .functions import matmul
+
+        return matmul(self._lift(other), self)
+
+    def _compare(self, fn: Any, other: Any) -> Tensor:
+        return self.detach()._zip(fn, self._lift(other).detach())
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        from ..backends import scalar
+
+        return self._compare(scalar.eq, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        from ..backends import scalar
+
+        return self._compare(scalar.ne, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._compare(scalar.lt, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._compare(scalar.le, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._compare(scalar.gt, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._compare(scalar.ge, other)
+
+    __hash__ = object.__hash__
+
+    # in-place updates (optimizers, initialisers): only on tensors outside the graph
+    def _inplace(self, fn: Any, other: Any) -> Tensor:
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "an in-place update of a tensor that requires grad would corrupt the graph; "
+                "wrap it in `with mt.no_grad():`"
+            )
+        self._zip(fn, self._lift(other), out=self)
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._inplace(scalar.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._inplace(scalar.sub, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._inplace(scalar.mul, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._inplace(scalar.div, other)
+
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        return self.__iadd__(other if alpha == 1.0 else other * alpha)
+
+    def sub_(self, other: Any) -> Tensor:
+        return self.__isub__(other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self.__imul__(other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self.__itruediv__(other)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Write `src` (broadcast to this shape) into this tensor's storage."""
+        from ..backends import scalar
+
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError("copy_ into a tensor that requires grad: wrap it in `with mt.no_grad():`")
+        src = self._lift(src)
+        if src.device != self.device:
+            src = src.to(self.backend)
+        src = src.detach().expand(self.shape) if src.shape != self.shape else src.detach()
+        src._map(scalar.identity, out=self)
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        return self.copy_(float(value))
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0.0)
+
+    # ------------------------------------------------------------------ ops (see core.ops)
+    def exp(self) -> Tensor:
+        return _ops().exp(self)
+
+    def log(self) -> Tensor:
+        return _ops().log(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops().sqrt(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops().sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return _ops().tanh(self)
+
+    def relu(self) -> Tensor:
+        return _ops().relu(self)
+
+    def abs(self) -> Tensor:
+        return _ops().abs(self)
+
+    def __abs__(self) -> Tensor:
+        return _ops().abs(self)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return self**exponent
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ops().maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ops().minimum(self, other)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return _ops().clamp(self, min, max)
+
+    def sum(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops().sum(self, dim, keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops().mean(self, dim, keepdim)
+
+    def var(self, dim: Any = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
+        return _ops().var(self, dim, keepdim, unbiased)
+
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops().max(self, dim, keepdim)
+
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops().min(self, dim, keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops().argmax(self, dim, keepdim)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops().argmin(self, dim, keepdim)
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        return _ops().softmax(self, dim)
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        return _ops().log_softmax(self, dim)
+
+    def logsumexp(self, dim: int = -1, keepdim: bool = False) -> Tensor:
+        return _ops().logsumexp(self, dim, keepdim)
+
+    def matmul(self, other: Any) -> Tensor:
+        return self @ other
+
+    def eq(self, other: Any) -> Tensor:
+        return self == other
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        return _ops().index_select(self, dim, index)
+
+    # ------------------------------------------------------------------ raw kernels (no autograd)
+    def _empty(self, shape: Sequence[int], dtype: Any = None) -> Tensor:
+        dtype = self.dtype if dtype is None else dtype
+        storage = self.backend.storage.empty(max(S.size_of(shape), 1), dtype)
+        return Tensor(storage, shape, S.contiguous_strides(shape), self.backend)
+
+    def _map(self, fn: Any, out: Tensor | None = None, dtype: Any = None) -> Tensor:
+        out = self._empty(self.shape, dtype) if out is None else out
+        if self.numel():
+            self.backend.map(fn)(out._storage, out._strides, self._storage, self._strides, self.shape)
+        return out
+
+    def _zip(self, fn: Any, other: Tensor, out: Tensor | None = None) -> Tensor:
+        _check_same_device(self, other)
+        shape = S.broadcast_shapes(self.shape, other.shape)
+        dtype = promote(self.dtype, other.dtype)
+        a, b = self._cast_raw(dtype), other._cast_raw(dtype)
+        a_strides = S.expand_strides(a.shape, a._strides, shape)
+        b_strides = S.expand_strides(b.shape, b._strides, shape)
+        if out is None:
+            out = self._empty(shape, dtype)
+        elif out.shape != shape:
+            raise ValueError(f"in-place result of shape {shape} does not fit a tensor of shape {out.shape}")
+        if S.size_of(shape):
+            kernel = self.backend.zip(fn)
+            kernel(out._storage, out._strides, a._storage, a_strides, b._storage, b_strides, shape)
+        return out
+
+    def _reduce(self, fn: Any, dim: int, start: float) -> Tensor:
+        """Fold `fn` over `dim`, keeping it as a dimension of size 1."""
+        shape = list(self.shape)
+        shape[dim] = 1
+        out = self._full(tuple(shape), start)
+        if self.numel():
+            self.backend.reduce(fn)(out._storage, out._strides, self._storage, self._strides, self.shape, dim)
+        return out
+
+    def _matmul(self, other: Tensor) -> Tensor:
+        """(*batch, n, k) @ (*batch, k, m) with equal batch shapes."""
+        out_shape = self.shape[:-1] + other.shape[-1:]
+        dtype = promote(self.dtype, other.dtype)
+        a, b = self._cast_raw(dtype), other._cast_raw(dtype)
+        out = self._empty(out_shape, dtype)
+        if S.size_of(out_shape):
+            kernel = self.backend.matmul
+            kernel(out._storage, out._strides, a._storage, a._strides, b._storage, b._strides, out_shape, a.shape[-1])
+        return out
+
+    def _cast_raw(self, dtype: np.dtype) -> Tensor:
+        if self.dtype == dtype:
+            return self
+        from ..backends import scalar
+
+        return self._map(scalar.identity, dtype=dtype)
+
+    def _view_raw(self, shape: Sequence[int], strides: Sequence[int], offset: int = 0) -> Tensor:
+        storage = self._storage[offset:] if offset else self._storage
+        return Tensor(storage, shape, strides, self.backend)
+
+    # ------------------------------------------------------------------ printing
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype != np.float32 and not (self.dtype == np.int64):
+            extras.append(f"dtype={self.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def _ops() -> Any:
+    from . import ops
+
+    return ops
+
+
+def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:
+    """Accept both t.view(2, 3) and t.view((2, 3))."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    return tuple(int(a) for a in args)
+
+
+def _check_same_device(a: Tensor, b: Tensor) -> None:
+    if a.device != b.device:
+        raise RuntimeError(
+            f"tensors are on different devices: {a.device} (shape {a.shape}) and {b.device} "
+            f"(shape {b.shape}); move one with .to()"
+        )
