@@ -60,8 +60,22 @@ from .core.ops import (
     where,
 )
 from .core.tensor import Tensor
+from .serialization import load, save
 
 __version__ = "0.1.0"
+
+# Sub-packages load on first use (`mt.nn`, `mt.optim`, ...): `import minitorch_edu` stays fast,
+# and nn/optim/train may import the core without a circular import.
+_LAZY_SUBMODULES = ("nn", "optim", "data", "train", "graph")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Backend",
@@ -87,6 +101,7 @@ __all__ = [
     "int64",
     "is_grad_enabled",
     "log",
+    "load",
     "log_softmax",
     "logsumexp",
     "manual_seed",
@@ -104,6 +119,7 @@ __all__ = [
     "randn",
     "register_backend",
     "relu",
+    "save",
     "set_default_backend",
     "set_grad_enabled",
     "sigmoid",

@@ -133,8 +133,17 @@ def _crossed(*strides: tuple[int, int]) -> bool:
     return any(inner) and not all(inner)
 
 
+def _associative(fn: Callable[..., float]) -> bool:
+    """Whether folding `fn` in any order gives the same result (up to float rounding)."""
+    from . import scalar
+
+    fn = getattr(fn, "py_func", fn)
+    return any(fn is getattr(scalar, name, None) for name in ("add", "mul", "maximum", "minimum", "max", "min"))
+
+
 def tensor_reduce(fn: Callable[[float, float], float]) -> Kernel:
     k = compile_kernels(fn)
+    assoc = _associative(fn)  # only known-associative folds may be split into partial results
 
     def kernel(out, out_strides, a, a_strides, a_shape, dim) -> None:
         n, step = a_shape[dim], a_strides[dim]
@@ -144,7 +153,7 @@ def tensor_reduce(fn: Callable[[float, float], float]) -> Kernel:
         sa = tuple(a_strides[d] for d in keep) or (0,)
         shape, (so, sa) = coalesce(shape, so, sa)
         if abs(step) <= 1 or abs(sa[-1]) != 1 or shape[-1] == 1:
-            k.reduce_rows(out, so, a, sa, shape, n, step)
+            k.reduce_rows(out, so, a, sa, shape, n, step, assoc)
         else:
             k.reduce_columns(out, so, a, sa, shape, n, step, COLUMN_BLOCK)
 

@@ -7,7 +7,7 @@ process loads the compiled kernels in milliseconds instead of compiling them aga
 Shapes reach these kernels already coalesced (see `core.shape.coalesce`): a contiguous tensor of
 any shape arrives as one flat dimension, and the other layouts as few dimensions as possible.
 The loops run over rows in parallel (`prange`); the innermost loop walks the last dimension,
-with a stride-1 fast path that LLVM vectorises.
+with a stride-1 fast path over slices that LLVM vectorises.
 """
 
 import numpy as np
@@ -16,7 +16,7 @@ from numba import njit, prange
 JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 
 fn = njit(lambda x: x)  # <fn>
-CHUNK = 4096  # elements per parallel task in flat loops
+CHUNK = 16384  # elements per parallel task in flat loops
 
 
 @njit(**JIT)
@@ -36,9 +36,13 @@ def _row_start(row, shape, s1, s2, s3):
 @njit(parallel=True, **JIT)
 def map_flat(out, a, n):
     for chunk in prange((n + CHUNK - 1) // CHUNK):
-        c = np.int64(chunk)
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            out[i] = fn(a[i])
+        lo = np.int64(chunk) * CHUNK
+        hi = min(n, lo + CHUNK)
+        # slices, not a[lo + i]: LLVM then sees unit-stride loops over [0, hi - lo) and
+        # vectorises them (indexing with lo + i runs several times slower)
+        o, x = out[lo:hi], a[lo:hi]
+        for i in range(hi - lo):
+            o[i] = fn(x[i])
 
 
 @njit(parallel=True, **JIT)
@@ -51,8 +55,9 @@ def map_strided(out, out_strides, a, a_strides, shape):
     for r in prange(rows):
         po, pa, _ = _row_start(r, shape, out_strides, a_strides, a_strides)
         if so == 1 and sa == 1:
+            o, x = out[po : po + inner], a[pa : pa + inner]
             for j in range(inner):
-                out[po + j] = fn(a[pa + j])
+                o[j] = fn(x[j])
         else:
             for j in range(inner):
                 out[po + j * so] = fn(a[pa + j * sa])
@@ -61,9 +66,11 @@ def map_strided(out, out_strides, a, a_strides, shape):
 @njit(parallel=True, **JIT)
 def zip_flat(out, a, b, n):
     for chunk in prange((n + CHUNK - 1) // CHUNK):
-        c = np.int64(chunk)
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            out[i] = fn(a[i], b[i])
+        lo = np.int64(chunk) * CHUNK
+        hi = min(n, lo + CHUNK)
+        o, x, y = out[lo:hi], a[lo:hi], b[lo:hi]
+        for i in range(hi - lo):
+            o[i] = fn(x[i], y[i])
 
 
 @njit(parallel=True, **JIT)
@@ -77,16 +84,17 @@ def zip_strided(out, out_strides, a, a_strides, b, b_strides, shape):
     for r in prange(rows):
         po, pa, pb = _row_start(r, shape, out_strides, a_strides, b_strides)
         if so == 1 and sa == 1 and sb == 1:
+            o, x, y = out[po : po + inner], a[pa : pa + inner], b[pb : pb + inner]
             for j in range(inner):
-                out[po + j] = fn(a[pa + j], b[pb + j])
+                o[j] = fn(x[j], y[j])
         elif so == 1 and sa == 1 and sb == 0:
-            y = b[pb]
+            o, x, yv = out[po : po + inner], a[pa : pa + inner], b[pb]
             for j in range(inner):
-                out[po + j] = fn(a[pa + j], y)
+                o[j] = fn(x[j], yv)
         elif so == 1 and sa == 0 and sb == 1:
-            x = a[pa]
+            o, xv, y = out[po : po + inner], a[pa], b[pb : pb + inner]
             for j in range(inner):
-                out[po + j] = fn(x, b[pb + j])
+                o[j] = fn(xv, y[j])
         else:
             for j in range(inner):
                 out[po + j * so] = fn(a[pa + j * sa], b[pb + j * sb])
@@ -111,8 +119,13 @@ def zip_tiled(out, out_strides, a, a_strides, b, b_strides, shape, tile):
 
 
 @njit(parallel=True, **JIT)
-def reduce_rows(out, out_strides, a, a_strides, shape, n, step):
-    """Reduce where the reduced dim is the one walked fastest: one sequential fold per output."""
+def reduce_rows(out, out_strides, a, a_strides, shape, n, step, assoc):
+    """Reduce where the reduced dim is the one walked fastest: one fold per output.
+
+    With `assoc` (fn is associative and commutative, e.g. add or max) a contiguous fold keeps
+    eight independent partial results, which LLVM packs into one SIMD register; the partials are
+    combined with fn at the end, so nan still propagates through max/min.
+    """
     total = 1
     for d in range(len(shape)):
         total *= shape[d]
@@ -125,9 +138,26 @@ def reduce_rows(out, out_strides, a, a_strides, shape, n, step):
         po += col * out_strides[last]
         pa += col * a_strides[last]
         acc = out[po]
-        if step == 1:
+        if step == 1 and assoc and n >= 16:
+            x = a[pa : pa + n]
+            p0, p1, p2, p3, p4, p5, p6, p7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
+            full = n - n % 8
+            for j in range(8, full, 8):
+                p0 = fn(p0, x[j])
+                p1 = fn(p1, x[j + 1])
+                p2 = fn(p2, x[j + 2])
+                p3 = fn(p3, x[j + 3])
+                p4 = fn(p4, x[j + 4])
+                p5 = fn(p5, x[j + 5])
+                p6 = fn(p6, x[j + 6])
+                p7 = fn(p7, x[j + 7])
+            for j in range(full, n):
+                p0 = fn(p0, x[j])
+            acc = fn(acc, fn(fn(fn(p0, p1), fn(p2, p3)), fn(fn(p4, p5), fn(p6, p7))))
+        elif step == 1:
+            x = a[pa : pa + n]
             for j in range(n):
-                acc = fn(acc, a[pa + j])
+                acc = fn(acc, x[j])
         else:
             for j in range(n):
                 acc = fn(acc, a[pa + j * step])
@@ -157,8 +187,9 @@ def reduce_columns(out, out_strides, a, a_strides, shape, n, step, block):
         for k in range(n):
             base = pa + k * step
             if so == 1 and sa == 1:
-                for j in range(j0, j1):
-                    out[po + j] = fn(out[po + j], a[base + j])
+                o, x = out[po + j0 : po + j1], a[base + j0 : base + j1]
+                for j in range(j1 - j0):
+                    o[j] = fn(o[j], x[j])
             else:
                 for j in range(j0, j1):
                     out[po + j * so] = fn(out[po + j * so], a[base + j * sa])

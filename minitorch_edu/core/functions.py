@@ -77,6 +77,8 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
+        if a.dtype.kind != "f" and b.dtype.kind != "f":  # true division of integers gives floats
+            a = a._cast_raw(np.dtype("float32"))
         ctx.save_for_backward(a, b)
         return a._zip(scalar.div, b)
 
@@ -559,9 +561,10 @@ def index_select(a: Tensor, dim: int, index: Any) -> Tensor:
     n = a.shape[dim]
     idx = index.detach()
     if idx.numel():
+        highest = np.inf if idx.dtype.kind == "f" else int(np.iinfo(idx.dtype).max)
         lo, hi = (
-            float(idx._reduce(scalar.minimum, 0, np.inf).item()),
-            float(idx._reduce(scalar.maximum, 0, -np.inf).item()),
+            float(idx._reduce(scalar.minimum, 0, highest).item()),
+            float(idx._reduce(scalar.maximum, 0, lowest(idx.dtype)).item()),
         )
         if lo < -n or hi >= n:
             raise IndexError(

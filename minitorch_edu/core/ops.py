@@ -6,6 +6,7 @@ Functions, so their gradients come from the primitives' backward rules.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from . import functions as F
@@ -96,7 +97,7 @@ def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     count = 1
     for d in _dims(x, dim):
         count *= x.shape[d]
-    return sum(x, dim, keepdim) / max(count, 1)
+    return sum(x, dim, keepdim) / builtins.max(count, 1)
 
 
 def var(x: Tensor, dim: Dim = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
@@ -104,7 +105,7 @@ def var(x: Tensor, dim: Dim = None, keepdim: bool = False, unbiased: bool = True
     for d in _dims(x, dim):
         count *= x.shape[d]
     centred = x - mean(x, dim, keepdim=True)
-    return sum(centred * centred, dim, keepdim) / max(count - (1 if unbiased else 0), 1)
+    return sum(centred * centred, dim, keepdim) / builtins.max(count - (1 if unbiased else 0), 1)
 
 
 def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
@@ -130,14 +131,22 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) without overflow: shift by the (constant) max first."""
     d = S.normalize_dim(dim, x.ndim)
-    shift = max(x, d, keepdim=True).detach()
-    shift = where(shift == float("inf"), 0.0, shift) if shift.dtype.kind == "f" else shift
+    shift = _shift(x, d)
     out = log(sum(exp(x - shift), d, keepdim=True)) + shift
     return _drop(out, [d], keepdim)
 
 
+def _shift(x: Tensor, d: int) -> Tensor:
+    """The (constant) max along `d`, or 0 where that max is infinite (so that x - shift is never nan)."""
+    shift = max(x, d, keepdim=True).detach()
+    return where(shift.abs() == float("inf"), 0.0, shift) if shift.dtype.kind == "f" else shift
+
+
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return x - logsumexp(x, dim, keepdim=True)
+    """x - logsumexp(x), computed as (x - max) - log(sum(exp(x - max))) to keep float32 precision."""
+    d = S.normalize_dim(dim, x.ndim)
+    z = x - _shift(x, d)
+    return z - log(sum(exp(z), d, keepdim=True))
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:

@@ -294,6 +294,14 @@ class Tensor:
             return index_select(self, 0, key)
         return Index.apply(self, key=key)
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """`t[key] = value` for basic indexing (ints, slices, None, ...): writes into the storage."""
+        if isinstance(key, (Tensor, list, np.ndarray)):
+            raise TypeError("assignment through an index list or tensor is not supported; use basic indexing")
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError("assignment into a tensor that requires grad: wrap it in `with mt.no_grad():`")
+        self.detach()[key].copy_(value)
+
     def contiguous(self) -> Tensor:
         from .functions import Copy
 
@@ -597,6 +605,7 @@ class Tensor:
 
     def _matmul(self, other: Tensor) -> Tensor:
         """(*batch, n, k) @ (*batch, k, m) with equal batch shapes."""
+        _check_same_device(self, other)
         out_shape = self.shape[:-1] + other.shape[-1:]
         dtype = promote(self.dtype, other.dtype)
         a, b = self._cast_raw(dtype), other._cast_raw(dtype)

@@ -1,0 +1,379 @@
+# ruff: noqa: B023  (every lambda below is timed within its own loop iteration, never later)
+"""The CPU table: our numba backend against NumPy and PyTorch (CPU) on the same data.
+
+Each workload first checks our result against NumPy (a benchmark of a wrong answer is
+worthless), then times ours at the level users call (`a @ b`, `a + b`, `a.sum(0)`) and, where
+the Python layer could hide or add cost, the raw kernel on preallocated storage too.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .report import Row, Stats, measure_interleaved
+
+try:
+    import torch
+except ImportError:  # the table still runs; torch columns show "-"
+    torch = None  # type: ignore[assignment]
+
+
+def _check(ours: Any, expected: np.ndarray, what: str, rtol: float = 1e-4, atol: float = 1e-4) -> None:
+    got = np.asarray(ours)
+    if got.shape != expected.shape:
+        raise AssertionError(f"{what}: shape {got.shape}, numpy gives {expected.shape}")
+    if not np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True):
+        worst = float(np.max(np.abs(got.astype(np.float64) - expected)))
+        raise AssertionError(f"{what}: differs from numpy (max abs error {worst:.3g})")
+
+
+def _compare(
+    ours: Callable[[], Any],
+    numpy_fn: Callable[[], Any] | None,
+    torch_fn: Callable[[], Any] | None,
+    repeats: int,
+    torch_grad: bool = False,
+) -> tuple[Stats, float | None, float | None]:
+    """(our stats, numpy median ms, torch median ms), timed round-robin in this process."""
+    if torch_fn is not None and torch is not None and not torch_grad:
+        plain = torch_fn
+
+        def torch_fn() -> Any:  # inference ops: no autograd bookkeeping on torch's side
+            with torch.no_grad():
+                return plain()
+
+    stats = measure_interleaved(
+        {"ours": ours, "numpy": numpy_fn, "torch": torch_fn if torch is not None else None}, repeats
+    )
+    median = lambda k: stats[k].median if stats[k] else None  # noqa: E731
+    return stats["ours"], median("numpy"), median("torch")
+
+
+def _gflops(flops: float, ms: float) -> float:
+    return flops / ms / 1e6
+
+
+# ---------------------------------------------------------------------------------- workloads
+def matmul_rows(repeats: int) -> list[Row]:
+    import minitorch_edu as mt
+    from minitorch_edu.backends.numba_matmul import matmul as kernel
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for shape in ((512, 512, 512), (1024, 1024, 1024), (64, 128, 128)):
+        batched = len(shape) == 3 and shape[0] == 64
+        if batched:
+            b, n, _ = shape
+            A = rng.standard_normal((b, n, n), dtype=np.float32)
+            B = rng.standard_normal((b, n, n), dtype=np.float32)
+            label, flops = f"batched matmul ({b},{n},{n})", 2.0 * b * n**3
+        else:
+            n = shape[0]
+            A = rng.standard_normal((n, n), dtype=np.float32)
+            B = rng.standard_normal((n, n), dtype=np.float32)
+            label, flops = f"matmul {n}x{n}", 2.0 * n**3
+        a, b_ = mt.tensor(A), mt.tensor(B)
+        expected = A.astype(np.float64) @ B.astype(np.float64)
+        _check(a @ b_, expected, label, rtol=1e-3, atol=1e-3)
+        tA, tB = (torch.from_numpy(A), torch.from_numpy(B)) if torch else (None, None)
+        ours, np_ms, t_ms = _compare(lambda: a @ b_, lambda: A @ B, lambda: tA @ tB, repeats)
+        bar = "≥50% numpy GFLOP/s"
+        rows.append(
+            Row(
+                label + " (a @ b)",
+                ours,
+                np_ms,
+                t_ms,
+                "numpy",
+                2.0,
+                bar,
+                note=f"ours {_gflops(flops, ours.median):.0f} GFLOP/s, numpy {_gflops(flops, np_ms):.0f}",
+            )
+        )
+        # the kernel alone, on preallocated storage: what the Tensor layer adds is the difference
+        out = np.empty(A.size // A.shape[-1] * B.shape[-1], np.float32)
+        sa, sb = a.stride(), b_.stride()
+        so = sa  # square operands: the output has the same contiguous strides
+        oshape = A.shape
+        af, bf = A.reshape(-1), B.reshape(-1)
+        kernel(out, so, af, sa, bf, sb, oshape, A.shape[-1])
+        _check(out.reshape(oshape), expected, label + " kernel", rtol=1e-3, atol=1e-3)
+        kern, np_ms, _ = _compare(
+            lambda: kernel(out, so, af, sa, bf, sb, oshape, A.shape[-1]), lambda: A @ B, None, repeats
+        )
+        rows.append(
+            Row(
+                label + " (kernel)",
+                kern,
+                np_ms,
+                None,
+                "numpy",
+                2.0,
+                bar,
+                note=f"kernel {_gflops(flops, kern.median):.0f} GFLOP/s",
+            )
+        )
+    return rows
+
+
+def elementwise_rows(repeats: int) -> list[Row]:
+    import minitorch_edu as mt
+    from minitorch_edu.backends import numba_cpu, scalar
+
+    rows = []
+    n = 4 * 1024 * 1024
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal(n, dtype=np.float32)
+    Y = rng.standard_normal(n, dtype=np.float32)
+    x, y = mt.tensor(X), mt.tensor(Y)
+    tX, tY = (torch.from_numpy(X), torch.from_numpy(Y)) if torch else (None, None)
+    for sym, op, fn in (("+", np.add, scalar.add), ("*", np.multiply, scalar.mul)):
+        call = (lambda: x + y) if sym == "+" else (lambda: x * y)
+        _check(call(), op(X, Y), f"a {sym} b")
+        t_fn = (lambda: tX + tY) if sym == "+" else (lambda: tX * tY)
+        ours, np_ms, t_ms = _compare(call, lambda: op(X, Y), t_fn, repeats)
+        rows.append(Row(f"a {sym} b, 4M float32", ours, np_ms, t_ms, "numpy", 1.2, "≤1.2x numpy"))
+        # kernel level, preallocated output, against numpy writing into a preallocated output
+        kernel = numba_cpu.numba_backend.zip(fn)
+        out, O = np.empty(n, np.float32), np.empty(n, np.float32)
+        kernel(out, (1,), X, (1,), Y, (1,), (n,))
+        _check(out, op(X, Y), f"a {sym} b kernel")
+        ours, np_ms, _ = _compare(
+            lambda: kernel(out, (1,), X, (1,), Y, (1,), (n,)), lambda: op(X, Y, out=O), None, repeats
+        )
+        rows.append(Row(f"a {sym} b, 4M (kernel, out=)", ours, np_ms, None, "numpy", 1.2, "≤1.2x numpy"))
+
+    N = 2048
+    A = rng.standard_normal((N, N), dtype=np.float32)
+    C = rng.standard_normal((N, 1), dtype=np.float32)
+    a, c = mt.tensor(A), mt.tensor(C)
+    tA, tC = (torch.from_numpy(A), torch.from_numpy(C)) if torch else (None, None)
+    cases = (
+        ("broadcast (N,N)+(N,1), N=2048", lambda: a + c, lambda: A + C, lambda: tA + tC, A + C),
+        ("transposed (N,N)+(N,N).T, N=2048", lambda: a + a.T, lambda: A + A.T, lambda: tA + tA.T, A + A.T),
+    )
+    for label, ours_fn, np_fn, t_fn, expected in cases:
+        _check(ours_fn(), expected, label)
+        ours, np_ms, t_ms = _compare(ours_fn, np_fn, t_fn, repeats)
+        rows.append(Row(label, ours, np_ms, t_ms, "numpy", 1.5, "≤1.5x numpy"))
+    return rows
+
+
+def reduction_rows(repeats: int) -> list[Row]:
+    import minitorch_edu as mt
+
+    rows = []
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((2048, 2048), dtype=np.float32)
+    a = mt.tensor(A)
+    tA = torch.from_numpy(A) if torch else None
+    for dim in (0, 1):
+        label = f"sum over dim {dim} of (2048,2048)"
+        _check(a.sum(dim), A.astype(np.float64).sum(dim), label, rtol=1e-3, atol=1e-3)
+        ours, np_ms, t_ms = _compare(lambda: a.sum(dim), lambda: A.sum(dim), lambda: tA.sum(dim), repeats)
+        rows.append(Row(label, ours, np_ms, t_ms, "numpy", 1.5, "≤1.5x numpy"))
+    return rows
+
+
+def mlp_rows(repeats: int) -> list[Row]:
+    """784-256-10 MLP, batch 128: forward, cross-entropy, backward, SGD, from raw tensor ops."""
+    import minitorch_edu as mt
+
+    rng = np.random.default_rng(3)
+    batch, lr = 128, 0.01
+    X = rng.standard_normal((batch, 784), dtype=np.float32)
+    labels = rng.integers(0, 10, batch)
+    onehot = np.eye(10, dtype=np.float32)[labels]
+    init = {
+        "W1": (rng.standard_normal((784, 256)) * 784**-0.5).astype(np.float32),
+        "b1": np.zeros(256, np.float32),
+        "W2": (rng.standard_normal((256, 10)) * 256**-0.5).astype(np.float32),
+        "b2": np.zeros(10, np.float32),
+    }
+    x, y1h = mt.tensor(X), mt.tensor(onehot)
+    params = {k: mt.tensor(v.copy(), requires_grad=True) for k, v in init.items()}
+
+    def ours_step() -> Any:
+        W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+        h = (x @ W1 + b1).relu()
+        logits = h @ W2 + b2
+        loss = -(logits.log_softmax(1) * y1h).sum() / batch
+        for p in params.values():
+            p.grad = None
+        loss.backward()
+        with mt.no_grad():
+            for p in params.values():
+                p -= lr * p.grad
+        return loss
+
+    # check one step against the same step in float64 numpy
+    W1, b1, W2, b2 = (init[k].astype(np.float64) for k in ("W1", "b1", "W2", "b2"))
+    pre = X @ W1 + b1
+    h = np.maximum(pre, 0)
+    z = h @ W2 + b2
+    z = z - z.max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    loss_np = -(logp * onehot).sum() / batch
+    dz = (np.exp(logp) - onehot) / batch
+    dW1 = X.T @ ((dz @ W2.T) * (pre > 0))
+    loss = ours_step()
+    _check(loss, np.asarray(loss_np), "MLP loss", rtol=1e-4)
+    _check(params["W1"].numpy(), init["W1"] - lr * dW1, "MLP W1 after one SGD step", rtol=1e-3, atol=1e-5)
+
+    torch_step = None
+    if torch is not None:
+        tp = {k: torch.tensor(v, requires_grad=True) for k, v in init.items()}
+        tx, tl = torch.from_numpy(X), torch.from_numpy(labels)
+
+        def torch_step() -> Any:
+            h = torch.relu(tx @ tp["W1"] + tp["b1"])
+            loss = torch.nn.functional.cross_entropy(h @ tp["W2"] + tp["b2"], tl)
+            for p in tp.values():
+                p.grad = None
+            loss.backward()
+            with torch.no_grad():
+                for p in tp.values():
+                    p -= lr * p.grad
+            return loss
+
+    ours, _, t_ms = _compare(ours_step, None, torch_step, repeats, torch_grad=True)
+    return [
+        Row(
+            "MLP step 784-256-10, batch 128",
+            ours,
+            None,
+            t_ms,
+            "torch",
+            2.0,
+            "≤2x torch",
+            note="forward + cross-entropy + backward + SGD; raw tensor ops",
+        )
+    ]
+
+
+def conv_rows(repeats: int) -> list[Row]:
+    """Conv2d 1->8->16, 3x3, batch 32 of 28x28: forward and backward."""
+    import minitorch_edu as mt
+
+    label = "Conv2d 1->8->16 3x3, batch 32x28x28 fwd+bwd"
+    nn = getattr(mt, "nn", None)
+    if nn is None or not hasattr(nn, "Conv2d"):
+        try:
+            import minitorch_edu.nn as nn  # noqa: PLW0621
+        except ImportError:
+            nn = None
+    if nn is None or not hasattr(nn, "Conv2d"):
+        return [
+            Row(
+                label,
+                None,
+                reference="torch",
+                bar_text="≤3x torch",
+                error="n/a: minitorch_edu.nn.Conv2d does not exist yet",
+            )
+        ]
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((32, 1, 28, 28), dtype=np.float32)
+    c1, c2 = nn.Conv2d(1, 8, 3), nn.Conv2d(8, 16, 3)
+    x = mt.tensor(X)
+
+    def ours_step() -> Any:
+        for m in (c1, c2):
+            for p in (m.weight, m.bias):
+                p.grad = None
+        y = c2(c1(x).relu())
+        y.sum().backward()
+        return y
+
+    y = ours_step()
+    torch_step = None
+    if torch is not None:
+        t1, t2 = torch.nn.Conv2d(1, 8, 3), torch.nn.Conv2d(8, 16, 3)
+        with torch.no_grad():  # same weights, so the outputs can be compared
+            for tm, m in ((t1, c1), (t2, c2)):
+                tm.weight.copy_(torch.from_numpy(m.weight.numpy()))
+                tm.bias.copy_(torch.from_numpy(m.bias.numpy().reshape(-1)))
+        tx = torch.from_numpy(X)
+        _check(y, t2(torch.relu(t1(tx))).detach().numpy(), label, rtol=1e-3, atol=1e-3)
+
+        def torch_step() -> Any:
+            t1.zero_grad(set_to_none=True)
+            t2.zero_grad(set_to_none=True)
+            out = t2(torch.relu(t1(tx)))
+            out.sum().backward()
+            return out
+
+    ours, _, t_ms = _compare(ours_step, None, torch_step, repeats, torch_grad=True)
+    return [Row(label, ours, None, t_ms, "torch", 3.0, "≤3x torch")]
+
+
+def _subprocess_seconds(code: str, runs: int) -> float:
+    """Median of what a fresh interpreter prints (seconds) when it runs `code`."""
+    times = []
+    for _ in range(runs):
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+        times.append(float(result.stdout.strip().splitlines()[-1]))
+    times.sort()
+    return times[len(times) // 2]
+
+
+def startup_rows(repeats: int) -> list[Row]:
+    import_code = textwrap.dedent(
+        """
+        import time
+        t = time.perf_counter()
+        import minitorch_edu
+        print(time.perf_counter() - t)
+        """
+    )
+    first_op_code = textwrap.dedent(
+        """
+        import time
+        import minitorch_edu as mt
+        a = mt.tensor([[1.0, 2.0], [3.0, 4.0]])
+        t = time.perf_counter()
+        (a + a).numpy()
+        print(time.perf_counter() - t)
+        """
+    )
+    runs = 3 if repeats <= 5 else 5
+    _subprocess_seconds(first_op_code, 1)  # warms numba's disk cache for the first op
+    rows = []
+    for label, code, bar in (
+        ("import minitorch_edu (new process)", import_code, 500.0),
+        ("first op a + a (new process, warm cache)", first_op_code, 300.0),
+    ):
+        ms = _subprocess_seconds(code, runs) * 1e3
+        stats = Stats(ms, ms, ms, ms, ms, runs)
+        rows.append(
+            Row(
+                label,
+                stats,
+                reference="abs",
+                bar_ratio=bar,
+                bar_text=f"≤{bar / 1000:g} s",
+                note=f"median of {runs} fresh interpreters",
+            )
+        )
+    return rows
+
+
+GROUPS = (matmul_rows, elementwise_rows, reduction_rows, mlp_rows, conv_rows, startup_rows)
+
+
+def run(repeats: int = 15, only: str | None = None) -> list[Row]:
+    """Every CPU workload; a workload that raises becomes an ERROR row instead of stopping the run."""
+    rows: list[Row] = []
+    for group in GROUPS:
+        try:
+            produced = group(repeats)
+        except Exception as exc:  # noqa: BLE001
+            produced = [Row(group.__name__.replace("_rows", ""), None, error=f"{type(exc).__name__}: {exc}")]
+        rows += [r for r in produced if not only or only in r.name]
+    return rows

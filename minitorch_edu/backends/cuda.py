@@ -1,0 +1,204 @@
+"""The GPU backend: numba.cuda kernels over device-resident storage (chapter 05).
+
+The kernel factories have exactly the signatures of `backends.base` (the CPU backends' too), so
+every tensor op, autograd and the layers run unchanged on the GPU. Each factory returns a small
+Python wrapper that
+
+1. checks that every operand is a device array (a NumPy array would be copied to the device and
+   back on every launch, silently: the classic GPU performance bug);
+2. coalesces dimensions (`core.shape.coalesce`), so contiguous tensors take the flat fast path;
+3. sizes the launch from the problem and calls a kernel of `cuda_kernels`.
+
+Data never visits the host here: only `CudaStorage.from_numpy` / `to_numpy` move it.
+Without a GPU, set `NUMBA_ENABLE_CUDASIM=1` before numba is imported to run the same kernels
+on numba's (slow) CPU simulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from numba.core.errors import NumbaError
+
+from ..core.shape import coalesce, size_of
+from . import cuda_kernels as K
+from .base import Backend, Kernel
+from .cuda_kernels import simulated
+from .cuda_storage import CudaStorage, NoDevicePointerError
+
+__all__ = [
+    "CudaStorage",
+    "NoDevicePointerError",
+    "cuda_backend",
+    "make_matmul",
+    "tensor_map",
+    "tensor_zip",
+    "tensor_reduce",
+    "tensor_matmul",
+]
+
+TILE = 4 if K.SIMULATED else 16  # matmul tile: 16 x 16 = 256 threads per block (4 x 4 on the simulator)
+MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y and gridDim.z
+MAX_GRID_Z = 2 if K.SIMULATED else MAX_GRID_Y  # on the simulator, make the batch loop loop
+
+
+def _launch_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions of numba's compiler and of the CUDA driver, turned into short messages."""
+    errors: list[type[BaseException]] = [NumbaError]
+    if not simulated():
+        from numba.cuda.cudadrv.driver import CudaAPIError, CudaDriverError, CudaSupportError
+
+        errors += [CudaAPIError, CudaDriverError, CudaSupportError]
+    return tuple(errors)
+
+
+@contextmanager
+def _explained(kind: str, fn: Any, shape: tuple[int, ...], *arrays: Any) -> Iterator[None]:
+    """Check operands are on the device, and turn numba / driver failures into one clear error."""
+    for array in arrays:
+        if isinstance(array, np.ndarray):
+            raise RuntimeError(
+                f"cuda {kind} kernel got a host (NumPy) array for shape {shape}: CUDA kernels need "
+                "device storage; move the tensor with .to('cuda')"
+            )
+    try:
+        yield
+    except _launch_errors() as err:
+        name = getattr(fn, "__name__", repr(fn))
+        dtypes = ", ".join(str(getattr(x, "dtype", "?")) for x in arrays)
+        lines = [line for line in str(err).splitlines() if line.strip()]
+        summary = " | ".join(lines[:3]) if lines else type(err).__name__
+        raise RuntimeError(
+            f"cuda {kind} kernel for {name!r} failed on shape {shape} (dtypes {dtypes}): {summary}"
+        ) from None
+
+
+def _flat(shape: tuple[int, ...], *strides: tuple[int, ...]) -> bool:
+    return len(shape) == 1 and all(s == (1,) for s in strides)
+
+
+def _pow2_floor(n: int) -> int:
+    return 1 << (max(n, 1).bit_length() - 1)
+
+
+def _pow2_ceil(n: int) -> int:
+    return 1 << (max(n, 1) - 1).bit_length()
+
+
+def tensor_map(fn: Callable[[float], float]) -> Kernel:
+    """out[i] = fn(a[i]) on the GPU."""
+    flat, strided = K.map_kernels(fn)
+
+    def kernel(
+        out: Any, out_strides: tuple[int, ...], a: Any, a_strides: tuple[int, ...], shape: tuple[int, ...]
+    ) -> None:
+        with _explained("map", fn, shape, out, a):
+            shape, (so, sa) = coalesce(shape, out_strides, a_strides)
+            n = size_of(shape)
+            if _flat(shape, so, sa):
+                K.launch_1d(flat, n, out, a, n)
+            else:
+                K.launch_1d(strided, n, out, so, a, sa, shape, n)
+
+    return kernel
+
+
+def tensor_zip(fn: Callable[[float, float], float]) -> Kernel:
+    """out[i] = fn(a[i], b[i]) on the GPU (broadcast operands have stride 0)."""
+    flat, strided = K.zip_kernels(fn)
+
+    def kernel(
+        out: Any,
+        out_strides: tuple[int, ...],
+        a: Any,
+        a_strides: tuple[int, ...],
+        b: Any,
+        b_strides: tuple[int, ...],
+        shape: tuple[int, ...],
+    ) -> None:
+        with _explained("zip", fn, shape, out, a, b):
+            shape, (so, sa, sb) = coalesce(shape, out_strides, a_strides, b_strides)
+            n = size_of(shape)
+            if _flat(shape, so, sa, sb):
+                K.launch_1d(flat, n, out, a, b, n)
+            else:
+                K.launch_1d(strided, n, out, so, a, sa, b, sb, shape, n)
+
+    return kernel
+
+
+def tensor_reduce(fn: Callable[[float, float], float]) -> Kernel:
+    """out[i] = fn(out[i], a[i with dim = j]) folded over j, as a shared-memory tree per output."""
+    by_dtype: dict[np.dtype, Any] = {}
+
+    def kernel(
+        out: Any, out_strides: tuple[int, ...], a: Any, a_strides: tuple[int, ...], a_shape: tuple[int, ...], dim: int
+    ) -> None:
+        with _explained("reduce", fn, a_shape, out, a):
+            n, step = a_shape[dim], a_strides[dim]
+            keep = [d for d in range(len(a_shape)) if d != dim]
+            shape, (so, sa) = coalesce(
+                tuple(a_shape[d] for d in keep), tuple(out_strides[d] for d in keep), tuple(a_strides[d] for d in keep)
+            )
+            n_out = size_of(shape)
+            if out.dtype not in by_dtype:
+                by_dtype[out.dtype] = K.reduce_kernel(fn, out.dtype)
+            # lanes of one output on threadIdx.x when the reduced dim is the contiguous one (a warp
+            # reads a run of it); otherwise neighbouring outputs are contiguous: put those on x
+            lanes_on_x = abs(step) <= 1 or abs(sa[-1]) != 1 or shape[-1] == 1
+            if lanes_on_x:
+                lanes = min(K.REDUCE_THREADS, _pow2_floor(n))  # <= n: every lane owns an element
+                slots = min(K.REDUCE_THREADS // lanes, _pow2_ceil(n_out))
+                block = (lanes, slots)
+            else:
+                slots = min(K.REDUCE_SLOTS, _pow2_ceil(n_out))  # a warp's width of outputs
+                lanes = min(K.REDUCE_THREADS // slots, _pow2_floor(n))
+                block = (slots, lanes)
+            blocks = min(K.MAX_BLOCKS, (n_out + slots - 1) // slots)
+            by_dtype[out.dtype][blocks, block](out, so, a, sa, shape, n_out, n, step, lanes, slots, lanes_on_x)
+
+    return kernel
+
+
+_matmul_kernels: dict[tuple[int, np.dtype], Any] = {}
+
+
+def make_matmul(tile: int = TILE) -> Kernel:
+    """A batched matmul kernel (base.py's signature) built on `tile` x `tile` shared-memory tiles."""
+
+    def kernel(
+        out: Any,
+        out_strides: tuple[int, ...],
+        a: Any,
+        a_strides: tuple[int, ...],
+        b: Any,
+        b_strides: tuple[int, ...],
+        out_shape: tuple[int, ...],
+        k: int,
+    ) -> None:
+        with _explained("matmul", make_matmul, out_shape, out, a, b):
+            n, m = out_shape[-2], out_shape[-1]
+            batch_shape, (obs, abs_, bbs) = coalesce(out_shape[:-2], out_strides[:-2], a_strides[:-2], b_strides[:-2])
+            n_batch = size_of(batch_shape)
+            grid = ((m + tile - 1) // tile, (n + tile - 1) // tile, min(n_batch, MAX_GRID_Z))
+            if grid[1] > MAX_GRID_Y:
+                raise ValueError(f"matmul output of shape {out_shape} has too many rows for one CUDA grid")
+            key = (tile, out.dtype)
+            if key not in _matmul_kernels:
+                _matmul_kernels[key] = K.matmul_kernel(tile, out.dtype)
+            mat_strides = (out_strides[-2], out_strides[-1], a_strides[-2], a_strides[-1], b_strides[-2], b_strides[-1])
+            _matmul_kernels[key][grid, (tile, tile)](
+                out, a, b, batch_shape, obs, abs_, bbs, mat_strides, n_batch, n, m, k
+            )
+
+    return kernel
+
+
+tensor_matmul = make_matmul(TILE)
+
+cuda_backend = Backend(
+    "cuda", map=tensor_map, zip=tensor_zip, reduce=tensor_reduce, matmul=tensor_matmul, storage=CudaStorage
+)

@@ -1,0 +1,240 @@
+"""numba.cuda kernels for convolution and pooling over contiguous NCHW device arrays.
+
+One GPU thread computes one element of a result, always by *gathering*: the thread of an output
+element reads its window; the thread of an input gradient element finds the few outputs whose
+window covered it. So no two threads write the same element and no atomics are needed, which
+also keeps the sums deterministic. Padding is handled by bounds checks (nothing is copied).
+
+Kernels take 1-D device arrays and sizes as plain ints: passing NumPy arrays would silently copy
+them to and from the GPU on every launch. The Python wrappers at the bottom have the same names and
+arguments as the CPU ones in `numba_conv`, so `nn.conv_functions` can pick either by device.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import cuda
+
+THREADS = 256  # threads per block: a multiple of the 32-thread warp
+
+
+def _launch(kernel: Any, total: int, *args: Any) -> None:
+    if total > 0:
+        kernel[(total + THREADS - 1) // THREADS, THREADS](*args)
+
+
+@cuda.jit
+def _conv_forward(out, x, w, b, has_bias, batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw):
+    i = cuda.grid(1)
+    if i >= batch * c_out * oh * ow:
+        return
+    ox = i % ow
+    oy = (i // ow) % oh
+    co = (i // (ow * oh)) % c_out
+    n = i // (ow * oh * c_out)
+    acc = 0.0
+    if has_bias:
+        acc = b[co]
+    for ci in range(c_in):
+        xbase = (n * c_in + ci) * h * wd
+        wbase = (co * c_in + ci) * kh * kw
+        for ki in range(kh):
+            iy = oy * sh + ki - ph
+            if iy < 0 or iy >= h:
+                continue
+            for kj in range(kw):
+                ix = ox * sw + kj - pw
+                if ix >= 0 and ix < wd:
+                    acc += w[wbase + ki * kw + kj] * x[xbase + iy * wd + ix]
+    out[i] = acc
+
+
+@cuda.jit
+def _conv_input_grad(gx, g, w, batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw):
+    i = cuda.grid(1)
+    if i >= batch * c_in * h * wd:
+        return
+    ix = i % wd
+    iy = (i // wd) % h
+    ci = (i // (wd * h)) % c_in
+    n = i // (wd * h * c_in)
+    acc = 0.0
+    for ki in range(kh):
+        ty = iy + ph - ki  # = oy * sh for the output row that read this input row through ki
+        if ty < 0 or ty % sh != 0 or ty // sh >= oh:
+            continue
+        oy = ty // sh
+        for kj in range(kw):
+            tx = ix + pw - kj
+            if tx < 0 or tx % sw != 0 or tx // sw >= ow:
+                continue
+            ox = tx // sw
+            for co in range(c_out):
+                acc += w[((co * c_in + ci) * kh + ki) * kw + kj] * g[((n * c_out + co) * oh + oy) * ow + ox]
+    gx[i] = acc
+
+
+@cuda.jit
+def _conv_weight_grad(gw, g, x, batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw):
+    i = cuda.grid(1)
+    if i >= c_out * c_in * kh * kw:
+        return
+    kj = i % kw
+    ki = (i // kw) % kh
+    ci = (i // (kw * kh)) % c_in
+    co = i // (kw * kh * c_in)
+    acc = 0.0
+    for n in range(batch):
+        xbase = (n * c_in + ci) * h * wd
+        gbase = (n * c_out + co) * oh * ow
+        for oy in range(oh):
+            iy = oy * sh + ki - ph
+            if iy < 0 or iy >= h:
+                continue
+            for ox in range(ow):
+                ix = ox * sw + kj - pw
+                if ix >= 0 and ix < wd:
+                    acc += g[gbase + oy * ow + ox] * x[xbase + iy * wd + ix]
+    gw[i] = acc
+
+
+@cuda.jit
+def _channel_sum(out, g, batch, channels, plane):
+    c = cuda.grid(1)
+    if c >= channels:
+        return
+    acc = 0.0
+    for n in range(batch):
+        base = (n * channels + c) * plane
+        for p in range(plane):
+            acc += g[base + p]
+    out[c] = acc
+
+
+@cuda.jit
+def _max_pool_forward(out, argmax, x, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
+    i = cuda.grid(1)
+    if i >= planes * oh * ow:
+        return
+    ox = i % ow
+    oy = (i // ow) % oh
+    base = (i // (ow * oh)) * h * w
+    best = -math.inf
+    where = -1
+    for ki in range(kh):
+        iy = oy * sh + ki - ph
+        if iy < 0 or iy >= h:
+            continue
+        for kj in range(kw):
+            ix = ox * sw + kj - pw
+            if ix >= 0 and ix < w:
+                v = x[base + iy * w + ix]
+                if where < 0 or v > best or (v != v and best == best):  # first max; NaN wins
+                    best = v
+                    where = iy * w + ix
+    out[i] = best
+    argmax[i] = where
+
+
+@cuda.jit
+def _pool_backward(gx, g, argmax, is_max, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
+    """Max pooling (is_max) routes to the recorded argmax; average pooling shares evenly."""
+    i = cuda.grid(1)
+    if i >= planes * h * w:
+        return
+    pos = i % (h * w)
+    ix = pos % w
+    iy = pos // w
+    obase = (i // (h * w)) * oh * ow
+    scale = 1.0 / (kh * kw)
+    acc = 0.0
+    for ki in range(kh):
+        ty = iy + ph - ki
+        if ty < 0 or ty % sh != 0 or ty // sh >= oh:
+            continue
+        for kj in range(kw):
+            tx = ix + pw - kj
+            if tx < 0 or tx % sw != 0 or tx // sw >= ow:
+                continue
+            o = obase + (ty // sh) * ow + tx // sw
+            if not is_max:
+                acc += g[o] * scale
+            elif argmax[o] == pos:
+                acc += g[o]
+    gx[i] = acc
+
+
+@cuda.jit
+def _avg_pool_forward(out, x, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
+    i = cuda.grid(1)
+    if i >= planes * oh * ow:
+        return
+    ox = i % ow
+    oy = (i // ow) % oh
+    base = (i // (ow * oh)) * h * w
+    acc = 0.0
+    for ki in range(kh):
+        iy = oy * sh + ki - ph
+        if iy < 0 or iy >= h:
+            continue
+        for kj in range(kw):
+            ix = ox * sw + kj - pw
+            if ix >= 0 and ix < w:
+                acc += x[base + iy * w + ix]
+    out[i] = acc / (kh * kw)
+
+
+# ---------------------------------------------------------------------- wrappers (same API as numba_conv)
+# geo = (batch, c_in, h, w, c_out, kh, kw, oh, ow, sh, sw, ph, pw), all Python ints
+
+
+def conv2d_forward(out: Any, x: Any, w: Any, b: Any | None, geo: tuple[int, ...]) -> Any:
+    """out = conv(x, w) + b. Returns what backward needs besides x and w: nothing on the GPU."""
+    batch, _, _, _, c_out, _, _, oh, ow = geo[:9]
+    # without a bias, w stands in for b so the kernel keeps one signature; has_bias=False skips it
+    _launch(_conv_forward, batch * c_out * oh * ow, out, x, w, w if b is None else b, b is not None, *geo)
+    return None
+
+
+def conv2d_input_grad(gx: Any, g: Any, w: Any, geo: tuple[int, ...]) -> None:
+    batch, c_in, h, wd = geo[:4]
+    _launch(_conv_input_grad, batch * c_in * h * wd, gx, g, w, *geo)
+
+
+def conv2d_weight_grad(gw: Any, g: Any, x: Any, saved: Any, geo: tuple[int, ...]) -> None:
+    _, c_in, _, _, c_out, kh, kw = geo[:7]
+    _launch(_conv_weight_grad, c_out * c_in * kh * kw, gw, g, x, *geo)
+
+
+def conv2d_bias_grad(gb: Any, g: Any, geo: tuple[int, ...]) -> None:
+    batch, c_out, oh, ow = geo[0], geo[4], geo[7], geo[8]
+    _launch(_channel_sum, c_out, gb, g, batch, c_out, oh * ow)
+
+
+def max_pool2d_forward(out: Any, argmax: Any, x: Any, geo: tuple[int, ...]) -> None:
+    """geo = (planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw)."""
+    planes, oh, ow = geo[0], geo[5], geo[6]
+    _launch(_max_pool_forward, planes * oh * ow, out, argmax, x, *geo)
+
+
+def max_pool2d_backward(gx: Any, g: Any, argmax: Any, geo: tuple[int, ...]) -> None:
+    planes, h, w = geo[:3]
+    _launch(_pool_backward, planes * h * w, gx, g, argmax, True, *geo)
+
+
+def avg_pool2d_forward(out: Any, x: Any, geo: tuple[int, ...]) -> None:
+    planes, oh, ow = geo[0], geo[5], geo[6]
+    _launch(_avg_pool_forward, planes * oh * ow, out, x, *geo)
+
+
+def avg_pool2d_backward(gx: Any, g: Any, geo: tuple[int, ...]) -> None:
+    planes, h, w = geo[:3]
+    _launch(_pool_backward, planes * h * w, gx, g, g, False, *geo)
+
+
+def index_storage(n: int) -> Any:
+    """A device array for the argmax positions of max pooling."""
+    return cuda.device_array(max(n, 1), dtype=np.int64)

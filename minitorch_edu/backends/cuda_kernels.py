@@ -1,0 +1,207 @@
+"""The numba.cuda kernels of the `cuda` backend, built once per scalar function (and dtype).
+
+Every kernel reads and writes 1-D device arrays; shapes and strides arrive as tuples of ints
+(numba passes tuples by value: a NumPy array argument would be copied host <-> device on every
+launch). Shapes reach these kernels already coalesced (see `core.shape.coalesce`).
+
+- `map_*` / `zip_*`: one thread per element with a grid-stride loop, so any grid size covers any
+  problem size; `*_flat` is the fast path for contiguous operands (no index arithmetic at all).
+- `reduce_kernel`: each output is folded by a row of `lanes` threads, which first fold their share
+  of the reduced dim sequentially, then combine their partial results in shared memory as a tree.
+  A block holds `lanes * slots` threads and serves `slots` outputs at a time.
+- `matmul_kernel`: the classic tiled product: a block computes a TILE x TILE tile of the output,
+  staging TILE x TILE tiles of both operands in shared memory; the grid's z-dim walks the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from numba import cuda, from_dtype
+
+
+def simulated() -> bool:
+    """Whether numba.cuda runs on its CPU simulator (NUMBA_ENABLE_CUDASIM=1 before numba's import)."""
+    return not hasattr(cuda, "as_cuda_array")  # the simulator's cuda module lacks the interop API
+
+
+# Launch limits. The simulator runs every GPU thread as a Python thread, so it gets tiny grids:
+# the grid-stride loops stay correct for any grid, and small grids make them actually loop.
+SIMULATED = simulated()
+REDUCE_BLOCK = 256  # shared-memory slots of a reduction block (its largest thread count)
+REDUCE_THREADS = 16 if SIMULATED else REDUCE_BLOCK  # threads per reduction block actually launched
+THREADS = 8 if SIMULATED else 256  # threads per block of elementwise kernels (fewer for tiny problems)
+WARP = 1 if SIMULATED else 32
+REDUCE_SLOTS = 4 if SIMULATED else 32  # outputs per block when the outputs are the contiguous dim
+MAX_BLOCKS = 4 if SIMULATED else 65535  # grid-stride loops cover whatever such a grid does not
+
+
+def launch_1d(kernel: Any, n: int, *args: Any) -> None:
+    """Launch an elementwise grid-stride kernel with a grid sized to `n` elements."""
+    threads = min(THREADS, max(WARP, (n + WARP - 1) // WARP * WARP))  # whole warps
+    blocks = min(MAX_BLOCKS, max(1, (n + threads - 1) // threads))
+    kernel[blocks, threads](*args)
+
+
+@cuda.jit(device=True)
+def _positions2(i, shape, s1, s2):  # noqa: ANN001, ANN202
+    """Positions in two operands of the i-th (row-major) index of `shape`."""
+    p1 = 0
+    p2 = 0
+    for d in range(len(shape) - 1, -1, -1):
+        j = i % shape[d]
+        i = i // shape[d]
+        p1 += j * s1[d]
+        p2 += j * s2[d]
+    return p1, p2
+
+
+@cuda.jit(device=True)
+def _positions3(i, shape, s1, s2, s3):  # noqa: ANN001, ANN202
+    """Positions in three operands of the i-th (row-major) index of `shape`."""
+    p1 = 0
+    p2 = 0
+    p3 = 0
+    for d in range(len(shape) - 1, -1, -1):
+        j = i % shape[d]
+        i = i // shape[d]
+        p1 += j * s1[d]
+        p2 += j * s2[d]
+        p3 += j * s3[d]
+    return p1, p2, p3
+
+
+@cuda.jit
+def fill(out, value, n):  # noqa: ANN001, ANN201
+    """out[i] = value: allocation-time initialisation that never touches the host."""
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        out[i] = value
+
+
+def device_function(fn: Callable[..., Any]) -> Any:
+    """`fn` compiled as a CUDA device function (accepts plain Python or numba-jitted functions)."""
+    return cuda.jit(device=True)(getattr(fn, "py_func", fn))
+
+
+def map_kernels(fn: Callable[[float], float]) -> tuple[Any, Any]:
+    """(flat, strided) map kernels for scalar function `fn`."""
+    f = device_function(fn)
+
+    @cuda.jit
+    def map_flat(out, a, n):  # noqa: ANN001, ANN202
+        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+            out[i] = f(a[i])
+
+    @cuda.jit
+    def map_strided(out, out_strides, a, a_strides, shape, n):  # noqa: ANN001, ANN202
+        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+            po, pa = _positions2(i, shape, out_strides, a_strides)
+            out[po] = f(a[pa])
+
+    return map_flat, map_strided
+
+
+def zip_kernels(fn: Callable[[float, float], float]) -> tuple[Any, Any]:
+    """(flat, strided) zip kernels for scalar function `fn`."""
+    f = device_function(fn)
+
+    @cuda.jit
+    def zip_flat(out, a, b, n):  # noqa: ANN001, ANN202
+        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+            out[i] = f(a[i], b[i])
+
+    @cuda.jit
+    def zip_strided(out, out_strides, a, a_strides, b, b_strides, shape, n):  # noqa: ANN001, ANN202
+        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+            po, pa, pb = _positions3(i, shape, out_strides, a_strides, b_strides)
+            out[po] = f(a[pa], b[pb])
+
+    return zip_flat, zip_strided
+
+
+def reduce_kernel(fn: Callable[[float, float], float], dtype: Any) -> Any:
+    """Shared-memory tree reduction of `fn` for arrays of NumPy dtype `dtype`.
+
+    Launch with a 2-D block. `lanes_on_x` says whether the lanes of one output (the threads that
+    split its reduced dim) are threadIdx.x, so that a warp reads consecutive memory: true when
+    the reduced dim is the contiguous one, false when the outputs are.
+    """
+    f = device_function(fn)
+    element = from_dtype(dtype)  # shared arrays need their type at compile time
+
+    @cuda.jit
+    def reduce_tree(out, out_strides, a, a_strides, shape, n_out, n, step, lanes, slots, lanes_on_x):  # noqa: ANN001, ANN202
+        partial = cuda.shared.array(REDUCE_BLOCK, element)
+        if lanes_on_x:
+            lane, slot = cuda.threadIdx.x, cuda.threadIdx.y
+        else:
+            lane, slot = cuda.threadIdx.y, cuda.threadIdx.x
+        row = slot * lanes
+        groups = (n_out + slots - 1) // slots
+        # the loop bounds are the same for every thread of a block, so syncthreads is safe in it
+        for group in range(cuda.blockIdx.x, groups, cuda.gridDim.x):
+            o = group * slots + slot
+            active = o < n_out
+            po = 0
+            pa = 0
+            if active:
+                po, pa = _positions2(o, shape, out_strides, a_strides)
+                # lanes <= n, so every lane owns at least element `lane`
+                acc = a[pa + lane * step]
+                for j in range(lane + lanes, n, lanes):
+                    acc = f(acc, a[pa + j * step])
+                partial[row + lane] = acc
+            cuda.syncthreads()
+            half = lanes // 2
+            while half > 0:
+                if active and lane < half:
+                    partial[row + lane] = f(partial[row + lane], partial[row + lane + half])
+                cuda.syncthreads()
+                half //= 2
+            if active and lane == 0:
+                out[po] = f(out[po], partial[row])  # fold onto the start value already in out
+            cuda.syncthreads()  # partial is reused by the next group
+
+    return reduce_tree
+
+
+def matmul_kernel(tile: int, dtype: Any) -> Any:
+    """Tiled batched matmul with `tile` x `tile` blocks, for arrays of NumPy dtype `dtype`.
+
+    Launch with block (tile, tile) and grid (ceil(m / tile), ceil(n / tile), batches). Operands
+    are read through their strides, so transposed and broadcast (stride-0) views need no copy.
+    """
+    element = from_dtype(dtype)
+    T = tile
+
+    @cuda.jit
+    def matmul_tiled(out, a, b, batch_shape, out_bs, a_bs, b_bs, mat_strides, n_batch, n, m, k):  # noqa: ANN001, ANN202
+        a_tile = cuda.shared.array((T, T), element)
+        b_tile = cuda.shared.array((T, T), element)
+        tx = cuda.threadIdx.x
+        ty = cuda.threadIdx.y
+        row = cuda.blockIdx.y * T + ty
+        col = cuda.blockIdx.x * T + tx
+        o_r, o_c, a_r, a_c, b_r, b_c = mat_strides  # (row, column) strides of out, a, b
+        for batch in range(cuda.blockIdx.z, n_batch, cuda.gridDim.z):
+            po, pa, pb = _positions3(batch, batch_shape, out_bs, a_bs, b_bs)
+            acc = element(0)
+            for t0 in range(0, k, T):
+                # stage one tile of each operand; zeros pad the edges so the inner loop is uniform
+                if row < n and t0 + tx < k:
+                    a_tile[ty, tx] = a[pa + row * a_r + (t0 + tx) * a_c]
+                else:
+                    a_tile[ty, tx] = 0
+                if col < m and t0 + ty < k:
+                    b_tile[ty, tx] = b[pb + (t0 + ty) * b_r + col * b_c]
+                else:
+                    b_tile[ty, tx] = 0
+                cuda.syncthreads()
+                for q in range(T):
+                    acc += a_tile[ty, q] * b_tile[q, tx]
+                cuda.syncthreads()
+            if row < n and col < m:
+                out[po + row * o_r + col * o_c] = acc
+
+    return matmul_tiled

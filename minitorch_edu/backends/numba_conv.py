@@ -1,0 +1,326 @@
+"""Numba CPU kernels for convolution and pooling over contiguous NCHW storages.
+
+Convolution is lowered to matrix products, as most CPU frameworks do ("im2col"):
+
+    cols[n, (ci, ki, kj), (oy, ox)] = x[n, ci, oy*sh + ki - ph, ox*sw + kj - pw]   (0 outside x)
+    out[n] = w.reshape(C_out, C_in*KH*KW) @ cols[n]
+
+so every multiply-add runs in a long loop over contiguous memory (a whole output plane) instead
+of six nested loops with short inner trip counts. Conv layers have few channels, so the products
+are small-by-long: one task owns one output plane (kept in L1) and adds `w[co, j] * cols[n, j]`
+row by row. Inner loops index row *slices* with `range()`, which lets LLVM prove the indices are
+non-negative, drop numba's wraparound checks and vectorise (measured here: ~26 GFLOP/s on one core
+against ~1.5 for the same loop indexing the flat array). Padding is never materialised: `_valid_range` computes,
+per kernel offset, the output positions whose input lies inside the image, and the rest of a row of
+`cols` is written as zeros. The backward pass reuses the same pieces:
+
+    grad_cols[n] = w^T @ grad_out[n]        then `col2im` scatters them back onto grad_x
+    grad_w[co, j] = sum_n,p grad_out[n, co, p] * cols[n, j, p]   (`conv_weight_grad`, dot products)
+
+Every kernel takes flat 1-D arrays plus sizes as ints; the parallel loop runs over independent
+(batch, channel) planes, so no two tasks ever write the same element.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+FAST = {**JIT, "fastmath": {"contract", "reassoc", "nsz", "arcp"}}  # lets LLVM vectorise the dot products
+
+
+@njit(**JIT)
+def _valid_range(k, pad, stride, size, out_size):
+    """The output positions o (as [lo, hi)) whose input position o*stride + k - pad is inside [0, size)."""
+    lo = -((k - pad) // stride)  # ceil((pad - k) / stride); numba's // floors like Python's
+    if lo < 0:
+        lo = 0
+    last = size - 1 + pad - k
+    hi = last // stride + 1 if last >= 0 else 0
+    if hi > out_size:
+        hi = out_size
+    if hi < lo:
+        hi = lo
+    return lo, hi
+
+
+@njit(parallel=True, **JIT)
+def im2col(cols, x, batch, c_in, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
+    """cols (batch, c_in*kh*kw, oh*ow) from x (batch, c_in, h, w); zeros where the window leaves x."""
+    rows = c_in * kh * kw
+    plane = oh * ow
+    for task in prange(batch * c_in):
+        t = np.int64(task)  # prange indices are unsigned: keep the index arithmetic signed
+        n = t // c_in
+        ci = t % c_in
+        xbase = t * h * w
+        for ki in range(kh):
+            y0, y1 = _valid_range(ki, ph, sh, h, oh)
+            for kj in range(kw):
+                x0, x1 = _valid_range(kj, pw, sw, w, ow)
+                cbase = (n * rows + (ci * kh + ki) * kw + kj) * plane
+                # row slices (views) indexed by range(): LLVM can drop the wraparound checks and vectorise
+                col = cols[cbase : cbase + plane]
+                for oy in range(oh):
+                    crow = col[oy * ow : (oy + 1) * ow]
+                    if oy < y0 or oy >= y1:
+                        crow[:] = 0.0
+                        continue
+                    start = (oy * sh + ki - ph) * w + kj - pw + xbase
+                    crow[:x0] = 0.0
+                    crow[x1:] = 0.0
+                    if sw == 1:
+                        crow[x0:x1] = x[start + x0 : start + x1]
+                    else:
+                        for ox in range(x0, x1):
+                            crow[ox] = x[start + ox * sw]
+
+
+@njit(parallel=True, **JIT)
+def col2im(gx, cols, batch, c_in, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
+    """gx (batch, c_in, h, w) = the sum of every cols entry onto the input position it was copied from."""
+    rows = c_in * kh * kw
+    plane = oh * ow
+    for task in prange(batch * c_in):
+        t = np.int64(task)
+        n = t // c_in
+        ci = t % c_in
+        g = gx[t * h * w : (t + 1) * h * w]
+        g[:] = 0.0
+        for ki in range(kh):
+            y0, y1 = _valid_range(ki, ph, sh, h, oh)
+            for kj in range(kw):
+                x0, x1 = _valid_range(kj, pw, sw, w, ow)
+                cbase = (n * rows + (ci * kh + ki) * kw + kj) * plane
+                for oy in range(y0, y1):
+                    src = cols[cbase + oy * ow : cbase + (oy + 1) * ow]
+                    start = (oy * sh + ki - ph) * w + kj - pw
+                    if sw == 1:  # start + x0 >= 0 always; start alone can be negative (left padding)
+                        dst = g[start + x0 : start + x1]
+                        part = src[x0:x1]
+                        for i in range(x1 - x0):
+                            dst[i] += part[i]
+                    else:
+                        for ox in range(x0, x1):
+                            g[start + ox * sw] += src[ox]
+
+
+@njit(parallel=True, **FAST)
+def cols_times_weight(out, w, cols, batch, c_out, rows, plane):
+    """out[n, co] = sum over j of w[co, j] * cols[n, j]: one output plane per task, built by axpys."""
+    for task in prange(batch * c_out):
+        t = np.int64(task)
+        n = t // c_out
+        co = t % c_out
+        o = out[t * plane : (t + 1) * plane]  # stays in L1 while every row of cols streams past
+        o[:] = 0.0
+        for j in range(rows):
+            wv = w[co * rows + j]
+            c = cols[(n * rows + j) * plane : (n * rows + j + 1) * plane]
+            for p in range(plane):
+                o[p] += wv * c[p]
+
+
+@njit(parallel=True, **FAST)
+def weight_times_grad(grad_cols, w, g, batch, c_out, rows, plane):
+    """grad_cols[n, j] = sum over co of w[co, j] * g[n, co] (the transposed product, w^T @ g[n])."""
+    for task in prange(batch * rows):
+        t = np.int64(task)
+        n = t // rows
+        j = t % rows
+        o = grad_cols[t * plane : (t + 1) * plane]
+        o[:] = 0.0
+        for co in range(c_out):
+            wv = w[co * rows + j]
+            gg = g[(n * c_out + co) * plane : (n * c_out + co + 1) * plane]
+            for p in range(plane):
+                o[p] += wv * gg[p]
+
+
+@njit(parallel=True, **JIT)
+def add_channel_bias(out, bias, batch, channels, plane):
+    """out (batch, channels, plane) += bias[channel]."""
+    for task in prange(batch * channels):
+        t = np.int64(task)
+        b = bias[t % channels]
+        o = out[t * plane : (t + 1) * plane]
+        for i in range(plane):
+            o[i] += b
+
+
+@njit(parallel=True, **FAST)
+def channel_sum(out, g, zero, batch, channels, plane):
+    """out[c] = sum of g (batch, channels, plane) over batch and plane (the bias gradient)."""
+    for c in prange(channels):
+        ch = np.int64(c)
+        acc = zero  # in g's dtype: a float64 accumulator would stop float32 sums from vectorising
+        for n in range(batch):
+            base = (n * channels + ch) * plane
+            row = g[base : base + plane]
+            for i in range(plane):
+                acc += row[i]
+        out[ch] = acc
+
+
+@njit(parallel=True, **FAST)
+def conv_weight_grad(gw, g, cols, zero, batch, c_out, rows, plane):
+    """gw (c_out, rows)[co, j] = sum over n, p of g (batch, c_out, plane) * cols (batch, rows, plane)."""
+    for task in prange(c_out * rows):
+        t = np.int64(task)
+        co = t // rows
+        j = t % rows
+        acc = zero
+        for n in range(batch):
+            gg = g[(n * c_out + co) * plane : (n * c_out + co + 1) * plane]
+            c = cols[(n * rows + j) * plane : (n * rows + j + 1) * plane]
+            for p in range(plane):  # both operands contiguous: a vectorised dot product
+                acc += gg[p] * c[p]
+        gw[t] = acc
+
+
+# ---------------------------------------------------------------------- pooling
+@njit(parallel=True, **JIT)
+def max_pool_forward(out, argmax, x, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
+    """Window maxima of x (planes, h, w); argmax holds each maximum's position in its plane (the first max)."""
+    for task in prange(planes):
+        t = np.int64(task)
+        xbase = t * h * w
+        obase = t * oh * ow
+        for oy in range(oh):
+            for ox in range(ow):
+                best = -np.inf
+                where = -1
+                for ki in range(kh):
+                    iy = oy * sh + ki - ph
+                    if iy < 0 or iy >= h:
+                        continue
+                    for kj in range(kw):
+                        ix = ox * sw + kj - pw
+                        if ix < 0 or ix >= w:
+                            continue
+                        v = x[xbase + iy * w + ix]
+                        if where < 0 or v > best or (v != v and best == best):  # NaN wins, as in PyTorch
+                            best = v
+                            where = iy * w + ix
+                out[obase + oy * ow + ox] = best
+                argmax[obase + oy * ow + ox] = where
+
+
+@njit(parallel=True, **JIT)
+def max_pool_backward(gx, g, argmax, planes, h, w, oh, ow):
+    """gx (planes, h, w): each output gradient goes to the input position that was its maximum."""
+    for task in prange(planes):
+        t = np.int64(task)
+        xbase = t * h * w
+        obase = t * oh * ow
+        for i in range(h * w):
+            gx[xbase + i] = 0.0
+        for p in range(oh * ow):
+            where = argmax[obase + p]
+            if where >= 0:
+                gx[xbase + where] += g[obase + p]
+
+
+@njit(parallel=True, **JIT)
+def avg_pool_forward(out, x, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
+    """Window means of x (planes, h, w); padding counts as zeros (PyTorch's count_include_pad=True)."""
+    scale = 1.0 / (kh * kw)
+    for task in prange(planes):
+        t = np.int64(task)
+        xbase = t * h * w
+        obase = t * oh * ow
+        for oy in range(oh):
+            for ox in range(ow):
+                acc = 0.0
+                for ki in range(kh):
+                    iy = oy * sh + ki - ph
+                    if iy < 0 or iy >= h:
+                        continue
+                    for kj in range(kw):
+                        ix = ox * sw + kj - pw
+                        if 0 <= ix < w:
+                            acc += x[xbase + iy * w + ix]
+                out[obase + oy * ow + ox] = acc * scale
+
+
+@njit(parallel=True, **JIT)
+def avg_pool_backward(gx, g, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
+    """gx (planes, h, w): each output gradient spread evenly over its window."""
+    scale = 1.0 / (kh * kw)
+    for task in prange(planes):
+        t = np.int64(task)
+        xbase = t * h * w
+        obase = t * oh * ow
+        for i in range(h * w):
+            gx[xbase + i] = 0.0
+        for oy in range(oh):
+            for ox in range(ow):
+                share = g[obase + oy * ow + ox] * scale
+                for ki in range(kh):
+                    iy = oy * sh + ki - ph
+                    if iy < 0 or iy >= h:
+                        continue
+                    for kj in range(kw):
+                        ix = ox * sw + kj - pw
+                        if 0 <= ix < w:
+                            gx[xbase + iy * w + ix] += share
+
+
+# ---------------------------------------------------------------------- wrappers (same API as cuda_conv)
+# geo = (batch, c_in, h, w, c_out, kh, kw, oh, ow, sh, sw, ph, pw), all Python ints
+
+
+def conv2d_forward(out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geo: tuple) -> np.ndarray:
+    """out = conv(x, w) + b. Returns `cols`, which the weight gradient reuses instead of rebuilding it."""
+    batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw = geo
+    rows, plane = c_in * kh * kw, oh * ow
+    cols = np.empty(batch * rows * plane, dtype=x.dtype)
+    im2col(cols, x, batch, c_in, h, wd, kh, kw, oh, ow, sh, sw, ph, pw)
+    cols_times_weight(out, w, cols, batch, c_out, rows, plane)
+    if b is not None:
+        add_channel_bias(out, b, batch, c_out, plane)
+    return cols
+
+
+def conv2d_input_grad(gx: np.ndarray, g: np.ndarray, w: np.ndarray, geo: tuple) -> None:
+    batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw = geo
+    rows, plane = c_in * kh * kw, oh * ow
+    grad_cols = np.empty(batch * rows * plane, dtype=gx.dtype)
+    weight_times_grad(grad_cols, w, g, batch, c_out, rows, plane)
+    col2im(gx, grad_cols, batch, c_in, h, wd, kh, kw, oh, ow, sh, sw, ph, pw)
+
+
+def conv2d_weight_grad(gw: np.ndarray, g: np.ndarray, x: np.ndarray, cols: np.ndarray | None, geo: tuple) -> None:
+    batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw = geo
+    if cols is None:
+        cols = np.empty(batch * c_in * kh * kw * oh * ow, dtype=x.dtype)
+        im2col(cols, x, batch, c_in, h, wd, kh, kw, oh, ow, sh, sw, ph, pw)
+    conv_weight_grad(gw, g, cols, gw.dtype.type(0), batch, c_out, c_in * kh * kw, oh * ow)
+
+
+def conv2d_bias_grad(gb: np.ndarray, g: np.ndarray, geo: tuple) -> None:
+    channel_sum(gb, g, gb.dtype.type(0), geo[0], geo[4], geo[7] * geo[8])
+
+
+def max_pool2d_forward(out: np.ndarray, argmax: np.ndarray, x: np.ndarray, geo: tuple) -> None:
+    """geo = (planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw)."""
+    max_pool_forward(out, argmax, x, *geo)
+
+
+def max_pool2d_backward(gx: np.ndarray, g: np.ndarray, argmax: np.ndarray, geo: tuple) -> None:
+    planes, h, w, _, _, oh, ow = geo[:7]
+    max_pool_backward(gx, g, argmax, planes, h, w, oh, ow)
+
+
+def avg_pool2d_forward(out: np.ndarray, x: np.ndarray, geo: tuple) -> None:
+    avg_pool_forward(out, x, *geo)
+
+
+def avg_pool2d_backward(gx: np.ndarray, g: np.ndarray, geo: tuple) -> None:
+    avg_pool_backward(gx, g, *geo)
+
+
+def index_storage(n: int) -> np.ndarray:
+    """An array for the argmax positions of max pooling."""
+    return np.empty(max(n, 1), dtype=np.int64)

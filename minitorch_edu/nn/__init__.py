@@ -1,0 +1,57 @@
+"""`mt.nn`: modules, parameters, layers, losses and initialisers (like `torch.nn`).
+
+    import minitorch_edu as mt
+    from minitorch_edu import nn
+
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    loss = nn.CrossEntropyLoss()(model(x), y)
+
+Write your own layer by subclassing `nn.Module`: assign Parameters and sub-modules in `__init__`
+and define `forward`; everything else (parameters(), state_dict(), to(), fit()) comes for free.
+"""
+
+from __future__ import annotations
+
+from . import functional, init
+from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .container import ModuleList, Sequential
+from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
+from .dropout import Dropout
+from .embedding import Embedding
+from .linear import Flatten, Identity, Linear
+from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .module import IncompatibleKeys, Module
+from .normalization import BatchNorm1d, LayerNorm
+from .parameter import Parameter
+
+__all__ = [
+    "AvgPool2d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "Conv1d",
+    "Conv2d",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GELU",
+    "Identity",
+    "IncompatibleKeys",
+    "LayerNorm",
+    "Linear",
+    "LogSoftmax",
+    "MaxPool2d",
+    "MSELoss",
+    "Module",
+    "ModuleList",
+    "NLLLoss",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "functional",
+    "init",
+]

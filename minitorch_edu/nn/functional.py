@@ -1,0 +1,276 @@
+"""The functional API of `nn` (like `torch.nn.functional`): activations, dropout, linear and losses.
+
+Layers in `nn` are thin wrappers around these functions. Losses take `reduction` = 'mean' (the
+default), 'sum' or 'none', and check their targets up front so that a wrong shape or a class
+index out of range fails with a message naming both, instead of broadcasting into nonsense.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..core import ops
+from ..core.autograd import Context, Function, no_grad
+from ..core.creation import arange, generator, tensor
+from ..core.ops import log_softmax, relu, sigmoid, softmax, tanh
+from ..core.tensor import Tensor
+from .conv_functions import avg_pool2d, conv1d, conv2d, max_pool2d
+
+__all__ = [
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "cross_entropy",
+    "dropout",
+    "gelu",
+    "layer_norm",
+    "linear",
+    "log_softmax",
+    "max_pool2d",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+# ---------------------------------------------------------------------- activations and layers
+def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
+    """GELU with the tanh approximation (PyTorch's `approximate='tanh'`):
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))). The exact erf form is not available."""
+    if approximate != "tanh":
+        raise ValueError(f"only approximate='tanh' is implemented (the erf form needs an erf op), got {approximate!r}")
+    return 0.5 * x * (1.0 + tanh(_GELU_C * (x + 0.044715 * x * x * x)))
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias, with weight of shape (out_features, in_features) as in PyTorch."""
+    out = x @ weight.T
+    return out if bias is None else out + bias
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout), so the
+    expected value is unchanged and evaluation needs no rescaling. The identity when not training."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    keep = generator().random(x.shape) >= p
+    mask = tensor(keep.astype(x.dtype) / (1.0 - p), dtype=x.dtype, device=x.backend)
+    return x * mask
+
+
+def batch_norm(
+    input: Tensor,  # noqa: A002
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel (dim 1) of (N, C[, L]) with the batch's statistics when `training`
+    (updating the running ones in place, with the unbiased variance), else with the running ones."""
+    dims = (0,) + tuple(range(2, input.ndim))
+    channel_shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    if training or running_mean is None or running_var is None:
+        mean = input.mean(dims, keepdim=True)
+        var = input.var(dims, keepdim=True, unbiased=False)
+        if training and running_mean is not None and running_var is not None:
+            count = input.numel() // input.shape[1]
+            with no_grad():
+                unbiased = var.detach().reshape(-1) * (count / max(count - 1, 1))
+                running_mean.mul_(1.0 - momentum).add_(mean.detach().reshape(-1) * momentum)
+                running_var.mul_(1.0 - momentum).add_(unbiased * momentum)
+    else:
+        mean, var = running_mean.reshape(channel_shape), running_var.reshape(channel_shape)
+    out = (input - mean) / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(channel_shape)
+    return out if bias is None else out + bias.reshape(channel_shape)
+
+
+def layer_norm(
+    input: Tensor,  # noqa: A002
+    normalized_shape: tuple[int, ...],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over the trailing `normalized_shape` dims of each sample, then scale and shift."""
+    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    mean = input.mean(dims, keepdim=True)
+    out = (input - mean) / (input.var(dims, keepdim=True, unbiased=False) + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    return out if bias is None else out + bias
+
+
+def one_hot(target: Tensor, num_classes: int) -> Tensor:
+    """(..., ) integer classes -> (..., num_classes) of 0/1, built by comparison (works on every backend)."""
+    classes = arange(num_classes, device=target.backend)
+    return target.reshape(target.shape + (1,)) == classes
+
+
+# ---------------------------------------------------------------------- losses
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _same_shape(name: str, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
+    if not isinstance(target, Tensor):
+        target = tensor(np.asarray(target), dtype=input.dtype, device=input.backend)
+    if target.shape != input.shape:
+        raise ValueError(f"{name}: target shape {target.shape} does not match input shape {input.shape}")
+    return target.to(dtype=input.dtype) if target.dtype != input.dtype else target
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean squared error (input - target)²."""
+    target = _same_shape("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+class _BCEWithLogits(Function):
+    """Elementwise max(x, 0) - x y + log(1 + exp(-|x|)): never overflows, and its backward is the
+    exact sigmoid(x) - y (composing relu and abs would give a wrong gradient at exactly x = 0)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Tensor, y: Tensor) -> Tensor:
+        ctx.save_for_backward(x, y)
+        return relu(x) - x * y + ops.log(1.0 + ops.exp(-ops.abs(x)))
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, Tensor]:
+        x, y = ctx.saved_tensors
+        return grad * (sigmoid(x) - y), grad * -x
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Binary cross-entropy on logits (sigmoid folded in, numerically stable for any logit)."""
+    target = _same_shape("binary_cross_entropy_with_logits", input, target)
+    loss = _BCEWithLogits.apply(input, target)
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def binary_cross_entropy(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Binary cross-entropy on probabilities; each log is clamped at -100, as in PyTorch, so p = 0
+    or 1 gives a large finite loss instead of inf. Prefer the `_with_logits` form for training."""
+    target = _same_shape("binary_cross_entropy", input, target)
+    log_p = ops.clamp(ops.log(input), min=-100.0)
+    log_not_p = ops.clamp(ops.log(1.0 - input), min=-100.0)
+    loss = -(target * log_p + (1.0 - target) * log_not_p)
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def _classes_last(input: Tensor) -> Tensor:
+    """(N, C, d1, ...) -> (N * d1 * ..., C); (C,) -> (1, C); (N, C) unchanged."""
+    if input.ndim == 1:
+        return input.reshape(1, -1)
+    if input.ndim > 2:
+        order = (0,) + tuple(range(2, input.ndim)) + (1,)
+        return input.permute(order).reshape(-1, input.shape[1])
+    return input
+
+
+def _check_class_targets(name: str, input: Tensor, target: Any) -> Tensor:
+    """Integer targets of shape input.shape minus the class dim, each in [0, C)."""
+    if not isinstance(target, Tensor):
+        target = tensor(np.asarray(target, dtype=np.int64), device=input.backend)
+    expected = () if input.ndim == 1 else input.shape[:1] + input.shape[2:]
+    if target.shape != expected:
+        raise ValueError(
+            f"{name}: target of shape {target.shape} does not fit input of shape {input.shape}: "
+            f"expected class indices of shape {expected}"
+        )
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{name}: class indices must be integers, got dtype {target.dtype}")
+    n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    if target.numel():
+        for index in (int(target.min().item()), int(target.max().item())):
+            if not 0 <= index < n_classes:
+                raise IndexError(
+                    f"{name}: target class index {index} is out of range for {n_classes} classes "
+                    f"(valid indices are 0 to {n_classes - 1})"
+                )
+    return target
+
+
+def nll_loss(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of the target classes, given log-probabilities (N, C[, d...]).
+
+    The target's log-probability is picked with a one-hot mask (a multiply and a sum), which
+    every backend can run and differentiate. With class `weight`, 'mean' divides by the total
+    weight of the targets, as in PyTorch.
+    """
+    target = _check_class_targets("nll_loss", input, target)
+    log_p = _classes_last(input)
+    mask = one_hot(target.reshape(-1), log_p.shape[1]).to(dtype=log_p.dtype)
+    loss = -(log_p * mask).sum(1)
+    if weight is not None:
+        per_sample = (mask * weight.to(dtype=log_p.dtype)).sum(1)
+        loss = loss * per_sample
+        if reduction == "mean":
+            return loss.sum() / per_sample.sum()
+    if reduction == "none":
+        return loss.reshape(target.shape)
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Softmax cross-entropy from raw logits (N, C[, d...]) and integer class targets (N[, d...]).
+
+    Computed as nll_loss(log_softmax(logits)), and log_softmax shifts by the max, so logits of
+    1000 give finite, exact results. A floating target of the input's shape is read as class
+    probabilities: -sum(target * log_softmax(input)) over the class dim.
+    """
+    if isinstance(target, Tensor) and target.dtype.kind == "f":
+        if target.shape != input.shape:
+            raise ValueError(f"cross_entropy: probability target shape {target.shape} != input shape {input.shape}")
+        class_dim = 0 if input.ndim == 1 else 1
+        loss = -(target * log_softmax(input, class_dim)).sum(class_dim)
+        return _reduce(loss, reduction)
+    class_dim = 0 if input.ndim == 1 else 1
+    return nll_loss(log_softmax(input, class_dim), target, weight, reduction)

@@ -1,0 +1,286 @@
+"""Optimizers and schedules: the same numbers as torch.optim, and as the formulas written out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import minitorch_edu as mt
+from minitorch_edu import optim
+
+
+def _torch():
+    try:
+        import torch as t
+    except ImportError:  # the hand-computed tests below still run
+        return None
+    return t
+
+
+def _params(seed: int = 0) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+    rng = np.random.default_rng(seed)
+    params = [rng.standard_normal((3, 4)), rng.standard_normal(4)]
+    grads = [[rng.standard_normal(p.shape) for p in params] for _ in range(5)]
+    return params, grads
+
+
+def _run_mt(cls, kwargs: dict, params, grads) -> list[np.ndarray]:
+    ps = [mt.tensor(p, dtype="float64", requires_grad=True) for p in params]
+    opt = cls(ps, **kwargs)
+    for step_grads in grads:
+        for p, g in zip(ps, step_grads):
+            p.grad = mt.tensor(g, dtype="float64")
+        opt.step()
+    return [p.numpy() for p in ps]
+
+
+def _run_torch(name: str, kwargs: dict, params, grads) -> list[np.ndarray]:
+    t = _torch()
+    ps = [t.tensor(p, dtype=t.float64, requires_grad=True) for p in params]
+    opt = getattr(t.optim, name)(ps, **kwargs)
+    for step_grads in grads:
+        for p, g in zip(ps, step_grads):
+            p.grad = t.tensor(g, dtype=t.float64)
+        opt.step()
+    return [p.detach().numpy() for p in ps]
+
+
+CASES = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05, momentum=0.8, dampening=0.3)),
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, betas=(0.8, 0.95), weight_decay=0.1)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.3)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.05)),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES)
+def test_matches_torch(name: str, kwargs: dict) -> None:
+    if _torch() is None:
+        pytest.skip("torch not installed; the hand-computed tests cover the formulas")
+    params, grads = _params()
+    ours = _run_mt(getattr(optim, name), kwargs, params, grads)
+    theirs = _run_torch(name, kwargs, params, grads)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_sgd_momentum_by_hand() -> None:
+    p0, g1, g2 = 1.0, 0.5, -1.0
+    out = _run_mt(optim.SGD, dict(lr=0.1, momentum=0.9), [np.array([p0])], [[np.array([g1])], [np.array([g2])]])
+    b1 = g1
+    p1 = p0 - 0.1 * b1
+    b2 = 0.9 * b1 + g2
+    assert out[0][0] == pytest.approx(p1 - 0.1 * b2)
+
+
+def test_sgd_nesterov_weight_decay_by_hand() -> None:
+    out = _run_mt(
+        optim.SGD, dict(lr=0.1, momentum=0.5, nesterov=True, weight_decay=0.2), [np.array([2.0])], [[np.array([1.0])]]
+    )
+    g = 1.0 + 0.2 * 2.0
+    assert out[0][0] == pytest.approx(2.0 - 0.1 * (g + 0.5 * g))
+
+
+def test_adam_by_hand() -> None:
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
+    p, m, v = 1.0, 0.0, 0.0
+    gs = [0.5, -0.25, 2.0]
+    for t, g in enumerate(gs, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p -= lr / (1 - b1**t) * m / (math.sqrt(v) / math.sqrt(1 - b2**t) + eps)
+    out = _run_mt(optim.Adam, dict(lr=lr), [np.array([1.0])], [[np.array([g])] for g in gs])
+    assert out[0][0] == pytest.approx(p, rel=1e-12)
+    # the first Adam step moves by lr in the direction of -sign(g), whatever the gradient's size
+    first = _run_mt(optim.Adam, dict(lr=lr), [np.array([1.0])], [[np.array([1234.0])]])
+    assert first[0][0] == pytest.approx(1.0 - lr, rel=1e-6)
+
+
+def test_adamw_decays_weights_directly() -> None:
+    # a zero gradient: Adam's moments stay 0, so only the decoupled decay moves the weight
+    out = _run_mt(optim.AdamW, dict(lr=0.1, weight_decay=0.5), [np.array([2.0])], [[np.array([0.0])]])
+    assert out[0][0] == pytest.approx(2.0 * (1 - 0.1 * 0.5))
+    plain = _run_mt(optim.Adam, dict(lr=0.1, weight_decay=0.5), [np.array([2.0])], [[np.array([0.0])]])
+    assert plain[0][0] == pytest.approx(2.0 - 0.1, rel=1e-6)  # L2 decay goes through Adam's scaling
+
+
+def test_rmsprop_by_hand() -> None:
+    lr, alpha, eps = 0.01, 0.99, 1e-8
+    p, v = 1.0, 0.0
+    for g in (0.5, 0.3):
+        v = alpha * v + (1 - alpha) * g * g
+        p -= lr * g / (math.sqrt(v) + eps)
+    out = _run_mt(optim.RMSprop, dict(lr=lr), [np.array([1.0])], [[np.array([0.5])], [np.array([0.3])]])
+    assert out[0][0] == pytest.approx(p, rel=1e-12)
+
+
+def test_param_groups_zero_grad_and_skips() -> None:
+    a = mt.tensor([1.0], requires_grad=True)
+    b = mt.tensor([1.0], requires_grad=True)
+    c = mt.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([{"params": [a]}, {"params": [b, c], "lr": 1.0}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 1.0]
+    a.grad = mt.tensor([1.0])
+    b.grad = mt.tensor([1.0])
+    opt.step()  # c has no gradient: left alone
+    assert a.item() == pytest.approx(0.9) and b.item() == pytest.approx(0.0) and c.item() == 1.0
+    opt.zero_grad(set_to_none=False)
+    assert a.grad is not None and a.grad.item() == 0.0
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None
+    with pytest.raises(ValueError, match="more than one"):
+        optim.SGD([{"params": [a]}, {"params": [a]}], lr=0.1)
+    with pytest.raises(ValueError, match="empty"):
+        optim.SGD([], lr=0.1)
+
+
+def test_step_with_closure_trains_a_quadratic() -> None:
+    w = mt.tensor([3.0, -2.0], requires_grad=True)
+    opt = optim.Adam([w], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    first = opt.step(closure).item()
+    for _ in range(200):
+        last = opt.step(closure).item()
+    assert first == pytest.approx(13.0) and last < 1e-2
+
+
+def test_state_dict_roundtrip_continues_identically() -> None:
+    params, grads = _params(1)
+    ps = [mt.tensor(p, dtype="float64", requires_grad=True) for p in params]
+    opt = optim.Adam(ps, lr=0.01)
+    for g in grads[:2]:
+        for p, gi in zip(ps, g):
+            p.grad = mt.tensor(gi, dtype="float64")
+        opt.step()
+    saved = opt.state_dict()
+    assert saved["param_groups"][0]["params"] == [0, 1] and saved["state"][0]["step"] == 2
+    clones = [mt.tensor(p.numpy(), dtype="float64", requires_grad=True) for p in ps]
+    opt2 = optim.Adam(clones, lr=0.5)
+    opt2.load_state_dict(saved)
+    assert opt2.param_groups[0]["lr"] == 0.01
+    for g in grads[2:]:
+        for p, q, gi in zip(ps, clones, g):
+            p.grad = mt.tensor(gi, dtype="float64")
+            q.grad = mt.tensor(gi, dtype="float64")
+        opt.step()
+        opt2.step()
+    for p, q in zip(ps, clones):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+# ------------------------------------------------------------------ schedulers
+def _lrs(make, steps: int = 12) -> list[float]:
+    opt = optim.SGD([mt.tensor([1.0], requires_grad=True)], lr=0.5)
+    sched = make(opt)
+    out = []
+    for _ in range(steps):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert sched.get_last_lr() == [opt.param_groups[0]["lr"]]
+    return out
+
+
+def _torch_lrs(name: str, kwargs: dict, steps: int = 12) -> list[float]:
+    t = _torch()
+    opt = t.optim.SGD([t.zeros(1, requires_grad=True)], lr=0.5)
+    sched = getattr(t.optim.lr_scheduler, name)(opt, **kwargs)
+    out = []
+    for _ in range(steps):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+SCHEDULES = [
+    ("StepLR", dict(step_size=3, gamma=0.5)),
+    ("MultiStepLR", dict(milestones=[2, 5, 9], gamma=0.3)),
+    ("ExponentialLR", dict(gamma=0.8)),
+    ("CosineAnnealingLR", dict(T_max=10, eta_min=0.01)),
+    ("LinearLR", dict(start_factor=0.1, end_factor=1.0, total_iters=4)),
+    ("LambdaLR", dict(lr_lambda=lambda e: 1.0 / (1 + e))),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), SCHEDULES)
+def test_schedules_match_torch(name: str, kwargs: dict) -> None:
+    if _torch() is None:
+        pytest.skip("torch not installed")
+    ours = _lrs(lambda opt: getattr(optim.lr_scheduler, name)(opt, **kwargs))
+    np.testing.assert_allclose(ours, _torch_lrs(name, kwargs), rtol=1e-9)
+
+
+def test_schedules_by_hand() -> None:
+    assert _lrs(lambda o: optim.lr_scheduler.StepLR(o, 2, gamma=0.1), 5) == pytest.approx([0.5, 0.5, 0.05, 0.05, 0.005])
+    cos = _lrs(lambda o: optim.lr_scheduler.CosineAnnealingLR(o, T_max=4), 5)
+    assert cos == pytest.approx([0.5, 0.25 * (1 + math.sqrt(0.5)), 0.25, 0.25 * (1 - math.sqrt(0.5)), 0.0])
+
+
+def test_linear_warmup_then_cosine() -> None:
+    def make(opt):
+        cosine = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+        return optim.lr_scheduler.LinearWarmup(opt, warmup_steps=4, after=cosine)
+
+    lrs = _lrs(make, 9)
+    assert lrs[:5] == pytest.approx([0.0, 0.125, 0.25, 0.375, 0.5])
+    assert lrs[6] == pytest.approx(0.25) and lrs[8] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES)
+def test_tensor_path_equals_numpy_path(name: str, kwargs: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPU tensors are updated through NumPy views; other devices through Tensor ops: same numbers."""
+    params, grads = _params(2)
+    fast = _run_mt(getattr(optim, name), kwargs, params, grads)
+    from minitorch_edu.optim import optimizer as base
+
+    monkeypatch.setattr(base, "host_view", lambda t, writable=True: None)
+    slow = _run_mt(getattr(optim, name), kwargs, params, grads)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_numpy_path_updates_parameters_in_place() -> None:
+    w = mt.tensor([1.0, 2.0], requires_grad=True)
+    storage = w._storage
+    opt = optim.SGD([w], lr=0.5, momentum=0.9)
+    w.grad = mt.tensor([1.0, 1.0])
+    opt.step()
+    assert w._storage is storage and w.tolist() == [0.5, 1.5]
+    assert isinstance(opt.state[w]["momentum_buffer"], mt.Tensor)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES[2:3] + CASES[6:7] + CASES[10:11])
+def test_cuda_tensors_take_the_tensor_path(name: str, kwargs: dict) -> None:
+    """On the GPU (or numba's simulator) the update runs as Tensor ops and matches the CPU."""
+    from conftest import cuda_skip_reason
+
+    reason = cuda_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    results = []
+    for device in ("cpu", "cuda"):
+        w = mt.tensor([1.0, -2.0, 0.5], device=device, requires_grad=True)
+        opt = getattr(optim, name)([w], **kwargs)
+        for _ in range(3):
+            opt.zero_grad()
+            (w * w * w).sum().backward()
+            opt.step()
+        assert w.device == device
+        results.append(w.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5)
