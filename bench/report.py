@@ -67,27 +67,23 @@ def measure(
 
 
 def measure_interleaved(
-    fns: dict[str, Callable[[], Any] | None], repeats: int = 15, budget_s: float = 6.0
+    fns: dict[str, Callable[[], Any] | None], repeats: int = 15, budget_s: float = 3.0, pause_s: float = 0.2
 ) -> dict[str, Stats | None]:
-    """Time several functions round-robin (one call of each per round).
+    """Time several functions, each in its own block of repeats after its own warm-up.
 
-    On a busy or throttling machine the noise then falls on every contender alike, so the
-    ratios stay fair even when the absolute times wander. None entries are skipped.
+    Blocks, not round-robin: numba's OpenMP pool, OpenBLAS and torch each keep their worker
+    threads spinning for a while after a call, and on 2 cores a contender timed right after
+    another one runs against those spinning threads (a round-robin 512x512 matmul measured at
+    half speed). A pause before each block lets the previous runtime's workers go to sleep.
+    None entries are skipped.
     """
-    live = {k: f for k, f in fns.items() if f is not None}
-    for f in live.values():  # warm-up: compile, page in, fill caches
-        f()
-        f()
-    times: dict[str, list[float]] = {k: [] for k in live}
-    start = time.perf_counter()
-    for i in range(repeats):
-        for k, f in live.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append((time.perf_counter() - t0) * 1e3)
-        if i >= 2 and time.perf_counter() - start > budget_s:
-            break
-    return {k: (_stats(times[k]) if k in times else None) for k in fns}
+    out: dict[str, Stats | None] = {k: None for k in fns}
+    for k, f in fns.items():
+        if f is None:
+            continue
+        time.sleep(pause_s)
+        out[k] = measure(f, repeats=repeats, warmup=2, budget_s=budget_s)
+    return out
 
 
 def _stats(times: list[float]) -> Stats:

@@ -177,11 +177,6 @@ def test_uncompilable_scalar_fn_fails_clearly_on_the_python_backend():
         t._map(bad_scalar_fn)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="numba_cpu lets numba.core.errors.TypingError escape when a user scalar function "
-    "cannot be compiled, instead of a TypeError naming the function",
-)
 def test_uncompilable_scalar_fn_gives_a_clear_python_error_on_numba():
     t = mt.tensor([1.0, 2.0], device="numba")
     with pytest.raises((TypeError, ValueError), match="bad_scalar_fn") as info:

@@ -46,6 +46,10 @@ class HostStorage:
         return np.full(n, value, dtype=dtype)
 
     @staticmethod
+    def arange(start: float, step: float, n: int, dtype: np.dtype) -> Any:
+        return (start + step * np.arange(n)).astype(dtype)
+
+    @staticmethod
     def from_numpy(array: np.ndarray) -> Any:
         return np.ascontiguousarray(array).reshape(-1)
 

@@ -79,6 +79,13 @@ def fill(out, value, n):  # noqa: ANN001, ANN201
         out[i] = value
 
 
+@cuda.jit
+def arange(out, start, step, n):  # noqa: ANN001, ANN201
+    """out[i] = start + i * step: index tensors made on the device, not copied from the host."""
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        out[i] = start + i * step
+
+
 def device_function(fn: Callable[..., Any]) -> Any:
     """`fn` compiled as a CUDA device function (accepts plain Python or numba-jitted functions)."""
     return cuda.jit(device=True)(getattr(fn, "py_func", fn))

@@ -72,6 +72,15 @@ class CudaStorage:
         return storage
 
     @staticmethod
+    def arange(start: float, step: float, n: int, dtype: np.dtype) -> Any:
+        """start, start + step, ... (n elements), computed on the device."""
+        dtype = np.dtype(dtype)
+        storage = cuda.device_array(max(int(n), 1), dtype=dtype)
+        first, delta = np.full(1, start, dtype=dtype)[0], np.full(1, step, dtype=dtype)[0]
+        cuda_kernels.launch_1d(cuda_kernels.arange, storage.size, storage, first, delta, int(n))
+        return storage
+
+    @staticmethod
     def from_numpy(array: np.ndarray) -> Any:
         """Copy host data to a new 1-D device array."""
         flat = np.ascontiguousarray(array).reshape(-1)

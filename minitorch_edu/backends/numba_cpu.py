@@ -4,15 +4,20 @@ Each kernel factory compiles `numba_kernels.py` for one scalar function (once pe
 loaded from numba's disk cache after the first run) and returns a small Python wrapper that
 coalesces the operands' dimensions and picks the kernel that fits their layout:
 
-- all operands contiguous: one flat parallel loop (`*_flat`);
+- all operands contiguous: one flat loop (`*_flat`);
 - otherwise parallel rows with an innermost loop over the last dim (`*_strided`), or square
   tiles when operands disagree on which dim is contiguous (`zip_tiled`);
 - reductions fold along the reduced dim when it is contiguous (`reduce_rows`) or add whole
   rows when it is not (`reduce_columns`).
+
+Work under `SERIAL_BELOW` elements runs the `*_serial` twin of each kernel: for small tensors
+waking the thread pool costs more than the work. A scalar function numba cannot compile raises
+a TypeError naming it, not numba's typing dump.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -24,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numba
+from numba.core.errors import TypingError
 
 from ..core.shape import coalesce
 from . import numba_kernels
@@ -31,7 +37,8 @@ from .base import Backend, Kernel
 from .numba_matmul import matmul as tensor_matmul
 
 TILE = 32
-COLUMN_BLOCK = 1024
+COLUMN_BLOCK = 256
+SERIAL_BELOW = 1 << 15
 
 
 def kernel_cache_dir() -> Path:
@@ -56,6 +63,7 @@ def _importable(fn: Callable[..., float]) -> bool:
     return getattr(module, fn.__name__, None) is fn and getattr(module, "__file__", None) is not None
 
 
+@functools.cache
 def _template() -> str:
     return inspect.getsource(numba_kernels)
 
@@ -84,6 +92,7 @@ def compile_kernels(fn: Callable[..., float]) -> types.ModuleType:
         module = importlib.util.module_from_spec(spec)
         sys.modules[path.stem] = module  # numba's cache finds the module by name when loading
         spec.loader.exec_module(module)
+        module.SCALAR_NAME = fn.__qualname__
         return module
     # a lambda or a notebook function: compile without the disk cache
     module = types.ModuleType(f"minitorch_edu_kernels_{fn.__name__}_{id(fn)}")
@@ -92,7 +101,29 @@ def compile_kernels(fn: Callable[..., float]) -> types.ModuleType:
     text = source.replace(marker, 'fn = njit(inline="always", error_model="numpy")(_scalar_fn)')
     text = text.replace('"cache": True', '"cache": False')
     exec(compile(text, f"<kernels for {fn.__qualname__}>", "exec"), module.__dict__)
+    module.SCALAR_NAME = fn.__qualname__
     return module
+
+
+def _launch(k: types.ModuleType, name: str, work: int, *args: object) -> None:
+    """Run kernel `name` of module `k`, in parallel only when `work` (elements) is large enough."""
+    kernel = getattr(k, name if work >= SERIAL_BELOW else name + "_serial")
+    try:
+        kernel(*args)
+    except TypingError as err:
+        arrays = [f"{x.dtype}[{x.size}]" for x in args if hasattr(x, "dtype")]
+        reason = [ln.strip() for ln in str(err).splitlines() if ln.strip() and not ln.startswith(("During", "File"))]
+        raise TypeError(
+            f"numba cannot compile scalar function {k.SCALAR_NAME!r} for arrays {', '.join(arrays)}: "
+            + " ".join(reason[1:3] or reason[:1])
+        ) from None
+
+
+def _rows(shape: tuple[int, ...]) -> int:
+    rows = 1
+    for s in shape[:-1]:
+        rows *= s
+    return rows
 
 
 def _flat(shape: tuple[int, ...], *strides: tuple[int, ...]) -> bool:
@@ -104,10 +135,11 @@ def tensor_map(fn: Callable[[float], float]) -> Kernel:
 
     def kernel(out, out_strides, a, a_strides, shape) -> None:
         shape, (so, sa) = coalesce(shape, out_strides, a_strides)
+        size = _rows(shape) * shape[-1]
         if _flat(shape, so, sa):
-            k.map_flat(out, a, shape[0])
+            _launch(k, "map_flat", size, out, a, size)
         else:
-            k.map_strided(out, so, a, sa, shape)
+            _launch(k, "map_strided", size, out, so, a, sa, shape, _rows(shape))
 
     return kernel
 
@@ -117,20 +149,25 @@ def tensor_zip(fn: Callable[[float, float], float]) -> Kernel:
 
     def kernel(out, out_strides, a, a_strides, b, b_strides, shape) -> None:
         shape, (so, sa, sb) = coalesce(shape, out_strides, a_strides, b_strides)
+        size = _rows(shape) * shape[-1]
         if _flat(shape, so, sa, sb):
-            k.zip_flat(out, a, b, shape[0])
-        elif len(shape) == 2 and shape[0] >= TILE and shape[1] >= TILE and _crossed(so, sa, sb):
-            k.zip_tiled(out, so, a, sa, b, sb, shape, TILE)
+            _launch(k, "zip_flat", size, out, a, b, size)
+        elif size >= SERIAL_BELOW and len(shape) == 2 and min(shape) >= TILE and _crossed(so, sa, sb):
+            _launch(k, "zip_tiled", size, out, so, a, sa, b, sb, shape, TILE)
         else:
-            k.zip_strided(out, so, a, sa, b, sb, shape)
+            _launch(k, "zip_strided", size, out, so, a, sa, b, sb, shape, _rows(shape))
 
     return kernel
 
 
 def _crossed(*strides: tuple[int, int]) -> bool:
-    """Some operand walks dim 0 fastest while another walks dim 1 fastest."""
-    inner = [abs(s[1]) <= abs(s[0]) for s in strides if s != (0, 0)]
-    return any(inner) and not all(inner)
+    """Some operand walks dim 0 fastest while another walks dim 1 fastest (e.g. x + x.T).
+
+    An operand with a stride of 0 (broadcast along that dim) reads at most one row or column,
+    so it has no preferred order and does not count.
+    """
+    fastest = {0 if abs(s[0]) < abs(s[1]) else 1 for s in strides if s[0] != 0 and s[1] != 0}
+    return len(fastest) > 1
 
 
 def _associative(fn: Callable[..., float]) -> bool:
@@ -152,10 +189,12 @@ def tensor_reduce(fn: Callable[[float, float], float]) -> Kernel:
         so = tuple(out_strides[d] for d in keep) or (0,)
         sa = tuple(a_strides[d] for d in keep) or (0,)
         shape, (so, sa) = coalesce(shape, so, sa)
+        outputs = _rows(shape) * shape[-1]
         if abs(step) <= 1 or abs(sa[-1]) != 1 or shape[-1] == 1:
-            k.reduce_rows(out, so, a, sa, shape, n, step, assoc)
+            _launch(k, "reduce_rows", outputs * n, out, so, a, sa, shape, n, step, assoc, outputs)
         else:
-            k.reduce_columns(out, so, a, sa, shape, n, step, COLUMN_BLOCK)
+            tasks = _rows(shape) * -(-shape[-1] // COLUMN_BLOCK)
+            _launch(k, "reduce_columns", outputs * n, out, so, a, sa, shape, n, step, COLUMN_BLOCK, tasks)
 
     return kernel
 

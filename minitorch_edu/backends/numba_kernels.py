@@ -6,8 +6,10 @@ process loads the compiled kernels in milliseconds instead of compiling them aga
 
 Shapes reach these kernels already coalesced (see `core.shape.coalesce`): a contiguous tensor of
 any shape arrives as one flat dimension, and the other layouts as few dimensions as possible.
-The loops run over rows in parallel (`prange`); the innermost loop walks the last dimension,
-with a stride-1 fast path over slices that LLVM vectorises.
+Each kernel is split into a *task* (one chunk, row or tile: `_*_task`) and two drivers that run
+all tasks: `name` in parallel with `prange`, and `name_serial` in a plain loop, which small
+tensors use because starting a parallel region costs more than their whole work. The innermost
+loop walks the last dimension, with a stride-1 fast path over slices that LLVM vectorises.
 """
 
 import numpy as np
@@ -33,76 +35,117 @@ def _row_start(row, shape, s1, s2, s3):
     return p1, p2, p3
 
 
+@njit(**JIT)
+def _map_flat_task(out, a, n, chunk):
+    lo = chunk * CHUNK
+    hi = min(n, lo + CHUNK)
+    # slices, not a[lo + i]: LLVM then sees unit-stride loops over [0, hi - lo) and
+    # vectorises them (indexing with lo + i runs several times slower)
+    o, x = out[lo:hi], a[lo:hi]
+    for i in range(hi - lo):
+        o[i] = fn(x[i])
+
+
 @njit(parallel=True, **JIT)
 def map_flat(out, a, n):
     for chunk in prange((n + CHUNK - 1) // CHUNK):
-        lo = np.int64(chunk) * CHUNK
-        hi = min(n, lo + CHUNK)
-        # slices, not a[lo + i]: LLVM then sees unit-stride loops over [0, hi - lo) and
-        # vectorises them (indexing with lo + i runs several times slower)
-        o, x = out[lo:hi], a[lo:hi]
-        for i in range(hi - lo):
-            o[i] = fn(x[i])
+        _map_flat_task(out, a, n, np.int64(chunk))
+
+
+@njit(**JIT)
+def map_flat_serial(out, a, n):
+    for chunk in range((n + CHUNK - 1) // CHUNK):
+        _map_flat_task(out, a, n, chunk)
+
+
+@njit(**JIT)
+def _map_strided_task(out, out_strides, a, a_strides, shape, r):
+    last = len(shape) - 1
+    inner, so, sa = shape[last], out_strides[last], a_strides[last]
+    po, pa, _ = _row_start(r, shape, out_strides, a_strides, a_strides)
+    if so == 1 and sa == 1:
+        o, x = out[po : po + inner], a[pa : pa + inner]
+        for j in range(inner):
+            o[j] = fn(x[j])
+    else:
+        for j in range(inner):
+            out[po + j * so] = fn(a[pa + j * sa])
 
 
 @njit(parallel=True, **JIT)
-def map_strided(out, out_strides, a, a_strides, shape):
-    inner = shape[len(shape) - 1]
-    rows = 1
-    for d in range(len(shape) - 1):
-        rows *= shape[d]
-    so, sa = out_strides[len(shape) - 1], a_strides[len(shape) - 1]
+def map_strided(out, out_strides, a, a_strides, shape, rows):
     for r in prange(rows):
-        po, pa, _ = _row_start(r, shape, out_strides, a_strides, a_strides)
-        if so == 1 and sa == 1:
-            o, x = out[po : po + inner], a[pa : pa + inner]
-            for j in range(inner):
-                o[j] = fn(x[j])
-        else:
-            for j in range(inner):
-                out[po + j * so] = fn(a[pa + j * sa])
+        _map_strided_task(out, out_strides, a, a_strides, shape, np.int64(r))
+
+
+@njit(**JIT)
+def map_strided_serial(out, out_strides, a, a_strides, shape, rows):
+    for r in range(rows):
+        _map_strided_task(out, out_strides, a, a_strides, shape, r)
+
+
+@njit(**JIT)
+def _zip_flat_task(out, a, b, n, chunk):
+    lo = chunk * CHUNK
+    hi = min(n, lo + CHUNK)
+    o, x, y = out[lo:hi], a[lo:hi], b[lo:hi]
+    for i in range(hi - lo):
+        o[i] = fn(x[i], y[i])
 
 
 @njit(parallel=True, **JIT)
 def zip_flat(out, a, b, n):
     for chunk in prange((n + CHUNK - 1) // CHUNK):
-        lo = np.int64(chunk) * CHUNK
-        hi = min(n, lo + CHUNK)
-        o, x, y = out[lo:hi], a[lo:hi], b[lo:hi]
-        for i in range(hi - lo):
-            o[i] = fn(x[i], y[i])
+        _zip_flat_task(out, a, b, n, np.int64(chunk))
+
+
+@njit(**JIT)
+def zip_flat_serial(out, a, b, n):
+    for chunk in range((n + CHUNK - 1) // CHUNK):
+        _zip_flat_task(out, a, b, n, chunk)
+
+
+@njit(**JIT)
+def _zip_strided_task(out, out_strides, a, a_strides, b, b_strides, shape, r):
+    last = len(shape) - 1
+    inner = shape[last]
+    so, sa, sb = out_strides[last], a_strides[last], b_strides[last]
+    po, pa, pb = _row_start(r, shape, out_strides, a_strides, b_strides)
+    if so == 1 and sa == 1 and sb == 1:
+        o, x, y = out[po : po + inner], a[pa : pa + inner], b[pb : pb + inner]
+        for j in range(inner):
+            o[j] = fn(x[j], y[j])
+    elif so == 1 and sa == 1 and sb == 0:
+        o, x, yv = out[po : po + inner], a[pa : pa + inner], b[pb]
+        for j in range(inner):
+            o[j] = fn(x[j], yv)
+    elif so == 1 and sa == 0 and sb == 1:
+        o, xv, y = out[po : po + inner], a[pa], b[pb : pb + inner]
+        for j in range(inner):
+            o[j] = fn(xv, y[j])
+    else:
+        for j in range(inner):
+            out[po + j * so] = fn(a[pa + j * sa], b[pb + j * sb])
 
 
 @njit(parallel=True, **JIT)
-def zip_strided(out, out_strides, a, a_strides, b, b_strides, shape):
-    inner = shape[len(shape) - 1]
-    rows = 1
-    for d in range(len(shape) - 1):
-        rows *= shape[d]
-    last = len(shape) - 1
-    so, sa, sb = out_strides[last], a_strides[last], b_strides[last]
+def zip_strided(out, out_strides, a, a_strides, b, b_strides, shape, rows):
     for r in prange(rows):
-        po, pa, pb = _row_start(r, shape, out_strides, a_strides, b_strides)
-        if so == 1 and sa == 1 and sb == 1:
-            o, x, y = out[po : po + inner], a[pa : pa + inner], b[pb : pb + inner]
-            for j in range(inner):
-                o[j] = fn(x[j], y[j])
-        elif so == 1 and sa == 1 and sb == 0:
-            o, x, yv = out[po : po + inner], a[pa : pa + inner], b[pb]
-            for j in range(inner):
-                o[j] = fn(x[j], yv)
-        elif so == 1 and sa == 0 and sb == 1:
-            o, xv, y = out[po : po + inner], a[pa], b[pb : pb + inner]
-            for j in range(inner):
-                o[j] = fn(xv, y[j])
-        else:
-            for j in range(inner):
-                out[po + j * so] = fn(a[pa + j * sa], b[pb + j * sb])
+        _zip_strided_task(out, out_strides, a, a_strides, b, b_strides, shape, np.int64(r))
+
+
+@njit(**JIT)
+def zip_strided_serial(out, out_strides, a, a_strides, b, b_strides, shape, rows):
+    for r in range(rows):
+        _zip_strided_task(out, out_strides, a, a_strides, b, b_strides, shape, r)
 
 
 @njit(parallel=True, **JIT)
 def zip_tiled(out, out_strides, a, a_strides, b, b_strides, shape, tile):
-    """2-D zip where operands disagree on which dim is contiguous (e.g. x + x.T): walk in tiles."""
+    """2-D zip where operands disagree on which dim is contiguous (e.g. x + x.T): walk in tiles.
+
+    Only large tensors come here, so it has no serial twin.
+    """
     n0, n1 = shape[0], shape[1]
     t0 = (n0 + tile - 1) // tile
     t1 = (n1 + tile - 1) // tile
@@ -118,78 +161,101 @@ def zip_tiled(out, out_strides, a, a_strides, b, b_strides, shape, tile):
                 out[po + j * out_strides[1]] = fn(a[pa + j * a_strides[1]], b[pb + j * b_strides[1]])
 
 
-@njit(parallel=True, **JIT)
-def reduce_rows(out, out_strides, a, a_strides, shape, n, step, assoc):
-    """Reduce where the reduced dim is the one walked fastest: one fold per output.
+@njit(**JIT)
+def _reduce_rows_task(out, out_strides, a, a_strides, shape, n, step, assoc, r):
+    """Fold the n elements behind output r.
 
     With `assoc` (fn is associative and commutative, e.g. add or max) a contiguous fold keeps
     eight independent partial results, which LLVM packs into one SIMD register; the partials are
     combined with fn at the end, so nan still propagates through max/min.
     """
-    total = 1
-    for d in range(len(shape)):
-        total *= shape[d]
     last = len(shape) - 1
-    for task in prange(total):
-        r = np.int64(task)
-        # row_start skips the last dim, so split r into (row, column) first
-        po, pa, _ = _row_start(r // shape[last], shape, out_strides, a_strides, a_strides)
-        col = r % shape[last]
-        po += col * out_strides[last]
-        pa += col * a_strides[last]
-        acc = out[po]
-        if step == 1 and assoc and n >= 16:
-            x = a[pa : pa + n]
-            p0, p1, p2, p3, p4, p5, p6, p7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
-            full = n - n % 8
-            for j in range(8, full, 8):
-                p0 = fn(p0, x[j])
-                p1 = fn(p1, x[j + 1])
-                p2 = fn(p2, x[j + 2])
-                p3 = fn(p3, x[j + 3])
-                p4 = fn(p4, x[j + 4])
-                p5 = fn(p5, x[j + 5])
-                p6 = fn(p6, x[j + 6])
-                p7 = fn(p7, x[j + 7])
-            for j in range(full, n):
-                p0 = fn(p0, x[j])
-            acc = fn(acc, fn(fn(fn(p0, p1), fn(p2, p3)), fn(fn(p4, p5), fn(p6, p7))))
-        elif step == 1:
-            x = a[pa : pa + n]
-            for j in range(n):
-                acc = fn(acc, x[j])
-        else:
-            for j in range(n):
-                acc = fn(acc, a[pa + j * step])
-        out[po] = acc
+    # row_start skips the last dim, so split r into (row, column) first
+    po, pa, _ = _row_start(r // shape[last], shape, out_strides, a_strides, a_strides)
+    col = r % shape[last]
+    po += col * out_strides[last]
+    pa += col * a_strides[last]
+    acc = out[po]
+    if step == 1 and assoc and n >= 16:
+        x = a[pa : pa + n]
+        p0, p1, p2, p3, p4, p5, p6, p7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
+        full = n - n % 8
+        for j in range(8, full, 8):
+            p0 = fn(p0, x[j])
+            p1 = fn(p1, x[j + 1])
+            p2 = fn(p2, x[j + 2])
+            p3 = fn(p3, x[j + 3])
+            p4 = fn(p4, x[j + 4])
+            p5 = fn(p5, x[j + 5])
+            p6 = fn(p6, x[j + 6])
+            p7 = fn(p7, x[j + 7])
+        for j in range(full, n):
+            p0 = fn(p0, x[j])
+        acc = fn(acc, fn(fn(fn(p0, p1), fn(p2, p3)), fn(fn(p4, p5), fn(p6, p7))))
+    elif step == 1:
+        x = a[pa : pa + n]
+        for j in range(n):
+            acc = fn(acc, x[j])
+    else:
+        for j in range(n):
+            acc = fn(acc, a[pa + j * step])
+    out[po] = acc
 
 
 @njit(parallel=True, **JIT)
-def reduce_columns(out, out_strides, a, a_strides, shape, n, step, block):
-    """Reduce over a dim that is not innermost: fold whole contiguous rows into the output.
+def reduce_rows(out, out_strides, a, a_strides, shape, n, step, assoc, total):
+    """Reduce where the reduced dim is the one walked fastest: one fold per output."""
+    for r in prange(total):
+        _reduce_rows_task(out, out_strides, a, a_strides, shape, n, step, assoc, np.int64(r))
 
-    The output's innermost dim is split into blocks of `block` elements; each parallel task owns
-    one block of one output row and adds the n input rows into it, reading memory in order.
-    """
+
+@njit(**JIT)
+def reduce_rows_serial(out, out_strides, a, a_strides, shape, n, step, assoc, total):
+    for r in range(total):
+        _reduce_rows_task(out, out_strides, a, a_strides, shape, n, step, assoc, r)
+
+
+@njit(**JIT)
+def _reduce_columns_task(out, out_strides, a, a_strides, shape, n, step, block, t):
+    """One block of `block` outputs of one output row: add the n input rows into it, in order."""
     last = len(shape) - 1
     inner = shape[last]
-    rows = 1
-    for d in range(last):
-        rows *= shape[d]
     nblocks = (inner + block - 1) // block
     so, sa = out_strides[last], a_strides[last]
-    for task in prange(rows * nblocks):
-        t = np.int64(task)
-        r = t // nblocks
-        j0 = (t % nblocks) * block
-        j1 = min(inner, j0 + block)
-        po, pa, _ = _row_start(r, shape, out_strides, a_strides, a_strides)
+    r = t // nblocks
+    j0 = (t % nblocks) * block
+    j1 = min(inner, j0 + block)
+    po, pa, _ = _row_start(r, shape, out_strides, a_strides, a_strides)
+    if so == 1 and sa == 1:
+        o = out[po + j0 : po + j1]
+        k = 0
+        while k + 4 <= n:  # four input rows per pass over o: a quarter of the loads and stores
+            x0 = a[pa + k * step + j0 : pa + k * step + j1]
+            x1 = a[pa + (k + 1) * step + j0 : pa + (k + 1) * step + j1]
+            x2 = a[pa + (k + 2) * step + j0 : pa + (k + 2) * step + j1]
+            x3 = a[pa + (k + 3) * step + j0 : pa + (k + 3) * step + j1]
+            for j in range(j1 - j0):
+                o[j] = fn(fn(fn(fn(o[j], x0[j]), x1[j]), x2[j]), x3[j])
+            k += 4
+        for kk in range(k, n):
+            x = a[pa + kk * step + j0 : pa + kk * step + j1]
+            for j in range(j1 - j0):
+                o[j] = fn(o[j], x[j])
+    else:
         for k in range(n):
             base = pa + k * step
-            if so == 1 and sa == 1:
-                o, x = out[po + j0 : po + j1], a[base + j0 : base + j1]
-                for j in range(j1 - j0):
-                    o[j] = fn(o[j], x[j])
-            else:
-                for j in range(j0, j1):
-                    out[po + j * so] = fn(out[po + j * so], a[base + j * sa])
+            for j in range(j0, j1):
+                out[po + j * so] = fn(out[po + j * so], a[base + j * sa])
+
+
+@njit(parallel=True, **JIT)
+def reduce_columns(out, out_strides, a, a_strides, shape, n, step, block, tasks):
+    """Reduce over a dim that is not innermost: tasks are (output row, block of columns) pairs."""
+    for t in prange(tasks):
+        _reduce_columns_task(out, out_strides, a, a_strides, shape, n, step, block, np.int64(t))
+
+
+@njit(**JIT)
+def reduce_columns_serial(out, out_strides, a, a_strides, shape, n, step, block, tasks):
+    for t in range(tasks):
+        _reduce_columns_task(out, out_strides, a, a_strides, shape, n, step, block, t)

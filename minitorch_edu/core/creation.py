@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -119,11 +120,17 @@ def randint(low: int, high: int, shape: Sequence[int], device: Any = None) -> Te
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None, device: Any = None) -> Tensor:
+    """start, start + step, ... below end. Built on the tensor's device (no host-to-device copy)."""
     if end is None:
         start, end = 0, start
-    array = np.arange(start, end, step)
-    target = as_dtype(dtype) if dtype is not None else infer_dtype(array)
-    return _from_host(array.astype(target), device, False)
+    n = max(0, math.ceil((end - start) / step))
+    kinds = {type(v) for v in (start, end, step)}
+    target = as_dtype(dtype) if dtype is not None else (as_dtype("float32") if float in kinds else as_dtype("int64"))
+    backend = get_backend(device)
+    make = getattr(backend.storage, "arange", None)
+    if make is None:  # a storage class without it: build on the host and copy
+        return _from_host((start + step * np.arange(n)).astype(target), backend, False)
+    return Tensor(make(start, step, n, target), (n,), (1,), backend)
 
 
 def eye(n: int, dtype: Any = "float32", device: Any = None) -> Tensor:

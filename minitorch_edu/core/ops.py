@@ -111,7 +111,7 @@ def var(x: Tensor, dim: Dim = None, keepdim: bool = False, unbiased: bool = True
 def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Largest element (over all, or along `dim`). Use `argmax` for its index."""
     if dim is None:
-        return F.Max.apply(x.reshape(-1), dim=0).reshape(())
+        return F.Max.apply(x.reshape(-1), dim=0).reshape((1,) * x.ndim if keepdim else ())
     d = S.normalize_dim(dim, x.ndim)
     return _drop(F.Max.apply(x, dim=d), [d], keepdim)
 

@@ -96,7 +96,7 @@ def view_strides(shape: Sequence[int], strides: Sequence[int], new_shape: Sequen
     """
     if size_of(shape) != size_of(new_shape):
         return None
-    if size_of(shape) == 0:
+    if size_of(shape) == 0 or is_contiguous(shape, strides):  # the common case, answered fast
         return contiguous_strides(new_shape)
     old = [(s, st) for s, st in zip(shape, strides) if s != 1]
     new_strides = [0] * len(new_shape)

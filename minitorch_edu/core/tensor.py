@@ -35,8 +35,9 @@ class Tensor:
         requires_grad: bool = False,
     ) -> None:
         self._storage = storage
-        self.shape: tuple[int, ...] = tuple(int(s) for s in shape)
-        self._strides: tuple[int, ...] = tuple(int(s) for s in strides)
+        # internal callers pass tuples of ints already; only convert other sequences
+        self.shape: tuple[int, ...] = shape if type(shape) is tuple else tuple(int(s) for s in shape)
+        self._strides: tuple[int, ...] = strides if type(strides) is tuple else tuple(int(s) for s in strides)
         self.backend = backend
         self.grad: Tensor | None = None
         self._node: Node | None = None

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backends import scalar
 from ..core import ops
 from ..core.autograd import Context, Function, no_grad
 from ..core.creation import arange, generator, tensor
@@ -54,10 +55,47 @@ def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
     return 0.5 * x * (1.0 + tanh(_GELU_C * (x + 0.044715 * x * x * x)))
 
 
+class _Linear(Function):
+    """x @ weight.T (+ bias) as one graph node: one matmul forward, two backward.
+
+    Written with the raw kernels rather than composed from transpose, matmul and add, which
+    saves a handful of graph nodes per layer: Python overhead is most of a small layer's time.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Tensor, weight: Tensor, *bias: Tensor) -> Tensor:
+        rows = x.reshape(-1, x.shape[-1])
+        ctx.save_for_backward(rows, weight)
+        ctx.x_shape = x.shape
+        out = rows._matmul(_transposed(weight))
+        if bias:
+            out._zip(scalar.add, bias[0], out=out)  # in place: out is fresh
+        return out.reshape(x.shape[:-1] + (weight.shape[0],))
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, ...]:
+        rows, weight = ctx.saved_tensors
+        g = grad.reshape(-1, weight.shape[0])
+        gx = g._matmul(weight).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
+        gw = _transposed(g)._matmul(rows) if ctx.needs_input_grad[1] else None
+        if len(ctx.needs_input_grad) == 2:
+            return gx, gw
+        gb = g._reduce(scalar.add, 0, 0.0).reshape(weight.shape[:1]) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def _transposed(m: Tensor) -> Tensor:
+    """The transpose of a 2-D tensor as a view (no copy, no graph node)."""
+    return m._view_raw(m.shape[::-1], m._strides[::-1])
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias, with weight of shape (out_features, in_features) as in PyTorch."""
-    out = x @ weight.T
-    return out if bias is None else out + bias
+    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}")
+    if bias is None:
+        return _Linear.apply(x, weight)
+    return _Linear.apply(x, weight, bias)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -218,7 +256,9 @@ def _check_class_targets(name: str, input: Tensor, target: Any) -> Tensor:
     if target.dtype.kind not in "iu":
         raise TypeError(f"{name}: class indices must be integers, got dtype {target.dtype}")
     n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
-    if target.numel():
+    # on a GPU the check would cost a device-to-host copy every step, so (as in PyTorch, whose
+    # CUDA kernels only assert on the device) GPU-resident targets are not range-checked here
+    if target.numel() and target.device != "cuda":
         for index in (int(target.min().item()), int(target.max().item())):
             if not 0 <= index < n_classes:
                 raise IndexError(
@@ -273,4 +313,30 @@ def cross_entropy(
         loss = -(target * log_softmax(input, class_dim)).sum(class_dim)
         return _reduce(loss, reduction)
     class_dim = 0 if input.ndim == 1 else 1
+    if weight is None and input.ndim == 2 and input.dtype.kind == "f":
+        target = _check_class_targets("cross_entropy", input, target)
+        onehot = one_hot(target, input.shape[1])._cast_raw(input.dtype)
+        return _reduce(_SoftmaxCrossEntropy.apply(input, onehot), reduction)
     return nll_loss(log_softmax(input, class_dim), target, weight, reduction)
+
+
+class _SoftmaxCrossEntropy(Function):
+    """Per-row -log softmax(x)[target] for (N, C) logits and a one-hot (N, C) target, fused.
+
+    The gradient is the textbook softmax(x) - onehot, computed in one pass instead of through
+    the dozen nodes of log_softmax, the one-hot product and the sum.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Tensor, onehot: Tensor) -> Tensor:
+        shifted = x._zip(scalar.sub, x._reduce(scalar.maximum, 1, -math.inf))
+        exps = shifted._map(scalar.exp)
+        total = exps._reduce(scalar.add, 1, 0.0)
+        log_p = shifted._zip(scalar.sub, total._map(scalar.log))
+        ctx.save_for_backward(exps._zip(scalar.div, total), onehot)
+        return log_p._zip(scalar.mul, onehot)._reduce(scalar.add, 1, 0.0)._map(scalar.neg).reshape(x.shape[:1])
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, None]:
+        probs, onehot = ctx.saved_tensors
+        return probs._zip(scalar.sub, onehot)._zip(scalar.mul, grad.reshape(grad.shape + (1,))), None
