@@ -27,38 +27,45 @@ def _time(step, steps: int, warmup: int = 5) -> float:
     return statistics.median(samples)
 
 
-def minitorch_step(x: np.ndarray, y: np.ndarray, backend: str):
+def minitorch_step(x: np.ndarray, y: np.ndarray, backend: str, lr: float = 0.01, hidden: int = 256, classes: int = 10):
+    """(step function returning the loss, model) for minitorch_edu on `backend`."""
     import minitorch_edu as mt
     from minitorch_edu import nn, optim
     from minitorch_edu.nn import functional as F
 
     mt.manual_seed(0)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10)).to(backend)
-    opt = optim.SGD(model.parameters(), lr=0.01)
+    model = nn.Sequential(nn.Linear(x.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, classes)).to(backend)
+    opt = optim.SGD(model.parameters(), lr=lr)
     xb, yb = mt.tensor(x, device=backend), mt.tensor(y, device=backend)
 
-    def step() -> None:
+    def step():  # noqa: ANN202
         loss = F.cross_entropy(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        return loss
 
-    return step
+    return step, model
 
 
-def torch_step(x: np.ndarray, y: np.ndarray):
+def torch_step(
+    x: np.ndarray, y: np.ndarray, lr: float = 0.01, device: str = "cpu", hidden: int = 256, classes: int = 10
+):
+    """The same step in PyTorch (on `device`)."""
     import torch
 
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    xb, yb = torch.from_numpy(x), torch.from_numpy(y)
+    model = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, classes))
+    model = model.to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    xb, yb = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
-    def step() -> None:
+    def step():  # noqa: ANN202
         loss = torch.nn.functional.cross_entropy(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        return loss
 
     return step
 
@@ -71,7 +78,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((128, 784)).astype(np.float32)
     y = rng.integers(0, 10, 128).astype(np.int64)
-    ours = _time(minitorch_step(x, y, args.backend), args.steps)
+    ours = _time(minitorch_step(x, y, args.backend)[0], args.steps)
     print(f"minitorch_edu ({args.backend}): {ours * 1e3:8.2f} ms/step")
     try:
         import torch
