@@ -336,6 +336,8 @@ def run(repeats: int = 15, only: str | None = None) -> list[Row]:
     """Every CPU workload; a workload that raises becomes an ERROR row instead of stopping the run."""
     rows: list[Row] = []
     for group in GROUPS:
+        if only and only.lower() not in group.__name__ + " " + (group.__doc__ or "").lower():
+            continue
         try:
             produced = group(repeats)
         except Exception as exc:  # noqa: BLE001

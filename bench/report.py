@@ -67,23 +67,32 @@ def measure(
 
 
 def measure_interleaved(
-    fns: dict[str, Callable[[], Any] | None], repeats: int = 15, budget_s: float = 3.0, pause_s: float = 0.2
+    fns: dict[str, Callable[[], Any] | None],
+    repeats: int = 15,
+    budget_s: float = 3.0,
+    pause_s: float = 0.2,
+    rounds: int = 3,
 ) -> dict[str, Stats | None]:
-    """Time several functions, each in its own block of repeats after its own warm-up.
+    """Time several functions in blocks: each contender's block of repeats, in turn, `rounds` times.
 
-    Blocks, not round-robin: numba's OpenMP pool, OpenBLAS and torch each keep their worker
-    threads spinning for a while after a call, and on 2 cores a contender timed right after
-    another one runs against those spinning threads (a round-robin 512x512 matmul measured at
-    half speed). A pause before each block lets the previous runtime's workers go to sleep.
+    Blocks, not one call each round-robin: numba's OpenMP pool, OpenBLAS and torch each keep
+    their worker threads spinning for a while after a call, and on 2 cores a contender timed
+    right after another one runs against those spinning threads (a round-robin 512x512 matmul
+    measured at half speed). A pause before each block lets them go to sleep. Several rounds,
+    keeping each contender's best block, take out slow drifts of the machine (clock, caches
+    left by the previous workload) that would otherwise land on whoever ran first.
     None entries are skipped.
     """
-    out: dict[str, Stats | None] = {k: None for k in fns}
-    for k, f in fns.items():
-        if f is None:
-            continue
-        time.sleep(pause_s)
-        out[k] = measure(f, repeats=repeats, warmup=2, budget_s=budget_s)
-    return out
+    best: dict[str, Stats | None] = {k: None for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            if f is None:
+                continue
+            time.sleep(pause_s)
+            stats = measure(f, repeats=repeats, warmup=2, budget_s=budget_s / rounds)
+            if best[k] is None or stats.median < best[k].median:
+                best[k] = stats
+    return best
 
 
 def _stats(times: list[float]) -> Stats:

@@ -66,7 +66,7 @@ __version__ = "0.1.0"
 
 # Sub-packages load on first use (`mt.nn`, `mt.optim`, ...): `import minitorch_edu` stays fast,
 # and nn/optim/train may import the core without a circular import.
-_LAZY_SUBMODULES = ("nn", "optim", "data", "train", "graph")
+_LAZY_SUBMODULES = ("nn", "optim", "data", "train")
 
 
 def __getattr__(name: str) -> object:

@@ -22,7 +22,7 @@ def backends_tour() -> None:
     a = np.arange(12, dtype=np.float32).reshape(3, 4)
     for name in ("python", "numba", "cuda"):
         if not mt.backends.available(name):
-            print(f"   {name:7s} not available here")
+            print(f"   {name:7s} not available here (no GPU; the tests run these kernels in numba's simulator)")
             continue
         t = mt.tensor(a, device=name)
         print(f"   {name:7s} (t * 2 + 1).sum(dim=0) = {((t * 2 + 1).sum(dim=0)).numpy()}")
@@ -31,7 +31,7 @@ def backends_tour() -> None:
 def training_tour() -> None:
     print("3. an MLP on the 'xor' toy set, PyTorch style then Keras style")
     mt.manual_seed(0)
-    train = mt.data.toy.xor(400)
+    train = mt.data.toy.xor(400, as_dataset=True)
     model = mt.nn.Sequential(mt.nn.Linear(2, 32), mt.nn.ReLU(), mt.nn.Linear(32, 2))
     opt = mt.optim.Adam(model.parameters(), lr=0.02)
     start = time.perf_counter()
@@ -43,7 +43,7 @@ def training_tour() -> None:
             opt.step()
     print(f"   loop: last loss {loss.item():.3f} in {time.perf_counter() - start:.1f} s")
     model2 = mt.nn.Sequential(mt.nn.Linear(2, 32), mt.nn.ReLU(), mt.nn.Linear(32, 2))
-    model2.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+    model2.compile(optimizer=mt.optim.Adam(model2.parameters(), lr=0.02), loss="cross_entropy", metrics=["accuracy"])
     history = model2.fit(train, epochs=30, batch_size=32, verbose=0)
     print(f"   fit:  accuracy {history.history['accuracy'][-1]:.1%} after {len(history.history['loss'])} epochs")
 

@@ -40,10 +40,11 @@ def transfers(monkeypatch):
 @pytest.mark.parametrize("make_optimizer", [lambda p: optim.SGD(p, lr=0.1, momentum=0.9), lambda p: optim.Adam(p)])
 def test_a_training_step_moves_no_data_between_host_and_device(transfers, make_optimizer):
     mt.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).to("cuda")
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.1), nn.Linear(8, 3)).to("cuda")
     opt = make_optimizer(model.parameters())
     x = mt.tensor(np.random.default_rng(0).standard_normal((6, 4)), device="cuda")
     y = mt.tensor([0, 1, 2, 0, 1, 2], device="cuda")
+    model(x)  # dropout's first draw sets up the device's random streams (once per seed)
     before = dict(transfers)
     losses = []
     for _ in range(2):
@@ -56,6 +57,18 @@ def test_a_training_step_moves_no_data_between_host_and_device(transfers, make_o
     first, second = (loss.item() for loss in losses)  # what the user asks for is counted
     assert transfers["to_host"] == before["to_host"] + 2
     assert second < first  # the steps did train
+
+
+def test_random_numbers_are_made_on_the_device_and_follow_the_seed(transfers):
+    mt.manual_seed(7)
+    a = mt.rand(1000, device="cuda")
+    mt.manual_seed(7)
+    b = mt.rand(1000, device="cuda")
+    assert transfers["to_device"] == 0
+    a, b = a.numpy(), b.numpy()
+    assert np.array_equal(a, b)
+    assert 0.0 <= a.min() and a.max() < 1.0 and abs(a.mean() - 0.5) < 0.05
+    assert len(np.unique(a)) > 990  # not one stream repeated across threads
 
 
 def test_the_count_catches_a_copy(transfers):

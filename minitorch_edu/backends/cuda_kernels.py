@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from numba import cuda, from_dtype
+from numba.cuda.random import xoroshiro128p_uniform_float32, xoroshiro128p_uniform_float64
 
 
 def simulated() -> bool:
@@ -84,6 +85,24 @@ def arange(out, start, step, n):  # noqa: ANN001, ANN201
     """out[i] = start + i * step: index tensors made on the device, not copied from the host."""
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         out[i] = start + i * step
+
+
+RNG_BLOCKS, RNG_THREADS = (2, 8) if SIMULATED else (128, 256)  # one generator state per thread
+
+
+@cuda.jit
+def uniform32(out, states, n):  # noqa: ANN001, ANN201
+    """out[i] ~ U[0, 1), each thread drawing from its own xoroshiro128+ stream."""
+    t = cuda.grid(1)
+    for i in range(t, n, cuda.gridsize(1)):
+        out[i] = xoroshiro128p_uniform_float32(states, t)
+
+
+@cuda.jit
+def uniform64(out, states, n):  # noqa: ANN001, ANN201
+    t = cuda.grid(1)
+    for i in range(t, n, cuda.gridsize(1)):
+        out[i] = xoroshiro128p_uniform_float64(states, t)
 
 
 def device_function(fn: Callable[..., Any]) -> Any:

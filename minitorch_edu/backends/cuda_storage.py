@@ -48,6 +48,9 @@ class CudaStorage:
     """Storage in GPU memory: 1-D numba device arrays."""
 
     device = "cuda"
+    # random-number streams on the device, made from the package's host generator (seeded by
+    # mt.manual_seed) the first time they are needed after each new seed
+    _rng: tuple[Any, Any] | None = None
 
     @staticmethod
     def available() -> bool:
@@ -78,6 +81,26 @@ class CudaStorage:
         storage = cuda.device_array(max(int(n), 1), dtype=dtype)
         first, delta = np.full(1, start, dtype=dtype)[0], np.full(1, step, dtype=dtype)[0]
         cuda_kernels.launch_1d(cuda_kernels.arange, storage.size, storage, first, delta, int(n))
+        return storage
+
+    @classmethod
+    def uniform(cls, n: int, dtype: np.dtype, generator: np.random.Generator) -> Any:
+        """n draws from U[0, 1) made on the device (dropout masks never cross from the host).
+
+        The per-thread generator states are set up once per seed: that is the only copy.
+        """
+        from numba.cuda.random import create_xoroshiro128p_states
+
+        if cls._rng is None or cls._rng[0] is not generator:
+            seed = int(generator.integers(2**63))
+            states = create_xoroshiro128p_states(cuda_kernels.RNG_BLOCKS * cuda_kernels.RNG_THREADS, seed=seed)
+            cls._rng = (generator, states)
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"uniform random numbers need a float dtype, not {dtype}")
+        storage = cuda.device_array(max(int(n), 1), dtype=dtype)
+        kernel = cuda_kernels.uniform64 if dtype == np.float64 else cuda_kernels.uniform32
+        kernel[cuda_kernels.RNG_BLOCKS, cuda_kernels.RNG_THREADS](storage, cls._rng[1], int(n))
         return storage
 
     @staticmethod

@@ -104,9 +104,13 @@ def ones_like(t: Tensor, dtype: Any = None) -> Tensor:
 
 
 def rand(*shape: Any, dtype: Any = "float32", device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform on [0, 1)."""
-    array = _rng.random(_shape(shape)).astype(as_dtype(dtype))
-    return _from_host(array, device, requires_grad)
+    """Uniform on [0, 1). Drawn on the device where its storage can (CUDA), else on the host."""
+    shape, dtype, backend = _shape(shape), as_dtype(dtype), get_backend(device)
+    draw = getattr(backend.storage, "uniform", None)
+    if draw is None:
+        return _from_host(_rng.random(shape).astype(dtype), backend, requires_grad)
+    storage = draw(S.size_of(shape), dtype, _rng)
+    return Tensor(storage, shape, S.contiguous_strides(shape), backend, requires_grad=requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = "float32", device: Any = None, requires_grad: bool = False) -> Tensor:

@@ -226,10 +226,15 @@ class Tensor:
         return View.apply(self, shape=shape)
 
     def reshape(self, *shape: Any) -> Tensor:
+        """A view when the strides allow one, else a copy; this tensor itself when nothing changes."""
+        from .functions import View
+
         shape = S.infer_shape(_shape_args(shape), self.numel())
+        if shape == self.shape:
+            return self
         if S.view_strides(self.shape, self._strides, shape) is None:
-            return self.contiguous().view(shape)
-        return self.view(shape)
+            return View.apply(self.contiguous(), shape=shape)
+        return View.apply(self, shape=shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:

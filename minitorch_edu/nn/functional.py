@@ -15,7 +15,7 @@ import numpy as np
 from ..backends import scalar
 from ..core import ops
 from ..core.autograd import Context, Function, no_grad
-from ..core.creation import arange, generator, tensor
+from ..core.creation import arange, rand, tensor
 from ..core.ops import log_softmax, relu, sigmoid, softmax, tanh
 from ..core.tensor import Tensor
 from .conv_functions import avg_pool2d, conv1d, conv2d, max_pool2d
@@ -107,9 +107,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * 0.0
-    keep = generator().random(x.shape) >= p
-    mask = tensor(keep.astype(x.dtype) / (1.0 - p), dtype=x.dtype, device=x.backend)
-    return x * mask
+    # the mask is drawn where x lives: on a GPU it never crosses from the host
+    keep = rand(x.shape, dtype=x.dtype, device=x.backend) >= p
+    return x * (keep * (1.0 / (1.0 - p)))
 
 
 def batch_norm(
