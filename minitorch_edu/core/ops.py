@@ -11,6 +11,7 @@ from typing import Any
 
 from . import functions as F
 from . import shape as S
+from . import views
 from .tensor import Tensor
 
 Dim = int | tuple[int, ...] | list[int] | None
@@ -159,7 +160,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return F.matmul(a, b)
 
 
-cat = F.cat
-concatenate = F.cat
-stack = F.stack
-index_select = F.index_select
+cat = views.cat
+concatenate = views.cat
+stack = views.stack
+index_select = views.index_select

@@ -1,0 +1,266 @@
+"""The Tensor's operators and op methods: `a + b`, `a @ b`, `a < b`, `a += b`, `a.sum(1)`, ...
+
+A base class of `Tensor`, kept apart so that `tensor.py` shows the data structure. Each
+operator builds a `Function` (autograd records it); comparisons are not differentiable; in-place
+updates are refused on tensors that need a gradient unless autograd is off (`mt.no_grad()`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .autograd import is_grad_enabled
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+def _ops() -> Any:
+    from . import ops
+
+    return ops
+
+
+class TensorOperators:
+    """Operators and op methods of `Tensor` (see `core.ops` for the functional forms)."""
+
+    # provided by Tensor
+    _lift: Any
+    requires_grad: bool
+
+    def __add__(self, other: Any) -> Tensor:
+        from .functions import Add
+
+        return Add.apply(self, self._lift(other))
+
+    def __radd__(self, other: Any) -> Tensor:
+        from .functions import Add
+
+        return Add.apply(self._lift(other), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        from .functions import Sub
+
+        return Sub.apply(self, self._lift(other))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        from .functions import Sub
+
+        return Sub.apply(self._lift(other), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        from .functions import Mul
+
+        return Mul.apply(self, self._lift(other))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        from .functions import Mul
+
+        return Mul.apply(self._lift(other), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        from .functions import Div
+
+        return Div.apply(self, self._lift(other))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        from .functions import Div
+
+        return Div.apply(self._lift(other), self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        from .functions import Pow
+
+        return Pow.apply(self, self._lift(other))
+
+    def __rpow__(self, other: Any) -> Tensor:
+        from .functions import Pow
+
+        return Pow.apply(self._lift(other), self)
+
+    def __neg__(self) -> Tensor:
+        from .functions import Neg
+
+        return Neg.apply(self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        from .functions import matmul
+
+        return matmul(self, self._lift(other))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        from .functions import matmul
+
+        return matmul(self._lift(other), self)
+
+    def _compare(self, fn: Any, other: Any) -> Tensor:
+        return self.detach()._zip(fn, self._lift(other).detach())
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        from ..backends import scalar
+
+        return self._compare(scalar.eq, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        from ..backends import scalar
+
+        return self._compare(scalar.ne, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._compare(scalar.lt, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._compare(scalar.le, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._compare(scalar.gt, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._compare(scalar.ge, other)
+
+    __hash__ = object.__hash__
+
+    # in-place updates (optimizers, initialisers): only on tensors outside the graph
+    def _inplace(self, fn: Any, other: Any) -> Tensor:
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "an in-place update of a tensor that requires grad would corrupt the graph; "
+                "wrap it in `with mt.no_grad():`"
+            )
+        self._zip(fn, self._lift(other), out=self)
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._inplace(scalar.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._inplace(scalar.sub, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._inplace(scalar.mul, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        from ..backends import scalar
+
+        return self._inplace(scalar.div, other)
+
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        return self.__iadd__(other if alpha == 1.0 else other * alpha)
+
+    def sub_(self, other: Any) -> Tensor:
+        return self.__isub__(other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self.__imul__(other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self.__itruediv__(other)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Write `src` (broadcast to this shape) into this tensor's storage."""
+        from ..backends import scalar
+
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError("copy_ into a tensor that requires grad: wrap it in `with mt.no_grad():`")
+        src = self._lift(src)
+        if src.device != self.device:
+            src = src.to(self.backend)
+        src = src.detach().expand(self.shape) if src.shape != self.shape else src.detach()
+        src._map(scalar.identity, out=self)
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        return self.copy_(float(value))
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0.0)
+
+    # ------------------------------------------------------------------ ops (see core.ops)
+    def exp(self) -> Tensor:
+        return _ops().exp(self)
+
+    def log(self) -> Tensor:
+        return _ops().log(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops().sqrt(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops().sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return _ops().tanh(self)
+
+    def relu(self) -> Tensor:
+        return _ops().relu(self)
+
+    def abs(self) -> Tensor:
+        return _ops().abs(self)
+
+    def __abs__(self) -> Tensor:
+        return _ops().abs(self)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return self**exponent
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ops().maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ops().minimum(self, other)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return _ops().clamp(self, min, max)
+
+    def sum(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops().sum(self, dim, keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops().mean(self, dim, keepdim)
+
+    def var(self, dim: Any = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
+        return _ops().var(self, dim, keepdim, unbiased)
+
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops().max(self, dim, keepdim)
+
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops().min(self, dim, keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops().argmax(self, dim, keepdim)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops().argmin(self, dim, keepdim)
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        return _ops().softmax(self, dim)
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        return _ops().log_softmax(self, dim)
+
+    def logsumexp(self, dim: int = -1, keepdim: bool = False) -> Tensor:
+        return _ops().logsumexp(self, dim, keepdim)
+
+    def matmul(self, other: Any) -> Tensor:
+        return self @ other
+
+    def eq(self, other: Any) -> Tensor:
+        return self == other
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        return _ops().index_select(self, dim, index)

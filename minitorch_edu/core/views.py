@@ -1,0 +1,235 @@
+"""Differentiable shape ops and copies: views (reshape, permute, expand, indexing), contiguous
+copies, dtype casts, moves between backends, concatenation and row selection.
+
+A view computes new strides over the same storage; its backward puts the gradient back into the
+input's shape (summing over broadcast dims for `expand`, writing into a zero tensor for indexing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backends import scalar
+from . import shape as S
+from .autograd import Context, Function
+from .functions import _positions_along, lowest, unbroadcast
+from .tensor import Tensor
+
+
+class View(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, shape: tuple[int, ...]) -> Tensor:
+        ctx.shape = a.shape
+        return a._view_raw(shape, S.view_strides(a.shape, a._strides, shape))
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        return grad.reshape(ctx.shape)
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, order: tuple[int, ...]) -> Tensor:
+        ctx.order = order
+        return a._view_raw(tuple(a.shape[i] for i in order), tuple(a._strides[i] for i in order))
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        return grad.permute(tuple(int(i) for i in np.argsort(ctx.order)))
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, shape: tuple[int, ...]) -> Tensor:
+        ctx.shape = a.shape
+        return a._view_raw(shape, S.expand_strides(a.shape, a._strides, shape))
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        return unbroadcast(grad, ctx.shape)
+
+
+class Copy(Function):
+    """A contiguous copy (`contiguous()`, `clone()`)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor) -> Tensor:
+        return a._map(scalar.identity)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        return grad
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, dtype: np.dtype) -> Tensor:
+        ctx.dtype = a.dtype
+        return a._cast_raw(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor | None:
+        return grad._cast_raw(ctx.dtype) if ctx.dtype.kind == "f" else None
+
+
+class ToBackend(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, backend: Any) -> Tensor:
+        ctx.backend = a.backend
+        return _move(a, backend)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        return _move(grad, ctx.backend)
+
+
+def _move(a: Tensor, backend: Any) -> Tensor:
+    """The same values on another backend: shared storage on the same device, else a copy."""
+    if backend.device == a.device:
+        return Tensor(a._storage, a.shape, a._strides, backend)
+    host = np.ascontiguousarray(a.numpy())
+    return Tensor(backend.storage.from_numpy(host), a.shape, S.contiguous_strides(a.shape), backend)
+
+
+class Index(Function):
+    """Basic indexing: ints, slices with positive steps, None and Ellipsis. A view, no copy."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, key: Any) -> Tensor:
+        ctx.shape, ctx.key, ctx.dtype = a.shape, key, a.dtype
+        return _index_view(a, key)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        full = grad._full(ctx.shape, 0.0)
+        grad._map(scalar.identity, out=_index_view(full, ctx.key))
+        return full
+
+
+def _index_view(a: Tensor, key: Any) -> Tensor:
+    key = key if isinstance(key, tuple) else (key,)
+    used = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if used > a.ndim:
+        raise IndexError(f"too many indices ({used}) for a tensor of shape {a.shape}")
+    if Ellipsis in key:
+        i = key.index(Ellipsis)
+        key = key[:i] + (slice(None),) * (a.ndim - used) + key[i + 1 :]
+    key = key + (slice(None),) * (a.ndim - sum(1 for k in key if k is not None))
+    offset, shape, strides, d = 0, [], [], 0
+    for k in key:
+        if k is None:
+            shape.append(1)
+            strides.append(0)
+            continue
+        size, stride = a.shape[d], a._strides[d]
+        if isinstance(k, slice):
+            start, stop, step = k.indices(size)
+            if step <= 0:
+                raise ValueError(f"slice step must be positive, got {step}")
+            n = max(0, (stop - start + step - 1) // step)
+            offset += start * stride if n else 0
+            shape.append(n)
+            strides.append(stride * step)
+        else:
+            i = int(k)
+            if not -size <= i < size:
+                raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size} (shape {a.shape})")
+            offset += (i % size) * stride
+        d += 1
+    return a._view_raw(tuple(shape), tuple(strides), offset)
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx: Context, *parts: Tensor, dim: int) -> Tensor:
+        ctx.sizes, ctx.dim = [p.shape[dim] for p in parts], dim
+        shape = list(parts[0].shape)
+        shape[dim] = sum(ctx.sizes)
+        dtype = parts[0].dtype
+        for p in parts[1:]:
+            dtype = np.promote_types(dtype, p.dtype)
+        out = parts[0]._empty(tuple(shape), dtype)
+        start = 0
+        for p, n in zip(parts, ctx.sizes):
+            p._map(scalar.identity, out=_narrow(out, dim, start, n))
+            start += n
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, ...]:
+        grads, start = [], 0
+        for n in ctx.sizes:
+            grads.append(_narrow(grad, ctx.dim, start, n))
+            start += n
+        return tuple(grads)
+
+
+def _narrow(t: Tensor, dim: int, start: int, length: int) -> Tensor:
+    shape = list(t.shape)
+    shape[dim] = length
+    return t._view_raw(tuple(shape), t._strides, start * t._strides[dim])
+
+
+def cat(tensors: Any, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension (`torch.cat`)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat needs at least one tensor")
+    dim = S.normalize_dim(dim, tensors[0].ndim)
+    for t in tensors[1:]:
+        if t.ndim != tensors[0].ndim or any(
+            a != b for i, (a, b) in enumerate(zip(t.shape, tensors[0].shape)) if i != dim
+        ):
+            shapes = ", ".join(str(x.shape) for x in tensors)
+            raise ValueError(f"cat along dim {dim} needs equal sizes in the other dimensions, got {shapes}")
+        if t.device != tensors[0].device:
+            raise RuntimeError(f"cat of tensors on different devices: {tensors[0].device} and {t.device}")
+    return Cat.apply(*tensors, dim=dim)
+
+
+def stack(tensors: Any, dim: int = 0) -> Tensor:
+    """Join equally-shaped tensors along a new dimension (`torch.stack`)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack needs tensors of one shape, got {sorted(shapes)}")
+    dim = S.normalize_dim(dim, tensors[0].ndim + 1)
+    return cat([t.unsqueeze(dim) for t in tensors], dim)
+
+
+def index_select(a: Tensor, dim: int, index: Any) -> Tensor:
+    """Rows (along `dim`) picked by an integer index, differentiable, on every backend.
+
+    Built from ops the backends already have: a one-hot matrix (index == position) times
+    the tensor, so the gradient scatters back by the same matmul, transposed.
+    """
+    from .creation import tensor
+
+    if not isinstance(index, Tensor):
+        index = tensor(np.asarray(index, dtype=np.int64), device=a.backend)
+    if index.ndim != 1:
+        raise IndexError(f"index_select takes a 1-D index, got shape {index.shape}")
+    dim = S.normalize_dim(dim, a.ndim)
+    n = a.shape[dim]
+    idx = index.detach()
+    if idx.numel():
+        highest = np.inf if idx.dtype.kind == "f" else int(np.iinfo(idx.dtype).max)
+        lo, hi = (
+            float(idx._reduce(scalar.minimum, 0, highest).item()),
+            float(idx._reduce(scalar.maximum, 0, lowest(idx.dtype)).item()),
+        )
+        if lo < -n or hi >= n:
+            raise IndexError(
+                f"index out of range [{int(lo)}, {int(hi)}] for dimension {dim} of size {n} (shape {a.shape})"
+            )
+        if lo < 0:
+            idx = idx._zip(scalar.add, idx._zip(scalar.lt, idx._full((), 0))._zip(scalar.mul, idx._full((), n)))
+    onehot = idx.reshape(-1, 1)._zip(scalar.eq, _positions_along(a, dim).reshape(1, n)._cast_raw(idx.dtype))
+    moved = a.transpose(0, dim) if dim else a
+    rows = onehot._cast_raw(a.dtype) @ moved.reshape(n, -1)
+    rows = rows.reshape((idx.shape[0],) + moved.shape[1:])
+    return rows.transpose(0, dim) if dim else rows
