@@ -9,7 +9,6 @@ initialisation, and input checks whose message names the layer, e.g.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..core.creation import zeros
@@ -56,11 +55,7 @@ class _ConvNd(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * prod(kernel)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_channels * math.prod(self.kernel_size)
-            bound = 1.0 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_default_(self.weight, self.bias)
 
     def _check_input(self, x: Tensor, spatial: str) -> None:
         dims = len(self.kernel_size) + 2
