@@ -13,7 +13,7 @@ touching Python's recursion limit.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,11 @@ class Node:
     @property
     def name(self) -> str:
         return self.function.__name__ + "Backward"
+
+    def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
+        """Gradients of this node's inputs, given the gradient of its output (one per input)."""
+        grads = self.function.backward(self.ctx, grad)
+        return grads if isinstance(grads, tuple) else (grads,)
 
 
 class Function:
@@ -131,10 +136,7 @@ def backpropagate(root: Tensor, grad: Tensor) -> None:
             if tensor._retains_grad:
                 tensor.grad = g if tensor.grad is None else tensor.grad + g
             node = tensor._node
-            input_grads = node.function.backward(node.ctx, g)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for parent, pg in zip(node.inputs, input_grads):
+            for parent, pg in zip(node.inputs, node.backward(g)):
                 if pg is None or not parent.requires_grad:
                     continue
                 if pg.shape != parent.shape:
@@ -143,3 +145,31 @@ def backpropagate(root: Tensor, grad: Tensor) -> None:
                     )
                 key = id(parent)
                 grads[key] = pg if key not in grads else grads[key] + pg
+
+
+# ---------------------------------------------------------------------- the learner's extension point
+Backprop = Callable[["Tensor", "Tensor"], None]
+_backprop: Backprop = backpropagate
+
+
+def current_backprop() -> Backprop:
+    """The function `Tensor.backward()` runs: `backpropagate`, or one set by `use_backprop`."""
+    return _backprop
+
+
+@contextmanager
+def use_backprop(fn: Backprop) -> Iterator[None]:
+    """Run every `backward()` inside this block with `fn(root, grad)`, e.g. a learner's own backprop.
+
+    `fn` receives the tensor `backward()` was called on and d(out)/d(root), and must leave the
+    gradient of every leaf that requires one in its `.grad` (accumulating). It walks the graph
+    through the public API: `t.grad_fn` (None for leaves), `node.inputs`, `node.backward(grad)`.
+    It runs under `no_grad()`, as the built-in one does.
+    """
+    global _backprop
+    previous = _backprop
+    _backprop = fn
+    try:
+        yield
+    finally:
+        _backprop = previous

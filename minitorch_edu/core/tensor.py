@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backends import Backend, get_backend
 from . import shape as S
-from .autograd import Node, backpropagate, is_grad_enabled
+from .autograd import Node, current_backprop, is_grad_enabled, no_grad
 from .dtype import as_dtype, is_floating, promote
 from .operators import TensorOperators
 
@@ -212,7 +212,8 @@ class Tensor(TensorOperators):
             gradient = self._lift(gradient)
         if gradient.shape != self.shape:
             raise ValueError(f"gradient of shape {gradient.shape} does not match the tensor's shape {self.shape}")
-        backpropagate(self, gradient.detach())
+        with no_grad():
+            current_backprop()(self, gradient.detach())
 
     def zero_grad(self) -> None:
         self.grad = None
