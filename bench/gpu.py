@@ -177,5 +177,5 @@ def run(repeats: int = 15, only: str | None = None) -> list[Row]:
             produced = group(repeats)
         except Exception as exc:  # noqa: BLE001
             produced = [Row(group.__name__.replace("_rows", ""), None, error=f"{type(exc).__name__}: {exc}")]
-        rows += [r for r in produced if not only or only in r.name]
+        rows += [r for r in produced if not only or only.lower() in r.name.lower()]
     return rows

@@ -259,7 +259,8 @@ def _check_class_targets(name: str, input: Tensor, target: Any) -> Tensor:
     # on a GPU the check would cost a device-to-host copy every step, so (as in PyTorch, whose
     # CUDA kernels only assert on the device) GPU-resident targets are not range-checked here
     if target.numel() and target.device != "cuda":
-        for index in (int(target.min().item()), int(target.max().item())):
+        host = target.numpy()  # host memory already: a copy of the labels, cheaper than two reductions
+        for index in (int(host.min()), int(host.max())):
             if not 0 <= index < n_classes:
                 raise IndexError(
                     f"{name}: target class index {index} is out of range for {n_classes} classes "
