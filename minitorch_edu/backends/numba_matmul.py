@@ -9,8 +9,9 @@ Why it is fast where a textbook triple loop is not:
 - blocks of K and of columns: a panel of B stays in cache while the task's rows of A stream past;
 - parallel over (batch, row block, column block) tasks with `prange`.
 
-Operands that are not row-contiguous (a transposed weight, an expanded batch) are copied to a
-contiguous layout first: an O(n^2) copy ahead of O(n^3) work.
+A is read through its strides in any layout (a transposed gradient needs no copy); B needs
+contiguous rows, so a transposed B (a weight in `x @ W.T`) is copied first: an O(n^2) copy
+ahead of O(n^3) work, faster with NumPy's blocked transpose than as a gather while packing.
 """
 
 from __future__ import annotations
@@ -28,16 +29,17 @@ JIT = {"cache": True, "error_model": "numpy", "nogil": True, "fastmath": {"contr
 
 
 @njit(inline="always", **JIT)
-def _tile(c0, c1, c2, c3, a, ao, k, kk, b, bo, m, j0, j1):
+def _tile(c0, c1, c2, c3, a, ao, rs, cs, kk, b, bo, m, j0, j1):
     """c[r] += a[r, kk:kk+4] @ b[kk:kk+4, j0:j1] for 4 rows r: 16 multiply-adds per C element update.
 
-    Slices (not index arithmetic) let LLVM prove the inner loop is unit-stride and vectorise it.
+    A's element (r, kk) is a[ao + r * rs + kk * cs]: any layout, read as scalars. Slices of B and C
+    (not index arithmetic) let LLVM prove the inner loop is unit-stride and vectorise it.
     """
-    x00, x01, x02, x03 = a[ao + kk], a[ao + kk + 1], a[ao + kk + 2], a[ao + kk + 3]
-    r1, r2, r3 = ao + k, ao + 2 * k, ao + 3 * k
-    x10, x11, x12, x13 = a[r1 + kk], a[r1 + kk + 1], a[r1 + kk + 2], a[r1 + kk + 3]
-    x20, x21, x22, x23 = a[r2 + kk], a[r2 + kk + 1], a[r2 + kk + 2], a[r2 + kk + 3]
-    x30, x31, x32, x33 = a[r3 + kk], a[r3 + kk + 1], a[r3 + kk + 2], a[r3 + kk + 3]
+    p0, p1, p2, p3 = ao + kk * cs, ao + rs + kk * cs, ao + 2 * rs + kk * cs, ao + 3 * rs + kk * cs
+    x00, x01, x02, x03 = a[p0], a[p0 + cs], a[p0 + 2 * cs], a[p0 + 3 * cs]
+    x10, x11, x12, x13 = a[p1], a[p1 + cs], a[p1 + 2 * cs], a[p1 + 3 * cs]
+    x20, x21, x22, x23 = a[p2], a[p2 + cs], a[p2 + 2 * cs], a[p2 + 3 * cs]
+    x30, x31, x32, x33 = a[p3], a[p3 + cs], a[p3 + 2 * cs], a[p3 + 3 * cs]
     q = bo + kk * m
     b0 = b[q + j0 : q + j1]
     b1 = b[q + m + j0 : q + m + j1]
@@ -52,10 +54,12 @@ def _tile(c0, c1, c2, c3, a, ao, k, kk, b, bo, m, j0, j1):
 
 
 @njit(parallel=True, **JIT)
-def matmul_contiguous(out, a, b, batch, n, k, m, a_batch, b_batch):
-    """out[p] = a[p] @ b[p] for p < batch; a (n, k), b (k, m), out (n, m), all row-major.
+def matmul_blocked(out, a, b, batch, n, k, m, a_batch, a_rs, a_cs, b_batch, b_rs):
+    """out[p] = a[p] @ b[p] for p < batch; out (n, m) row-major, a (n, k) and b (k, m) in any layout.
 
-    a_batch / b_batch are the element offsets between batch entries (0 for a broadcast operand).
+    A's element (p, i, kk) is a[p * a_batch + i * a_rs + kk * a_cs] (a transposed A needs no
+    copy), B's is b[p * b_batch + kk * b_rs + j]: B's rows must be contiguous, since they are
+    packed into a panel with slice copies. A batch stride of 0 broadcasts an operand.
     Parallel tasks are (batch entry, block of RBLOCK rows, block of NBLOCK columns); inside a
     task the K blocks run outermost so one panel of B serves all the task's rows from cache.
     """
@@ -78,13 +82,13 @@ def matmul_contiguous(out, a, b, batch, n, k, m, a_batch, b_batch):
             k1 = min(k, k0 + KBLOCK)
             # copy B[k0:k1, j0:j1] into a padded contiguous panel: rows of B that lie a power
             # of two apart map to the same cache sets, which halves the speed at n = 1024
-            src = p * b_batch + k0 * m + j0
+            src = p * b_batch + k0 * b_rs + j0
             for kk in range(k1 - k0):
-                panel[kk * PANEL_STRIDE : kk * PANEL_STRIDE + w] = b[src + kk * m : src + kk * m + w]
+                panel[kk * PANEL_STRIDE : kk * PANEL_STRIDE + w] = b[src + kk * b_rs : src + kk * b_rs + w]
             # the kernels below index the panel as b[bo + kk * PANEL_STRIDE + j], kk in [k0, k1)
             bo = -k0 * PANEL_STRIDE
             for i0 in range(i_lo, i_hi, ROWS):
-                ao = p * a_batch + i0 * k
+                ao = p * a_batch + i0 * a_rs
                 co = oo + i0 * m
                 if i0 + ROWS <= i_hi:
                     c0 = out[co + j0 : co + j1]
@@ -93,10 +97,11 @@ def matmul_contiguous(out, a, b, batch, n, k, m, a_batch, b_batch):
                     c3 = out[co + 3 * m + j0 : co + 3 * m + j1]
                     kk = k0
                     while kk + KSTEP <= k1:
-                        _tile(c0, c1, c2, c3, a, ao, k, kk, panel, bo, PANEL_STRIDE, 0, w)
+                        _tile(c0, c1, c2, c3, a, ao, a_rs, a_cs, kk, panel, bo, PANEL_STRIDE, 0, w)
                         kk += KSTEP
                     for k2 in range(kk, k1):  # the last k % 4 steps
-                        x0, x1, x2, x3 = a[ao + k2], a[ao + k + k2], a[ao + 2 * k + k2], a[ao + 3 * k + k2]
+                        q = ao + k2 * a_cs
+                        x0, x1, x2, x3 = a[q], a[q + a_rs], a[q + 2 * a_rs], a[q + 3 * a_rs]
                         br = panel[bo + k2 * PANEL_STRIDE : bo + k2 * PANEL_STRIDE + w]
                         for j in range(w):
                             y = br[j]
@@ -108,27 +113,43 @@ def matmul_contiguous(out, a, b, batch, n, k, m, a_batch, b_batch):
                     for r in range(i_hi - i0):
                         c = out[co + r * m + j0 : co + r * m + j1]
                         for kk in range(k0, k1):
-                            x = a[ao + r * k + kk]
+                            x = a[ao + r * a_rs + kk * a_cs]
                             br = panel[bo + kk * PANEL_STRIDE : bo + kk * PANEL_STRIDE + w]
                             for j in range(w):
                                 c[j] += x * br[j]
 
 
-def _as_batched(storage, strides, shape):
-    """(storage, batch stride) of a row-major (*batch, r, c) operand, copying when its layout is not."""
-    r, c = shape[-2], shape[-1]
-    batch_shape, batch_strides = shape[:-2], strides[:-2]
-    rowmajor = (strides[-1] == 1 or c == 1) and (strides[-2] == c or r == 1)
-    if rowmajor and all(s == 0 for s in batch_strides):
-        return storage, 0
-    if rowmajor and _batch_contiguous(batch_shape, batch_strides, r * c):
-        return storage, r * c
+def _operand(storage, strides, shape, unit_columns: bool):
+    """(storage, batch stride, row stride, column stride) of a (*batch, r, c) operand.
+
+    Read in place when one stride walks its batch dims (and, with `unit_columns`, its columns are
+    contiguous: B's rows are packed with slice copies, and NumPy transposes a B faster than a
+    gather in the packing loop would); otherwise copied to a row-major layout first.
+    """
+    step = _batch_step(shape[:-2], strides[:-2])
+    if step is not None and (strides[-1] == 1 or shape[-1] == 1 or not unit_columns):
+        return storage, step, strides[-2], 1 if shape[-1] == 1 else strides[-1]
     view = np.lib.stride_tricks.as_strided(storage, shape, tuple(s * storage.itemsize for s in strides))
-    return np.ascontiguousarray(view).reshape(-1), r * c
+    r, c = shape[-2], shape[-1]
+    return np.ascontiguousarray(view).reshape(-1), r * c, c, 1
 
 
-def _batch_contiguous(shape, strides, block) -> bool:
-    step = block
+def _batch_step(shape, strides):
+    """The one stride that walks all batch entries in row-major order, or None if there is none."""
+    dims = [(s, st) for s, st in zip(shape, strides) if s != 1]
+    if not dims:
+        return 0
+    step = dims[-1][1]
+    expected = step
+    for s, st in reversed(dims):
+        if st != expected:
+            return None
+        expected = st * s
+    return step
+
+
+def _contiguous(shape, strides) -> bool:
+    step = 1
     for s, st in zip(reversed(shape), reversed(strides)):
         if s != 1 and st != step:
             return False
@@ -142,13 +163,11 @@ def matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k) -> None:
     batch = 1
     for s in out_shape[:-2]:
         batch *= s
-    a_shape = tuple(out_shape[:-2]) + (n, k)
-    b_shape = tuple(out_shape[:-2]) + (k, m)
-    a_flat, a_batch = _as_batched(a, a_strides, a_shape)
-    b_flat, b_batch = _as_batched(b, b_strides, b_shape)
-    contiguous_out = _batch_contiguous(out_shape, out_strides, 1)
+    a_flat, a_batch, a_rs, a_cs = _operand(a, a_strides, tuple(out_shape[:-2]) + (n, k), unit_columns=False)
+    b_flat, b_batch, b_rs, _ = _operand(b, b_strides, tuple(out_shape[:-2]) + (k, m), unit_columns=True)
+    contiguous_out = _contiguous(out_shape, out_strides)
     target = out if contiguous_out else np.empty(batch * n * m, dtype=out.dtype)
-    matmul_contiguous(target, a_flat, b_flat, batch, n, k, m, a_batch, b_batch)
+    matmul_blocked(target, a_flat, b_flat, batch, n, k, m, a_batch, a_rs, a_cs, b_batch, b_rs)
     if not contiguous_out:
         view = np.lib.stride_tricks.as_strided(out, out_shape, tuple(s * out.itemsize for s in out_strides))
         view[...] = target.reshape(out_shape)
