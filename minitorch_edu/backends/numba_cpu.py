@@ -39,6 +39,7 @@ from .numba_matmul import matmul as tensor_matmul
 TILE = 32
 COLUMN_BLOCK = 256
 SERIAL_BELOW = 1 << 15
+ROW = 4096  # row length a long 1-D strided loop is cut into, so that threads can share it
 
 
 def kernel_cache_dir() -> Path:
@@ -130,6 +131,21 @@ def _flat(shape: tuple[int, ...], *strides: tuple[int, ...]) -> bool:
     return len(shape) == 1 and all(s == (1,) for s in strides)
 
 
+def _pieces(shape: tuple[int, ...], strides: list[tuple[int, ...]]) -> list[tuple[list[int], tuple, list[tuple]]]:
+    """Cut one long strided row (e.g. a broadcast scalar, stride 0) into ROW-long rows for the threads.
+
+    Returns (element offset of each operand, shape, strides) pieces: the rows, then the tail.
+    Anything else is one piece as it is.
+    """
+    if len(shape) != 1 or shape[0] < SERIAL_BELOW:
+        return [([0] * len(strides), shape, strides)]
+    rows, tail = divmod(shape[0], ROW)
+    pieces = [([0] * len(strides), (rows, ROW), [(ROW * st[0], st[0]) for st in strides])]
+    if tail:
+        pieces.append(([rows * ROW * st[0] for st in strides], (tail,), strides))
+    return pieces
+
+
 def tensor_map(fn: Callable[[float], float]) -> Kernel:
     k = compile_kernels(fn)
 
@@ -138,8 +154,10 @@ def tensor_map(fn: Callable[[float], float]) -> Kernel:
         size = _rows(shape) * shape[-1]
         if _flat(shape, so, sa):
             _launch(k, "map_flat", size, out, a, size)
-        else:
-            _launch(k, "map_strided", size, out, so, a, sa, shape, _rows(shape))
+            return
+        for (oo, oa), part, (po, pa) in _pieces(shape, [so, sa]):
+            work = _rows(part) * part[-1]
+            _launch(k, "map_strided", work, out[oo:], po, a[oa:], pa, part, _rows(part))
 
     return kernel
 
@@ -155,7 +173,9 @@ def tensor_zip(fn: Callable[[float, float], float]) -> Kernel:
         elif size >= SERIAL_BELOW and len(shape) == 2 and min(shape) >= TILE and _crossed(so, sa, sb):
             _launch(k, "zip_tiled", size, out, so, a, sa, b, sb, shape, TILE)
         else:
-            _launch(k, "zip_strided", size, out, so, a, sa, b, sb, shape, _rows(shape))
+            for (oo, oa, ob), part, (po, pa, pb) in _pieces(shape, [so, sa, sb]):
+                work = _rows(part) * part[-1]
+                _launch(k, "zip_strided", work, out[oo:], po, a[oa:], pa, b[ob:], pb, part, _rows(part))
 
     return kernel
 

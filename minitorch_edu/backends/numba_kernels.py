@@ -67,6 +67,10 @@ def _map_strided_task(out, out_strides, a, a_strides, shape, r):
         o, x = out[po : po + inner], a[pa : pa + inner]
         for j in range(inner):
             o[j] = fn(x[j])
+    elif so == 1 and sa == 0:  # a broadcast value: compute once, fill the row
+        o, v = out[po : po + inner], fn(a[pa])
+        for j in range(inner):
+            o[j] = v
     else:
         for j in range(inner):
             out[po + j * so] = fn(a[pa + j * sa])
