@@ -1,0 +1,29 @@
+"""The README's "A taste" examples run as written (and the first prints what the README says)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def taste_blocks() -> list[str]:
+    section = README.read_text().split("## A taste", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+def test_the_readme_examples_run(tmp_path, monkeypatch):
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)  # the example saves model.npz in the working directory
+    blocks = taste_blocks()
+    assert len(blocks) == 2
+    scope: dict = {}
+    exec(compile(blocks[0], "README: autograd", "exec"), scope)
+    np.testing.assert_array_equal(scope["x"].grad.numpy(), [[8.0, 12.0], [8.0, 12.0]])
+    exec(compile("import minitorch_edu as mt\n" + blocks[1], "README: training", "exec"), scope)
+    assert (tmp_path / "model.npz").exists()
+    assert scope["history"].history["val_accuracy"][-1] > 0.8
