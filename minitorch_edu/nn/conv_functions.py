@@ -219,12 +219,7 @@ class MaxPool2dFunction(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        g = _raw(grad, ctx.x.dtype)
-        if not g.numel():
-            return ctx.x._full(ctx.x_shape, 0.0)
-        gx = ctx.x._empty(ctx.x_shape)
-        kernels_for(ctx.x).max_pool2d_backward(gx._storage, g._storage, ctx.argmax, ctx.geo)
-        return gx
+        return _pool_input_grad(ctx, grad, lambda k, gx, g: k.max_pool2d_backward(gx, g, ctx.argmax, ctx.geo))
 
 
 class AvgPool2dFunction(Function):
@@ -241,12 +236,17 @@ class AvgPool2dFunction(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        g = _raw(grad, ctx.x.dtype)
-        if not g.numel():
-            return ctx.x._full(ctx.x_shape, 0.0)
-        gx = ctx.x._empty(ctx.x_shape)
-        kernels_for(ctx.x).avg_pool2d_backward(gx._storage, g._storage, ctx.geo)
-        return gx
+        return _pool_input_grad(ctx, grad, lambda k, gx, g: k.avg_pool2d_backward(gx, g, ctx.geo))
+
+
+def _pool_input_grad(ctx: Context, grad: Tensor, run: Any) -> Tensor:
+    """The input's gradient of a pool: `run(kernels, gx storage, grad storage)` fills it."""
+    g = _raw(grad, ctx.x.dtype)
+    if not g.numel():
+        return ctx.x._full(ctx.x_shape, 0.0)
+    gx = ctx.x._empty(ctx.x_shape)
+    run(kernels_for(ctx.x), gx._storage, g._storage)
+    return gx
 
 
 def max_pool2d(
