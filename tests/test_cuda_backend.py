@@ -164,6 +164,18 @@ def test_max_min_mean_and_views() -> None:
     close(x[1:, ::2].max(0), a[1:, ::2].max(0))
 
 
+def test_long_reductions_take_the_unrolled_fold() -> None:
+    """Reduced dims long enough that every lane runs its eight-loads-at-a-time loop and then a tail."""
+    a = arr(300, 6)
+    x = cu(a)
+    close(x.sum(0), a.sum(0), 1e-4)  # outputs contiguous: lanes on y
+    close(x.T.sum(1), a.sum(0), 1e-4)
+    close(x.max(0), a.max(0))
+    b = arr(3, 301)
+    close(cu(b).sum(1), b.sum(1), 1e-4)  # reduced dim contiguous: lanes on x
+    close(cu(b).min(1), b.min(1))
+
+
 def test_reduce_folds_onto_the_start_value() -> None:
     backend = get_backend("cuda")
     a = arr(3, 9)
@@ -197,6 +209,48 @@ def test_matmul_many_tiles() -> None:
     out = storage.empty(2 * 9 * 7, np.dtype(np.float32))
     matmul(out, (63, 7, 1), storage.from_numpy(a), (54, 6, 1), storage.from_numpy(bt), (0, 1, 6), (2, 9, 7), 6)
     np.testing.assert_allclose(storage.to_numpy(out).reshape(2, 9, 7), a @ bt.T, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("registers", [True, False])
+@pytest.mark.parametrize("a_t, b_t", [(False, False), (True, False), (False, True), (True, True)])
+def test_matmul_kernels_every_layout(registers: bool, a_t: bool, b_t: bool) -> None:
+    """Both GPU matmul kernels, on ragged edges (no size a multiple of a tile) and every operand layout:
+    a transposed operand is read through its strides, so each kernel walks its stride-1 direction."""
+    from minitorch_edu.backends.cuda import make_matmul
+    from minitorch_edu.backends.cuda_matmul import block_tile
+
+    rows, cols = block_tile()
+    n, m, k = rows + 3, 2 * cols + 1, 11  # k not a multiple of the k slice either
+    storage = get_backend("cuda").storage
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((2, n, k)) if not a_t else rng.standard_normal((2, k, n))
+    b = rng.standard_normal((k, m)) if not b_t else rng.standard_normal((m, k))
+    # strides of the logical (2, n, k) and (2, k, m) operands; b's batch stride 0 broadcasts it
+    a_strides = (n * k, k, 1) if not a_t else (n * k, 1, n)
+    b_strides = (0, m, 1) if not b_t else (0, 1, k)
+    want = (np.swapaxes(a, 1, 2) if a_t else a) @ (b.T if b_t else b)
+    for dtype in (np.float32, np.float64):
+        out = storage.empty(2 * n * m, np.dtype(dtype))
+        make_matmul(4, registers=registers)(
+            out, (n * m, m, 1), storage.from_numpy(a.astype(dtype)), a_strides,
+            storage.from_numpy(b.astype(dtype)), b_strides, (2, n, m), k,
+        )  # fmt: skip
+        got = storage.to_numpy(out).reshape(2, n, m)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_matmul_picks_small_tiles_for_skinny_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A (n, 1) output would leave all but one column of a register tile idle: the plain kernel runs."""
+    from minitorch_edu.backends import cuda as C
+
+    used = []
+    original = C._matmul_kernel
+    monkeypatch.setattr(C, "_matmul_kernel", lambda kind, dtype: used.append(kind) or original(kind, dtype))
+    rows, cols = C.cuda_matmul.block_tile()
+    a, b = arr(rows, 5), arr(5, cols)
+    close(cu(a) @ cu(b), a @ b, 1e-4)
+    close(cu(a) @ cu(b[:, :1]), a @ b[:, :1], 1e-4)
+    assert used == ["registers", C.TILE]
 
 
 # ---------------------------------------------------------------------- autograd

@@ -25,6 +25,7 @@ from numba.core.errors import NumbaError
 
 from ..core.shape import coalesce, size_of
 from . import cuda_kernels as K
+from . import cuda_matmul
 from .base import Backend, Kernel
 from .cuda_kernels import simulated
 from .cuda_storage import CudaStorage, NoDevicePointerError
@@ -155,7 +156,7 @@ def tensor_reduce(fn: Callable[[float, float], float]) -> Kernel:
                 block = (lanes, slots)
             else:
                 slots = min(K.REDUCE_SLOTS, _pow2_ceil(n_out))  # a warp's width of outputs
-                lanes = min(K.REDUCE_THREADS // slots, _pow2_floor(n))
+                lanes = min(K.REDUCE_THREADS_STRIDED // slots, _pow2_floor(n))
                 block = (slots, lanes)
             blocks = min(K.MAX_BLOCKS, (n_out + slots - 1) // slots)
             by_dtype[out.dtype][blocks, block](out, so, a, sa, shape, n_out, n, step, lanes, slots, lanes_on_x)
@@ -163,11 +164,29 @@ def tensor_reduce(fn: Callable[[float, float], float]) -> Kernel:
     return kernel
 
 
-_matmul_kernels: dict[tuple[int, np.dtype], Any] = {}
+_matmul_kernels: dict[tuple[Any, np.dtype], Any] = {}
 
 
-def make_matmul(tile: int = TILE) -> Kernel:
-    """A batched matmul kernel (base.py's signature) built on `tile` x `tile` shared-memory tiles."""
+def _matmul_kernel(kind: Any, dtype: np.dtype) -> Any:
+    """The compiled kernel `kind` (a tile size, or "registers") for `dtype`, built once."""
+    key = (kind, dtype)
+    if key not in _matmul_kernels:
+        if kind == "registers":
+            _matmul_kernels[key] = cuda_matmul.matmul_registers(dtype)
+        else:
+            _matmul_kernels[key] = K.matmul_kernel(kind, dtype)
+    return _matmul_kernels[key]
+
+
+def make_matmul(tile: int = TILE, registers: bool | None = None) -> Kernel:
+    """A batched matmul kernel with base.py's signature.
+
+    `registers=True` takes the register-tiled kernel (`cuda_matmul`), `False` the plain
+    `tile` x `tile` shared-memory one; `None` picks per call: registers unless the output is so
+    narrow or short that most of a register tile would be padding (the skinny products of a
+    classifier's last layer), where the small tiles waste less.
+    """
+    big_rows, big_cols = cuda_matmul.block_tile()
 
     def kernel(
         out: Any,
@@ -183,16 +202,15 @@ def make_matmul(tile: int = TILE) -> Kernel:
             n, m = out_shape[-2], out_shape[-1]
             batch_shape, (obs, abs_, bbs) = coalesce(out_shape[:-2], out_strides[:-2], a_strides[:-2], b_strides[:-2])
             n_batch = size_of(batch_shape)
-            grid = ((m + tile - 1) // tile, (n + tile - 1) // tile, min(n_batch, MAX_GRID_Z))
+            use_registers = registers if registers is not None else 2 * n >= big_rows and 2 * m >= big_cols
+            rows, cols = (big_rows, big_cols) if use_registers else (tile, tile)
+            grid = ((m + cols - 1) // cols, (n + rows - 1) // rows, min(n_batch, MAX_GRID_Z))
             if grid[1] > MAX_GRID_Y:
                 raise ValueError(f"matmul output of shape {out_shape} has too many rows for one CUDA grid")
-            key = (tile, out.dtype)
-            if key not in _matmul_kernels:
-                _matmul_kernels[key] = K.matmul_kernel(tile, out.dtype)
             mat_strides = (out_strides[-2], out_strides[-1], a_strides[-2], a_strides[-1], b_strides[-2], b_strides[-1])
-            _matmul_kernels[key][grid, (tile, tile)](
-                out, a, b, batch_shape, obs, abs_, bbs, mat_strides, n_batch, n, m, k
-            )
+            launch = _matmul_kernel("registers" if use_registers else tile, out.dtype)
+            block = (cuda_matmul.threads(),) if use_registers else (tile, tile)
+            launch[grid, block](out, a, b, batch_shape, obs, abs_, bbs, mat_strides, n_batch, n, m, k)
 
     return kernel
 

@@ -7,8 +7,10 @@ launch). Shapes reach these kernels already coalesced (see `core.shape.coalesce`
 - `map_*` / `zip_*`: one thread per element with a grid-stride loop, so any grid size covers any
   problem size; `*_flat` is the fast path for contiguous operands (no index arithmetic at all).
 - `reduce_kernel`: each output is folded by a row of `lanes` threads, which first fold their share
-  of the reduced dim sequentially, then combine their partial results in shared memory as a tree.
-  A block holds `lanes * slots` threads and serves `slots` outputs at a time.
+  of the reduced dim sequentially (eight loads in flight), then combine their partial results in
+  shared memory as a tree. A block holds `lanes * slots` threads and serves `slots` outputs at a
+  time. A thread keeps several loads in flight because a reduction is bound by memory latency:
+  the GPU needs megabytes in flight to reach its bandwidth.
 - `matmul_kernel`: the classic tiled product: a block computes a TILE x TILE tile of the output,
   staging TILE x TILE tiles of both operands in shared memory; the grid's z-dim walks the batch.
 """
@@ -30,8 +32,11 @@ def simulated() -> bool:
 # Launch limits. The simulator runs every GPU thread as a Python thread, so it gets tiny grids:
 # the grid-stride loops stay correct for any grid, and small grids make them actually loop.
 SIMULATED = simulated()
-REDUCE_BLOCK = 256  # shared-memory slots of a reduction block (its largest thread count)
-REDUCE_THREADS = 16 if SIMULATED else REDUCE_BLOCK  # threads per reduction block actually launched
+REDUCE_BLOCK = 512  # shared-memory slots of a reduction block (its largest thread count)
+# threads per reduction block: 256 lanes fold one contiguous row; 32 outputs x 16 lanes otherwise
+# (512 threads: two such blocks fit an SM's registers, so a (8192, 8192) sum runs in one wave)
+REDUCE_THREADS = 16 if SIMULATED else 256
+REDUCE_THREADS_STRIDED = 16 if SIMULATED else 512
 THREADS = 8 if SIMULATED else 256  # threads per block of elementwise kernels (fewer for tiny problems)
 WARP = 1 if SIMULATED else 32
 REDUCE_SLOTS = 4 if SIMULATED else 32  # outputs per block when the outputs are the contiguous dim
@@ -161,9 +166,12 @@ def reduce_kernel(fn: Callable[[float, float], float], dtype: Any) -> Any:
         partial = cuda.shared.array(REDUCE_BLOCK, element)
         if lanes_on_x:
             lane, slot = cuda.threadIdx.x, cuda.threadIdx.y
+            at_lane, at_slot = 1, lanes  # partial[slot * lanes + lane]
         else:
             lane, slot = cuda.threadIdx.y, cuda.threadIdx.x
-        row = slot * lanes
+            at_lane, at_slot = slots, 1  # partial[lane * slots + slot]
+        # either way, threads with consecutive threadIdx.x touch consecutive words: no bank conflicts
+        mine = slot * at_slot + lane * at_lane
         groups = (n_out + slots - 1) // slots
         # the loop bounds are the same for every thread of a block, so syncthreads is safe in it
         for group in range(cuda.blockIdx.x, groups, cuda.gridDim.x):
@@ -175,18 +183,27 @@ def reduce_kernel(fn: Callable[[float, float], float], dtype: Any) -> Any:
                 po, pa = _positions2(o, shape, out_strides, a_strides)
                 # lanes <= n, so every lane owns at least element `lane`
                 acc = a[pa + lane * step]
-                for j in range(lane + lanes, n, lanes):
+                j = lane + lanes
+                while j + 7 * lanes < n:  # eight independent loads in flight per thread
+                    x0 = f(a[pa + j * step], a[pa + (j + lanes) * step])
+                    x1 = f(a[pa + (j + 2 * lanes) * step], a[pa + (j + 3 * lanes) * step])
+                    x2 = f(a[pa + (j + 4 * lanes) * step], a[pa + (j + 5 * lanes) * step])
+                    x3 = f(a[pa + (j + 6 * lanes) * step], a[pa + (j + 7 * lanes) * step])
+                    acc = f(acc, f(f(x0, x1), f(x2, x3)))
+                    j += 8 * lanes
+                while j < n:
                     acc = f(acc, a[pa + j * step])
-                partial[row + lane] = acc
+                    j += lanes
+                partial[mine] = acc
             cuda.syncthreads()
             half = lanes // 2
             while half > 0:
                 if active and lane < half:
-                    partial[row + lane] = f(partial[row + lane], partial[row + lane + half])
+                    partial[mine] = f(partial[mine], partial[mine + half * at_lane])
                 cuda.syncthreads()
                 half //= 2
             if active and lane == 0:
-                out[po] = f(out[po], partial[row])  # fold onto the start value already in out
+                out[po] = f(out[po], partial[mine])  # fold onto the start value already in out
             cuda.syncthreads()  # partial is reused by the next group
 
     return reduce_tree
