@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from . import host_pool
+
 Kernel = Callable[..., None]
 KernelFactory = Callable[[Callable[..., float]], Kernel]
 
@@ -39,7 +41,7 @@ class HostStorage:
 
     @staticmethod
     def empty(n: int, dtype: np.dtype) -> Any:
-        return np.empty(n, dtype=dtype)
+        return host_pool.empty(n, dtype)
 
     @staticmethod
     def full(n: int, value: float, dtype: np.dtype) -> Any:

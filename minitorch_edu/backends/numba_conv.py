@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from . import host_pool
+
 JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 FAST = {**JIT, "fastmath": {"contract", "reassoc", "nsz", "arcp"}}  # lets LLVM vectorise the dot products
 
@@ -275,7 +277,7 @@ def conv2d_forward(out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray 
     """out = conv(x, w) + b. Returns `cols`, which the weight gradient reuses instead of rebuilding it."""
     batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw = geo
     rows, plane = c_in * kh * kw, oh * ow
-    cols = np.empty(batch * rows * plane, dtype=x.dtype)
+    cols = host_pool.empty(batch * rows * plane, x.dtype)
     im2col(cols, x, batch, c_in, h, wd, kh, kw, oh, ow, sh, sw, ph, pw)
     cols_times_weight(out, w, cols, batch, c_out, rows, plane)
     if b is not None:
@@ -286,7 +288,7 @@ def conv2d_forward(out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray 
 def conv2d_input_grad(gx: np.ndarray, g: np.ndarray, w: np.ndarray, geo: tuple) -> None:
     batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw = geo
     rows, plane = c_in * kh * kw, oh * ow
-    grad_cols = np.empty(batch * rows * plane, dtype=gx.dtype)
+    grad_cols = host_pool.empty(batch * rows * plane, gx.dtype)
     weight_times_grad(grad_cols, w, g, batch, c_out, rows, plane)
     col2im(gx, grad_cols, batch, c_in, h, wd, kh, kw, oh, ow, sh, sw, ph, pw)
 
@@ -294,7 +296,7 @@ def conv2d_input_grad(gx: np.ndarray, g: np.ndarray, w: np.ndarray, geo: tuple) 
 def conv2d_weight_grad(gw: np.ndarray, g: np.ndarray, x: np.ndarray, cols: np.ndarray | None, geo: tuple) -> None:
     batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw = geo
     if cols is None:
-        cols = np.empty(batch * c_in * kh * kw * oh * ow, dtype=x.dtype)
+        cols = host_pool.empty(batch * c_in * kh * kw * oh * ow, x.dtype)
         im2col(cols, x, batch, c_in, h, wd, kh, kw, oh, ow, sh, sw, ph, pw)
     conv_weight_grad(gw, g, cols, gw.dtype.type(0), batch, c_out, c_in * kh * kw, oh * ow)
 

@@ -316,20 +316,33 @@ def cross_entropy(
     class_dim = 0 if input.ndim == 1 else 1
     if weight is None and input.ndim == 2 and input.dtype.kind == "f":
         target = _check_class_targets("cross_entropy", input, target)
-        onehot = one_hot(target, input.shape[1])._cast_raw(input.dtype)
-        return _reduce(_SoftmaxCrossEntropy.apply(input, onehot), reduction)
+        return _reduce(_SoftmaxCrossEntropy.apply(input, target), reduction)
     return nll_loss(log_softmax(input, class_dim), target, weight, reduction)
 
 
 class _SoftmaxCrossEntropy(Function):
-    """Per-row -log softmax(x)[target] for (N, C) logits and a one-hot (N, C) target, fused.
+    """Per-row -log softmax(x)[target] for (N, C) logits and integer class targets (N,), fused.
 
-    The gradient is the textbook softmax(x) - onehot, computed in one pass instead of through
-    the dozen nodes of log_softmax, the one-hot product and the sum.
+    The gradient is the textbook softmax(x) - onehot(target), computed in one pass instead of
+    through the dozen nodes of log_softmax, the one-hot product and the sum. On the numba
+    backend both passes are single kernels (`backends.numba_losses`); elsewhere they are
+    composed from the backend's map/zip/reduce kernels, so a learner's backend runs them too.
     """
 
     @staticmethod
-    def forward(ctx: Context, x: Tensor, onehot: Tensor) -> Tensor:
+    def forward(ctx: Context, x: Tensor, target: Tensor) -> Tensor:
+        n, c = x.shape
+        if _fused_on_host(x):
+            from ..backends import numba_losses
+
+            rows = x if x.is_contiguous() else x._map(scalar.identity)
+            loss, probs = x._empty((n,)), x._empty((n, c))
+            classes = np.ascontiguousarray(target.numpy(), dtype=np.int64)
+            numba_losses.softmax_xent_forward(loss._storage, probs._storage, rows._storage, classes, n, c)
+            ctx.save_for_backward(probs)
+            ctx.classes = classes
+            return loss
+        onehot = one_hot(target, c)._cast_raw(x.dtype)
         shifted = x._zip(scalar.sub, x._reduce(scalar.maximum, 1, -math.inf))
         exps = shifted._map(scalar.exp)
         total = exps._reduce(scalar.add, 1, 0.0)
@@ -339,5 +352,20 @@ class _SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, None]:
+        if len(ctx.saved_tensors) == 1:  # the fused host kernels
+            from ..backends import numba_losses
+
+            (probs,) = ctx.saved_tensors
+            n, c = probs.shape
+            # the gradient of a mean is one value broadcast (stride 0): read it without a copy
+            g = grad if grad._strides in ((0,), (1,)) else grad._map(scalar.identity)
+            gx = probs._empty((n, c))
+            numba_losses.softmax_xent_backward(gx._storage, probs._storage, ctx.classes, g._storage, g._strides[0], n, c)
+            return gx, None
         probs, onehot = ctx.saved_tensors
         return probs._zip(scalar.sub, onehot)._zip(scalar.mul, grad.reshape(grad.shape + (1,))), None
+
+
+def _fused_on_host(x: Tensor) -> bool:
+    """Whether the fused numba kernels can take these logits: numba backend, float32/64 storage."""
+    return x.backend.name == "numba" and isinstance(x._storage, np.ndarray) and x.dtype in (np.float32, np.float64)

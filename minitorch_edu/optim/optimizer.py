@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from ..core.autograd import no_grad
 from ..core.tensor import Tensor
@@ -180,6 +181,21 @@ def zeros_like(x: Any) -> Any:
     from ..core.creation import zeros_like as tensor_zeros_like
 
     return tensor_zeros_like(x)
+
+
+def add_scaled(dst: Any, src: Any, alpha: float) -> None:
+    """dst += alpha * src, in place. On NumPy arrays one fused pass (no temporary the size of a
+    weight matrix, whose fresh pages would cost as much as the arithmetic)."""
+    if isinstance(dst, np.ndarray) and dst.flags.c_contiguous and src.flags.c_contiguous and dst.shape == src.shape:
+        _add_scaled(dst.reshape(-1), src.reshape(-1), dst.dtype.type(alpha))
+    else:
+        dst += src * alpha
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _add_scaled(dst: np.ndarray, src: np.ndarray, alpha: float) -> None:
+    for i in range(dst.size):
+        dst[i] += alpha * src[i]
 
 
 def copy_into(dst: Any, src: Any) -> None:

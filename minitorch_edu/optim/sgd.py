@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .optimizer import Optimizer, clone
+from .optimizer import Optimizer, add_scaled, clone
 
 
 class SGD(Optimizer):
@@ -54,6 +54,6 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = clone(g)
             else:
                 buf *= momentum
-                buf += g * (1.0 - group["dampening"])
+                add_scaled(buf, g, 1.0 - group["dampening"])
             g = g + buf * momentum if group["nesterov"] else buf
-        p -= g * group["lr"]
+        add_scaled(p, g, -group["lr"])
