@@ -185,9 +185,11 @@ def test_fused_cross_entropy_kernels_match_the_composed_path(dtype: str, reducti
 
     def run(device: str) -> tuple[np.ndarray, np.ndarray]:
         x = mt.tensor(logits, dtype=dtype, device=device, requires_grad=True)
-        loss = F.cross_entropy(x.T, mt.tensor(target, device=device), reduction=reduction)
-        (loss * mt.tensor(upstream, dtype=dtype, device=device)).sum().backward() if upstream is not None else loss.backward()
-        return loss.numpy(), x.grad.numpy()
+        out = loss = F.cross_entropy(x.T, mt.tensor(target, device=device), reduction=reduction)
+        if upstream is not None:
+            loss = (loss * mt.tensor(upstream, dtype=dtype, device=device)).sum()
+        loss.backward()
+        return out.numpy(), x.grad.numpy()
 
     (fused, fused_grad), (composed, composed_grad) = run("numba"), run("python")
     tol = 1e-5 if dtype == "float32" else 1e-12

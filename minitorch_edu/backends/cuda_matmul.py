@@ -118,8 +118,27 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
                     b_tile[q, c] = b_next[load]
                 cuda.syncthreads()
                 if k0 + bk < k:  # fetch the next slice now: its loads land while the FMAs below run
-                    _fetch(a_next, b_next, a, b, pa, pb, k0 + bk, t, row0, col0, n, m, k, a_r, a_c, b_r, b_c,
-                           a_walks_k, b_walks_cols)
+                    _fetch(
+                        a_next,
+                        b_next,
+                        a,
+                        b,
+                        pa,
+                        pb,
+                        k0 + bk,
+                        t,
+                        row0,
+                        col0,
+                        n,
+                        m,
+                        k,
+                        a_r,
+                        a_c,
+                        b_r,
+                        b_c,
+                        a_walks_k,
+                        b_walks_cols,
+                    )
                 for q in range(bk):
                     for i in range(tm):
                         a_reg[i] = a_tile[q, ry + i * ty]

@@ -60,7 +60,9 @@ _kernels = {
 }
 
 
-def softmax_xent_forward(loss: np.ndarray, probs: np.ndarray, x: np.ndarray, target: np.ndarray, n: int, c: int) -> None:
+def softmax_xent_forward(
+    loss: np.ndarray, probs: np.ndarray, x: np.ndarray, target: np.ndarray, n: int, c: int
+) -> None:
     _kernels[n * c >= PARALLEL_FROM][0](loss, probs, x, target, n, c)
 
 

@@ -360,7 +360,8 @@ class _SoftmaxCrossEntropy(Function):
             # the gradient of a mean is one value broadcast (stride 0): read it without a copy
             g = grad if grad._strides in ((0,), (1,)) else grad._map(scalar.identity)
             gx = probs._empty((n, c))
-            numba_losses.softmax_xent_backward(gx._storage, probs._storage, ctx.classes, g._storage, g._strides[0], n, c)
+            step = g._strides[0]
+            numba_losses.softmax_xent_backward(gx._storage, probs._storage, ctx.classes, g._storage, step, n, c)
             return gx, None
         probs, onehot = ctx.saved_tensors
         return probs._zip(scalar.sub, onehot)._zip(scalar.mul, grad.reshape(grad.shape + (1,))), None
