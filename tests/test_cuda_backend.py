@@ -253,6 +253,27 @@ def test_matmul_picks_small_tiles_for_skinny_outputs(monkeypatch: pytest.MonkeyP
     assert used == ["registers", C.TILE]
 
 
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_fused_cross_entropy_matches_cpu(reduction: str) -> None:
+    """The two-kernel GPU softmax cross-entropy against the CPU one: values and gradients, on
+    transposed (non-contiguous) logits and int32 targets."""
+    from minitorch_edu.nn import functional as F
+
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((5, 7)) * 3  # (C, N) storage: the (N, C) logits are a transposed view
+    target = rng.integers(0, 5, 7).astype(np.int32)
+    upstream = rng.standard_normal(7)
+
+    def run(device: str) -> tuple[np.ndarray, np.ndarray]:
+        x = mt.tensor(logits, dtype="float64", device=device, requires_grad=True)
+        loss = F.cross_entropy(x.T, mt.tensor(target, device=device), reduction=reduction)
+        (loss * mt.tensor(upstream, device=device) if reduction == "none" else loss).sum().backward()
+        return loss.numpy(), x.grad.numpy()
+
+    for got, want in zip(run("cuda"), run("cpu")):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
 # ---------------------------------------------------------------------- autograd
 def test_backward_matches_cpu() -> None:
     a, w, b = arr(3, 4), arr(4, 2), arr(2)

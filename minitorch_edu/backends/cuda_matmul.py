@@ -10,8 +10,9 @@ stages a `bk`-deep slice of both operands in shared memory.
 Layout choices, each for a hardware reason:
 - thread (ry, rx) owns rows ry + i*ty and columns rx + j*tx (strided, not a contiguous patch),
   so the 16 threads of a half-warp read 16 consecutive shared-memory words: no bank conflicts;
-- the A slice is stored transposed (k-major) and padded by 4 words per row, so both the
-  stores (threads walking k) and the loads (threads walking rows) avoid bank conflicts;
+- the A slice is stored transposed (k-major), and both slices' rows are padded by 4 words, so
+  the stores avoid bank conflicts whichever direction the threads walk (k, or rows/columns)
+  and so do the loads;
 - global loads walk whichever stride of each operand is 1, so a warp reads whole sectors
   (row-major, transposed views and broadcast batches all take the same kernel, no copies).
 
@@ -30,7 +31,7 @@ from .cuda_kernels import SIMULATED, _positions3
 # (tm, tn, ty, tx, bk): 8x8 outputs per thread, 16x16 threads -> 128x128 output tile, k slice 8.
 # The simulator runs each thread as a Python thread: the same code on a 4x4-thread block.
 SHAPE = (2, 2, 4, 4, 4) if SIMULATED else (8, 8, 16, 16, 8)
-PAD = 4  # words added to each row of the transposed A slice (bank-conflict-free stores)
+PAD = 4  # words added to each row of the shared slices (bank-conflict-free stores)
 
 
 def block_tile(shape: tuple[int, int, int, int, int] = SHAPE) -> tuple[int, int]:
@@ -56,7 +57,7 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
     if (BM * bk) % NT or (BN * bk) % NT:
         raise ValueError(f"tile {shape}: each operand slice must split evenly over {NT} threads")
     A_LOADS, B_LOADS = BM * bk // NT, BN * bk // NT
-    A_ROW = BM + PAD  # shared-array shapes must be constants of the closure
+    A_ROW, B_ROW = BM + PAD, BN + PAD  # shared-array shapes must be constants of the closure
 
     @cuda.jit(device=True, inline=True)
     def _a_slot(idx, a_walks_k):  # noqa: ANN001, ANN202
@@ -89,7 +90,7 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
     @cuda.jit(fastmath=True)  # fastmath: lets acc += a * b become one fused multiply-add
     def matmul_registers(out, a, b, batch_shape, out_bs, a_bs, b_bs, mat_strides, n_batch, n, m, k):  # noqa: ANN001, ANN202
         a_tile = cuda.shared.array((bk, A_ROW), element)  # a_tile[q, r] = A[row0 + r, k0 + q]
-        b_tile = cuda.shared.array((bk, BN), element)  # b_tile[q, c] = B[k0 + q, col0 + c]
+        b_tile = cuda.shared.array((bk, B_ROW), element)  # b_tile[q, c] = B[k0 + q, col0 + c]
         acc = cuda.local.array((tm, tn), element)
         a_reg = cuda.local.array(tm, element)
         b_reg = cuda.local.array(tn, element)
