@@ -1,4 +1,5 @@
-"""Command line: `python -m bench [--device cpu|cuda] [--quick] [--json PATH] [--only SUBSTRING]`."""
+"""Command line: `python -m bench [--device cpu|cuda] [--quick] [--json PATH] [--only SUBSTRING]`,
+or `python -m bench --compare python,numba[,NAME...] [--size N]` for backends side by side."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few repeats: a fast smoke run")
     parser.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
     parser.add_argument("--only", metavar="TEXT", help="run only workloads whose name contains TEXT")
+    parser.add_argument("--compare", metavar="NAMES", help="time these backends (comma-separated) side by side")
+    parser.add_argument("--size", type=int, default=256, help="operand size for --compare (N x N)")
     args = parser.parse_args(argv)
+
+    if args.compare:
+        from . import backends
+
+        results = backends.compare(args.compare.split(","), size=args.size, repeats=3 if args.quick else 7)
+        print(backends.table(results))
+        return 1 if any(r.error for r in results) else 0
 
     repeats = 5 if args.quick else 15
     if args.device == "cuda":

@@ -34,3 +34,33 @@ def test_a_wrong_result_is_an_error_row(monkeypatch):
     monkeypatch.setattr(gpu, "GROUPS", (lambda repeats: gpu._check([1.0], __import__("numpy").array([2.0]), "x"),))
     (row,) = gpu.run(repeats=1)
     assert row.status == "ERROR" and "differs" in row.error
+
+
+def test_backend_comparison_times_correct_kernels_and_rejects_a_wrong_one():
+    """A learner's backend whose zip subtracts instead of adding: its zip workloads are reported
+    as wrong results (no time), everything else is timed, next to NumPy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bench import backends as B
+    from minitorch_edu.backends import get_backend, python
+
+    reference = get_backend("python")
+
+    def broken_zip(fn):
+        kernel = python.tensor_zip(lambda x, y: x - y if fn(1.0, 1.0) == 2.0 else fn(x, y))
+        return kernel
+
+    mine = mt.Backend("broken", map=reference.map, zip=broken_zip, reduce=reference.reduce, matmul=reference.matmul)
+    results = B.compare(["numba", mine], size=8, repeats=1, budget_s=0.1)
+    by = {(r.backend, r.workload): r for r in results}
+    assert len(results) == 2 * 7
+    assert all(r.error is None and r.ms > 0 and r.vs_numpy > 0 for r in results if r.backend == "numba")
+    for name in ("zip: a + b", "broadcast: a + column", "transposed: a + b.T"):
+        assert "wrong result" in by[("broken", name)].error and by[("broken", name)].ms is None
+    assert by[("broken", "map: relu(a)")].error is None and by[("broken", "reduce: a.sum(0)")].error is None
+    text = B.table(results)
+    assert "wrong result" in text and "numba" in text
+    ax = B.plot(results)
+    assert len(ax.patches) == 7 * 3  # a bar slot per workload for each backend and NumPy
+    assert sum(p.get_height() > 0 for p in ax.patches) == 7 * 3 - 3  # the three wrong ones have none
