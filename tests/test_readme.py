@@ -27,3 +27,17 @@ def test_the_readme_examples_run(tmp_path, monkeypatch):
     exec(compile("import minitorch_edu as mt\n" + blocks[1], "README: training", "exec"), scope)
     assert (tmp_path / "model.npz").exists()
     assert scope["history"].history["val_accuracy"][-1] > 0.8
+
+
+def test_the_readme_backend_race_runs():
+    """The "Speed" section's snippet, with `mine` built from the numba kernels."""
+    import minitorch_edu as mt
+
+    matplotlib.use("Agg")
+    section = README.read_text().split("### Speed", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    numba = mt.backends.get_backend("numba")
+    mine = mt.Backend("mine", map=numba.map, zip=numba.zip, reduce=numba.reduce, matmul=numba.matmul)
+    scope: dict = {"mine": mine}
+    exec(compile(block, "README: speed", "exec"), scope)
+    assert [r.error for r in scope["results"]] == [None] * 14
