@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from numba import cuda, from_dtype
 
 from .cuda_kernels import SIMULATED, _positions3
@@ -57,7 +58,9 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
     if (BM * bk) % NT or (BN * bk) % NT:
         raise ValueError(f"tile {shape}: each operand slice must split evenly over {NT} threads")
     A_LOADS, B_LOADS = BM * bk // NT, BN * bk // NT
-    A_ROW, B_ROW = BM + PAD, BN + PAD  # shared-array shapes must be constants of the closure
+    A_ROW, B_ROW = BM + PAD, BN + PAD
+    A_SIZE, B_SIZE = bk * A_ROW, bk * B_ROW  # shared-array sizes must be constants of the closure
+    A_ROW_U, B_ROW_U = np.uint64(A_ROW), np.uint64(B_ROW)
 
     @cuda.jit(device=True, inline=True)
     def _a_slot(idx, a_walks_k):  # noqa: ANN001, ANN202
@@ -89,8 +92,8 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
 
     @cuda.jit(fastmath=True)  # fastmath: lets acc += a * b become one fused multiply-add
     def matmul_registers(out, a, b, batch_shape, out_bs, a_bs, b_bs, mat_strides, n_batch, n, m, k):  # noqa: ANN001, ANN202
-        a_tile = cuda.shared.array((bk, A_ROW), element)  # a_tile[q, r] = A[row0 + r, k0 + q]
-        b_tile = cuda.shared.array((bk, B_ROW), element)  # b_tile[q, c] = B[k0 + q, col0 + c]
+        a_tile = cuda.shared.array(A_SIZE, element)  # a_tile[q * A_ROW + r] = A[row0 + r, k0 + q]
+        b_tile = cuda.shared.array(B_SIZE, element)  # b_tile[q * B_ROW + c] = B[k0 + q, col0 + c]
         acc = cuda.local.array((tm, tn), element)
         a_reg = cuda.local.array(tm, element)
         b_reg = cuda.local.array(tn, element)
@@ -99,6 +102,7 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
         t = cuda.threadIdx.x
         rx = t % tx
         ry = t // tx
+        rx_u, ry_u = np.uint64(rx), np.uint64(ry)
         row0 = cuda.blockIdx.y * BM
         col0 = cuda.blockIdx.x * BN
         o_r, o_c, a_r, a_c, b_r, b_c = mat_strides  # (row, column) strides of out, a, b
@@ -113,10 +117,10 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
             for k0 in range(0, k, bk):
                 for load in range(A_LOADS):
                     q, r = _a_slot(t + load * NT, a_walks_k)
-                    a_tile[q, r] = a_next[load]
+                    a_tile[q * A_ROW + r] = a_next[load]
                 for load in range(B_LOADS):
                     q, c = _b_slot(t + load * NT, b_walks_cols)
-                    b_tile[q, c] = b_next[load]
+                    b_tile[q * B_ROW + c] = b_next[load]
                 cuda.syncthreads()
                 if k0 + bk < k:  # fetch the next slice now: its loads land while the FMAs below run
                     _fetch(
@@ -140,14 +144,21 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
                         a_walks_k,
                         b_walks_cols,
                     )
-                for q in range(bk):
+                # walk the slices with two running offsets: each load below is then a constant
+                # displacement from one register. They are unsigned so that numba emits no
+                # negative-index wraparound check (a compare and a select per load otherwise).
+                a_at = ry_u
+                b_at = rx_u
+                for _ in range(bk):
                     for i in range(tm):
-                        a_reg[i] = a_tile[q, ry + i * ty]
+                        a_reg[i] = a_tile[a_at + np.uint64(i * ty)]
                     for j in range(tn):
-                        b_reg[j] = b_tile[q, rx + j * tx]
+                        b_reg[j] = b_tile[b_at + np.uint64(j * tx)]
                     for i in range(tm):
                         for j in range(tn):
                             acc[i, j] += a_reg[i] * b_reg[j]
+                    a_at += A_ROW_U
+                    b_at += B_ROW_U
                 cuda.syncthreads()  # the slices are overwritten by the next step of k
             for i in range(tm):
                 r = row0 + ry + i * ty
