@@ -5,15 +5,18 @@ A register tile that does not fit in registers spills to local memory and runs s
 slower; a kernel using over 64 registers cannot launch 1024-thread blocks. Both show up here, on
 any machine, before a GPU is ever lent. Needs NVIDIA's compiler pieces from PyPI (~600 MB):
 
-    python -m venv /tmp/ptx && /tmp/ptx/bin/pip install -e . "numba-cuda[cu13]==0.30.*" "cuda-toolkit[nvcc]==13.*"
+    python -m venv /tmp/ptx
+    /tmp/ptx/bin/pip install -e . "numba-cuda[cu13]==0.30.*" "cuda-toolkit[nvcc,cuobjdump]==13.*"
     /tmp/ptx/bin/python scripts/cuda_ptx_report.py
 
+With cuobjdump, the matmuls' k loops are counted too (instructions, and how many are FMAs).
 Exit status 1 if any kernel spills.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,13 +40,30 @@ class _Hopper:
 dispatcher.get_current_device = lambda: _Hopper()
 
 
-def _ptxas() -> str:
+def _tool(name: str) -> str | None:
     import nvidia
 
     for root in nvidia.__path__:
-        for found in Path(root).glob("*/bin/ptxas"):
+        for found in Path(root).glob(f"*/bin/{name}"):
             return str(found)
-    raise SystemExit("ptxas not found: install cuda-toolkit[nvcc] (see this script's docstring)")
+    return None
+
+
+def inner_loop(cuobjdump: str, cubin: Path) -> str:
+    """The machine-code loop that holds the last FFMA (a matmul's k loop): its length and its
+    FFMA count. Everything else in it (index arithmetic, bounds checks) competes for issue slots."""
+    sass = subprocess.run([cuobjdump, "-sass", str(cubin)], capture_output=True, text=True, check=True).stdout
+    code = [(int(m[1], 16), m[2]) for m in re.finditer(r"/\*([0-9a-f]{4,})\*/\s+([^;]*);", sass)]
+    fma = [at for at, text in code if "FFMA" in text or "DFMA" in text]
+    if not fma:
+        return ""
+    for at, text in code:
+        if at > fma[-1] and "BRA" in text and int(text.split()[-1], 16) < at:
+            start = int(text.split()[-1], 16)
+            body = [t for a, t in code if start <= a <= at]
+            count = sum("FMA" in t for t in body)
+            return f"   k loop: {len(body)} instructions, {count} FMA"
+    return ""
 
 
 def kernels() -> list[tuple[str, object, tuple]]:
@@ -84,7 +104,9 @@ def kernels() -> list[tuple[str, object, tuple]]:
 
 
 def main() -> int:
-    ptxas = _ptxas()
+    ptxas, cuobjdump = _tool("ptxas"), _tool("cuobjdump")
+    if ptxas is None:
+        raise SystemExit("ptxas not found: install cuda-toolkit[nvcc] (see this script's docstring)")
     spilled = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, kernel, signature in kernels():
@@ -102,7 +124,8 @@ def main() -> int:
             spills = [line for line in lines if "spill" in line and " 0 bytes spill stores" not in line]
             if spills:
                 spilled.append(label)
-            print(f"{label:28s} {info}{'   SPILLS' if spills else ''}")
+            loop = inner_loop(cuobjdump, Path(tmp) / "k.cubin") if cuobjdump and "matmul" in label else ""
+            print(f"{label:28s} {info}{'   SPILLS' if spills else ''}{loop}")
     if spilled:
         print("kernels that spill registers to local memory: " + ", ".join(spilled))
     return 1 if spilled else 0
