@@ -63,3 +63,25 @@ def test_tensors_and_saved_activations_keep_their_buffers() -> None:
     for _ in range(3):
         (mt.ones(BIG) * 5.0).sum()
     np.testing.assert_array_equal(exported, expected_b)
+
+
+def test_threads_never_share_a_buffer() -> None:
+    """Many threads allocating and filling same-sized arrays: each array keeps what its thread wrote."""
+    import threading
+
+    failures = []
+
+    def worker(value: int) -> None:
+        for _ in range(200):
+            array = host_pool.empty(BIG, np.dtype(np.float32))
+            array.fill(value)
+            if not (array[:: BIG // 16] == value).all():
+                failures.append(value)
+            del array
+
+    threads = [threading.Thread(target=worker, args=(v,)) for v in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []

@@ -14,6 +14,7 @@ well on its own), and the pool stops growing at `CAPACITY` bytes.
 from __future__ import annotations
 
 import sys
+import threading
 
 import numpy as np
 
@@ -23,6 +24,9 @@ _PER_SIZE = 16  # buffers of one size kept, in use or free
 
 _buffers: dict[int, list[np.ndarray]] = {}
 _held = 0
+# between the reference-count check and the view that claims the buffer another thread could run
+# (a DataLoader worker): one lock makes check-and-claim atomic
+_lock = threading.Lock()
 # the pool's list, the loop variable and getrefcount's own argument: no owner outside the pool
 _UNUSED = 3
 
@@ -34,15 +38,16 @@ def empty(n: int, dtype: np.dtype) -> np.ndarray:
     nbytes = n * dtype.itemsize
     if nbytes < MIN_BYTES:
         return np.empty(n, dtype=dtype)
-    same_size = _buffers.setdefault(nbytes, [])
-    for buffer in same_size:
-        if sys.getrefcount(buffer) == _UNUSED:
-            return buffer.view(dtype)
-    buffer = np.empty(nbytes, dtype=np.uint8)
-    if _held + nbytes <= CAPACITY and len(same_size) < _PER_SIZE:
-        same_size.append(buffer)
-        _held += nbytes
-    return buffer.view(dtype)
+    with _lock:
+        same_size = _buffers.setdefault(nbytes, [])
+        for buffer in same_size:
+            if sys.getrefcount(buffer) == _UNUSED:
+                return buffer.view(dtype)
+        buffer = np.empty(nbytes, dtype=np.uint8)
+        if _held + nbytes <= CAPACITY and len(same_size) < _PER_SIZE:
+            same_size.append(buffer)
+            _held += nbytes
+        return buffer.view(dtype)
 
 
 def _refcounts_work() -> bool:
@@ -60,11 +65,12 @@ def release() -> int:
     """Drop every buffer that nothing uses (so the OS can take the memory back); returns the bytes freed."""
     global _held  # noqa: PLW0603
     freed = 0
-    for nbytes, same_size in _buffers.items():
-        keep = [b for b in same_size if sys.getrefcount(b) > _UNUSED]
-        freed += nbytes * (len(same_size) - len(keep))
-        same_size[:] = keep
-    _held -= freed
+    with _lock:
+        for nbytes, same_size in _buffers.items():
+            keep = [b for b in same_size if sys.getrefcount(b) > _UNUSED]
+            freed += nbytes * (len(same_size) - len(keep))
+            same_size[:] = keep
+        _held -= freed
     return freed
 
 
