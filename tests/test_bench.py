@@ -64,3 +64,13 @@ def test_backend_comparison_times_correct_kernels_and_rejects_a_wrong_one():
     ax = B.plot(results)
     assert len(ax.patches) == 7 * 3  # a bar slot per workload for each backend and NumPy
     assert sum(p.get_height() > 0 for p in ax.patches) == 7 * 3 - 3  # the three wrong ones have none
+
+
+@pytest.mark.skipif(not mt.backends.available("cuda"), reason="no CUDA (not even the simulator)")
+def test_gpu_tile_sweep_checks_and_times_each_shape():
+    from bench import gpu_tiles
+
+    lines = gpu_tiles.sweep(n=12, shapes=[(2, 2, 4, 4, 4), (3, 3, 4, 4, 4), (2, 1, 4, 4, 2)], repeats=1)
+    assert len(lines) == 4  # torch's line, then one per shape
+    assert "TFLOP/s" in lines[1] and "TFLOP/s" in lines[2]  # 12 x 12 tiles: one block, ragged nothing
+    assert "failed: ValueError" in lines[3]  # a 4 x 2 slice of B does not split over 16 threads

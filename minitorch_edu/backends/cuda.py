@@ -168,25 +168,28 @@ _matmul_kernels: dict[tuple[Any, np.dtype], Any] = {}
 
 
 def _matmul_kernel(kind: Any, dtype: np.dtype) -> Any:
-    """The compiled kernel `kind` (a tile size, or "registers") for `dtype`, built once."""
+    """The compiled kernel `kind` (a tile size, or a register-tile shape) for `dtype`, built once."""
     key = (kind, dtype)
     if key not in _matmul_kernels:
-        if kind == "registers":
-            _matmul_kernels[key] = cuda_matmul.matmul_registers(dtype)
+        if isinstance(kind, tuple):
+            _matmul_kernels[key] = cuda_matmul.matmul_registers(dtype, kind)
         else:
             _matmul_kernels[key] = K.matmul_kernel(kind, dtype)
     return _matmul_kernels[key]
 
 
-def make_matmul(tile: int = TILE, registers: bool | None = None) -> Kernel:
+def make_matmul(
+    tile: int = TILE, registers: bool | None = None, shape: tuple[int, int, int, int, int] = cuda_matmul.SHAPE
+) -> Kernel:
     """A batched matmul kernel with base.py's signature.
 
     `registers=True` takes the register-tiled kernel (`cuda_matmul`), `False` the plain
     `tile` x `tile` shared-memory one; `None` picks per call: registers unless the output is so
     narrow or short that most of a register tile would be padding (the skinny products of a
-    classifier's last layer), where the small tiles waste less.
+    classifier's last layer), where the small tiles waste less. `shape` is the register tile
+    (tm, tn, ty, tx, bk) of `cuda_matmul` (`bench/gpu_tiles.py` times the alternatives).
     """
-    big_rows, big_cols = cuda_matmul.block_tile()
+    big_rows, big_cols = cuda_matmul.block_tile(shape)
 
     def kernel(
         out: Any,
@@ -208,8 +211,8 @@ def make_matmul(tile: int = TILE, registers: bool | None = None) -> Kernel:
             if grid[1] > MAX_GRID_Y:
                 raise ValueError(f"matmul output of shape {out_shape} has too many rows for one CUDA grid")
             mat_strides = (out_strides[-2], out_strides[-1], a_strides[-2], a_strides[-1], b_strides[-2], b_strides[-1])
-            launch = _matmul_kernel("registers" if use_registers else tile, out.dtype)
-            block = (cuda_matmul.threads(),) if use_registers else (tile, tile)
+            launch = _matmul_kernel(shape if use_registers else tile, out.dtype)
+            block = (cuda_matmul.threads(shape),) if use_registers else (tile, tile)
             launch[grid, block](out, a, b, batch_shape, obs, abs_, bbs, mat_strides, n_batch, n, m, k)
 
     return kernel
