@@ -25,7 +25,7 @@ from numba.core.errors import NumbaError
 
 from ..core.shape import coalesce, size_of
 from . import cuda_kernels as K
-from . import cuda_matmul
+from . import cuda_matmul, cuda_memory
 from .base import Backend, Kernel
 from .cuda_kernels import simulated
 from .cuda_storage import CudaStorage, NoDevicePointerError
@@ -40,6 +40,8 @@ __all__ = [
     "tensor_reduce",
     "tensor_matmul",
 ]
+
+cuda_memory.install()  # before numba makes its CUDA context: device memory through the caching allocator
 
 TILE = 4 if K.SIMULATED else 16  # matmul tile: 16 x 16 = 256 threads per block (4 x 4 on the simulator)
 MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y and gridDim.z
