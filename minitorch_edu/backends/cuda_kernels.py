@@ -92,6 +92,13 @@ def arange(out, start, step, n):  # noqa: ANN001, ANN201
         out[i] = start + i * step
 
 
+@cuda.jit
+def axpy(y, x, alpha, n):  # noqa: ANN001, ANN201
+    """y[i] += alpha * x[i]: an optimizer's update in one pass (no temporary for alpha * x)."""
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        y[i] += alpha * x[i]
+
+
 RNG_BLOCKS, RNG_THREADS = (2, 8) if SIMULATED else (128, 256)  # one generator state per thread
 
 

@@ -188,8 +188,26 @@ def add_scaled(dst: Any, src: Any, alpha: float) -> None:
     weight matrix, whose fresh pages would cost as much as the arithmetic)."""
     if isinstance(dst, np.ndarray) and dst.flags.c_contiguous and src.flags.c_contiguous and dst.shape == src.shape:
         _add_scaled(dst.reshape(-1), src.reshape(-1), dst.dtype.type(alpha))
+    elif _one_gpu_pass(dst, src):  # one kernel, not a product kernel, a temporary and a sum kernel
+        from ..backends import cuda_kernels
+
+        n = dst.numel()
+        cuda_kernels.launch_1d(cuda_kernels.axpy, n, dst._storage, src._storage, dst.dtype.type(alpha), n)
     else:
         dst += src * alpha
+
+
+def _one_gpu_pass(dst: Any, src: Any) -> bool:
+    return (
+        isinstance(dst, Tensor)
+        and isinstance(src, Tensor)
+        and dst.device == "cuda"
+        and src.device == "cuda"
+        and dst.shape == src.shape
+        and dst.dtype == src.dtype
+        and dst.is_contiguous()
+        and src.is_contiguous()
+    )
 
 
 @njit(cache=True, nogil=True, fastmath=True)
