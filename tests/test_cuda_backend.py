@@ -164,6 +164,15 @@ def test_max_min_mean_and_views() -> None:
     close(x[1:, ::2].max(0), a[1:, ::2].max(0))
 
 
+def test_long_flat_elementwise_takes_the_unrolled_loop() -> None:
+    """Long enough that each thread loads four elements per pass, with a ragged tail after."""
+    a, b = arr(1001), arr(1001)
+    close(cu(a) + cu(b), a + b)
+    close(cu(a) * cu(b), a * b)
+    close(cu(a).exp(), np.exp(a), 1e-5)
+    close(-cu(a), -a)
+
+
 def test_long_reductions_take_the_unrolled_fold() -> None:
     """Reduced dims long enough that every lane runs its eight-loads-at-a-time loop and then a tail."""
     a = arr(300, 6)

@@ -102,7 +102,7 @@ def tensor_map(fn: Callable[[float], float]) -> Kernel:
             shape, (so, sa) = coalesce(shape, out_strides, a_strides)
             n = size_of(shape)
             if _flat(shape, so, sa):
-                K.launch_1d(flat, n, out, a, n)
+                K.launch_1d(flat, n, out, a, n, per_thread=K.UNROLL)
             else:
                 K.launch_1d(strided, n, out, so, a, sa, shape, n)
 
@@ -126,7 +126,7 @@ def tensor_zip(fn: Callable[[float, float], float]) -> Kernel:
             shape, (so, sa, sb) = coalesce(shape, out_strides, a_strides, b_strides)
             n = size_of(shape)
             if _flat(shape, so, sa, sb):
-                K.launch_1d(flat, n, out, a, b, n)
+                K.launch_1d(flat, n, out, a, b, n, per_thread=K.UNROLL)
             else:
                 K.launch_1d(strided, n, out, so, a, sa, b, sb, shape, n)
 

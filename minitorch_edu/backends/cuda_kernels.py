@@ -5,7 +5,9 @@ Every kernel reads and writes 1-D device arrays; shapes and strides arrive as tu
 launch). Shapes reach these kernels already coalesced (see `core.shape.coalesce`).
 
 - `map_*` / `zip_*`: one thread per element with a grid-stride loop, so any grid size covers any
-  problem size; `*_flat` is the fast path for contiguous operands (no index arithmetic at all).
+  problem size; `*_flat` is the fast path for contiguous operands (no index arithmetic at all),
+  each thread loading four elements of every operand before it stores one, so that enough
+  loads are in flight to keep HBM busy (bandwidth = bytes in flight / latency).
 - `reduce_kernel`: each output is folded by a row of `lanes` threads, which first fold their share
   of the reduced dim sequentially (eight loads in flight), then combine their partial results in
   shared memory as a tree. A block holds `lanes * slots` threads and serves `slots` outputs at a
@@ -43,11 +45,15 @@ REDUCE_SLOTS = 4 if SIMULATED else 32  # outputs per block when the outputs are 
 MAX_BLOCKS = 4 if SIMULATED else 65535  # grid-stride loops cover whatever such a grid does not
 
 
-def launch_1d(kernel: Any, n: int, *args: Any) -> None:
-    """Launch an elementwise grid-stride kernel with a grid sized to `n` elements."""
+def launch_1d(kernel: Any, n: int, *args: Any, per_thread: int = 1) -> None:
+    """Launch an elementwise grid-stride kernel with a grid sized to `n` elements, `per_thread`
+    of them for each thread (the flat kernels take four at a time)."""
     threads = min(THREADS, max(WARP, (n + WARP - 1) // WARP * WARP))  # whole warps
-    blocks = min(MAX_BLOCKS, max(1, (n + threads - 1) // threads))
+    blocks = min(MAX_BLOCKS, max(1, (n + threads * per_thread - 1) // (threads * per_thread)))
     kernel[blocks, threads](*args)
+
+
+UNROLL = 4  # elements a flat-kernel thread loads before it stores any: loads in flight hide latency
 
 
 @cuda.jit(device=True)
@@ -128,8 +134,18 @@ def map_kernels(fn: Callable[[float], float]) -> tuple[Any, Any]:
 
     @cuda.jit
     def map_flat(out, a, n):  # noqa: ANN001, ANN202
-        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        stride = cuda.gridsize(1)
+        i = cuda.grid(1)
+        while i + 3 * stride < n:  # four loads issued before the first store: memory is the limit
+            a0, a1, a2, a3 = a[i], a[i + stride], a[i + 2 * stride], a[i + 3 * stride]
+            out[i] = f(a0)
+            out[i + stride] = f(a1)
+            out[i + 2 * stride] = f(a2)
+            out[i + 3 * stride] = f(a3)
+            i += 4 * stride
+        while i < n:
             out[i] = f(a[i])
+            i += stride
 
     @cuda.jit
     def map_strided(out, out_strides, a, a_strides, shape, n):  # noqa: ANN001, ANN202
@@ -146,8 +162,19 @@ def zip_kernels(fn: Callable[[float, float], float]) -> tuple[Any, Any]:
 
     @cuda.jit
     def zip_flat(out, a, b, n):  # noqa: ANN001, ANN202
-        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        stride = cuda.gridsize(1)
+        i = cuda.grid(1)
+        while i + 3 * stride < n:  # eight loads issued before the first store
+            a0, a1, a2, a3 = a[i], a[i + stride], a[i + 2 * stride], a[i + 3 * stride]
+            b0, b1, b2, b3 = b[i], b[i + stride], b[i + 2 * stride], b[i + 3 * stride]
+            out[i] = f(a0, b0)
+            out[i + stride] = f(a1, b1)
+            out[i + 2 * stride] = f(a2, b2)
+            out[i + 3 * stride] = f(a3, b3)
+            i += 4 * stride
+        while i < n:
             out[i] = f(a[i], b[i])
+            i += stride
 
     @cuda.jit
     def zip_strided(out, out_strides, a, a_strides, b, b_strides, shape, n):  # noqa: ANN001, ANN202
