@@ -85,3 +85,8 @@ def test_threads_never_share_a_buffer() -> None:
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_very_large_arrays_are_not_pooled() -> None:
+    huge = host_pool.empty(host_pool.MAX_BYTES // 4 + 1, np.dtype(np.float32))
+    assert huge.base is None  # a plain allocation, freed when dropped

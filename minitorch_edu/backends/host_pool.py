@@ -8,7 +8,8 @@ So a large buffer that nothing uses any more is handed out again instead of free
 "Nothing uses it" is read off the reference count: the pool holds each buffer once, and every
 array handed out is a view whose `.base` is that buffer, so while a tensor, a view or a saved
 autograd context holds it, its count is higher. Small arrays skip the pool (malloc reuses those
-well on its own), and the pool stops growing at `CAPACITY` bytes.
+well on its own), nor do very large ones, and the pool stops growing at `CAPACITY` bytes;
+`release()` gives back whatever is not in use.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import threading
 import numpy as np
 
 MIN_BYTES = 1 << 18  # arrays below this come from np.empty directly
-CAPACITY = 512 << 20  # bytes the pool may hold, in use or free
+MAX_BYTES = 64 << 20  # nor are arrays above this pooled: one-offs that size would only pin memory
+CAPACITY = 256 << 20  # bytes the pool may hold, in use or free
 _PER_SIZE = 16  # buffers of one size kept, in use or free
 
 _buffers: dict[int, list[np.ndarray]] = {}
@@ -36,7 +38,7 @@ def empty(n: int, dtype: np.dtype) -> np.ndarray:
     global _held  # noqa: PLW0603  (module-level pool state)
     dtype = np.dtype(dtype)
     nbytes = n * dtype.itemsize
-    if nbytes < MIN_BYTES:
+    if nbytes < MIN_BYTES or nbytes > MAX_BYTES:
         return np.empty(n, dtype=dtype)
     with _lock:
         same_size = _buffers.setdefault(nbytes, [])
