@@ -1,8 +1,9 @@
 """A caching allocator for large host arrays (what PyTorch's allocator does for GPU memory).
 
 The OS maps a fresh multi-megabyte `np.empty` page by page, on first write, and on a virtual
-machine each of those page faults is slow: measured here, a conv layer's `im2col` into a fresh
-5 MB buffer takes 0.69 ms against 0.34 ms into a reused one, and the other conv kernels pay alike.
+machine each of those page faults is slow: measured here in the benchmark's conv layer (median of
+100 steps), the product that fills a fresh 5 MB gradient buffer took 1.29 ms, 0.93 ms into a
+reused one, and the forward product's 1.2 MB output 1.03 ms against 0.77 ms.
 So a large buffer that nothing uses any more is handed out again instead of freed.
 
 "Nothing uses it" is read off the reference count: the pool holds each buffer once, and every
