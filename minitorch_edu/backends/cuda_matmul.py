@@ -77,8 +77,10 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
         return idx % bk, idx // bk
 
     @cuda.jit(device=True, inline=True)
-    def _fetch(a_next, b_next, a, b, pa, pb, k0, t, row0, col0, n, m, k, a_r, a_c, b_r, b_c, a_walks_k, b_walks_cols):  # noqa: ANN001, ANN202, PLR0913
-        """This thread's share of the k0 slices of A and B, into registers (zeros past the edges)."""
+    def _fetch(a_next, b_next, a, b, k0, t, where):  # noqa: ANN001, ANN202
+        """This thread's share of the k0 slices of A and B, into registers (zeros past the edges).
+        `where` holds the block's fixed geometry: offsets, origin, sizes, strides, walk directions."""
+        pa, pb, row0, col0, n, m, k, a_r, a_c, b_r, b_c, a_walks_k, b_walks_cols = where
         for load in range(A_LOADS):
             q, r = _a_slot(t + load * NT, a_walks_k)
             a_next[load] = 0
@@ -113,7 +115,8 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
             for i in range(tm):
                 for j in range(tn):
                     acc[i, j] = 0
-            _fetch(a_next, b_next, a, b, pa, pb, 0, t, row0, col0, n, m, k, a_r, a_c, b_r, b_c, a_walks_k, b_walks_cols)
+            where = (pa, pb, row0, col0, n, m, k, a_r, a_c, b_r, b_c, a_walks_k, b_walks_cols)
+            _fetch(a_next, b_next, a, b, 0, t, where)
             for k0 in range(0, k, bk):
                 for load in range(A_LOADS):
                     q, r = _a_slot(t + load * NT, a_walks_k)
@@ -123,27 +126,7 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
                     b_tile[q * B_ROW + c] = b_next[load]
                 cuda.syncthreads()
                 if k0 + bk < k:  # fetch the next slice now: its loads land while the FMAs below run
-                    _fetch(
-                        a_next,
-                        b_next,
-                        a,
-                        b,
-                        pa,
-                        pb,
-                        k0 + bk,
-                        t,
-                        row0,
-                        col0,
-                        n,
-                        m,
-                        k,
-                        a_r,
-                        a_c,
-                        b_r,
-                        b_c,
-                        a_walks_k,
-                        b_walks_cols,
-                    )
+                    _fetch(a_next, b_next, a, b, k0 + bk, t, where)
                 # walk the slices with two running offsets: each load below is then a constant
                 # displacement from one register. They are unsigned so that numba emits no
                 # negative-index wraparound check (a compare and a select per load otherwise).
