@@ -198,7 +198,27 @@ def environment(device: str = "cpu") -> dict[str, Any]:
     except ImportError:
         env["threadpools"] = "threadpoolctl not installed"
     env["openblas_env"] = {k: os.environ[k] for k in OPENBLAS_VARS if k in os.environ}
+    if device == "cuda":
+        env.update(_gpu_facts())
     return env
+
+
+def _gpu_facts() -> dict[str, Any]:
+    """The card, and which device-memory manager the cuda backend runs on."""
+    facts: dict[str, Any] = {}
+    try:
+        from numba import cuda
+
+        from minitorch_edu.backends import cuda_memory, get_backend
+
+        get_backend("cuda")  # installs the caching allocator before the first context
+        facts["cuda_allocator"] = "caching (minitorch_edu)" if cuda_memory.install() else "numba's own"
+        device = cuda.get_current_device()
+        facts["gpu"] = f"{device.name.decode() if isinstance(device.name, bytes) else device.name}"
+        facts["notes"] = [f"gpu: {facts['gpu']}, device memory: {facts['cuda_allocator']} allocator"]
+    except Exception as exc:  # noqa: BLE001  (a header must never stop the run)
+        facts["notes"] = [f"gpu: unknown ({type(exc).__name__}: {exc})"]
+    return facts
 
 
 def header(env: dict[str, Any]) -> str:

@@ -74,3 +74,11 @@ def test_gpu_tile_sweep_checks_and_times_each_shape():
     assert len(lines) == 4  # torch's line, then one per shape
     assert "TFLOP/s" in lines[1] and "TFLOP/s" in lines[2]  # 12 x 12 tiles: one block, ragged nothing
     assert "failed: ValueError" in lines[3]  # a 4 x 2 slice of B does not split over 16 threads
+
+
+def test_gpu_header_names_the_card_and_allocator_or_says_why_not():
+    from bench import report
+
+    env = report.environment("cuda")
+    assert env["notes"][0].startswith("gpu: ")
+    assert "gpu: " in report.header(env)
