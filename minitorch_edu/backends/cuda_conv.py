@@ -4,6 +4,8 @@ One GPU thread computes one element of a result, always by *gathering*: the thre
 element reads its window; the thread of an input gradient element finds the few outputs whose
 window covered it. So no two threads write the same element and no atomics are needed, which
 also keeps the sums deterministic. Padding is handled by bounds checks (nothing is copied).
+The weight and bias gradients have few elements, each a sum over the whole batch: there one
+block per element spreads that sum over its threads and adds their parts as a tree.
 
 Kernels take 1-D device arrays and sizes as plain ints: passing NumPy arrays would silently copy
 them to and from the GPU on every launch. The Python wrappers at the bottom have the same names and
@@ -16,14 +18,24 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import cuda
+from numba import cuda, float64
+
+from .cuda_kernels import SIMULATED
 
 THREADS = 256  # threads per block: a multiple of the 32-thread warp
+SUM_THREADS = 16 if SIMULATED else 256  # threads of a block that sums (the simulator runs each as a Python thread)
+MAX_SUM_BLOCKS = 4 if SIMULATED else 65535  # the block loops cover the rest
 
 
 def _launch(kernel: Any, total: int, *args: Any) -> None:
     if total > 0:
         kernel[(total + THREADS - 1) // THREADS, THREADS](*args)
+
+
+def _launch_sums(kernel: Any, outputs: int, *args: Any) -> None:
+    """One block of SUM_THREADS threads per output of a summing kernel."""
+    if outputs > 0:
+        kernel[min(outputs, MAX_SUM_BLOCKS), SUM_THREADS](*args)
 
 
 @cuda.jit
@@ -77,41 +89,59 @@ def _conv_input_grad(gx, g, w, batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw
     gx[i] = acc
 
 
+@cuda.jit(device=True)
+def _block_sum(partial, t, acc):  # noqa: ANN001, ANN202
+    """Sum `acc` over the block's threads (a shared-memory tree); the total lands in partial[0]."""
+    partial[t] = acc
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if t < half:
+            partial[t] += partial[t + half]
+        cuda.syncthreads()
+        half //= 2
+
+
 @cuda.jit
 def _conv_weight_grad(gw, g, x, batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw):
-    i = cuda.grid(1)
-    if i >= c_out * c_in * kh * kw:
-        return
-    kj = i % kw
-    ki = (i // kw) % kh
-    ci = (i // (kw * kh)) % c_in
-    co = i // (kw * kh * c_in)
-    acc = 0.0
-    for n in range(batch):
-        xbase = (n * c_in + ci) * h * wd
-        gbase = (n * c_out + co) * oh * ow
-        for oy in range(oh):
+    # one block per weight element: its batch * oh * ow products are spread over the block's
+    # threads (a weight has few elements: one thread each would leave most of the GPU idle)
+    partial = cuda.shared.array(SUM_THREADS, float64)
+    t = cuda.threadIdx.x
+    plane = oh * ow
+    for i in range(cuda.blockIdx.x, c_out * c_in * kh * kw, cuda.gridDim.x):
+        kj = i % kw
+        ki = (i // kw) % kh
+        ci = (i // (kw * kh)) % c_in
+        co = i // (kw * kh * c_in)
+        acc = 0.0
+        for p in range(t, batch * plane, cuda.blockDim.x):  # neighbouring threads: neighbouring ox
+            n = p // plane
+            oy = (p % plane) // ow
+            ox = p % ow
             iy = oy * sh + ki - ph
-            if iy < 0 or iy >= h:
-                continue
-            for ox in range(ow):
-                ix = ox * sw + kj - pw
-                if ix >= 0 and ix < wd:
-                    acc += g[gbase + oy * ow + ox] * x[xbase + iy * wd + ix]
-    gw[i] = acc
+            ix = ox * sw + kj - pw
+            if iy >= 0 and iy < h and ix >= 0 and ix < wd:
+                acc += g[(n * c_out + co) * plane + oy * ow + ox] * x[((n * c_in + ci) * h + iy) * wd + ix]
+        _block_sum(partial, t, acc)
+        if t == 0:
+            gw[i] = partial[0]
+        cuda.syncthreads()  # partial is reused by the block's next element
 
 
 @cuda.jit
 def _channel_sum(out, g, batch, channels, plane):
-    c = cuda.grid(1)
-    if c >= channels:
-        return
-    acc = 0.0
-    for n in range(batch):
-        base = (n * channels + c) * plane
-        for p in range(plane):
-            acc += g[base + p]
-    out[c] = acc
+    # one block per channel, its threads striding over batch * plane
+    partial = cuda.shared.array(SUM_THREADS, float64)
+    t = cuda.threadIdx.x
+    for c in range(cuda.blockIdx.x, channels, cuda.gridDim.x):
+        acc = 0.0
+        for p in range(t, batch * plane, cuda.blockDim.x):
+            acc += g[((p // plane) * channels + c) * plane + p % plane]
+        _block_sum(partial, t, acc)
+        if t == 0:
+            out[c] = partial[0]
+        cuda.syncthreads()
 
 
 @cuda.jit
@@ -206,12 +236,12 @@ def conv2d_input_grad(gx: Any, g: Any, w: Any, geo: tuple[int, ...]) -> None:
 
 def conv2d_weight_grad(gw: Any, g: Any, x: Any, saved: Any, geo: tuple[int, ...]) -> None:
     _, c_in, _, _, c_out, kh, kw = geo[:7]
-    _launch(_conv_weight_grad, c_out * c_in * kh * kw, gw, g, x, *geo)
+    _launch_sums(_conv_weight_grad, c_out * c_in * kh * kw, gw, g, x, *geo)
 
 
 def conv2d_bias_grad(gb: Any, g: Any, geo: tuple[int, ...]) -> None:
     batch, c_out, oh, ow = geo[0], geo[4], geo[7], geo[8]
-    _launch(_channel_sum, c_out, gb, g, batch, c_out, oh * ow)
+    _launch_sums(_channel_sum, c_out, gb, g, batch, c_out, oh * ow)
 
 
 def max_pool2d_forward(out: Any, argmax: Any, x: Any, geo: tuple[int, ...]) -> None:
