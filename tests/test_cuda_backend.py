@@ -283,6 +283,26 @@ def test_fused_cross_entropy_matches_cpu(reduction: str) -> None:
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
+def test_skinny_products_with_a_long_k_are_split_and_summed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A weight gradient's shape (few outputs, long k): k is cut into pieces that run as one more
+    batch dim of strided views, then summed; odd k, or a strided output, are not split."""
+    from minitorch_edu.backends import cuda as C
+
+    calls = []
+    original = C._split_k
+    monkeypatch.setattr(C, "_split_k", lambda *args: calls.append(args[8]) or original(*args))
+    rng = np.random.default_rng(5)
+    k = 8 * C.SPLIT_MIN_K
+    h, g = rng.standard_normal((k, 3)), rng.standard_normal((k, 2))  # (batch, features), (batch, classes)
+    close(cu(h).T @ cu(g), h.T @ g, 1e-4)  # transposed A, as in a Linear layer's weight gradient
+    assert calls and calls[-1] > 1
+    p, q = rng.standard_normal((2, 3, k)), rng.standard_normal((k, 1))
+    close(cu(p) @ cu(q), p @ q, 1e-4)  # batched, B broadcast over the batch
+    assert len(calls) == 2
+    close(cu(h[:-1]).T @ cu(g[:-1]), h[:-1].T @ g[:-1], 1e-4)  # an odd k has no power-of-two piece
+    assert len(calls) == 2
+
+
 # ---------------------------------------------------------------------- autograd
 def test_backward_matches_cpu() -> None:
     a, w, b = arr(3, 4), arr(4, 2), arr(2)

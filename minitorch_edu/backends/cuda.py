@@ -213,11 +213,72 @@ def make_matmul(
             if grid[1] > MAX_GRID_Y:
                 raise ValueError(f"matmul output of shape {out_shape} has too many rows for one CUDA grid")
             mat_strides = (out_strides[-2], out_strides[-1], a_strides[-2], a_strides[-1], b_strides[-2], b_strides[-1])
+            splits = 1 if use_registers else _k_splits(k, grid[0] * grid[1] * n_batch)
+            if splits > 1 and _contiguous(out_shape, out_strides):
+                _split_k(out, a, b, out_shape, batch_shape, (obs, abs_, bbs), mat_strides, k, splits, grid, tile)
+                return
             launch = _matmul_kernel(shape if use_registers else tile, out.dtype)
             block = (cuda_matmul.threads(shape),) if use_registers else (tile, tile)
             launch[grid, block](out, a, b, batch_shape, obs, abs_, bbs, mat_strides, n_batch, n, m, k)
 
     return kernel
+
+
+# Split-K: a skinny product with a long k (a classifier's weight gradient, 1024 x 10 over a batch
+# of 4096) fills too few blocks to occupy the GPU, each looping over all of k. Cutting k into
+# `splits` pieces makes them a batch dim of strided views (no copies): `splits` times the blocks,
+# each with 1/splits of the loop, then a sum over that dim.
+SPLIT_BLOCKS = 4 if K.SIMULATED else 256  # split until about this many blocks
+SPLIT_MIN_K = 4 if K.SIMULATED else 256  # ...keeping at least this much k per piece
+
+
+def _k_splits(k: int, blocks: int) -> int:
+    """Pieces to cut k into for a product of `blocks` blocks: a power of two dividing k, or 1."""
+    splits = 1
+    while blocks * splits < SPLIT_BLOCKS and k % (2 * splits) == 0 and k // (2 * splits) >= SPLIT_MIN_K:
+        splits *= 2
+    return splits
+
+
+def _contiguous(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    return tuple(strides) == tuple(_row_major(shape))
+
+
+def _row_major(shape: tuple[int, ...]) -> list[int]:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return strides[::-1]
+
+
+_sum_over: Kernel | None = None
+
+
+def _split_k(out, a, b, out_shape, batch_shape, batch_strides, mat_strides, k, splits, grid, tile) -> None:  # noqa: ANN001, PLR0913
+    """out = the sum over `splits` pieces of k of the tiled product of each piece."""
+    global _sum_over  # noqa: PLW0603
+    n, m = out_shape[-2], out_shape[-1]
+    piece = k // splits
+    obs, abs_, bbs = batch_strides
+    _, _, a_r, a_c, b_r, b_c = mat_strides
+    # partial products in a scratch array of shape (*batch, splits, n, m), row-major
+    parts_shape = tuple(batch_shape) + (splits, n, m)
+    parts_strides = tuple(_row_major(parts_shape))
+    parts = CudaStorage.empty(size_of(parts_shape), out.dtype)
+    n_parts = size_of(batch_shape) * splits
+    tiled = _matmul_kernel(tile, out.dtype)  # the same kernel, over one more batch dim: the pieces
+    tiled[(grid[0], grid[1], min(n_parts, MAX_GRID_Z)), (tile, tile)](
+        parts, a, b, tuple(batch_shape) + (splits,), parts_strides[:-2], abs_ + (piece * a_c,),
+        bbs + (piece * b_r,), (m, 1, a_r, a_c, b_r, b_c), n_parts, n, m, piece,
+    )  # fmt: skip
+    size = size_of(out_shape)
+    K.launch_1d(K.fill, size, out, out.dtype.type(0), size)  # the sum folds onto what out holds
+    if _sum_over is None:
+        from .scalar import add
+
+        _sum_over = tensor_reduce(add)
+    _sum_over(out, obs + (0, m, 1), parts, parts_strides, parts_shape, len(batch_shape))
 
 
 tensor_matmul = make_matmul(TILE)
