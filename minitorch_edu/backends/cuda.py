@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 from numba.core.errors import NumbaError
 
-from ..core.shape import coalesce, size_of
+from ..core.shape import coalesce, contiguous_strides, is_contiguous, size_of
 from . import cuda_kernels as K
-from . import cuda_matmul, cuda_memory
+from . import cuda_matmul, cuda_memory, scalar
 from .base import Backend, Kernel
 from .cuda_kernels import simulated
 from .cuda_storage import CudaStorage, NoDevicePointerError
@@ -214,7 +214,7 @@ def make_matmul(
                 raise ValueError(f"matmul output of shape {out_shape} has too many rows for one CUDA grid")
             mat_strides = (out_strides[-2], out_strides[-1], a_strides[-2], a_strides[-1], b_strides[-2], b_strides[-1])
             splits = 1 if use_registers else _k_splits(k, grid[0] * grid[1] * n_batch)
-            if splits > 1 and _contiguous(out_shape, out_strides):
+            if splits > 1 and is_contiguous(out_shape, out_strides):
                 _split_k(out, a, b, out_shape, batch_shape, (obs, abs_, bbs), mat_strides, k, splits, grid, tile)
                 return
             launch = _matmul_kernel(shape if use_registers else tile, out.dtype)
@@ -240,31 +240,15 @@ def _k_splits(k: int, blocks: int) -> int:
     return splits
 
 
-def _contiguous(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
-    return tuple(strides) == tuple(_row_major(shape))
-
-
-def _row_major(shape: tuple[int, ...]) -> list[int]:
-    strides, step = [], 1
-    for size in reversed(shape):
-        strides.append(step)
-        step *= size
-    return strides[::-1]
-
-
-_sum_over: Kernel | None = None
-
-
 def _split_k(out, a, b, out_shape, batch_shape, batch_strides, mat_strides, k, splits, grid, tile) -> None:  # noqa: ANN001, PLR0913
     """out = the sum over `splits` pieces of k of the tiled product of each piece."""
-    global _sum_over  # noqa: PLW0603
     n, m = out_shape[-2], out_shape[-1]
     piece = k // splits
     obs, abs_, bbs = batch_strides
     _, _, a_r, a_c, b_r, b_c = mat_strides
     # partial products in a scratch array of shape (*batch, splits, n, m), row-major
     parts_shape = tuple(batch_shape) + (splits, n, m)
-    parts_strides = tuple(_row_major(parts_shape))
+    parts_strides = contiguous_strides(parts_shape)
     parts = CudaStorage.empty(size_of(parts_shape), out.dtype)
     n_parts = size_of(batch_shape) * splits
     tiled = _matmul_kernel(tile, out.dtype)  # the same kernel, over one more batch dim: the pieces
@@ -274,11 +258,7 @@ def _split_k(out, a, b, out_shape, batch_shape, batch_strides, mat_strides, k, s
     )  # fmt: skip
     size = size_of(out_shape)
     K.launch_1d(K.fill, size, out, out.dtype.type(0), size)  # the sum folds onto what out holds
-    if _sum_over is None:
-        from .scalar import add
-
-        _sum_over = tensor_reduce(add)
-    _sum_over(out, obs + (0, m, 1), parts, parts_strides, parts_shape, len(batch_shape))
+    cuda_backend.reduce(scalar.add)(out, obs + (0, m, 1), parts, parts_strides, parts_shape, len(batch_shape))
 
 
 tensor_matmul = make_matmul(TILE)

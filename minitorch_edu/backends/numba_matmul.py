@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ..core.shape import is_contiguous
+
 ROWS = 4  # rows of C computed together (register tile height)
 KSTEP = 4  # k steps folded into one update of C: one load + store of C per 4 multiply-adds
 KBLOCK = 256  # slice of the shared dimension per pass: a KBLOCK x NBLOCK panel of B stays in L2
@@ -160,15 +162,6 @@ def _batch_step(shape, strides):
     return step
 
 
-def _contiguous(shape, strides) -> bool:
-    step = 1
-    for s, st in zip(reversed(shape), reversed(strides)):
-        if s != 1 and st != step:
-            return False
-        step *= s
-    return True
-
-
 def matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k) -> None:
     """The backend's matmul kernel (see `base.Backend`)."""
     n, m = out_shape[-2], out_shape[-1]
@@ -177,7 +170,7 @@ def matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k) -> None:
         batch *= s
     a_flat, a_batch, a_rs, a_cs = _operand(a, a_strides, tuple(out_shape[:-2]) + (n, k), unit_columns=False)
     b_flat, b_batch, b_rs, _ = _operand(b, b_strides, tuple(out_shape[:-2]) + (k, m), unit_columns=True)
-    contiguous_out = _contiguous(out_shape, out_strides)
+    contiguous_out = is_contiguous(out_shape, out_strides)
     target = out if contiguous_out else np.empty(batch * n * m, dtype=out.dtype)
     kernel = matmul_serial if batch * n * m * k < SERIAL_BELOW else matmul_blocked
     kernel(target, a_flat, b_flat, batch, n, k, m, a_batch, a_rs, a_cs, b_batch, b_rs)
