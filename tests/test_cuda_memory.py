@@ -105,8 +105,21 @@ def test_numba_plugin_glue_reuses_freed_memory() -> None:
         q = manager.memalloc(900)
         assert q.device_pointer == first and fake.allocs == 1
         del q; gc.collect()
+        # storage allocations skip numba's context checks once this manager is live, in its thread
+        import threading
+        import numpy as np
+        arr = M.device_empty(200, np.dtype(np.float32))  # 800 bytes: the 1024-byte block
+        assert arr.shape == (200,) and arr.strides == (4,) and arr.dtype == np.float32
+        assert arr.device_ctypes_pointer.value == first and fake.allocs == 1  # the cached block again
+        other = []
+        worker = threading.Thread(target=lambda: other.append(M.device_empty(3, np.dtype(np.float32))))
+        worker.start(); worker.join()
+        assert other == [None], "another thread must go through numba (which makes its context current)"
+        del arr; gc.collect()
+        assert manager.cache.cached_bytes == 1024
         manager.reset()
         assert fake.live == set(), fake.live
+        assert M.device_empty(3, np.dtype(np.float32)) is None, "a reset manager hands out nothing"
         print("ok")
         """
     )

@@ -28,6 +28,7 @@ from . import cuda_kernels as K
 from . import cuda_matmul, cuda_memory, scalar
 from .base import Backend, Kernel
 from .cuda_kernels import simulated
+from .cuda_launch import launch
 from .cuda_storage import CudaStorage, NoDevicePointerError
 
 __all__ = [
@@ -153,7 +154,7 @@ def tensor_reduce(fn: Callable[[float, float], float]) -> Kernel:
             # reads a run of it); otherwise neighbouring outputs are contiguous: put those on x
             lanes_on_x = abs(step) <= 1 or abs(sa[-1]) != 1 or shape[-1] == 1
             if lanes_on_x:
-                lanes = min(K.REDUCE_THREADS, _pow2_floor(n))  # <= n: every lane owns an element
+                lanes = min(K.REDUCE_LANES, _pow2_floor(n))  # <= n: every lane owns an element
                 slots = min(K.REDUCE_THREADS // lanes, _pow2_ceil(n_out))
                 block = (lanes, slots)
             else:
@@ -161,7 +162,7 @@ def tensor_reduce(fn: Callable[[float, float], float]) -> Kernel:
                 lanes = min(K.REDUCE_THREADS_STRIDED // slots, _pow2_floor(n))
                 block = (slots, lanes)
             blocks = min(K.MAX_BLOCKS, (n_out + slots - 1) // slots)
-            by_dtype[out.dtype][blocks, block](out, so, a, sa, shape, n_out, n, step, lanes, slots, lanes_on_x)
+            launch(by_dtype[out.dtype], blocks, block, out, so, a, sa, shape, n_out, n, step, lanes, slots, lanes_on_x)
 
     return kernel
 
@@ -217,9 +218,9 @@ def make_matmul(
             if splits > 1 and is_contiguous(out_shape, out_strides):
                 _split_k(out, a, b, out_shape, batch_shape, (obs, abs_, bbs), mat_strides, k, splits, grid, tile)
                 return
-            launch = _matmul_kernel(shape if use_registers else tile, out.dtype)
+            product = _matmul_kernel(shape if use_registers else tile, out.dtype)
             block = (cuda_matmul.threads(shape),) if use_registers else (tile, tile)
-            launch[grid, block](out, a, b, batch_shape, obs, abs_, bbs, mat_strides, n_batch, n, m, k)
+            launch(product, grid, block, out, a, b, batch_shape, obs, abs_, bbs, mat_strides, n_batch, n, m, k)
 
     return kernel
 
@@ -252,7 +253,8 @@ def _split_k(out, a, b, out_shape, batch_shape, batch_strides, mat_strides, k, s
     parts = CudaStorage.empty(size_of(parts_shape), out.dtype)
     n_parts = size_of(batch_shape) * splits
     tiled = _matmul_kernel(tile, out.dtype)  # the same kernel, over one more batch dim: the pieces
-    tiled[(grid[0], grid[1], min(n_parts, MAX_GRID_Z)), (tile, tile)](
+    launch(
+        tiled, (grid[0], grid[1], min(n_parts, MAX_GRID_Z)), (tile, tile),
         parts, a, b, tuple(batch_shape) + (splits,), parts_strides[:-2], abs_ + (piece * a_c,),
         bbs + (piece * b_r,), (m, 1, a_r, a_c, b_r, b_c), n_parts, n, m, piece,
     )  # fmt: skip

@@ -21,6 +21,7 @@ import numpy as np
 from numba import cuda, float64
 
 from .cuda_kernels import SIMULATED
+from .cuda_launch import launch
 
 THREADS = 256  # threads per block: a multiple of the 32-thread warp
 SUM_THREADS = 16 if SIMULATED else 256  # threads of a block that sums (the simulator runs each as a Python thread)
@@ -29,13 +30,13 @@ MAX_SUM_BLOCKS = 4 if SIMULATED else 65535  # the block loops cover the rest
 
 def _launch(kernel: Any, total: int, *args: Any) -> None:
     if total > 0:
-        kernel[(total + THREADS - 1) // THREADS, THREADS](*args)
+        launch(kernel, (total + THREADS - 1) // THREADS, THREADS, *args)
 
 
 def _launch_sums(kernel: Any, outputs: int, *args: Any) -> None:
     """One block of SUM_THREADS threads per output of a summing kernel."""
     if outputs > 0:
-        kernel[min(outputs, MAX_SUM_BLOCKS), SUM_THREADS](*args)
+        launch(kernel, min(outputs, MAX_SUM_BLOCKS), SUM_THREADS, *args)
 
 
 @cuda.jit

@@ -32,6 +32,10 @@ from .cuda_kernels import SIMULATED, _positions3
 # (tm, tn, ty, tx, bk): 8x8 outputs per thread, 16x16 threads -> 128x128 output tile, k slice 8.
 # The simulator runs each thread as a Python thread: the same code on a 4x4-thread block.
 SHAPE = (2, 2, 4, 4, 4) if SIMULATED else (8, 8, 16, 16, 8)
+# Registers per thread, capped: uncapped the kernel takes 170, so one 256-thread block fits an SM;
+# at 128 two do (they hide each other's latency). Measured on an H200 (scripts/gpu_launch_report.py):
+# 4096^2 in 7.50 ms uncapped, 6.76 ms capped.
+MAX_REGISTERS = None if SIMULATED else 128
 PAD = 4  # words added to each row of the shared slices (bank-conflict-free stores)
 
 
@@ -47,10 +51,13 @@ def threads(shape: tuple[int, int, int, int, int] = SHAPE) -> int:
     return ty * tx
 
 
-def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) -> Any:
+def matmul_registers(
+    dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE, max_registers: int | None = MAX_REGISTERS
+) -> Any:
     """The register-tiled kernel for arrays of NumPy dtype `dtype`.
 
     Launch with grid (ceil(m / BN), ceil(n / BM), batches) and a 1-D block of ty * tx threads.
+    `max_registers` caps the registers per thread (more blocks per SM, at the risk of spills).
     """
     tm, tn, ty, tx, bk = shape
     element = from_dtype(dtype)
@@ -92,7 +99,11 @@ def matmul_registers(dtype: Any, shape: tuple[int, int, int, int, int] = SHAPE) 
             if col0 + c < m and k0 + q < k:
                 b_next[load] = b[pb + (k0 + q) * b_r + (col0 + c) * b_c]
 
-    @cuda.jit(fastmath=True)  # fastmath: lets acc += a * b become one fused multiply-add
+    # (no cap for float64: its 64 accumulators alone take 128 registers; the simulator has no such option)
+    capped = max_registers is not None and np.dtype(dtype).itemsize <= 4
+    cap = {"max_registers": max_registers} if capped else {}
+
+    @cuda.jit(fastmath=True, **cap)  # fastmath: lets acc += a * b become one fused multiply-add
     def matmul_registers(out, a, b, batch_shape, out_bs, a_bs, b_bs, mat_strides, n_batch, n, m, k):  # noqa: ANN001, ANN202
         a_tile = cuda.shared.array(A_SIZE, element)  # a_tile[q * A_ROW + r] = A[row0 + r, k0 + q]
         b_tile = cuda.shared.array(B_SIZE, element)  # b_tile[q * B_ROW + c] = B[k0 + q, col0 + c]

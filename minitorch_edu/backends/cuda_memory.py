@@ -23,6 +23,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 GRANULE = 512  # bytes: sizes are rounded up to this, so tensors of nearly equal size share blocks
 
 
@@ -82,9 +84,11 @@ def _manager_class() -> type:
         """numba EMM plugin: device allocations go through a `BlockCache`."""
 
         def initialize(self) -> None:
+            global _active  # noqa: PLW0603
             self.cache = BlockCache(D.driver.cuMemAlloc, D.driver.cuMemFree, _out_of_memory)
             if self.deallocations.memory_capacity == D._SizeNotSet:
                 self.deallocations.memory_capacity = self.get_memory_info().total
+            _active = (self, threading.get_ident())
 
         def memalloc(self, size: int) -> Any:
             ptr, block = self.cache.take(size)
@@ -105,6 +109,8 @@ def _manager_class() -> type:
             return D.MemoryInfo(free=free, total=total)
 
         def reset(self) -> None:
+            global _active  # noqa: PLW0603
+            _active = None
             super().reset()
             self.cache.release()
 
@@ -122,6 +128,20 @@ def _out_of_memory(exc: Exception) -> bool:
 
 
 _installed: bool | None = None
+_active: Any = None  # (manager, thread) of the live context, once numba has initialised it
+
+
+def device_empty(n: int, dtype: np.dtype) -> Any:
+    """A 1-D device array of `n` (>= 1) elements from the cache, without `cuda.device_array`'s
+    context checks (two driver queries per call, more than the rest of a small op); None until
+    the caching manager is live, and in other threads (where numba makes its context current)."""
+    active = _active
+    if active is None or active[1] != threading.get_ident():
+        return None
+    manager = active[0]
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+    return DeviceNDArray((n,), (dtype.itemsize,), dtype, gpu_data=manager.memalloc(n * dtype.itemsize))
 
 
 def install() -> bool:

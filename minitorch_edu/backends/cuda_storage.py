@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from . import cuda_kernels
+from . import cuda_kernels, cuda_memory
 from .cuda_kernels import simulated
 
 
@@ -62,13 +62,15 @@ class CudaStorage:
 
     @staticmethod
     def empty(n: int, dtype: np.dtype) -> Any:
-        return cuda.device_array(max(int(n), 1), dtype=np.dtype(dtype))
+        n, dtype = max(int(n), 1), np.dtype(dtype)
+        fast = cuda_memory.device_empty(n, dtype)
+        return fast if fast is not None else cuda.device_array(n, dtype=dtype)
 
     @staticmethod
     def full(n: int, value: float, dtype: np.dtype) -> Any:
         """n elements equal to `value`, written by a kernel on the device (no host buffer)."""
         dtype = np.dtype(dtype)
-        storage = cuda.device_array(max(int(n), 1), dtype=dtype)
+        storage = CudaStorage.empty(n, dtype)
         # cast on the host exactly as np.full would (one scalar, not data), then fill on the device
         typed = np.full(1, value, dtype=dtype)[0]
         cuda_kernels.launch_1d(cuda_kernels.fill, storage.size, storage, typed, storage.size)
@@ -78,7 +80,7 @@ class CudaStorage:
     def arange(start: float, step: float, n: int, dtype: np.dtype) -> Any:
         """start, start + step, ... (n elements), computed on the device."""
         dtype = np.dtype(dtype)
-        storage = cuda.device_array(max(int(n), 1), dtype=dtype)
+        storage = CudaStorage.empty(n, dtype)
         first, delta = np.full(1, start, dtype=dtype)[0], np.full(1, step, dtype=dtype)[0]
         cuda_kernels.launch_1d(cuda_kernels.arange, storage.size, storage, first, delta, int(n))
         return storage
@@ -98,9 +100,9 @@ class CudaStorage:
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"uniform random numbers need a float dtype, not {dtype}")
-        storage = cuda.device_array(max(int(n), 1), dtype=dtype)
+        storage = CudaStorage.empty(n, dtype)
         kernel = cuda_kernels.uniform64 if dtype == np.float64 else cuda_kernels.uniform32
-        kernel[cuda_kernels.RNG_BLOCKS, cuda_kernels.RNG_THREADS](storage, cls._rng[1], int(n))
+        cuda_kernels.launch(kernel, cuda_kernels.RNG_BLOCKS, cuda_kernels.RNG_THREADS, storage, cls._rng[1], int(n))
         return storage
 
     @staticmethod
