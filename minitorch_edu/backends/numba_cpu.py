@@ -23,7 +23,6 @@ import importlib.util
 import inspect
 import os
 import sys
-import tempfile
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ from numba.core.errors import TypingError
 from ..core.shape import coalesce
 from . import numba_kernels
 from .base import Backend, Kernel
+from .numba_cache import cache_root
 from .numba_matmul import matmul as tensor_matmul
 
 TILE = 32
@@ -44,15 +44,8 @@ ROW = 4096  # row length a long 1-D strided loop is cut into, so that threads ca
 
 def kernel_cache_dir() -> Path:
     """Where generated kernel modules (and numba's cache of them) live."""
-    root = os.environ.get("MINITORCH_EDU_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "minitorch_edu"
-    )
-    path = Path(root) / "numba_kernels"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        path = Path(tempfile.gettempdir()) / "minitorch_edu_numba_kernels"
-        path.mkdir(parents=True, exist_ok=True)
+    path = cache_root() / "numba_kernels"
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+import minitorch_edu.backends.numba_cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
+
 from ..core.shape import is_contiguous
 
 ROWS = 4  # rows of C computed together (register tile height)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from ..backends import numba_cache  # noqa: F401  (compiled kernels cached per thread count)
 from ..core.autograd import no_grad
 from ..core.tensor import Tensor
 

@@ -1,0 +1,60 @@
+"""Compiled CPU kernels are cached per thread count (backends/numba_cache.py).
+
+A `prange` kernel compiled in a one-thread process and cached in the shared folder ran on one
+thread in every later process; these tests check that each thread count has its own folder,
+that our kernels (and only ours) go there, and that a process never writes another's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+
+from minitorch_edu.backends import numba_cache, numba_matmul
+
+COMPILE_ONE = """
+import numpy as np
+from minitorch_edu.backends.numba_matmul import matmul_blocked
+a = np.ones(64 * 64, dtype=np.float32)
+out = np.zeros(64 * 64, dtype=np.float32)
+matmul_blocked(out, a, a, 1, 64, 64, 64, 0, 64, 1, 0, 64)
+assert out[0] == 64.0
+"""
+
+
+def test_package_kernels_are_located_by_thread_count() -> None:
+    fn = numba_matmul.matmul_blocked.py_func
+    locator = numba_cache.ThreadCountLocator.from_function(fn, fn.__code__.co_filename)
+    assert locator is not None
+    path = Path(locator.get_cache_path())
+    assert path.is_relative_to(numba_cache.cache_root() / "compiled" / f"threads{numba.config.NUMBA_NUM_THREADS}")
+
+
+def test_functions_outside_the_package_keep_numbas_locators() -> None:
+    def elsewhere() -> None:
+        pass
+
+    assert numba_cache.ThreadCountLocator.from_function(elsewhere, __file__) is None
+
+
+def _compile_with(threads: int, cache: Path) -> None:
+    env = {**os.environ, "MINITORCH_EDU_CACHE": str(cache), "NUMBA_NUM_THREADS": str(threads)}
+    result = subprocess.run([sys.executable, "-c", COMPILE_ONE], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def _cached_matmuls(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("numba_matmul.matmul_blocked-*.nbi")) if folder.exists() else []
+
+
+def test_a_one_thread_process_never_writes_the_two_thread_cache(tmp_path: Path) -> None:
+    _compile_with(1, tmp_path)
+    compiled = tmp_path / "compiled"
+    assert _cached_matmuls(compiled / "threads1"), "the one-thread build was not cached"
+    assert not _cached_matmuls(compiled / "threads2"), "a one-thread build landed where two-thread processes load"
+    _compile_with(2, tmp_path)
+    assert _cached_matmuls(compiled / "threads2"), "the two-thread process did not cache its own build"
