@@ -43,22 +43,25 @@ _ARRAY_CLASSES: set[type] = set()  # classes seen to be numba device arrays
 def _describe(arg: Any) -> Any:
     """A cheap key for what numba would type `arg` as (None: not handled here)."""
     kind = type(arg)
-    if kind in _ARRAY_CLASSES and len(arg.shape) == 1:  # the common case first: a 1-D device array
-        return (arg.dtype, 1, arg.strides[0] == arg.dtype.itemsize or arg.shape[0] <= 1)
+    if kind in _ARRAY_CLASSES:  # the common case first
+        return _describe_array(arg)
     if kind is bool or kind is int or kind is float:
         return kind
     if kind is tuple:
         return tuple(_describe(x) for x in arg)
     if isinstance(arg, np.generic):
         return kind
-    shape = getattr(arg, "shape", None)
-    if shape is not None and hasattr(arg, "device_ctypes_pointer"):  # a numba device array
+    if getattr(arg, "shape", None) is not None and hasattr(arg, "device_ctypes_pointer"):  # a numba device array
         _ARRAY_CLASSES.add(kind)
-        if len(shape) == 1:
-            contiguous = arg.strides[0] == arg.dtype.itemsize or shape[0] <= 1
-            return (arg.dtype, 1, contiguous)
-        return (arg.dtype, len(shape), arg._numba_type_.layout)
+        return _describe_array(arg)
     return None
+
+
+def _describe_array(arg: Any) -> Any:
+    """(dtype, ndim, layout) of a device array; for 1-D, layout is whether it is contiguous."""
+    if len(arg.shape) == 1:
+        return (arg.dtype, 1, arg.strides[0] == arg.dtype.itemsize or arg.shape[0] <= 1)
+    return (arg.dtype, len(arg.shape), arg._numba_type_.layout)
 
 
 class _Plan:

@@ -84,7 +84,10 @@ def _manager_class() -> type:
         """numba EMM plugin: device allocations go through a `BlockCache`."""
 
         def initialize(self) -> None:
-            global _active  # noqa: PLW0603
+            global _active, _DeviceNDArray  # noqa: PLW0603
+            from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+            _DeviceNDArray = DeviceNDArray  # kept here: device_empty runs once per tensor op
             self.cache = BlockCache(D.driver.cuMemAlloc, D.driver.cuMemFree, _out_of_memory)
             if self.deallocations.memory_capacity == D._SizeNotSet:
                 self.deallocations.memory_capacity = self.get_memory_info().total
@@ -129,6 +132,7 @@ def _out_of_memory(exc: Exception) -> bool:
 
 _installed: bool | None = None
 _active: Any = None  # (manager, thread) of the live context, once numba has initialised it
+_DeviceNDArray: Any = None  # numba's device array class, imported when the manager starts
 
 
 def device_empty(n: int, dtype: np.dtype) -> Any:
@@ -138,10 +142,7 @@ def device_empty(n: int, dtype: np.dtype) -> Any:
     active = _active
     if active is None or active[1] != threading.get_ident():
         return None
-    manager = active[0]
-    from numba.cuda.cudadrv.devicearray import DeviceNDArray
-
-    return DeviceNDArray((n,), (dtype.itemsize,), dtype, gpu_data=manager.memalloc(n * dtype.itemsize))
+    return _DeviceNDArray((n,), (dtype.itemsize,), dtype, gpu_data=active[0].memalloc(n * dtype.itemsize))
 
 
 def install() -> bool:
