@@ -345,7 +345,10 @@ with testing.part("cross_entropy_grad", hidden=True):
         _e = np.exp(_s - _s.max(axis=1, keepdims=True))
         _want = (_e / _e.sum(axis=1, keepdims=True) - np.eye(_c)[_t]) / _n
         _call = f"cross_entropy_grad(random logits {_s.shape} * {_scale}, y)"
-        _got = cross_entropy_grad(_s.copy(), _t)
+        _before = _s.copy()
+        _got = cross_entropy_grad(_s, _t)
+        testing.assert_close(_s, _before, rtol=0, atol=0, call=f"logits after {_call}",
+                             hints=["leave the logits as they were: shift a new array (s = logits - ...), not in place"])
         testing.assert_shape(_got, (_n, _c), call=_call)
         testing.assert_close(_got, _want, call=_call, atol=1e-12,
                              hints=["divide by the batch size N = len(y), not by the number of classes"])
@@ -581,7 +584,8 @@ with testing.part("numerical_gradient"):
                                 "d/dx sum(x**3) = 3 x**2"])
     _x = np.array([[0.3, -1.2], [2.0, 0.7]])
     _call = "numerical_gradient(lambda x: np.sum(np.sin(x)), x of shape (2, 2))"
-    testing.assert_close(numerical_gradient(lambda v: np.sum(np.sin(v)), _x), np.cos(_x), call=_call,
+    _want = np.cos(_x)
+    testing.assert_close(numerical_gradient(lambda v: np.sum(np.sin(v)), _x), _want, call=_call,
                          rtol=1e-6, atol=1e-8, hints=["loop over every index of x: for index in np.ndindex(x.shape)"])
 ### BEGIN HIDDEN TESTS
 with testing.part("numerical_gradient", hidden=True):
@@ -623,13 +627,13 @@ def gradient_check(params, X, y):
     logits, cache = forward(X, params)
     grads = backward(logits, y, params, cache)
     errors = {}
-    for name in params:
-        def loss_of(value, name=name):
-            return cross_entropy_loss(forward(X, {**params, name: value})[0], y)
+    for key in params:
+        def loss_of(value, key=key):
+            return cross_entropy_loss(forward(X, {**params, key: value})[0], y)
 
-        numeric = numerical_gradient(loss_of, params[name].copy())
-        scale = np.maximum(np.maximum(np.abs(grads[name]), np.abs(numeric)), 1e-12)
-        errors[name] = float(np.max(np.abs(grads[name] - numeric) / scale))
+        numeric = numerical_gradient(loss_of, params[key].copy())
+        scale = np.maximum(np.maximum(np.abs(grads[key]), np.abs(numeric)), 1e-12)
+        errors[key] = float(np.max(np.abs(grads[key] - numeric) / scale))
     return errors
 
 
