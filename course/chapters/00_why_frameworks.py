@@ -23,8 +23,8 @@
 # After every part a tests cell checks your function and tells you, in words, what went wrong.
 
 # %% [setup]
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
 
 import minitorch_edu as mt
 from minitorch_edu import testing
@@ -83,7 +83,8 @@ def draw_boundary(ax, predict, X, y, title=None):
 X_train, y_train = toy.circle(400, seed=0)
 X_test, y_test = toy.circle(400, seed=1)
 X_train, X_test = (X_train.astype(np.float64) - 0.5) * 2, (X_test.astype(np.float64) - 0.5) * 2
-print("X_train", X_train.shape, X_train.dtype, " y_train", y_train.shape, y_train.dtype, " classes", np.bincount(y_train))
+print("X_train", X_train.shape, X_train.dtype, "  y_train", y_train.shape, y_train.dtype)
+print("points per class:", np.bincount(y_train))
 
 # %%
 fig, ax = plt.subplots(figsize=(4, 4))
@@ -329,7 +330,8 @@ with testing.part("cross_entropy_grad"):
                          [[-0.25, 0.25], [0.375, -0.375]], call=_call,
                          hints=[(lambda got, exp: np.allclose(got, 2 * np.asarray(exp)),
                                  "the loss is a mean over the batch: divide by N = len(y)"),
-                                (lambda got, exp: np.allclose(got, -np.asarray(exp)), "the sign is flipped: p - onehot"),
+                                (lambda got, exp: np.allclose(got, -np.asarray(exp)),
+                                 "the sign is flipped: p - onehot"),
                                 "(softmax(logits) - onehot(y)) / N"])
     for _label, _want in ((0, [[0.0, 0.0]]), (1, [[1.0, -1.0]])):
         testing.assert_close(cross_entropy_grad(np.array([[1000.0, 0.0]]), np.array([_label])), _want,
@@ -348,7 +350,8 @@ with testing.part("cross_entropy_grad", hidden=True):
         _before = _s.copy()
         _got = cross_entropy_grad(_s, _t)
         testing.assert_close(_s, _before, rtol=0, atol=0, call=f"logits after {_call}",
-                             hints=["leave the logits as they were: shift a new array (s = logits - ...), not in place"])
+                             hints=["leave the logits as they were: shift a new array (s = logits - ...), "
+                                    "not in place"])
         testing.assert_shape(_got, (_n, _c), call=_call)
         testing.assert_close(_got, _want, call=_call, atol=1e-12,
                              hints=["divide by the batch size N = len(y), not by the number of classes"])
@@ -386,18 +389,20 @@ with testing.part("linear_backward"):
     _out = linear_backward(_dout, _x, _W)
     testing.assert_true(isinstance(_out, tuple) and len(_out) == 3, call=_call, got=type(_out).__name__,
                         expected="a tuple (dx, dW, db)", hint="return dx, dW, db")
-    _dx, _dW, _db = _out
+    _dx, _dw, _db = _out
     testing.assert_close(_dx, [[-3.0, 3.0], [3.0, 0.0], [4.0, 2.0]], call=_call + " -> dx",
                          hints=["dx = dout @ W.T has the shape of x, (N, D)"])
-    testing.assert_close(_dW, [[1.0, 3.0, -1.0, 2.0], [4.0, -2.0, 5.0, -2.0]], call=_call + " -> dW",
-                         hints=[(lambda got, exp: np.shape(got) == (4, 2), "dW is transposed: x.T @ dout, not dout.T @ x"),
+    testing.assert_close(_dw, [[1.0, 3.0, -1.0, 2.0], [4.0, -2.0, 5.0, -2.0]], call=_call + " -> dW",
+                         hints=[(lambda got, exp: np.shape(got) == (4, 2),
+                                 "dW is transposed: x.T @ dout, not dout.T @ x"),
                                 (lambda got, exp: np.allclose(got, np.asarray(exp) / 3), "do not divide by N here: "
                                  "the 1/N is already inside dout (part 3)"),
                                 "dW = x.T @ dout has the shape of W, (D, C)"])
     testing.assert_true(_db is not None, call=_call + " -> db", got=None, expected="an array of shape (4,)",
                         hint="the bias has a gradient too: the sum of dout over the batch rows")
     testing.assert_close(_db, [3.0, 0.0, 1.0, 1.0], call=_call + " -> db",
-                         hints=[(lambda got, exp: np.allclose(got, 0), "you forgot the bias gradient: db = dout.sum(axis=0)"),
+                         hints=[(lambda got, exp: np.allclose(got, 0),
+                                 "you forgot the bias gradient: db = dout.sum(axis=0)"),
                                 (lambda got, exp: np.allclose(got, np.asarray(exp) / 3),
                                  "db sums over the batch (the bias was added to every row); a mean divides by N twice"),
                                 "db = dout.sum(axis=0)"])
@@ -407,8 +412,8 @@ with testing.part("linear_backward", hidden=True):
     for _n, _d, _c in [(5, 3, 3), (1, 4, 2), (6, 6, 6), (9, 2, 5)]:
         _x, _W, _dout = _rng.standard_normal((_n, _d)), _rng.standard_normal((_d, _c)), _rng.standard_normal((_n, _c))
         _call = f"linear_backward(dout {_dout.shape}, x {_x.shape}, W {_W.shape})"
-        _dx, _dW, _db = linear_backward(_dout, _x, _W)
-        for _name, _got, _want in (("dx", _dx, _dout @ _W.T), ("dW", _dW, _x.T @ _dout), ("db", _db, _dout.sum(0))):
+        _dx, _dw, _db = linear_backward(_dout, _x, _W)
+        for _name, _got, _want in (("dx", _dx, _dout @ _W.T), ("dW", _dw, _x.T @ _dout), ("db", _db, _dout.sum(0))):
             testing.assert_shape(_got, _want.shape, call=f"{_call} -> {_name}")
             testing.assert_close(_got, _want, call=f"{_call} -> {_name}")
 ### END HIDDEN TESTS
@@ -449,7 +454,8 @@ with testing.part("relu_backward", hidden=True):
         _z, _dout = _rng.standard_normal(_shape), _rng.standard_normal(_shape)
         _got = relu_backward(_dout, _z)
         testing.assert_shape(_got, _shape, call=f"relu_backward(dout {_shape}, z {_shape})")
-        testing.assert_close(_got, np.where(_z > 0, _dout, 0.0), call=f"relu_backward(random dout, z of shape {_shape})")
+        testing.assert_close(_got, np.where(_z > 0, _dout, 0.0),
+                             call=f"relu_backward(random dout, z of shape {_shape})")
     testing.assert_close(relu_backward(np.array([2.0, -3.0, 5.0]), np.array([0.0, 0.0, 1.0])), [0.0, 0.0, 5.0],
                          call="relu_backward(dout [2, -3, 5], z [0, 0, 1])",
                          hints=["at z == 0 the slope is 0 (as in PyTorch): use z > 0, not z >= 0"])
@@ -720,9 +726,11 @@ with testing.part("gradient_descent", hidden=True):
 
     _p = {"a": np.ones((2, 2)), "b": np.zeros(3)}
     _losses = gradient_descent(_p, _quad, lr=0.1, steps=5)
-    testing.assert_close(_losses, [(4 + 12) * 0.64 ** i for i in range(5)], call="gradient_descent(two parameters a, b, lr=0.1, steps=5)")
+    testing.assert_close(_losses, [(4 + 12) * 0.64 ** i for i in range(5)],
+                         call="gradient_descent(two parameters a, b, lr=0.1, steps=5)")
     testing.assert_close(_p["a"], np.full((2, 2), 0.8 ** 5), call="a after gradient_descent(two parameters, ...)")
-    testing.assert_close(_p["b"], np.full(3, -2.0 + 2.0 * 0.8 ** 5), call="b after gradient_descent(two parameters, ...)")
+    testing.assert_close(_p["b"], np.full(3, -2.0 + 2.0 * 0.8 ** 5),
+                         call="b after gradient_descent(two parameters, ...)")
     testing.assert_equal(len(gradient_descent({"w": np.zeros(1)}, _bowl, lr=0.1, steps=7)), 7,
                          call="len(gradient_descent(..., steps=7))")
 
@@ -745,7 +753,8 @@ with testing.part("gradient_descent", hidden=True):
     _p = init_params(2, 16, 2, seed=0)
     _losses = gradient_descent(_p, _net_loss_and_grads, lr=0.5, steps=500)
     _acc = float(np.mean((np.maximum(_Xte @ _p["W1"] + _p["b1"], 0) @ _p["W2"] + _p["b2"]).argmax(1) == _yte))
-    testing.assert_true(_acc >= 0.95 and _losses[-1] < 0.5 * _losses[0], call="gradient_descent(the circle net, lr=0.5, steps=500)",
+    testing.assert_true(_acc >= 0.95 and _losses[-1] < 0.5 * _losses[0],
+                        call="gradient_descent(the circle net, lr=0.5, steps=500)",
                         got=f"test accuracy {_acc:.1%}, loss {_losses[0]:.3f} -> {_losses[-1]:.3f}",
                         expected="test accuracy >= 95% and the loss at least halved",
                         hint="update every parameter at every step")
@@ -793,8 +802,9 @@ plt.show()
 # The learning rate is the first knob everyone turns. Too small, and the loss creeps down. Larger is
 # faster, up to a point. Too large, and the steps overshoot: the loss jumps up, and here it stays stuck,
 # because the overshoot pushed the hidden ReLUs to where they never fire again (their gradient is 0).
-# The faint curves are three fixed rates for reference; the bold one is the rate you pick. In JupyterLab a slider appears below the picture
-# and redraws it; run headless, the cell just draws the default.
+# The faint curves are three fixed rates for reference; the bold one is the rate you pick. In
+# JupyterLab a slider appears below the picture and redraws it; run headless, the cell just draws the
+# default.
 
 # %%
 def loss_curve(lr, steps=300):
@@ -913,7 +923,7 @@ Xt, yt = mt.tensor(X_train.astype(np.float32)), mt.tensor(y_train)
 model = mt.nn.Sequential(mt.nn.Linear(2, 16), mt.nn.ReLU(), mt.nn.Linear(16, 2))
 opt = mt.optim.SGD(model.parameters(), lr=0.5)
 mt_losses = []
-for step in range(500):
+for _step in range(500):
     loss = mt.nn.functional.cross_entropy(model(Xt), yt)
     opt.zero_grad()
     loss.backward()
@@ -969,7 +979,7 @@ mt.manual_seed(0)
 model2 = mt.nn.Sequential(mt.nn.Linear(2, 16), mt.nn.ReLU(), mt.nn.Linear(16, 2))
 opt2 = mt.optim.SGD(model2.parameters(), lr=0.5)
 yours_losses = []
-for step in range(500):
+for _step in range(500):
     loss = loss_fn(model2(Xt), yt)
     opt2.zero_grad()
     loss.backward()
@@ -1011,7 +1021,7 @@ if numpy_losses is None:
 # | --- | --- | --- |
 # | 01 scalar autodiff | derivative rules, topological sort, backprop | parts 3–6: every hand-written backward |
 # | 02 tensors | strides, views, broadcasting | NumPy's arrays |
-# | 03 tensor autograd | map / zip / reduce, differentiable tensor ops | broadcasting's backward (the bias sum of part 4) |
+# | 03 tensor autograd | map / zip / reduce, tensor ops with their backward | the bias sum of part 4 (broadcasting) |
 # | 04 fast CPU | numba kernels | NumPy's compiled loops |
 # | 05 GPU | numba.cuda kernels | running on a GPU at all |
 # | 06 modules and layers | `Module`, `Linear`, losses | `init_params`, `forward`, the params dict |
