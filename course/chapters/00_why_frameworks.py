@@ -324,6 +324,9 @@ with testing.part("cross_entropy_grad"):
     testing.assert_close(cross_entropy_grad(np.array([[0.0, 0.0]]), np.array([0])), [[-0.5, 0.5]],
                          call="cross_entropy_grad(logits [[0, 0]], y [0])",
                          hints=[(lambda got, exp: np.allclose(got, [[0.5, 0.5]]), "subtract the one-hot label from p"),
+                                (lambda got, exp: np.allclose(got, [[0.5, -0.5]]), "the sign is flipped: p - onehot"),
+                                (lambda got, exp: np.allclose(got, [[-0.25, 0.25]]),
+                                 "divide by the batch size N = len(y) (here 1), not by the number of classes"),
                                 "softmax([0, 0]) = [0.5, 0.5]; subtract 1 at the label"])
     _call = "cross_entropy_grad(logits [[0, 0], [log 3, 0]], y [0, 1])"
     testing.assert_close(cross_entropy_grad(np.array([[0.0, 0.0], [np.log(3.0), 0.0]]), np.array([0, 1])),
@@ -444,8 +447,9 @@ with testing.part("relu_backward"):
                                  "you masked by the sign of dout: the mask is where the input z > 0"),
                                 (lambda got, exp: np.allclose(got, [[0.0, 1.0], [1.0, 0.0]]),
                                  "you returned the mask alone: multiply it by dout"),
-                                (lambda got, exp: np.allclose(got, [[-1.0, -4.0], [1.5, -12.0]]),
-                                 "you multiplied by z: the slope of relu is 1 or 0, not z"),
+                                (lambda got, exp: np.allclose(got, [[-1.0, -4.0], [1.5, -12.0]])
+                                 or np.allclose(got, [[0.0, -4.0], [1.5, 0.0]]),
+                                 "you multiplied by z (or relu(z)): the slope of relu is 1 or 0, not z"),
                                 "dz = dout * (z > 0)"])
 ### BEGIN HIDDEN TESTS
 with testing.part("relu_backward", hidden=True):
@@ -507,7 +511,11 @@ with testing.part("backward"):
             "b1": "db1 = dz1.sum(axis=0): the first layer's bias needs its gradient too"}
     for _k in ("W2", "b2", "W1", "b1"):
         testing.assert_close(_g[_k], _want[_k], call=f'{_call} -> grads["{_k}"]', rtol=1e-8, atol=1e-9,
-                             hints=[(lambda got, exp: np.allclose(got, 0), f"grads['{_k}'] is all zeros"), _why[_k]])
+                             hints=[(lambda got, exp: np.allclose(got, 0), f"grads['{_k}'] is all zeros"),
+                                    (lambda got, exp: np.allclose(got, np.asarray(exp) / 2),
+                                     "half the answer: the 1/N is already inside cross_entropy_grad, "
+                                     "do not divide by N again"),
+                                    _why[_k]])
 ### BEGIN HIDDEN TESTS
 with testing.part("backward", hidden=True):
     _rng = np.random.default_rng(16)
@@ -713,6 +721,11 @@ with testing.part("gradient_descent"):
                                  "record each loss before its update"),
                                 (lambda got, exp: got is not None and np.allclose(got, [8.0, 18.0, 40.5]),
                                  "the loss grows: step against the gradient, params[k] -= lr * grads[k]"),
+                                (lambda got, exp: got is not None and len(got) != 3,
+                                 "run exactly `steps` steps and record one loss per step"),
+                                (lambda got, exp: got is not None and np.allclose(got, 8.0),
+                                 "the loss never changes: the update did not reach params (`value = value - ...` only "
+                                 "rebinds a name; write params[k] -= lr * grads[k])"),
                                 "return the list of the losses, one per step"])
     testing.assert_close(_p["w"], [1.25, 0.75], call=_call + " -> params['w'] afterwards",
                          hints=[(lambda got, exp: np.allclose(got, [3.0, -1.0]),
@@ -727,7 +740,8 @@ with testing.part("gradient_descent", hidden=True):
     _p = {"a": np.ones((2, 2)), "b": np.zeros(3)}
     _losses = gradient_descent(_p, _quad, lr=0.1, steps=5)
     testing.assert_close(_losses, [(4 + 12) * 0.64 ** i for i in range(5)],
-                         call="gradient_descent(two parameters a, b, lr=0.1, steps=5)")
+                         call="gradient_descent(two parameters a, b, lr=0.1, steps=5)",
+                         hints=["update every parameter in params at every step"])
     testing.assert_close(_p["a"], np.full((2, 2), 0.8 ** 5), call="a after gradient_descent(two parameters, ...)")
     testing.assert_close(_p["b"], np.full(3, -2.0 + 2.0 * 0.8 ** 5),
                          call="b after gradient_descent(two parameters, ...)")
@@ -785,16 +799,19 @@ print(f"loss {numpy_losses[0]:.3f} -> {numpy_losses[-1]:.3f}; test accuracy {tes
       "(target 95%: reached)" if test_accuracy >= 0.95 else "(target 95%: not yet)")
 
 # %%
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8))
-ax1.plot(numpy_losses)
-ax1.set_yscale("log")
-ax1.set_xlabel("step")
-ax1.set_ylabel("cross-entropy")
-ax1.set_title("your NumPy net: training loss")
-draw_boundary(ax2, lambda P: forward(P, params)[0], X_test, y_test,
-              title=f"decision boundary, test accuracy {test_accuracy:.1%}")
-plt.tight_layout()
-plt.show()
+if numpy_losses is None:
+    print("the loss curve and the decision boundary appear here once parts 1-8 run")
+else:
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8))
+    ax1.plot(numpy_losses)
+    ax1.set_yscale("log")
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("cross-entropy")
+    ax1.set_title("your NumPy net: training loss")
+    draw_boundary(ax2, lambda P: forward(P, params)[0], X_test, y_test,
+                  title=f"decision boundary, test accuracy {test_accuracy:.1%}")
+    plt.tight_layout()
+    plt.show()
 
 # %% [markdown]
 # ### A knob to turn: the learning rate
