@@ -843,6 +843,7 @@ def show_lr(lr=0.5):
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (clipped to [0.001, 10])")
     ax.legend(fontsize=8)
+    fig.tight_layout()
     plt.show()
 
 
@@ -883,7 +884,7 @@ except ImportError:  # no ipywidgets: the static picture above is the whole cell
 # - **Static graphs.** *TensorFlow* 1 (Google, 2015), like Theano, asked you to *define* the whole graph
 #   first and then *run* it in a session. Seeing the whole graph lets the library optimise and
 #   distribute it, but debugging means printing from inside a graph that does not exist yet. *Keras*
-#   (2015) put a friendly `model.fit` on top.
+#   (2015) put a friendly `model.fit` on top of Theano and then TensorFlow.
 # - **Dynamic graphs ("define by run").** *Chainer* (2015) and then *PyTorch* (2016) record the graph
 #   while ordinary Python code runs, so `if`, `for` and `print` just work. `loss.backward()` walks the
 #   graph recorded during that run. Research moved to PyTorch within a few years, and TensorFlow 2
