@@ -931,7 +931,7 @@ plt.show()
 # `Sequential(Linear, ReLU, Linear)`, the optimizer is `optim.SGD`, and the gradients come from a single
 # `loss.backward()`. Not one derivative is written by hand. (`mt.nn.Linear` initialises its weights
 # its own way, so the curve is not identical to yours. The first step compiles the package's CPU kernels
-# once, which can take a few seconds on a fresh machine.)
+# once: up to half a minute on a fresh machine, then they load from a disk cache in milliseconds.)
 
 # %%
 mt.manual_seed(0)
