@@ -114,6 +114,15 @@ def empty_storage(n):
     return np.full(n, np.nan)
 
 
+@contextmanager
+def explained(call, hint):
+    """Turn an error inside a check (a position outside a storage, a gradient of the wrong shape) into a message."""
+    try:
+        yield
+    except (IndexError, ValueError, RuntimeError, TypeError) as err:
+        raise AssertionError(f"{call} failed\n  error:    {type(err).__name__}: {err}\n  likely mistake: {hint}") from None
+
+
 plt.rcParams["figure.dpi"] = 80
 
 # %% [markdown]
@@ -167,8 +176,7 @@ def draw_walk(name, storage_size=6):
     colors = plt.cm.tab10(np.arange(storage_size) % 10)
     fig, (grid, strip) = plt.subplots(1, 2, figsize=(10, 2.8), gridspec_kw={"width_ratios": [1, 2.2]})
     visits = []
-    for ordinal in range(size_of(shape)):
-        i, j = to_index(ordinal, shape)
+    for i, j in np.ndindex(*shape):  # ordinal order: the last dim moves fastest
         pos = index_to_position((i, j), strides)
         visits.append(pos)
         grid.add_patch(plt.Rectangle((j, -i - 1), 1, 1, color=colors[pos], alpha=0.55))
@@ -250,7 +258,8 @@ with testing.part("tensor_map"):
     # a transposed input: storage of a (2, 3) tensor read as its (3, 2) transpose
     a = np.arange(6.0)
     out = empty_storage(6)
-    tensor_map(scalar.neg)(out, (2, 1), a, (1, 3), (3, 2))
+    with explained("tensor_map(scalar.neg)(out, (2, 1), a=arange(6), a_strides=(1, 3), shape=(3, 2))", "a position outside a storage: each operand has its own strides (out_strides, a_strides, b_strides)"):
+        tensor_map(scalar.neg)(out, (2, 1), a, (1, 3), (3, 2))
     testing.assert_close(
         view(out, (3, 2), (2, 1)), -np.arange(6.0).reshape(2, 3).T,
         call="tensor_map(scalar.neg)(out, (2, 1), a=arange(6), a_strides=(1, 3), shape=(3, 2))",
@@ -262,7 +271,8 @@ with testing.part("tensor_map"):
         ],
     )
     out = empty_storage(4)
-    tensor_map(lambda x: 2.0 * x + 1.0)(out, (1,), np.array([0.0, 1.0, -2.0, 3.5]), (1,), (4,))
+    with explained("tensor_map(lambda x: 2x + 1)(out, (1,), a=[0, 1, -2, 3.5], (1,), (4,))", "a position outside a storage: each operand has its own strides (out_strides, a_strides, b_strides)"):
+        tensor_map(lambda x: 2.0 * x + 1.0)(out, (1,), np.array([0.0, 1.0, -2.0, 3.5]), (1,), (4,))
     testing.assert_close(out, [1.0, 3.0, -3.0, 8.0], call="tensor_map(lambda x: 2x + 1)(out, (1,), a=[0, 1, -2, 3.5], (1,), (4,))")
 ### BEGIN HIDDEN TESTS
 with testing.part("tensor_map", hidden=True):
@@ -334,7 +344,8 @@ with testing.part("tensor_zip"):
     a = np.arange(6.0)  # (2, 3)
     b = np.array([10.0, 20.0, 30.0])  # a row, broadcast over the 2 rows
     out = empty_storage(6)
-    tensor_zip(scalar.add)(out, (3, 1), a, (3, 1), b, (0, 1), (2, 3))
+    with explained("tensor_zip(scalar.add)(out, (3, 1), a=arange(6), (3, 1), b=[10, 20, 30], b_strides=(0, 1), shape=(2, 3))", "b has only 3 elements: read it at index_to_position(index, b_strides), stride 0 repeats them"):
+        tensor_zip(scalar.add)(out, (3, 1), a, (3, 1), b, (0, 1), (2, 3))
     testing.assert_close(
         view(out, (2, 3), (3, 1)), np.arange(6.0).reshape(2, 3) + b,
         call="tensor_zip(scalar.add)(out, (3, 1), a=arange(6), (3, 1), b=[10, 20, 30], b_strides=(0, 1), shape=(2, 3))",
@@ -345,7 +356,8 @@ with testing.part("tensor_zip"):
     )
     # a transposed a, a contiguous b, and a function whose argument order matters
     out = empty_storage(6)
-    tensor_zip(scalar.sub)(out, (2, 1), np.arange(6.0), (1, 3), np.ones(6), (2, 1), (3, 2))
+    with explained("tensor_zip(scalar.sub)(out, (2, 1), a=arange(6), a_strides=(1, 3), b=ones(6), (2, 1), shape=(3, 2))", "a position outside a storage: each operand has its own strides (out_strides, a_strides, b_strides)"):
+        tensor_zip(scalar.sub)(out, (2, 1), np.arange(6.0), (1, 3), np.ones(6), (2, 1), (3, 2))
     testing.assert_close(
         view(out, (3, 2), (2, 1)), np.arange(6.0).reshape(2, 3).T - 1.0,
         call="tensor_zip(scalar.sub)(out, (2, 1), a=arange(6), a_strides=(1, 3), b=ones(6), (2, 1), shape=(3, 2))",
@@ -394,7 +406,7 @@ def tensor_reduce(fn):
     """A reduce kernel for `fn` over dimension `dim`:
 
         for each index of the output (a_shape with a_shape[dim] = 1):
-            for j in range(a_shape[dim]):
+            for j = 0, 1, ..., a_shape[dim] - 1:
                 out[index] = fn(out[index], a[index with index[dim] = j])
 
     `out` holds the start value when the kernel is called (0 for sum, -inf for max).
@@ -422,7 +434,8 @@ with testing.part("tensor_reduce"):
     own(tensor_reduce(scalar.add), "tensor_reduce")
     a = np.arange(6.0)  # [[0, 1, 2], [3, 4, 5]]
     out = np.zeros(2)
-    tensor_reduce(scalar.add)(out, (1, 1), a, (3, 1), (2, 3), 1)
+    with explained("tensor_reduce(scalar.add)(out=zeros(2), (1, 1), a=arange(6), (3, 1), a_shape=(2, 3), dim=1)", "the output has a_shape with a_shape[dim] = 1: loop over its indices, then over j in range(a_shape[dim])"):
+        tensor_reduce(scalar.add)(out, (1, 1), a, (3, 1), (2, 3), 1)
     testing.assert_close(
         out, [3.0, 12.0],
         call="tensor_reduce(scalar.add)(out=zeros(2), (1, 1), a=arange(6), (3, 1), a_shape=(2, 3), dim=1)",
@@ -430,18 +443,21 @@ with testing.part("tensor_reduce"):
                (lambda got, exp: np.allclose(got, [2.0, 5.0]), "you kept only the last element: fold with fn(out, a[...])")],
     )
     out = np.zeros(3)
-    tensor_reduce(scalar.add)(out, (1, 1), a, (1, 3), (3, 2), 1)  # the transpose, summed over its dim 1
+    with explained("tensor_reduce(scalar.add)(out=zeros(3), (1, 1), a=arange(6), a_strides=(1, 3), a_shape=(3, 2), dim=1)", "a position outside a storage: each operand has its own strides (out_strides, a_strides, b_strides)"):
+        tensor_reduce(scalar.add)(out, (1, 1), a, (1, 3), (3, 2), 1)  # the transpose, summed over its dim 1
     testing.assert_close(
         out, [3.0, 5.0, 7.0],
         call="tensor_reduce(scalar.add)(out=zeros(3), (1, 1), a=arange(6), a_strides=(1, 3), a_shape=(3, 2), dim=1)",
         hints=["a is transposed here: read it with a_strides"],
     )
     out = np.full(3, -np.inf)
-    tensor_reduce(scalar.maximum)(out, (3, 1), np.array([1.0, -5.0, 2.0, 4.0, -1.0, 0.5]), (3, 1), (2, 3), 0)
+    with explained("tensor_reduce(scalar.maximum)(out=full(3, -inf), (3, 1), a of shape (2, 3), (3, 1), (2, 3), dim=0)", "reduce over `dim`, not over a fixed dimension; the output has a_shape with a_shape[dim] = 1"):
+        tensor_reduce(scalar.maximum)(out, (3, 1), np.array([1.0, -5.0, 2.0, 4.0, -1.0, 0.5]), (3, 1), (2, 3), 0)
     testing.assert_close(
         out, [4.0, -1.0, 2.0],
         call="tensor_reduce(scalar.maximum)(out=full(3, -inf), (3, 1), a=[[1, -5, 2], [4, -1, 0.5]], (3, 1), (2, 3), dim=0)",
-        hints=[(lambda got, exp: np.allclose(got, [2.0, 4.0]), "you reduced dim 1, not `dim`")],
+        hints=[(lambda got, exp: np.allclose(got, [2.0, 4.0]), "you reduced dim 1, not `dim`"),
+               (lambda got, exp: np.allclose(got, [4.0, 0.0, 2.0]), "you started from 0: start from the value already in `out`")],
     )
 ### BEGIN HIDDEN TESTS
 with testing.part("tensor_reduce", hidden=True):
@@ -467,7 +483,7 @@ with testing.part("tensor_reduce", hidden=True):
     tensor_reduce(scalar.add)(out, (12, 4, 1), base.reshape(-1), (1, 2, 6), (2, 3, 4), 0)
     testing.assert_close(view(out, (1, 3, 4), (12, 4, 1)), a_view.sum(0, keepdims=True), call="tensor_reduce(add) 3-D dim=0")
     # a dim of size 1 and a broadcast input
-    out = np.zeros(3)
+    out = np.zeros((3,))
     tensor_reduce(scalar.add)(out, (1, 1), np.arange(3.0), (1, 1), (3, 1), 1)
     testing.assert_close(out, [0.0, 1.0, 2.0], call="tensor_reduce(add) over a dim of size 1")
     out = np.zeros(1)
@@ -508,7 +524,8 @@ with testing.part("tensor_matmul"):
     A = np.arange(6.0).reshape(2, 3)
     B = np.arange(12.0).reshape(3, 4) - 5.0
     out = empty_storage(8)
-    tensor_matmul(out, (4, 1), A.reshape(-1), (3, 1), B.reshape(-1), (4, 1), (2, 4), 3)
+    with explained("tensor_matmul(out, (4, 1), A of shape (2, 3), (3, 1), B of shape (3, 4), (4, 1), out_shape=(2, 4), k=3)", "read a at [*batch, i, r] and b at [*batch, r, j], each with its own strides"):
+        tensor_matmul(out, (4, 1), A.reshape(-1), (3, 1), B.reshape(-1), (4, 1), (2, 4), 3)
     testing.assert_close(
         view(out, (2, 4), (4, 1)), A @ B,
         call="tensor_matmul(out, (4, 1), A of shape (2, 3), (3, 1), B of shape (3, 4), (4, 1), out_shape=(2, 4), k=3)",
@@ -518,7 +535,8 @@ with testing.part("tensor_matmul"):
     # A given as the transpose of a (3, 2) storage
     At = np.arange(6.0).reshape(3, 2)
     out = empty_storage(8)
-    tensor_matmul(out, (4, 1), At.reshape(-1), (1, 2), B.reshape(-1), (4, 1), (2, 4), 3)
+    with explained("tensor_matmul(out, (4, 1), a = (3, 2) storage read with strides (1, 2), B (3, 4), (4, 1), (2, 4), k=3)", "read a at [*batch, i, r] and b at [*batch, r, j], each with its own strides"):
+        tensor_matmul(out, (4, 1), At.reshape(-1), (1, 2), B.reshape(-1), (4, 1), (2, 4), 3)
     testing.assert_close(
         view(out, (2, 4), (4, 1)), At.T @ B,
         call="tensor_matmul(out, (4, 1), a = (3, 2) storage read with strides (1, 2), B (3, 4), (4, 1), (2, 4), k=3)",
@@ -535,7 +553,7 @@ with testing.part("tensor_matmul", hidden=True):
     tensor_matmul(out, out_strides, A.reshape(-1), (8, 4, 1), B.reshape(-1), (0, 5, 1), (3, 2, 5), 4)
     testing.assert_close(view(out, (3, 2, 5), out_strides), A @ B, call="tensor_matmul batched (3, 2, 4) @ (4, 5) broadcast, permuted out")
     # k = 1 (an outer product) and a 1 x 1 result
-    out = empty_storage(6)
+    out = empty_storage(2 * 3)
     tensor_matmul(out, (3, 1), np.array([1.0, 2.0]), (1, 1), np.array([3.0, 4.0, 5.0]), (3, 1), (2, 3), 1)
     testing.assert_close(view(out, (2, 3), (3, 1)), np.outer([1.0, 2.0], [3.0, 4.0, 5.0]), call="tensor_matmul with k=1")
     x, y = rng.standard_normal(7), rng.standard_normal(7)
@@ -696,9 +714,13 @@ def unbroadcast(grad, shape):
 
 # %% [tests] id=unbroadcast_tests points=4
 with testing.part("unbroadcast"):
+    own(unbroadcast, "unbroadcast")
     g = np.arange(12.0).reshape(4, 3)
+    with explained("unbroadcast(grad of shape (4, 3), shape=(3,))",
+                   "align the shapes on the right: (4, 3) -> (3,) sums the leading dim 0"):
+        got = unbroadcast(mt.tensor(g), (3,))
     testing.assert_close(
-        unbroadcast(mt.tensor(g), (3,)), g.sum(0),
+        got, g.sum(0),
         call="unbroadcast(grad of shape (4, 3), shape=(3,))",
         hints=[(lambda got, exp: np.shape(got) == (4,), "you summed over the last dim: broadcasting aligns shapes on the right"),
                (lambda got, exp: np.shape(got) == (1, 3), "the result must have exactly the requested shape (3,): reshape it")],
@@ -759,9 +781,12 @@ with testing.part("mul_function"), sealed_function("mul_function", package_funct
     B = np.array([1.0, -2.0, 0.5])
     G = np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]])
     a, b = mt.tensor(A, requires_grad=True), mt.tensor(B, requires_grad=True)
-    out = Mul.apply(a, b)
+    with explained("Mul.apply(a of shape (2, 3), b of shape (3,))", "forward returns a * b"):
+        out = Mul.apply(a, b)
     testing.assert_close(out, A * B, call="Mul.apply(a of shape (2, 3), b of shape (3,))")
-    out.backward(mt.tensor(G))
+    with explained("Mul.apply(a (2, 3), b (3,)).backward(grad of shape (2, 3))",
+                   "each gradient must have its input's shape: unbroadcast(grad * b, a.shape), unbroadcast(grad * a, b.shape)"):
+        out.backward(mt.tensor(G))
     testing.assert_close(
         a.grad, G * B, call="Mul.apply(a (2, 3), b (3,)).backward(grad) -> a.grad",
         hints=[(lambda got, exp: np.allclose(got, G * A), "d(a*b)/da is b, not a"),
@@ -776,8 +801,7 @@ with testing.part("mul_function", hidden=True), sealed_function("mul_function", 
     rng = np.random.default_rng(8)
     for sa, sb in [((3, 1), (1, 4)), ((2, 3, 4), (3, 1)), ((4,), ()), ((2, 1), (2, 5))]:
         A, B, G = rng.standard_normal(sa), rng.standard_normal(sb), rng.standard_normal(np.broadcast_shapes(sa, sb))
-        a = mt.tensor(A, dtype="float64", requires_grad=True)
-        b = mt.tensor(B, dtype="float64", requires_grad=True)
+        a, b = (mt.tensor(v, dtype="float64", requires_grad=True) for v in (A, B))
         Mul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
         lead_a, lead_b = G.ndim - len(sa), G.ndim - len(sb)
         ga = (G * B).sum(tuple(d for d in range(G.ndim) if d < lead_a or sa[d - lead_a] == 1)).reshape(sa)
@@ -831,9 +855,12 @@ with testing.part("matmul_function"), sealed_function("matmul_function", package
     A, B, G = rng.standard_normal((2, 3)), rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
     a = mt.tensor(A, dtype="float64", requires_grad=True)
     b = mt.tensor(B, dtype="float64", requires_grad=True)
-    out = MatMul.apply(a, b)
+    with explained("MatMul.apply(a of shape (2, 3), b of shape (3, 4))", "forward returns a @ b"):
+        out = MatMul.apply(a, b)
     testing.assert_close(out, A @ B, call="MatMul.apply(a of shape (2, 3), b of shape (3, 4))")
-    out.backward(mt.tensor(G, dtype="float64"))
+    with explained("MatMul.apply(a (2, 3), b (3, 4)).backward(grad of shape (2, 4))",
+                   "check the shapes: grad (2, 4) @ b.T (4, 3) gives a's (2, 3); a.T (3, 2) @ grad (2, 4) gives b's (3, 4)"):
+        out.backward(mt.tensor(G, dtype="float64"))
     testing.assert_close(a.grad, G @ B.T, call="MatMul.apply(a (2, 3), b (3, 4)).backward(grad (2, 4)) -> a.grad",
                          hints=["d loss/d a = grad @ b.T: shape (2, 4) @ (4, 3) = (2, 3)"])
     testing.assert_close(b.grad, A.T @ G, call="MatMul.apply(a (2, 3), b (3, 4)).backward(grad (2, 4)) -> b.grad",
@@ -843,17 +870,19 @@ with testing.part("matmul_function", hidden=True), sealed_function("matmul_funct
     rng = np.random.default_rng(10)
     # batched: only the last two dims are transposed
     A, B, G = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4, 5)), rng.standard_normal((2, 3, 5))
-    a = mt.tensor(A, dtype="float64", requires_grad=True)
-    b = mt.tensor(B, dtype="float64", requires_grad=True)
-    out = MatMul.apply(a, b)
-    testing.assert_close(out, A @ B, call="MatMul.apply(a (2, 3, 4), b (2, 4, 5))")
-    out.backward(mt.tensor(G, dtype="float64"))
+
+    def leaf(values):
+        return mt.tensor(values, dtype="float64", requires_grad=True)
+
+    a, b = leaf(A), leaf(B)
+    batched = MatMul.apply(a, b)
+    testing.assert_close(batched, A @ B, call="MatMul.apply(a (2, 3, 4), b (2, 4, 5))")
+    batched.backward(mt.tensor(G, dtype="float64"))
     testing.assert_close(a.grad, G @ B.transpose(0, 2, 1), call="MatMul batched -> a.grad")
     testing.assert_close(b.grad, A.transpose(0, 2, 1) @ G, call="MatMul batched -> b.grad")
     # square matrices (where a misplaced transpose still has the right shape) and a grad check
     A, B, G = rng.standard_normal((3, 3)), rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
-    a = mt.tensor(A, dtype="float64", requires_grad=True)
-    b = mt.tensor(B, dtype="float64", requires_grad=True)
+    a, b = leaf(A), leaf(B)
     MatMul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
     testing.assert_close(a.grad, G @ B.T, call="MatMul square -> a.grad")
     testing.assert_close(b.grad, A.T @ G, call="MatMul square -> b.grad")
