@@ -114,13 +114,18 @@ def empty_storage(n):
     return np.full(n, np.nan)
 
 
+STRIDES = "a position outside a storage: each operand has its own strides (out_strides, a_strides, b_strides)"
+MATMUL_INDEX = "read a at [*batch, i, r] and b at [*batch, r, j], each with its own strides"
+
+
 @contextmanager
 def explained(call, hint):
     """Turn an error inside a check (a position outside a storage, a gradient of the wrong shape) into a message."""
     try:
         yield
     except (IndexError, ValueError, RuntimeError, TypeError) as err:
-        raise AssertionError(f"{call} failed\n  error:    {type(err).__name__}: {err}\n  likely mistake: {hint}") from None
+        message = f"{call} failed\n  error:    {type(err).__name__}: {err}\n  likely mistake: {hint}"
+        raise AssertionError(message) from None
 
 
 plt.rcParams["figure.dpi"] = 80
@@ -258,7 +263,7 @@ with testing.part("tensor_map"):
     # a transposed input: storage of a (2, 3) tensor read as its (3, 2) transpose
     a = np.arange(6.0)
     out = empty_storage(6)
-    with explained("tensor_map(scalar.neg)(out, (2, 1), a=arange(6), a_strides=(1, 3), shape=(3, 2))", "a position outside a storage: each operand has its own strides (out_strides, a_strides, b_strides)"):
+    with explained("tensor_map(scalar.neg)(out, (2, 1), a=arange(6), a_strides=(1, 3), shape=(3, 2))", STRIDES):
         tensor_map(scalar.neg)(out, (2, 1), a, (1, 3), (3, 2))
     testing.assert_close(
         view(out, (3, 2), (2, 1)), -np.arange(6.0).reshape(2, 3).T,
@@ -271,9 +276,10 @@ with testing.part("tensor_map"):
         ],
     )
     out = empty_storage(4)
-    with explained("tensor_map(lambda x: 2x + 1)(out, (1,), a=[0, 1, -2, 3.5], (1,), (4,))", "a position outside a storage: each operand has its own strides (out_strides, a_strides, b_strides)"):
+    with explained("tensor_map(lambda x: 2x + 1)(out, (1,), a=[0, 1, -2, 3.5], (1,), (4,))", STRIDES):
         tensor_map(lambda x: 2.0 * x + 1.0)(out, (1,), np.array([0.0, 1.0, -2.0, 3.5]), (1,), (4,))
-    testing.assert_close(out, [1.0, 3.0, -3.0, 8.0], call="tensor_map(lambda x: 2x + 1)(out, (1,), a=[0, 1, -2, 3.5], (1,), (4,))")
+    testing.assert_close(out, [1.0, 3.0, -3.0, 8.0],
+                         call="tensor_map(lambda x: 2x + 1)(out, (1,), a=[0, 1, -2, 3.5], (1,), (4,))")
 ### BEGIN HIDDEN TESTS
 with testing.part("tensor_map", hidden=True):
     rng = np.random.default_rng(3)
@@ -281,7 +287,8 @@ with testing.part("tensor_map", hidden=True):
     a = rng.standard_normal(6)
     out = empty_storage(12)
     tensor_map(scalar.exp)(out, (1, 4), a, (2, 1), (3, 2))
-    testing.assert_close(view(out, (3, 2), (1, 4)), np.exp(a.reshape(3, 2)), call="tensor_map(exp) into out strides (1, 4)")
+    testing.assert_close(view(out, (3, 2), (1, 4)), np.exp(a.reshape(3, 2)),
+                         call="tensor_map(exp) into out strides (1, 4)")
     untouched = np.ones(12, bool)
     untouched[[0, 4, 1, 5, 2, 6]] = False
     testing.assert_true(np.isnan(out[untouched]).all(), call="tensor_map(exp) into out strides (1, 4)",
@@ -293,11 +300,13 @@ with testing.part("tensor_map", hidden=True):
     shape, a_strides = (4, 2, 3), (1, 12, 4)  # base.transpose(2, 0, 1)
     out = empty_storage(24)
     tensor_map(scalar.tanh)(out, (6, 3, 1), a, a_strides, shape)
-    testing.assert_close(view(out, shape, (6, 3, 1)), np.tanh(base.transpose(2, 0, 1)), call="tensor_map(tanh) 3-D permuted")
+    testing.assert_close(view(out, shape, (6, 3, 1)), np.tanh(base.transpose(2, 0, 1)),
+                         call="tensor_map(tanh) 3-D permuted")
     # a broadcast input (stride 0) and a 0-d tensor
     out = empty_storage(12)
     tensor_map(scalar.neg)(out, (4, 1), np.arange(4.0), (0, 1), (3, 4))
-    testing.assert_close(view(out, (3, 4), (4, 1)), -np.tile(np.arange(4.0), (3, 1)), call="tensor_map(neg) broadcast input")
+    testing.assert_close(view(out, (3, 4), (4, 1)), -np.tile(np.arange(4.0), (3, 1)),
+                         call="tensor_map(neg) broadcast input")
     out = empty_storage(1)
     tensor_map(scalar.neg)(out, (), np.array([2.5]), (), ())
     testing.assert_close(out, [-2.5], call="tensor_map(neg) on a 0-d tensor, shape ()")
@@ -344,7 +353,9 @@ with testing.part("tensor_zip"):
     a = np.arange(6.0)  # (2, 3)
     b = np.array([10.0, 20.0, 30.0])  # a row, broadcast over the 2 rows
     out = empty_storage(6)
-    with explained("tensor_zip(scalar.add)(out, (3, 1), a=arange(6), (3, 1), b=[10, 20, 30], b_strides=(0, 1), shape=(2, 3))", "b has only 3 elements: read it at index_to_position(index, b_strides), stride 0 repeats them"):
+    with explained("tensor_zip(scalar.add)(out, (3, 1), a=arange(6), (3, 1), b=[10, 20, 30], b_strides=(0, 1), "
+                   "shape=(2, 3))", "b has only 3 elements: read it at index_to_position(index, b_strides), "
+                   "stride 0 repeats them"):
         tensor_zip(scalar.add)(out, (3, 1), a, (3, 1), b, (0, 1), (2, 3))
     testing.assert_close(
         view(out, (2, 3), (3, 1)), np.arange(6.0).reshape(2, 3) + b,
@@ -356,12 +367,14 @@ with testing.part("tensor_zip"):
     )
     # a transposed a, a contiguous b, and a function whose argument order matters
     out = empty_storage(6)
-    with explained("tensor_zip(scalar.sub)(out, (2, 1), a=arange(6), a_strides=(1, 3), b=ones(6), (2, 1), shape=(3, 2))", "a position outside a storage: each operand has its own strides (out_strides, a_strides, b_strides)"):
+    with explained("tensor_zip(scalar.sub)(out, (2, 1), a=arange(6), a_strides=(1, 3), b=ones(6), (2, 1), "
+                   "shape=(3, 2))", STRIDES):
         tensor_zip(scalar.sub)(out, (2, 1), np.arange(6.0), (1, 3), np.ones(6), (2, 1), (3, 2))
     testing.assert_close(
         view(out, (3, 2), (2, 1)), np.arange(6.0).reshape(2, 3).T - 1.0,
         call="tensor_zip(scalar.sub)(out, (2, 1), a=arange(6), a_strides=(1, 3), b=ones(6), (2, 1), shape=(3, 2))",
-        hints=[(lambda got, exp: np.allclose(got, 1.0 - np.arange(6.0).reshape(2, 3).T), "you swapped a and b: fn(a, b)"),
+        hints=[(lambda got, exp: np.allclose(got, 1.0 - np.arange(6.0).reshape(2, 3).T),
+                "you swapped a and b: fn(a, b)"),
                (lambda got, exp: np.allclose(got, np.arange(6.0).reshape(3, 2) - 1.0),
                 "you read `a` in storage order: use a_strides")],
     )
@@ -381,11 +394,13 @@ with testing.part("tensor_zip", hidden=True):
     out_strides = (1, 2, 6)  # column-major output
     tensor_zip(scalar.sub)(out, out_strides, base.reshape(-1), (1, 2, 6), b, (4, 0, 1), (2, 3, 4))
     expected = a_view - b.reshape(2, 1, 4)
-    testing.assert_close(view(out, (2, 3, 4), out_strides), expected, call="tensor_zip(sub) 3-D permuted, broadcast, column-major out")
+    testing.assert_close(view(out, (2, 3, 4), out_strides), expected,
+                         call="tensor_zip(sub) 3-D permuted, broadcast, column-major out")
     # a scalar (shape ()) broadcast to a vector, and a 0-d zip
     out = empty_storage(5)
     tensor_zip(scalar.maximum)(out, (1,), np.linspace(-1, 1, 5), (1,), np.array([0.25]), (0,), (5,))
-    testing.assert_close(out, np.maximum(np.linspace(-1, 1, 5), 0.25), call="tensor_zip(maximum) with a broadcast scalar")
+    testing.assert_close(out, np.maximum(np.linspace(-1, 1, 5), 0.25),
+                         call="tensor_zip(maximum) with a broadcast scalar")
     out = empty_storage(1)
     tensor_zip(scalar.div)(out, (), np.array([3.0]), (), np.array([4.0]), (), ())
     testing.assert_close(out, [0.75], call="tensor_zip(div) on 0-d tensors")
@@ -434,16 +449,21 @@ with testing.part("tensor_reduce"):
     own(tensor_reduce(scalar.add), "tensor_reduce")
     a = np.arange(6.0)  # [[0, 1, 2], [3, 4, 5]]
     out = np.zeros(2)
-    with explained("tensor_reduce(scalar.add)(out=zeros(2), (1, 1), a=arange(6), (3, 1), a_shape=(2, 3), dim=1)", "the output has a_shape with a_shape[dim] = 1: loop over its indices, then over j in range(a_shape[dim])"):
+    with explained("tensor_reduce(scalar.add)(out=zeros(2), (1, 1), a=arange(6), (3, 1), a_shape=(2, 3), dim=1)",
+                   "the output has a_shape with a_shape[dim] = 1: "
+                   "loop over its indices, then over j in range(a_shape[dim])"):
         tensor_reduce(scalar.add)(out, (1, 1), a, (3, 1), (2, 3), 1)
     testing.assert_close(
         out, [3.0, 12.0],
         call="tensor_reduce(scalar.add)(out=zeros(2), (1, 1), a=arange(6), (3, 1), a_shape=(2, 3), dim=1)",
-        hints=[(lambda got, exp: np.allclose(got, [3.0, 5.0, 7.0][: len(got)]), "you summed over dim 0 instead of `dim`"),
-               (lambda got, exp: np.allclose(got, [2.0, 5.0]), "you kept only the last element: fold with fn(out, a[...])")],
+        hints=[(lambda got, exp: np.allclose(got, [3.0, 15.0]),
+                "the first element counted twice: start from the value in `out`, then fold every j"),
+               (lambda got, exp: np.allclose(got, [2.0, 5.0]),
+                "you kept only the last element: fold with fn(out, a[...])")],
     )
     out = np.zeros(3)
-    with explained("tensor_reduce(scalar.add)(out=zeros(3), (1, 1), a=arange(6), a_strides=(1, 3), a_shape=(3, 2), dim=1)", "a position outside a storage: each operand has its own strides (out_strides, a_strides, b_strides)"):
+    with explained("tensor_reduce(scalar.add)(out=zeros(3), (1, 1), a=arange(6), a_strides=(1, 3), "
+                   "a_shape=(3, 2), dim=1)", STRIDES):
         tensor_reduce(scalar.add)(out, (1, 1), a, (1, 3), (3, 2), 1)  # the transpose, summed over its dim 1
     testing.assert_close(
         out, [3.0, 5.0, 7.0],
@@ -451,13 +471,16 @@ with testing.part("tensor_reduce"):
         hints=["a is transposed here: read it with a_strides"],
     )
     out = np.full(3, -np.inf)
-    with explained("tensor_reduce(scalar.maximum)(out=full(3, -inf), (3, 1), a of shape (2, 3), (3, 1), (2, 3), dim=0)", "reduce over `dim`, not over a fixed dimension; the output has a_shape with a_shape[dim] = 1"):
+    with explained("tensor_reduce(scalar.maximum)(out=full(3, -inf), (3, 1), a of shape (2, 3), (3, 1), (2, 3), dim=0)",
+                   "reduce over `dim`, not over a fixed dimension; the output has a_shape with a_shape[dim] = 1"):
         tensor_reduce(scalar.maximum)(out, (3, 1), np.array([1.0, -5.0, 2.0, 4.0, -1.0, 0.5]), (3, 1), (2, 3), 0)
     testing.assert_close(
         out, [4.0, -1.0, 2.0],
-        call="tensor_reduce(scalar.maximum)(out=full(3, -inf), (3, 1), a=[[1, -5, 2], [4, -1, 0.5]], (3, 1), (2, 3), dim=0)",
+        call="tensor_reduce(scalar.maximum)(out=full(3, -inf), (3, 1), a=[[1, -5, 2], [4, -1, 0.5]], (3, 1), "
+             "(2, 3), dim=0)",
         hints=[(lambda got, exp: np.allclose(got, [2.0, 4.0]), "you reduced dim 1, not `dim`"),
-               (lambda got, exp: np.allclose(got, [4.0, 0.0, 2.0]), "you started from 0: start from the value already in `out`")],
+               (lambda got, exp: np.allclose(got, [4.0, 0.0, 2.0]),
+                "you started from 0: start from the value already in `out`")],
     )
 ### BEGIN HIDDEN TESTS
 with testing.part("tensor_reduce", hidden=True):
@@ -478,10 +501,12 @@ with testing.part("tensor_reduce", hidden=True):
     a_view = base.transpose(2, 1, 0)  # (2, 3, 4), strides (1, 2, 6)
     out = np.zeros(16)
     tensor_reduce(scalar.add)(out, (1, 16, 2), base.reshape(-1), (1, 2, 6), (2, 3, 4), 1)
-    testing.assert_close(view(out, (2, 1, 4), (1, 16, 2)), a_view.sum(1, keepdims=True), call="tensor_reduce(add) 3-D dim=1, out strides (1, 16, 2)")
+    testing.assert_close(view(out, (2, 1, 4), (1, 16, 2)), a_view.sum(1, keepdims=True),
+                         call="tensor_reduce(add) 3-D dim=1, out strides (1, 16, 2)")
     out = np.zeros(3 * 4)
     tensor_reduce(scalar.add)(out, (12, 4, 1), base.reshape(-1), (1, 2, 6), (2, 3, 4), 0)
-    testing.assert_close(view(out, (1, 3, 4), (12, 4, 1)), a_view.sum(0, keepdims=True), call="tensor_reduce(add) 3-D dim=0")
+    testing.assert_close(view(out, (1, 3, 4), (12, 4, 1)), a_view.sum(0, keepdims=True),
+                         call="tensor_reduce(add) 3-D dim=0")
     # a dim of size 1 and a broadcast input
     out = np.zeros((3,))
     tensor_reduce(scalar.add)(out, (1, 1), np.arange(3.0), (1, 1), (3, 1), 1)
@@ -524,18 +549,21 @@ with testing.part("tensor_matmul"):
     A = np.arange(6.0).reshape(2, 3)
     B = np.arange(12.0).reshape(3, 4) - 5.0
     out = empty_storage(8)
-    with explained("tensor_matmul(out, (4, 1), A of shape (2, 3), (3, 1), B of shape (3, 4), (4, 1), out_shape=(2, 4), k=3)", "read a at [*batch, i, r] and b at [*batch, r, j], each with its own strides"):
+    with explained("tensor_matmul(out, (4, 1), A of shape (2, 3), (3, 1), B of shape (3, 4), (4, 1), "
+                   "out_shape=(2, 4), k=3)", MATMUL_INDEX):
         tensor_matmul(out, (4, 1), A.reshape(-1), (3, 1), B.reshape(-1), (4, 1), (2, 4), 3)
     testing.assert_close(
         view(out, (2, 4), (4, 1)), A @ B,
         call="tensor_matmul(out, (4, 1), A of shape (2, 3), (3, 1), B of shape (3, 4), (4, 1), out_shape=(2, 4), k=3)",
         hints=[(lambda got, exp: np.isnan(got).any(), "some outputs were never written"),
-               (lambda got, exp: np.allclose(got, (A[:, -1:] * B[-1:, :])), "only the last product survived: accumulate acc += ...")],
+               (lambda got, exp: np.allclose(got, (A[:, -1:] * B[-1:, :])),
+                "only the last product survived: accumulate acc += ...")],
     )
     # A given as the transpose of a (3, 2) storage
     At = np.arange(6.0).reshape(3, 2)
     out = empty_storage(8)
-    with explained("tensor_matmul(out, (4, 1), a = (3, 2) storage read with strides (1, 2), B (3, 4), (4, 1), (2, 4), k=3)", "read a at [*batch, i, r] and b at [*batch, r, j], each with its own strides"):
+    with explained("tensor_matmul(out, (4, 1), a = (3, 2) storage read with strides (1, 2), "
+                   "B (3, 4), (4, 1), (2, 4), k=3)", MATMUL_INDEX):
         tensor_matmul(out, (4, 1), At.reshape(-1), (1, 2), B.reshape(-1), (4, 1), (2, 4), 3)
     testing.assert_close(
         view(out, (2, 4), (4, 1)), At.T @ B,
@@ -551,11 +579,13 @@ with testing.part("tensor_matmul", hidden=True):
     out = empty_storage(30)
     out_strides = (1, 15, 3)  # batch fastest
     tensor_matmul(out, out_strides, A.reshape(-1), (8, 4, 1), B.reshape(-1), (0, 5, 1), (3, 2, 5), 4)
-    testing.assert_close(view(out, (3, 2, 5), out_strides), A @ B, call="tensor_matmul batched (3, 2, 4) @ (4, 5) broadcast, permuted out")
+    testing.assert_close(view(out, (3, 2, 5), out_strides), A @ B,
+                         call="tensor_matmul batched (3, 2, 4) @ (4, 5) broadcast, permuted out")
     # k = 1 (an outer product) and a 1 x 1 result
     out = empty_storage(2 * 3)
     tensor_matmul(out, (3, 1), np.array([1.0, 2.0]), (1, 1), np.array([3.0, 4.0, 5.0]), (3, 1), (2, 3), 1)
-    testing.assert_close(view(out, (2, 3), (3, 1)), np.outer([1.0, 2.0], [3.0, 4.0, 5.0]), call="tensor_matmul with k=1")
+    testing.assert_close(view(out, (2, 3), (3, 1)), np.outer([1.0, 2.0], [3.0, 4.0, 5.0]),
+                         call="tensor_matmul with k=1")
     x, y = rng.standard_normal(7), rng.standard_normal(7)
     out = empty_storage(1)
     tensor_matmul(out, (1, 1), x, (7, 1), y, (1, 1), (1, 1), 7)
@@ -637,9 +667,11 @@ def draw_graph(root, names):
     fig, ax = plt.subplots(figsize=(11, 3.4))
     for src, dst in edges:
         (x0, y0), (x1, y1) = where[src], where[dst]
-        broadcast = tensors[src].shape != tensors[dst].shape and tensors[dst].grad_fn.name in ("AddBackward", "MulBackward")
+        broadcast = tensors[src].shape != tensors[dst].shape and tensors[dst].grad_fn.name in ("AddBackward",
+                                                                                               "MulBackward")
         ax.annotate("", xy=(x1 - 0.33, y1), xytext=(x0 + 0.33, y0),
-                    arrowprops={"arrowstyle": "->", "color": "tab:red" if broadcast else "0.35", "lw": 2 if broadcast else 1})
+                    arrowprops={"arrowstyle": "->", "color": "tab:red" if broadcast else "0.35",
+                                "lw": 2 if broadcast else 1})
         if broadcast:
             ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.12, f"grad {tensors[dst].shape} -> {tensors[src].shape}",
                     color="tab:red", fontsize=8, ha="center")
@@ -722,8 +754,10 @@ with testing.part("unbroadcast"):
     testing.assert_close(
         got, g.sum(0),
         call="unbroadcast(grad of shape (4, 3), shape=(3,))",
-        hints=[(lambda got, exp: np.shape(got) == (4,), "you summed over the last dim: broadcasting aligns shapes on the right"),
-               (lambda got, exp: np.shape(got) == (1, 3), "the result must have exactly the requested shape (3,): reshape it")],
+        hints=[(lambda got, exp: np.shape(got) == (4,),
+                "you summed over the last dim: broadcasting aligns shapes on the right"),
+               (lambda got, exp: np.shape(got) == (1, 3),
+                "the result must have exactly the requested shape (3,): reshape it")],
     )
     testing.assert_close(
         unbroadcast(mt.tensor(g), (4, 1)), g.sum(1, keepdims=True),
@@ -740,11 +774,14 @@ with testing.part("unbroadcast", hidden=True):
         got = unbroadcast(mt.tensor(g, dtype="float64"), shape)
         lead = g.ndim - len(shape)
         dims = tuple(d for d in range(g.ndim) if d < lead or shape[d - lead] == 1)
-        testing.assert_close(got, g.sum(dims).reshape(shape), call=f"unbroadcast(grad of shape (2, 3, 4), shape={shape})")
+        testing.assert_close(got, g.sum(dims).reshape(shape),
+                             call=f"unbroadcast(grad of shape (2, 3, 4), shape={shape})")
     # size 1 in the gradient too: nothing to sum there
     g1 = rng.standard_normal((5, 1, 2))
-    testing.assert_close(unbroadcast(mt.tensor(g1, dtype="float64"), (1, 2)), g1.sum(0), call="unbroadcast(grad (5, 1, 2), (1, 2))")
-    testing.assert_close(unbroadcast(mt.tensor(g1, dtype="float64"), (1, 1, 1)), g1.sum().reshape(1, 1, 1), call="unbroadcast(grad (5, 1, 2), (1, 1, 1))")
+    testing.assert_close(unbroadcast(mt.tensor(g1, dtype="float64"), (1, 2)), g1.sum(0),
+                         call="unbroadcast(grad (5, 1, 2), (1, 2))")
+    testing.assert_close(unbroadcast(mt.tensor(g1, dtype="float64"), (1, 1, 1)), g1.sum().reshape(1, 1, 1),
+                         call="unbroadcast(grad (5, 1, 2), (1, 1, 1))")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -785,12 +822,14 @@ with testing.part("mul_function"), sealed_function("mul_function", package_funct
         out = Mul.apply(a, b)
     testing.assert_close(out, A * B, call="Mul.apply(a of shape (2, 3), b of shape (3,))")
     with explained("Mul.apply(a (2, 3), b (3,)).backward(grad of shape (2, 3))",
-                   "each gradient must have its input's shape: unbroadcast(grad * b, a.shape), unbroadcast(grad * a, b.shape)"):
+                   "each gradient must have its input's shape: "
+                   "unbroadcast(grad * b, a.shape), unbroadcast(grad * a, b.shape)"):
         out.backward(mt.tensor(G))
     testing.assert_close(
         a.grad, G * B, call="Mul.apply(a (2, 3), b (3,)).backward(grad) -> a.grad",
         hints=[(lambda got, exp: np.allclose(got, G * A), "d(a*b)/da is b, not a"),
-               (lambda got, exp: np.allclose(got, np.broadcast_to(B, (2, 3))), "multiply by the incoming grad (chain rule)")],
+               (lambda got, exp: np.allclose(got, np.broadcast_to(B, (2, 3))),
+                "multiply by the incoming grad (chain rule)")],
     )
     testing.assert_close(
         b.grad, (G * A).sum(0), call="Mul.apply(a (2, 3), b (3,)).backward(grad) -> b.grad",
@@ -812,7 +851,8 @@ with testing.part("mul_function", hidden=True), sealed_function("mul_function", 
     x = mt.tensor([1.5, -2.0], dtype="float64", requires_grad=True)
     Mul.apply(x, x).sum().backward()
     testing.assert_close(x.grad, [3.0, -4.0], call="Mul.apply(x, x).sum().backward() -> x.grad")
-    testing.assert_true(mt.grad_check(Mul.apply, mt.randn(3, 1), mt.randn(2, 1, 4)), call="grad_check(Mul.apply, (3, 1), (2, 1, 4))",
+    testing.assert_true(mt.grad_check(Mul.apply, mt.randn(3, 1), mt.randn(2, 1, 4)),
+                        call="grad_check(Mul.apply, (3, 1), (2, 1, 4))",
                         got="failed", expected="passes", hint="")
 ### END HIDDEN TESTS
 
@@ -859,7 +899,8 @@ with testing.part("matmul_function"), sealed_function("matmul_function", package
         out = MatMul.apply(a, b)
     testing.assert_close(out, A @ B, call="MatMul.apply(a of shape (2, 3), b of shape (3, 4))")
     with explained("MatMul.apply(a (2, 3), b (3, 4)).backward(grad of shape (2, 4))",
-                   "check the shapes: grad (2, 4) @ b.T (4, 3) gives a's (2, 3); a.T (3, 2) @ grad (2, 4) gives b's (3, 4)"):
+                   "check the shapes: grad (2, 4) @ b.T (4, 3) gives a's (2, 3); "
+                   "a.T (3, 2) @ grad (2, 4) gives b's (3, 4)"):
         out.backward(mt.tensor(G, dtype="float64"))
     testing.assert_close(a.grad, G @ B.T, call="MatMul.apply(a (2, 3), b (3, 4)).backward(grad (2, 4)) -> a.grad",
                          hints=["d loss/d a = grad @ b.T: shape (2, 4) @ (4, 3) = (2, 3)"])
@@ -886,7 +927,8 @@ with testing.part("matmul_function", hidden=True), sealed_function("matmul_funct
     MatMul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
     testing.assert_close(a.grad, G @ B.T, call="MatMul square -> a.grad")
     testing.assert_close(b.grad, A.T @ G, call="MatMul square -> b.grad")
-    testing.assert_true(mt.grad_check(MatMul.apply, mt.randn(4, 2), mt.randn(2, 3)), call="grad_check(MatMul.apply, (4, 2), (2, 3))",
+    testing.assert_true(mt.grad_check(MatMul.apply, mt.randn(4, 2), mt.randn(2, 3)),
+                        call="grad_check(MatMul.apply, (4, 2), (2, 3))",
                         got="failed", expected="passes", hint="")
 ### END HIDDEN TESTS
 
