@@ -225,7 +225,8 @@ draw_walk("transposed (3, 2), strides (1, 3)")
 try:
     import ipywidgets
 
-    ipywidgets.interact(draw_walk, name=list(VIEWS), storage_size=ipywidgets.fixed(6))
+    choice = ipywidgets.Dropdown(options=list(VIEWS), value="row broadcast to (3, 3), strides (0, 1)", description="view")
+    ipywidgets.interact(draw_walk, name=choice, storage_size=ipywidgets.fixed(6))
 except ImportError:
     print("ipywidgets is not installed; call draw_walk(name) with one of:", list(VIEWS))
 
@@ -673,8 +674,8 @@ def draw_graph(root, names):
                     arrowprops={"arrowstyle": "->", "color": "tab:red" if broadcast else "0.35",
                                 "lw": 2 if broadcast else 1})
         if broadcast:
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.12, f"grad {tensors[dst].shape} -> {tensors[src].shape}",
-                    color="tab:red", fontsize=8, ha="center")
+            ax.text((x0 + x1) / 2, min(y0, y1) - 0.2, f"grad {tensors[dst].shape}\nsummed to {tensors[src].shape}",
+                    color="tab:red", fontsize=8, ha="center", va="top")
     for key, t in tensors.items():
         label = names.get(key) or t.grad_fn.name.replace("Backward", "")
         leaf = t.grad_fn is None
@@ -705,20 +706,23 @@ draw_graph(loss, {id(x): "x", id(W): "W", id(b): "b", id(s): "s"})
 
 # %%
 g = np.arange(8.0).reshape(4, 2)
-fig, axes = plt.subplots(1, 3, figsize=(8, 2.6), gridspec_kw={"width_ratios": [2, 2, 1]})
-for ax, data, title in [
-    (axes[0], g, "grad of x + b: (4, 2)"),
-    (axes[1], g.sum(0, keepdims=True), "summed over dim 0: (1, 2)"),
-    (axes[2], g.sum(1, keepdims=True), "for s (4, 1)"),
-]:
-    ax.imshow(data, cmap="Blues", vmin=0, vmax=g.sum(0).max())
+panels = [  # (matrix, left edge, title): drawn on one axis, so every cell has the same size
+    (g, 0.0, "the gradient\n(4, 2)"),
+    (g.sum(0, keepdims=True), 4.5, "for b (2,):\nsum over dim 0"),
+    (g.sum(1, keepdims=True), 9.5, "for s (4, 1):\nsum over dim 1"),
+]
+fig, ax = plt.subplots(figsize=(9, 3))
+for data, left, title in panels:
     for (i, j), v in np.ndenumerate(data):
-        ax.text(j, i, f"{v:g}", ha="center", va="center")
-    ax.set_title(title, fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
-fig.suptitle("b of shape (2,) gets the column sums; s of shape (4, 1) gets the row sums", fontsize=10)
-fig.tight_layout()
+        ax.add_patch(plt.Rectangle((left + j, -i - 1), 1, 1, fc=plt.cm.Blues(0.15 + 0.8 * v / 28), ec="0.3"))
+        ax.text(left + j + 0.5, -i - 0.5, f"{v:g}", ha="center", va="center", color="k" if v < 14 else "w")
+    ax.text(left + data.shape[1] / 2, 0.2, title, ha="center", va="bottom", fontsize=10)
+ax.annotate("", xy=(4.4, -0.5), xytext=(2.1, -2), arrowprops={"arrowstyle": "->", "color": "tab:red"})
+ax.annotate("", xy=(9.4, -2), xytext=(2.1, -2), arrowprops={"arrowstyle": "->", "color": "tab:red"})
+ax.set_xlim(-0.2, 11)
+ax.set_ylim(-4.2, 1.6)
+ax.set_aspect("equal")
+ax.axis("off")
 plt.show()
 
 # %% [markdown]
@@ -1053,8 +1057,8 @@ left.plot(accuracies, label="accuracy")
 left.set_xlabel("step")
 left.set_title("training on your backend", fontsize=10)
 left.legend()
-right.contourf(gx, gy, probs, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
-right.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="k", s=25)
+right.contourf(gx, gy, probs, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
+right.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="k", s=30)
 right.set_title(f"decision boundary (accuracy {accuracies[-1]:.0%})", fontsize=10)
 right.set_aspect("equal")
 fig.tight_layout()
@@ -1070,8 +1074,8 @@ def draw_boundary(step=100):
     p = np.exp(np.tanh((points - 0.5) @ w1 + c1) @ w2 + c2)
     p = (p[:, 1] / p.sum(1)).reshape(gx.shape)
     fig, ax = plt.subplots(figsize=(4, 3.8))
-    ax.contourf(gx, gy, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="k", s=25)
+    ax.contourf(gx, gy, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="k", s=30)
     ax.set_title(f"after {max(step // 10, 1) * 10} steps: loss {losses[max(step // 10, 1) * 10 - 1]:.3f}", fontsize=10)
     ax.set_aspect("equal")
     plt.show()
