@@ -225,7 +225,7 @@ draw_walk("transposed (3, 2), strides (1, 3)")
 try:
     import ipywidgets
 
-    choice = ipywidgets.Dropdown(options=list(VIEWS), value="row broadcast to (3, 3), strides (0, 1)", description="view")
+    choice = ipywidgets.Dropdown(options=list(VIEWS), value=list(VIEWS)[2], description="view")
     ipywidgets.interact(draw_walk, name=choice, storage_size=ipywidgets.fixed(6))
 except ImportError:
     print("ipywidgets is not installed; call draw_walk(name) with one of:", list(VIEWS))
