@@ -134,6 +134,7 @@ def _fail(what: str, call: str, got: Any, expected: Any, mistake: str | None) ->
 
 
 def _compare(got: Any, expected: Any, call: str, hints: Sequence[Hint] | str, rtol: float, atol: float) -> None:
+    __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
     g, e = _as_array(got), _as_array(expected)
     if g is not None and e is not None:
         same = g.shape == e.shape and (
@@ -154,16 +155,19 @@ def assert_close(
     got: Any, expected: Any, *, call: str, rtol: float = 1e-5, atol: float = 1e-8, hints: Sequence[Hint] | str = ()
 ) -> None:
     """`got` equals `expected` within `rtol`/`atol` (numbers, sequences, arrays, tensors)."""
+    __tracebackhide__ = True
     _compare(got, expected, call, hints, rtol, atol)
 
 
 def assert_equal(got: Any, expected: Any, *, call: str, hints: Sequence[Hint] | str = ()) -> None:
     """`got` equals `expected` exactly (same shape for arrays and tensors)."""
+    __tracebackhide__ = True
     _compare(got, expected, call, hints, 0.0, 0.0)
 
 
 def assert_shape(got: Any, shape: Sequence[int], *, call: str, hints: Sequence[Hint] | str = ()) -> None:
     """`got` (an array or tensor) has `shape`."""
+    __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
     actual = tuple(getattr(got, "shape", np.shape(got)))
     if actual != tuple(shape):
         mistake = (_hint(hints, actual, tuple(shape)) if hints else None) or _diagnose(
@@ -174,6 +178,7 @@ def assert_shape(got: Any, shape: Sequence[int], *, call: str, hints: Sequence[H
 
 def assert_true(condition: Any, *, call: str, got: Any, expected: Any, hint: str | None = None) -> None:
     """A check of anything else: `condition` must hold; the message shows `got` and `expected`."""
+    __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
     if not condition:
         raise _fail("is not right", call, got, expected, hint)
 
@@ -187,6 +192,7 @@ def assert_raises(
     **kwargs: Any,
 ) -> BaseException:
     """`fn(*args, **kwargs)` raises `exc_type`; returns the exception (to check its message)."""
+    __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
     names = exc_type.__name__ if isinstance(exc_type, type) else " or ".join(t.__name__ for t in exc_type)
     try:
         result = fn(*args, **kwargs)
@@ -217,6 +223,7 @@ def part(name: str, hidden: bool = False) -> Iterator[None]:
 
     On success the visible block prints one line; a hidden block prints nothing.
     """
+    __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
     from . import course  # course knows the chapter's references; testing is usable without it
 
     with course.sealed(name):
