@@ -132,18 +132,26 @@ def draw_memory(shape, strides, ax_grid, ax_strip, title="", storage_size=None, 
     for p in range(n):
         used = bool((pos == p).any())
         ax_strip.add_patch(plt.Rectangle((p, 0), 1, 1, fc=colours[p] if used else "#eeeeee", ec="white", lw=2))
-        ax_strip.text(p + 0.5, 0.5, str(p), ha="center", va="center", fontsize=9, color="white" if used else "#999999")
+        ax_strip.text(p + 0.5, 0.5, str(p), ha="center", va="center", fontsize=9 if n <= 12 else 6,
+                      color="white" if used else "#999999")
+    walk = [int(p) for p in pos.reshape(-1)]
+    if len(walk) <= 12:  # arrows: the order in which counting through the view visits memory
+        for p, q in zip(walk, walk[1:]):
+            if p != q:
+                ax_strip.annotate("", xy=(q + 0.5, 1.0), xytext=(p + 0.5, 1.0),
+                                  arrowprops=dict(arrowstyle="->", color="tab:red", lw=1,
+                                                  connectionstyle="arc3,rad=-0.5"))
     ax_strip.set_xlim(-0.2, n + 0.2)
-    ax_strip.set_ylim(-0.1, 1.1)
+    ax_strip.set_ylim(-0.1, 2.2)
     ax_strip.set_aspect("equal")
     ax_strip.axis("off")
-    ax_strip.set_title("storage (1-D memory)", fontsize=9)
+    ax_strip.set_title("storage (1-D memory); red: the order the view reads it", fontsize=9)
 
 
 def memory_figure(views, storage_size=None):
     """One column per (title, shape, strides): the tensor's grid above the shared memory strip."""
-    fig, axes = plt.subplots(2, len(views), figsize=(4.2 * len(views), 3.2), dpi=80,
-                             gridspec_kw={"height_ratios": [3, 1]}, squeeze=False)
+    fig, axes = plt.subplots(2, len(views), figsize=(4.2 * len(views), 3.6), dpi=80,
+                             gridspec_kw={"height_ratios": [3, 1.6]}, squeeze=False)
     for k, (title, shape, strides) in enumerate(views):
         draw_memory(shape, strides, axes[0, k], axes[1, k], title, storage_size)
     fig.tight_layout()
@@ -616,7 +624,10 @@ def draw_broadcast(shape_a=(3, 1), shape_b=(4,)):
                 src_r, src_c = (0 if full[0] == 1 else r), (0 if full[1] == 1 else c)
                 real = (src_r, src_c) == (r, c) or name == "a + b"
                 ax.add_patch(plt.Rectangle((c, rows - 1 - r), 1, 1, fc="tab:blue" if real else "tab:blue", alpha=1.0 if real else 0.25, ec="white", lw=2))
-                label = f"{values[src_r, src_c]}" if name != "a + b" else ""
+                a_val = np.arange(int(np.prod(shape_a))).reshape((1,) * (2 - len(shape_a)) + tuple(shape_a))
+                b_val = np.arange(int(np.prod(shape_b))).reshape((1,) * (2 - len(shape_b)) + tuple(shape_b))
+                total = np.broadcast_to(a_val, (rows, cols))[r, c] + np.broadcast_to(b_val, (rows, cols))[r, c]
+                label = f"{values[src_r, src_c]}" if name != "a + b" else f"{total}"
                 ax.text(c + 0.5, rows - 0.5 - r, label, ha="center", va="center", color="white" if real else "black", fontsize=10)
         ax.set_xlim(-0.2, cols + 0.2)
         ax.set_ylim(-0.2, rows + 0.2)
