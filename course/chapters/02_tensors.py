@@ -24,17 +24,21 @@ import numpy as np
 
 import minitorch_edu as mt
 from minitorch_edu import testing
+from minitorch_edu.backends import python as py_backend
 from minitorch_edu.course import Chapter
 
-chapter = Chapter("02_tensors", references={
-    "index_to_position": ["minitorch_edu.core.shape.index_to_position"],
-    "to_index": ["minitorch_edu.core.shape.to_index"],
-    "contiguous_strides": ["minitorch_edu.core.shape.contiguous_strides"],
-    "is_contiguous": ["minitorch_edu.core.shape.is_contiguous"],
-    "view": ["minitorch_edu.core.shape.view_strides", "minitorch_edu.core.shape.infer_shape"],
-    "broadcast_shape": ["minitorch_edu.core.shape.broadcast_shapes"],
-    "broadcast_index": ["minitorch_edu.core.shape.expand_strides"],
-})
+chapter = Chapter(
+    "02_tensors",
+    references={
+        "index_to_position": ["minitorch_edu.core.shape.index_to_position"],
+        "to_index": ["minitorch_edu.core.shape.to_index"],
+        "contiguous_strides": ["minitorch_edu.core.shape.contiguous_strides"],
+        "is_contiguous": ["minitorch_edu.core.shape.is_contiguous"],
+        "view": ["minitorch_edu.core.shape.view_strides", "minitorch_edu.core.shape.infer_shape"],
+        "broadcast_shape": ["minitorch_edu.core.shape.broadcast_shapes"],
+        "broadcast_index": ["minitorch_edu.core.shape.expand_strides"],
+    },
+)
 
 
 def np_strides(array):
@@ -64,15 +68,20 @@ def _plain(value):
 
 
 def check(fn, args, expected, *, call, hints=(), error_hint="it should return a value for this input, not raise"):
-    """fn(*args) must equal `expected`; a failure (or an unexpected error) says what came back and the likely mistake."""
+    """fn(*args) must equal `expected`; a failure (or an unexpected error) says what came back and why."""
     expected = _plain(expected)
     try:
         got = _plain(fn(*args))
     except (NotImplementedError, AssertionError):
         raise
     except Exception as err:  # a crash on a valid input is a wrong answer, said plainly
-        testing.assert_true(False, call=call, got=_Shown(f"an error: {type(err).__name__}: {err}"),
-                            expected=_Shown(repr(expected)), hint=error_hint)
+        testing.assert_true(
+            False,
+            call=call,
+            got=_Shown(f"an error: {type(err).__name__}: {err}"),
+            expected=_Shown(repr(expected)),
+            hint=error_hint,
+        )
     if got != expected:
         hint = None
         for h in hints:
@@ -132,15 +141,25 @@ def draw_memory(shape, strides, ax_grid, ax_strip, title="", storage_size=None, 
     for p in range(n):
         used = bool((pos == p).any())
         ax_strip.add_patch(plt.Rectangle((p, 0), 1, 1, fc=colours[p] if used else "#eeeeee", ec="white", lw=2))
-        ax_strip.text(p + 0.5, 0.5, str(p), ha="center", va="center", fontsize=9 if n <= 12 else 6,
-                      color="white" if used else "#999999")
+        ax_strip.text(
+            p + 0.5,
+            0.5,
+            str(p),
+            ha="center",
+            va="center",
+            fontsize=9 if n <= 12 else 6,
+            color="white" if used else "#999999",
+        )
     walk = [int(p) for p in pos.reshape(-1)]
     if len(walk) <= 12:  # arrows: the order in which counting through the view visits memory
         for p, q in zip(walk, walk[1:]):
             if p != q:
-                ax_strip.annotate("", xy=(q + 0.5, 1.0), xytext=(p + 0.5, 1.0),
-                                  arrowprops=dict(arrowstyle="->", color="tab:red", lw=1,
-                                                  connectionstyle="arc3,rad=-0.5"))
+                ax_strip.annotate(
+                    "",
+                    xy=(q + 0.5, 1.0),
+                    xytext=(p + 0.5, 1.0),
+                    arrowprops=dict(arrowstyle="->", color="tab:red", lw=1, connectionstyle="arc3,rad=-0.5"),
+                )
     ax_strip.set_xlim(-0.2, n + 0.2)
     ax_strip.set_ylim(-0.1, 2.2)
     ax_strip.set_aspect("equal")
@@ -150,8 +169,9 @@ def draw_memory(shape, strides, ax_grid, ax_strip, title="", storage_size=None, 
 
 def memory_figure(views, storage_size=None):
     """One column per (title, shape, strides): the tensor's grid above the shared memory strip."""
-    fig, axes = plt.subplots(2, len(views), figsize=(4.2 * len(views), 3.6), dpi=80,
-                             gridspec_kw={"height_ratios": [3, 1.6]}, squeeze=False)
+    fig, axes = plt.subplots(
+        2, len(views), figsize=(4.2 * len(views), 3.6), dpi=80, gridspec_kw={"height_ratios": [3, 1.6]}, squeeze=False
+    )
     for k, (title, shape, strides) in enumerate(views):
         draw_memory(shape, strides, axes[0, k], axes[1, k], title, storage_size)
     fig.tight_layout()
@@ -206,6 +226,7 @@ plt.show()
 # Write it. (PyTorch shows strides with `x.stride()`, NumPy with `x.strides` — in *bytes*, so
 # divide by `x.itemsize`; TensorFlow hides them, but its tensors are laid out the same way.)
 
+
 # %% [solution] id=index_to_position
 def index_to_position(index, strides):
     """The storage position of `index` for a tensor with these `strides`.
@@ -222,13 +243,33 @@ def index_to_position(index, strides):
 
 # %% [tests] id=index_to_position_tests points=3
 with testing.part("index_to_position"):
-    check(index_to_position, ((1, 2), (3, 1)), 5, call="index_to_position((1, 2), strides=(3, 1))",
-          hints=[(lambda got, exp: got == 1 * 1 + 2 * 3, "you paired each index with the other dimension's stride (strides reversed?)"),
-                 (lambda got, exp: got == 3, "multiply each index by its stride and add: position = sum(index[d] * strides[d])")])
+    check(
+        index_to_position,
+        ((1, 2), (3, 1)),
+        5,
+        call="index_to_position((1, 2), strides=(3, 1))",
+        hints=[
+            (
+                lambda got, exp: got == 1 * 1 + 2 * 3,
+                "you paired each index with the other dimension's stride (strides reversed?)",
+            ),
+            (
+                lambda got, exp: got == 3,
+                "multiply each index by its stride and add: position = sum(index[d] * strides[d])",
+            ),
+        ],
+    )
     check(index_to_position, ((0, 0), (3, 1)), 0, call="index_to_position((0, 0), strides=(3, 1))")
-    check(index_to_position, ((2, 1), (1, 3)), 5, call="index_to_position((2, 1), strides=(1, 3))  # a transposed view",
-          hints=[(lambda got, exp: got == 7, "you used the strides in the wrong order"),
-                 (lambda got, exp: got == 3, "use the strides you are given: a transposed view's last stride is not 1")])
+    check(
+        index_to_position,
+        ((2, 1), (1, 3)),
+        5,
+        call="index_to_position((2, 1), strides=(1, 3))  # a transposed view",
+        hints=[
+            (lambda got, exp: got == 7, "you used the strides in the wrong order"),
+            (lambda got, exp: got == 3, "use the strides you are given: a transposed view's last stride is not 1"),
+        ],
+    )
     check(index_to_position, ((1, 0, 3), (20, 5, 1)), 23, call="index_to_position((1, 0, 3), strides=(20, 5, 1))")
 ### BEGIN HIDDEN TESTS
 with testing.part("index_to_position", hidden=True):
@@ -242,7 +283,12 @@ with testing.part("index_to_position", hidden=True):
         rng.shuffle(order)
         a = base[::2].reshape(shape).transpose(order)
         index = tuple(rng.randrange(s) for s in a.shape)
-        check(index_to_position, (index, np_strides(a)), int(a[index]), call=f"index_to_position({index}, strides={np_strides(a)})")
+        check(
+            index_to_position,
+            (index, np_strides(a)),
+            int(a[index]),
+            call=f"index_to_position({index}, strides={np_strides(a)})",
+        )
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -253,6 +299,7 @@ with testing.part("index_to_position", hidden=True):
 # exactly like the digits of an odometer: for shape `(2, 3)` the counts 0..5 are the indices
 # `(0,0) (0,1) (0,2) (1,0) (1,1) (1,2)`. Peel the digits off from the right with `divmod`.
 # (NumPy calls this `np.unravel_index`.)
+
 
 # %% [solution] id=to_index
 def to_index(ordinal, shape):
@@ -271,17 +318,43 @@ def to_index(ordinal, shape):
 # %% [tests] id=to_index_tests points=4
 COLUMN_MAJOR = "you counted column-major (first dimension fastest); row-major moves the LAST dimension fastest"
 with testing.part("to_index"):
-    check(to_index, (4, (2, 3)), (1, 1), call="to_index(4, shape=(2, 3))",
-          hints=[(lambda got, exp: got == (2, 0) or got == (0, 2), COLUMN_MAJOR),
-                 (lambda got, exp: got == (1, 2), "off by one: count from 0 (ordinal 0 is index (0, 0))")])
-    check(to_index, (0, (2, 3)), (0, 0), call="to_index(0, shape=(2, 3))",
-          hints=[(lambda got, exp: got == (0, 1), "off by one: count from 0 (ordinal 0 is index (0, 0))")])
-    check(to_index, (2, (2, 3)), (0, 2), call="to_index(2, shape=(2, 3))",
-          hints=[(lambda got, exp: got == (1, 0), "off by one: the last index of a row is shape[-1] - 1, not shape[-1]"),
-                 (lambda got, exp: got == (0, 1), COLUMN_MAJOR)])
+    check(
+        to_index,
+        (4, (2, 3)),
+        (1, 1),
+        call="to_index(4, shape=(2, 3))",
+        hints=[
+            (lambda got, exp: got == (2, 0) or got == (0, 2), COLUMN_MAJOR),
+            (lambda got, exp: got == (1, 2), "off by one: count from 0 (ordinal 0 is index (0, 0))"),
+        ],
+    )
+    check(
+        to_index,
+        (0, (2, 3)),
+        (0, 0),
+        call="to_index(0, shape=(2, 3))",
+        hints=[(lambda got, exp: got == (0, 1), "off by one: count from 0 (ordinal 0 is index (0, 0))")],
+    )
+    check(
+        to_index,
+        (2, (2, 3)),
+        (0, 2),
+        call="to_index(2, shape=(2, 3))",
+        hints=[
+            (lambda got, exp: got == (1, 0), "off by one: the last index of a row is shape[-1] - 1, not shape[-1]"),
+            (lambda got, exp: got == (0, 1), COLUMN_MAJOR),
+        ],
+    )
     check(to_index, (5, (2, 3)), (1, 2), call="to_index(5, shape=(2, 3))")
-    check(to_index, (17, (2, 3, 4)), (1, 1, 1), call="to_index(17, shape=(2, 3, 4))",
-          hints=["peel the digits off from the right: ordinal, index[d] = divmod(ordinal, shape[d]) for d = last ... first"])
+    check(
+        to_index,
+        (17, (2, 3, 4)),
+        (1, 1, 1),
+        call="to_index(17, shape=(2, 3, 4))",
+        hints=[
+            "peel the digits off from the right: ordinal, index[d] = divmod(ordinal, shape[d]) for d = last ... first"
+        ],
+    )
     check(to_index, (3, (5,)), (3,), call="to_index(3, shape=(5,))")
 ### BEGIN HIDDEN TESTS
 with testing.part("to_index", hidden=True):
@@ -302,8 +375,15 @@ with testing.part("to_index", hidden=True):
 # %%
 for ordinal in range(6):
     idx = to_index(ordinal, (2, 3))
-    print(ordinal, "->", idx, "-> row-major position", index_to_position(idx, (3, 1)),
-          "| transposed-strides position", index_to_position(idx, (1, 2)))
+    print(
+        ordinal,
+        "->",
+        idx,
+        "-> row-major position",
+        index_to_position(idx, (3, 1)),
+        "| transposed-strides position",
+        index_to_position(idx, (1, 2)),
+    )
 
 # %% [markdown]
 # ## 3 · The strides of a fresh tensor
@@ -316,6 +396,7 @@ for ordinal in range(6):
 #
 # NumPy also offers Fortran (column-major) order, `np.zeros(shape, order="F")`, whose first
 # dimension has stride 1: that is what you get if you build the strides from the wrong end.
+
 
 # %% [solution] id=contiguous_strides
 def contiguous_strides(shape):
@@ -335,12 +416,30 @@ def contiguous_strides(shape):
 
 # %% [tests] id=contiguous_strides_tests points=3
 with testing.part("contiguous_strides"):
-    check(contiguous_strides, ((2, 3, 4),), (12, 4, 1), call="contiguous_strides((2, 3, 4))",
-          hints=[(lambda got, exp: got == (1, 4, 12), "you returned the strides in reverse order"),
-                 (lambda got, exp: got == (1, 2, 6), "these are column-major (Fortran-order) strides: the LAST dimension should have stride 1"),
-                 (lambda got, exp: got in ((24, 12, 4), (4, 1, 1)), "off by one: stride d is the product of the sizes AFTER d, not from d on")])
-    check(contiguous_strides, ((2, 3),), (3, 1), call="contiguous_strides((2, 3))",
-          hints=[(lambda got, exp: got == (1, 2), "these are column-major (Fortran-order) strides")])
+    check(
+        contiguous_strides,
+        ((2, 3, 4),),
+        (12, 4, 1),
+        call="contiguous_strides((2, 3, 4))",
+        hints=[
+            (lambda got, exp: got == (1, 4, 12), "you returned the strides in reverse order"),
+            (
+                lambda got, exp: got == (1, 2, 6),
+                "these are column-major (Fortran-order) strides: the LAST dimension should have stride 1",
+            ),
+            (
+                lambda got, exp: got in ((24, 12, 4), (4, 1, 1)),
+                "off by one: stride d is the product of the sizes AFTER d, not from d on",
+            ),
+        ],
+    )
+    check(
+        contiguous_strides,
+        ((2, 3),),
+        (3, 1),
+        call="contiguous_strides((2, 3))",
+        hints=[(lambda got, exp: got == (1, 2), "these are column-major (Fortran-order) strides")],
+    )
     check(contiguous_strides, ((5,),), (1,), call="contiguous_strides((5,))")
 ### BEGIN HIDDEN TESTS
 with testing.part("contiguous_strides", hidden=True):
@@ -363,6 +462,7 @@ with testing.part("contiguous_strides", hidden=True):
 # One subtlety, which NumPy and PyTorch agree on: a dimension of size 1 has only one index, so its
 # stride is never used — it may be anything, and the tensor can still be contiguous.
 
+
 # %% [solution] id=is_contiguous
 def is_contiguous(shape, strides):
     """True when (shape, strides) is row-major without gaps; dims of size 1 may have any stride.
@@ -382,18 +482,38 @@ def is_contiguous(shape, strides):
 # %% [tests] id=is_contiguous_tests points=3
 with testing.part("is_contiguous"):
     check(is_contiguous, ((2, 3), (3, 1)), True, call="is_contiguous((2, 3), strides=(3, 1))")
-    check(is_contiguous, ((3, 2), (1, 3)), False, call="is_contiguous((3, 2), strides=(1, 3))  # x.T",
-          hints="a transpose is not contiguous: its last dimension does not have stride 1")
+    check(
+        is_contiguous,
+        ((3, 2), (1, 3)),
+        False,
+        call="is_contiguous((3, 2), strides=(1, 3))  # x.T",
+        hints="a transpose is not contiguous: its last dimension does not have stride 1",
+    )
     check(is_contiguous, ((2, 3, 4), (12, 4, 1)), True, call="is_contiguous((2, 3, 4), strides=(12, 4, 1))")
-    check(is_contiguous, ((2, 3), (6, 2)), False, call="is_contiguous((2, 3), strides=(6, 2))  # x[:, ::2] of a (2, 6)",
-          hints="a slice with a step leaves gaps: compare every stride with the row-major one, not only their order")
+    check(
+        is_contiguous,
+        ((2, 3), (6, 2)),
+        False,
+        call="is_contiguous((2, 3), strides=(6, 2))  # x[:, ::2] of a (2, 6)",
+        hints="a slice with a step leaves gaps: compare every stride with the row-major one, not only their order",
+    )
     check(is_contiguous, ((2, 2), (2, 1)), True, call="is_contiguous((2, 2), strides=(2, 1))")
-    check(is_contiguous, ((2, 2), (1, 2)), False, call="is_contiguous((2, 2), strides=(1, 2))  # column-major",
-          hints="column-major (Fortran-order) strides are not row-major contiguous: walk the dims from the last one")
+    check(
+        is_contiguous,
+        ((2, 2), (1, 2)),
+        False,
+        call="is_contiguous((2, 2), strides=(1, 2))  # column-major",
+        hints="column-major (Fortran-order) strides are not row-major contiguous: walk the dims from the last one",
+    )
 ### BEGIN HIDDEN TESTS
 with testing.part("is_contiguous", hidden=True):
     rng = random.Random(5)
-    check(is_contiguous, ((1, 3), (7, 1)), True, call="is_contiguous((1, 3), strides=(7, 1))  # a size-1 dim's stride is never used")
+    check(
+        is_contiguous,
+        ((1, 3), (7, 1)),
+        True,
+        call="is_contiguous((1, 3), strides=(7, 1))  # a size-1 dim's stride is never used",
+    )
     check(is_contiguous, ((3, 1), (1, 1)), True, call="is_contiguous((3, 1), strides=(1, 1))")
     check(is_contiguous, ((2, 3), (0, 1)), False, call="is_contiguous((2, 3), strides=(0, 1))  # a broadcast")
     check(is_contiguous, ((), ()), True, call="is_contiguous((), ())")
@@ -407,12 +527,17 @@ with testing.part("is_contiguous", hidden=True):
             a = a.transpose(order)
         elif kind == "step":
             d = rng.randrange(a.ndim)
-            a = np.zeros(shape[:d] + (shape[d] * 2,) + shape[d + 1:])[(slice(None),) * d + (slice(None, None, 2),)]
+            a = np.zeros(shape[:d] + (shape[d] * 2,) + shape[d + 1 :])[(slice(None),) * d + (slice(None, None, 2),)]
         elif kind == "slice_first":
             a = np.zeros((shape[0] + 2,) + shape[1:])[1:-1]
         elif kind == "unsqueeze":
             a = a[None, ..., None]
-        check(is_contiguous, (a.shape, np_strides(a)), bool(a.flags.c_contiguous), call=f"is_contiguous({a.shape}, strides={np_strides(a)})")
+        check(
+            is_contiguous,
+            (a.shape, np_strides(a)),
+            bool(a.flags.c_contiguous),
+            call=f"is_contiguous({a.shape}, strides={np_strides(a)})",
+        )
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -433,6 +558,7 @@ plt.show()
 # It is PyTorch's `x.permute(2, 0, 1)`, NumPy's `x.transpose(2, 0, 1)`, TensorFlow's
 # `tf.transpose(x, perm=[2, 0, 1])` (TensorFlow copies; PyTorch and NumPy do not).
 
+
 # %% [solution] id=permute
 def permute(shape, strides, order):
     """The (shape, strides) of the view that permutes the dims: new dim k is old dim order[k].
@@ -452,19 +578,38 @@ def _check_permute(shape, order, strides=None):
     strides = strides or np_strides(np.zeros(shape))
     a = np.lib.stride_tricks.as_strided(np.zeros(64), shape, tuple(8 * s for s in strides)).transpose(order)
     inverse = tuple(int(i) for i in np.argsort(order))
-    check(permute, (shape, strides, order), (a.shape, np_strides(a)),
-          call=f"permute({shape}, strides={strides}, order={order})",
-          hints=[(lambda g, e: g[0] == e[0] and g[1] == np_strides(np.zeros(e[0])), "you permuted the shape but gave it fresh strides: a permuted view keeps each dim's OLD stride"),
-                 (lambda g, e: g[0] == e[0] and g[1] == tuple(strides), "you permuted the shape but not the strides"),
-                 (lambda g, e: g == (tuple(shape[d] for d in inverse), tuple(strides[d] for d in inverse)), "you applied the inverse permutation: new dim k is old dim order[k]")])
+    check(
+        permute,
+        (shape, strides, order),
+        (a.shape, np_strides(a)),
+        call=f"permute({shape}, strides={strides}, order={order})",
+        hints=[
+            (
+                lambda g, e: g[0] == e[0] and g[1] == np_strides(np.zeros(e[0])),
+                "you permuted the shape but gave it fresh strides: a permuted view keeps each dim's OLD stride",
+            ),
+            (lambda g, e: g[0] == e[0] and g[1] == tuple(strides), "you permuted the shape but not the strides"),
+            (
+                lambda g, e: g == (tuple(shape[d] for d in inverse), tuple(strides[d] for d in inverse)),
+                "you applied the inverse permutation: new dim k is old dim order[k]",
+            ),
+        ],
+    )
 
 
 with testing.part("permute"):
     _check_permute((2, 3), (1, 0))
     _check_permute((2, 3, 4), (0, 2, 1))
     _check_permute((2, 3, 4), (2, 1, 0))
-    testing.assert_raises(ValueError, permute, (2, 3), (3, 1), (0, 0), call="permute((2, 3), (3, 1), order=(0, 0))",
-                          hints="check that `order` uses every dim exactly once")
+    testing.assert_raises(
+        ValueError,
+        permute,
+        (2, 3),
+        (3, 1),
+        (0, 0),
+        call="permute((2, 3), (3, 1), order=(0, 0))",
+        hints="check that `order` uses every dim exactly once",
+    )
 ### BEGIN HIDDEN TESTS
 with testing.part("permute", hidden=True):
     rng = random.Random(6)
@@ -476,7 +621,9 @@ with testing.part("permute", hidden=True):
         order = list(range(len(shape)))
         rng.shuffle(order)
         _check_permute(shape, tuple(order))
-    testing.assert_raises(ValueError, permute, (2, 3, 4), (12, 4, 1), (0, 1), call="permute((2, 3, 4), (12, 4, 1), order=(0, 1))")
+    testing.assert_raises(
+        ValueError, permute, (2, 3, 4), (12, 4, 1), (0, 1), call="permute((2, 3, 4), (12, 4, 1), order=(0, 1))"
+    )
     testing.assert_raises(ValueError, permute, (2, 3), (3, 1), (0, 2), call="permute((2, 3), (3, 1), order=(0, 2))")
 ### END HIDDEN TESTS
 
@@ -484,6 +631,7 @@ with testing.part("permute", hidden=True):
 # Move the sliders: a 3-D tensor of shape `(blocks, rows, cols)` and a permutation of its dims.
 # The grids are the permuted view; the strip below is the memory it reads. Whatever the
 # permutation, the same 24-or-fewer cells are used — only the order in which you meet them changes.
+
 
 # %%
 def draw_permuted(blocks=2, rows=3, cols=4, order="(0, 1, 2)"):
@@ -494,8 +642,13 @@ def draw_permuted(blocks=2, rows=3, cols=4, order="(0, 1, 2)"):
 
 
 orders = [str(p) for p in itertools.permutations(range(3))]
-show_widget(draw_permuted, blocks=("int", 2, 1, 3), rows=("int", 2, 1, 4), cols=("int", 3, 1, 5),
-            order=("choice", "(2, 0, 1)", orders))
+show_widget(
+    draw_permuted,
+    blocks=("int", 2, 1, 3),
+    rows=("int", 2, 1, 4),
+    cols=("int", 3, 1, 5),
+    order=("choice", "(2, 0, 1)", orders),
+)
 
 # %% [markdown]
 # ## 6 · view: a new shape over the same memory — and when it is impossible
@@ -514,8 +667,11 @@ show_widget(draw_permuted, blocks=("int", 2, 1, 3), rows=("int", 2, 1, 4), cols=
 # here you write the simple one.)
 
 # %%
-memory_figure([("x", (2, 3), (3, 1)), ("x.view(3, 2)", (3, 2), (2, 1)), ("x.T: no view", (3, 2), (1, 3))], storage_size=6)
+memory_figure(
+    [("x", (2, 3), (3, 1)), ("x.view(3, 2)", (3, 2), (2, 1)), ("x.T: no view", (3, 2), (1, 3))], storage_size=6
+)
 plt.show()
+
 
 # %% [solution] id=view
 def view(shape, strides, new_shape):
@@ -558,20 +714,47 @@ def view(shape, strides, new_shape):
 def _check_view(shape, new_shape, strides=None):
     strides = strides or np_strides(np.zeros(shape))
     exp = np.zeros(shape).reshape(new_shape)
-    check(view, (shape, strides, new_shape), (exp.shape, np_strides(exp)),
-          call=f"view({shape}, strides={strides}, new_shape={new_shape})",
-          hints=[(lambda g, e: g[0] == e[0] and g[1] == tuple(strides), "you kept the old strides: the view needs the contiguous strides of the NEW shape"),
-                 (lambda g, e: g[0] == tuple(new_shape), "resolve the -1 entry to the size that makes the element count match")])
+    check(
+        view,
+        (shape, strides, new_shape),
+        (exp.shape, np_strides(exp)),
+        call=f"view({shape}, strides={strides}, new_shape={new_shape})",
+        hints=[
+            (
+                lambda g, e: g[0] == e[0] and g[1] == tuple(strides),
+                "you kept the old strides: the view needs the contiguous strides of the NEW shape",
+            ),
+            (
+                lambda g, e: g[0] == tuple(new_shape),
+                "resolve the -1 entry to the size that makes the element count match",
+            ),
+        ],
+    )
 
 
 with testing.part("view"):
     _check_view((2, 3), (3, 2))
     _check_view((2, 3), (6,))
     _check_view((2, 3, 4), (6, 4))
-    testing.assert_raises(RuntimeError, view, (3, 2), (1, 3), (6,), call="view((3, 2), strides=(1, 3), new_shape=(6,))  # x.T.view(6)",
-                          hints="x.T is not contiguous: no strides can describe its elements in row-major order, so a view must refuse (raise RuntimeError)")
-    testing.assert_raises(ValueError, view, (2, 3), (3, 1), (4,), call="view((2, 3), strides=(3, 1), new_shape=(4,))",
-                          hints="6 elements cannot be viewed as 4: check the element counts")
+    testing.assert_raises(
+        RuntimeError,
+        view,
+        (3, 2),
+        (1, 3),
+        (6,),
+        call="view((3, 2), strides=(1, 3), new_shape=(6,))  # x.T.view(6)",
+        hints="x.T is not contiguous: no strides can describe its elements in row-major order, "
+        "so a view must refuse (raise RuntimeError)",
+    )
+    testing.assert_raises(
+        ValueError,
+        view,
+        (2, 3),
+        (3, 1),
+        (4,),
+        call="view((2, 3), strides=(3, 1), new_shape=(4,))",
+        hints="6 elements cannot be viewed as 4: check the element counts",
+    )
 ### BEGIN HIDDEN TESTS
 with testing.part("view", hidden=True):
     rng = random.Random(7)
@@ -591,8 +774,17 @@ with testing.part("view", hidden=True):
         while order == sorted(order):
             rng.shuffle(order)
         a = np.zeros(shape).transpose(order)
-        testing.assert_raises(RuntimeError, view, a.shape, np_strides(a), (-1,), call=f"view({a.shape}, strides={np_strides(a)}, new_shape=(-1,))")
-    testing.assert_raises(RuntimeError, view, (2, 3), (6, 2), (6,), call="view((2, 3), strides=(6, 2), new_shape=(6,))  # a stepped slice")
+        testing.assert_raises(
+            RuntimeError,
+            view,
+            a.shape,
+            np_strides(a),
+            (-1,),
+            call=f"view({a.shape}, strides={np_strides(a)}, new_shape=(-1,))",
+        )
+    testing.assert_raises(
+        RuntimeError, view, (2, 3), (6, 2), (6,), call="view((2, 3), strides=(6, 2), new_shape=(6,))  # a stepped slice"
+    )
     testing.assert_raises(ValueError, view, (2, 3), (3, 1), (-1, -1), call="view((2, 3), (3, 1), new_shape=(-1, -1))")
     testing.assert_raises(ValueError, view, (2, 3), (3, 1), (4, -1), call="view((2, 3), (3, 1), new_shape=(4, -1))")
 ### END HIDDEN TESTS
@@ -611,6 +803,7 @@ with testing.part("view", hidden=True):
 # broadcast: aligned from the right, 3 meets 2. The picture shows the stretching: the faded
 # cells are not in memory — they re-read the solid ones.
 
+
 # %%
 def draw_broadcast(shape_a=(3, 1), shape_b=(4,)):
     out = np.broadcast_shapes(shape_a, shape_b)
@@ -623,12 +816,30 @@ def draw_broadcast(shape_a=(3, 1), shape_b=(4,)):
             for c in range(cols):
                 src_r, src_c = (0 if full[0] == 1 else r), (0 if full[1] == 1 else c)
                 real = (src_r, src_c) == (r, c) or name == "a + b"
-                ax.add_patch(plt.Rectangle((c, rows - 1 - r), 1, 1, fc="tab:blue" if real else "tab:blue", alpha=1.0 if real else 0.25, ec="white", lw=2))
+                ax.add_patch(
+                    plt.Rectangle(
+                        (c, rows - 1 - r),
+                        1,
+                        1,
+                        fc="tab:blue" if real else "tab:blue",
+                        alpha=1.0 if real else 0.25,
+                        ec="white",
+                        lw=2,
+                    )
+                )
                 a_val = np.arange(int(np.prod(shape_a))).reshape((1,) * (2 - len(shape_a)) + tuple(shape_a))
                 b_val = np.arange(int(np.prod(shape_b))).reshape((1,) * (2 - len(shape_b)) + tuple(shape_b))
                 total = np.broadcast_to(a_val, (rows, cols))[r, c] + np.broadcast_to(b_val, (rows, cols))[r, c]
                 label = f"{values[src_r, src_c]}" if name != "a + b" else f"{total}"
-                ax.text(c + 0.5, rows - 0.5 - r, label, ha="center", va="center", color="white" if real else "black", fontsize=10)
+                ax.text(
+                    c + 0.5,
+                    rows - 0.5 - r,
+                    label,
+                    ha="center",
+                    va="center",
+                    color="white" if real else "black",
+                    fontsize=10,
+                )
         ax.set_xlim(-0.2, cols + 0.2)
         ax.set_ylim(-0.2, rows + 0.2)
         ax.set_aspect("equal")
@@ -644,6 +855,7 @@ plt.show()
 # Write the rule for two shapes. Raise a `ValueError` that names both shapes when they cannot
 # broadcast (NumPy says `shape mismatch: objects cannot be broadcast to a single shape`,
 # PyTorch `The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 1`).
+
 
 # %% [solution] id=broadcast_shape
 def broadcast_shape(shape_a, shape_b):
@@ -666,10 +878,22 @@ def broadcast_shape(shape_a, shape_b):
 
 # %% [tests] id=broadcast_shape_tests points=4
 def _check_broadcast(a, b):
-    check(broadcast_shape, (a, b), np.broadcast_shapes(a, b), call=f"broadcast_shape({a}, {b})",
-          hints=[(lambda g, e: len(g) < len(e), "the result has as many dims as the LONGER shape: pad the shorter one with 1s on the left (zip stops at the shorter one)"),
-                 "line the shapes up from the RIGHT, pad the shorter one with 1s on the left, and stretch size-1 dims"],
-          error_hint="these shapes do broadcast: line them up from the RIGHT, and a size-1 dim stretches to the other size")
+    check(
+        broadcast_shape,
+        (a, b),
+        np.broadcast_shapes(a, b),
+        call=f"broadcast_shape({a}, {b})",
+        hints=[
+            (
+                lambda g, e: len(g) < len(e),
+                "the result has as many dims as the LONGER shape: pad the shorter one with 1s on the left "
+                "(zip stops at the shorter one)",
+            ),
+            "line the shapes up from the RIGHT, pad the shorter one with 1s on the left, and stretch size-1 dims",
+        ],
+        error_hint="these shapes do broadcast: line them up from the RIGHT, "
+        "and a size-1 dim stretches to the other size",
+    )
 
 
 with testing.part("broadcast_shape"):
@@ -678,8 +902,14 @@ with testing.part("broadcast_shape"):
     _check_broadcast((2, 3), (2, 3))
     _check_broadcast((1, 3), (2, 1))
     _check_broadcast((5, 1, 4), (3, 1))
-    testing.assert_raises(ValueError, broadcast_shape, (2, 3), (2,), call="broadcast_shape((2, 3), (2,))",
-                          hints="aligned from the right, 3 meets 2: neither is 1, so this must raise ValueError")
+    testing.assert_raises(
+        ValueError,
+        broadcast_shape,
+        (2, 3),
+        (2,),
+        call="broadcast_shape((2, 3), (2,))",
+        hints="aligned from the right, 3 meets 2: neither is 1, so this must raise ValueError",
+    )
 ### BEGIN HIDDEN TESTS
 with testing.part("broadcast_shape", hidden=True):
     rng = random.Random(8)
@@ -691,8 +921,8 @@ with testing.part("broadcast_shape", hidden=True):
     testing.assert_raises(ValueError, broadcast_shape, (2, 1, 3), (4, 2), call="broadcast_shape((2, 1, 3), (4, 2))")
     for _ in range(40):
         out = random_shape(rng, rng.randint(0, 4), 1, 5)
-        a = tuple(1 if rng.random() < 0.4 else s for s in out[rng.randint(0, len(out)):])
-        b = tuple(1 if rng.random() < 0.4 else s for s in out[rng.randint(0, len(out)):])
+        a = tuple(1 if rng.random() < 0.4 else s for s in out[rng.randint(0, len(out)) :])
+        b = tuple(1 if rng.random() < 0.4 else s for s in out[rng.randint(0, len(out)) :])
         _check_broadcast(a, b)
         if a and b and a[-1] != 1 and b[-1] != 1:
             bad = b[:-1] + (b[-1] + 1,)
@@ -709,6 +939,7 @@ with testing.part("broadcast_shape", hidden=True):
 #
 # For `out` of shape `(3, 4)` and `b` of shape `(4,)`: `out[2, 1]` reads `b[1]`.
 # For `a` of shape `(3, 1)`: `out[2, 1]` reads `a[2, 0]`.
+
 
 # %% [solution] id=broadcast_index
 def broadcast_index(big_index, big_shape, shape):
@@ -727,11 +958,24 @@ def _check_broadcast_index(big_index, big_shape, shape):
     small = np.arange(int(np.prod(shape))).reshape(shape)
     value = int(np.broadcast_to(small, big_shape)[tuple(big_index)])
     expected = tuple(int(i) for i in np.unravel_index(value, shape)) if shape else ()
-    check(broadcast_index, (big_index, big_shape, shape), expected,
-          call=f"broadcast_index({tuple(big_index)}, big_shape={tuple(big_shape)}, shape={tuple(shape)})",
-          hints=[(lambda g, e: len(g) != len(e), f"the index into the small tensor has len(shape) = {len(shape)} entries: drop the leading dims it does not have"),
-                 (lambda g, e: any(s == 1 and i != 0 for i, s in zip(g, shape)), "along a dim of size 1 the index is always 0 (that dim is stretched)"),
-                 "align from the RIGHT (drop the leading dims the small shape lacks) and use index 0 along its size-1 dims"])
+    check(
+        broadcast_index,
+        (big_index, big_shape, shape),
+        expected,
+        call=f"broadcast_index({tuple(big_index)}, big_shape={tuple(big_shape)}, shape={tuple(shape)})",
+        hints=[
+            (
+                lambda g, e: len(g) != len(e),
+                f"the index into the small tensor has len(shape) = {len(shape)} entries: "
+                "drop the leading dims it does not have",
+            ),
+            (
+                lambda g, e: any(s == 1 and i != 0 for i, s in zip(g, shape)),
+                "along a dim of size 1 the index is always 0 (that dim is stretched)",
+            ),
+            "align from the RIGHT (drop the leading dims the small shape lacks) and use index 0 along its size-1 dims",
+        ],
+    )
 
 
 with testing.part("broadcast_index"):
@@ -747,7 +991,7 @@ with testing.part("broadcast_index", hidden=True):
     _check_broadcast_index((0, 1, 0), (2, 3, 4), (1, 1, 1))
     for _ in range(40):
         big = random_shape(rng, rng.randint(1, 4), 1, 5)
-        small = tuple(1 if rng.random() < 0.4 else s for s in big[rng.randint(0, len(big)):])
+        small = tuple(1 if rng.random() < 0.4 else s for s in big[rng.randint(0, len(big)) :])
         index = tuple(rng.randrange(s) for s in big)
         _check_broadcast_index(index, big, small)
 ### END HIDDEN TESTS
@@ -772,6 +1016,7 @@ plt.show()
 # `x.expand` return new tensors over the *same storage object*. Now check your functions against
 # real tensors. Where one of your parts is not written yet, the package's reference stands in
 # for it (and says so), so this section runs anyway.
+
 
 # %%
 def _mine(part, fn, probe):
@@ -799,12 +1044,30 @@ x = mt.arange(24.0).reshape(2, 3, 4)
 print("x:", x.shape, x.stride(), "| yours:", tuple(c_strides(x.shape)))
 print("x.T shares x's storage:", x.T._storage is x._storage)
 for name, t in [("x", x), ("x.T", x.T), ("x.permute(2, 0, 1)", x.permute(2, 0, 1)), ("x[:, ::2]", x[:, ::2])]:
-    print(f"{name:20s} shape {t.shape} strides {t.stride()} contiguous: package {t.is_contiguous()}, yours {bool(contig(t.shape, t.stride()))}")
+    print(
+        f"{name:20s} shape {t.shape} strides {t.stride()} contiguous: "
+        f"package {t.is_contiguous()}, yours {bool(contig(t.shape, t.stride()))}"
+    )
 if my_permute:
-    print("your permute(x, (2, 0, 1)):", my_permute(x.shape, x.stride(), (2, 0, 1)), "package:", x.permute(2, 0, 1).shape, x.permute(2, 0, 1).stride())
+    print(
+        "your permute(x, (2, 0, 1)):",
+        my_permute(x.shape, x.stride(), (2, 0, 1)),
+        "package:",
+        x.permute(2, 0, 1).shape,
+        x.permute(2, 0, 1).stride(),
+    )
 if my_view:
-    print("your view(x, (6, -1)):", my_view(x.shape, x.stride(), (6, -1)), "package:", x.view(6, -1).shape, x.view(6, -1).stride())
-    for name, call in [("package x.T.view(-1)", lambda: x.T.view(-1)), ("your view(x.T, (-1,))", lambda: my_view(x.T.shape, x.T.stride(), (-1,)))]:
+    print(
+        "your view(x, (6, -1)):",
+        my_view(x.shape, x.stride(), (6, -1)),
+        "package:",
+        x.view(6, -1).shape,
+        x.view(6, -1).stride(),
+    )
+    for name, call in [
+        ("package x.T.view(-1)", lambda: x.T.view(-1)),
+        ("your view(x.T, (-1,))", lambda: my_view(x.T.shape, x.T.stride(), (-1,))),
+    ]:
         try:
             call()
             print(name, "made a view (it should not)")
@@ -837,6 +1100,7 @@ print("stride-0 reads agree with your broadcast_index:", agree if my_bindex else
 # strides, and write to the output's position. Run it on `x.T` and you have rebuilt
 # `x.T.contiguous()` — the copy that `reshape` makes when `view` refuses.
 
+
 # %%
 def strided_map(fn, t):
     """fn applied to every element of tensor `t`, written to a fresh contiguous storage (a NumPy array)."""
@@ -859,15 +1123,14 @@ print("and the package's copy is contiguous:", x.T.contiguous().is_contiguous(),
 # device `"ch02"` — including broadcasting, which the package turns into stride-0 views before
 # calling your kernel — now goes through your code.
 
+
 # %%
-from minitorch_edu.backends import python as py_backend
-
-
 def my_map(fn):
     def kernel(out, out_strides, a, a_strides, shape):
         for ordinal in range(int(np.prod(shape))):
             idx = to_ix(ordinal, shape)
             out[ix_to_pos(idx, out_strides)] = fn(a[ix_to_pos(idx, a_strides)])
+
     return kernel
 
 
@@ -876,10 +1139,13 @@ def my_zip(fn):
         for ordinal in range(int(np.prod(shape))):
             idx = to_ix(ordinal, shape)
             out[ix_to_pos(idx, out_strides)] = fn(a[ix_to_pos(idx, a_strides)], b[ix_to_pos(idx, b_strides)])
+
     return kernel
 
 
-mt.register_backend(mt.Backend("ch02", map=my_map, zip=my_zip, reduce=py_backend.tensor_reduce, matmul=py_backend.tensor_matmul))
+mt.register_backend(
+    mt.Backend("ch02", map=my_map, zip=my_zip, reduce=py_backend.tensor_reduce, matmul=py_backend.tensor_matmul)
+)
 p = mt.tensor(np.arange(6.0).reshape(2, 3), device="ch02")
 q = mt.tensor([10.0, 20.0, 30.0], device="ch02")
 result = (p.T.contiguous() * 2 + q.view(3, 1)).numpy()
