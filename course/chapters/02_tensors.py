@@ -996,7 +996,8 @@ plt.show()
 # `x.shape` and `x.stride()` are the shape and strides, and `x.T`, `x.permute`, `x.view` and
 # `x.expand` return new tensors over the *same storage object*. Now check your functions against
 # real tensors. Where one of your parts is not written yet, the package's reference stands in
-# for it (and says so), so this section runs anyway.
+# for it (and says so), so this section runs anyway; the package has no function shaped like your
+# `permute`, `view` or `broadcast_index`, so the comparisons that need those wait until yours work.
 
 
 # %%
