@@ -329,12 +329,59 @@ def startup_rows(repeats: int) -> list[Row]:
     return rows
 
 
-GROUPS = (matmul_rows, elementwise_rows, reduction_rows, mlp_rows, conv_rows, startup_rows)
+def overhead_rows(repeats: int) -> list[Row]:
+    """Per-op overhead: ops so small that the Python layer (Function, Tensor, kernel lookup) is the cost."""
+    import minitorch_edu as mt
+
+    rng = np.random.default_rng(5)
+    A, B = rng.standard_normal((2, 2), dtype=np.float32), rng.standard_normal(2, dtype=np.float32)
+    R = rng.standard_normal((32, 32), dtype=np.float32)
+    a, b, r = mt.tensor(A), mt.tensor(B), mt.tensor(R)
+    tA, tB, tR = (torch.from_numpy(A), torch.from_numpy(B), torch.from_numpy(R)) if torch else (None,) * 3
+    rows = []
+    cases = (
+        ("per-op overhead: (2,2) + (2,) add", lambda: a + b, lambda: A + B, lambda: tA + tB, A + B),
+        ("per-op overhead: 32x32 relu", lambda: r.relu(), lambda: np.maximum(R, 0), lambda: torch.relu(tR), None),
+    )
+    for label, ours_fn, np_fn, t_fn, expected in cases:
+        _check(ours_fn(), np.maximum(R, 0) if expected is None else expected, label)
+        # many calls per sample: one op is a few microseconds, below the timer's resolution
+        ours, np_ms, t_ms = _compare(_times(ours_fn, 200), _times(np_fn, 200), _times(t_fn, 200), repeats)
+        us = lambda ms: ms * 1e3 / 200  # noqa: E731  (ms per 200 calls -> µs per call)
+        note = f"ours {us(ours.median):.1f} µs/op" + (f", torch {us(t_ms):.1f}" if t_ms else "")
+        # the bar is today's overhead (about 10x torch's); the aim is 5x
+        rows.append(Row(label, ours, np_ms, t_ms, "torch", 12.0, "≤12x torch (aim 5x)", note=note))
+    return rows
+
+
+def _times(fn: Callable[[], Any], n: int) -> Callable[[], Any]:
+    def repeated() -> Any:
+        for _ in range(n):
+            out = fn()
+        return out
+
+    return repeated
+
+
+def warm_up_small() -> None:
+    """What a learner's session does before any big product: small models first.
+
+    A small matmul compiled first once made every later large product single-threaded (the serial
+    and threaded kernels shared one numba cache entry); timing after this keeps the bench honest.
+    """
+    import minitorch_edu as mt
+
+    small = mt.tensor(np.ones((8, 8), dtype=np.float32))
+    _check(small @ small, np.full((8, 8), 8.0), "warm-up 8x8 matmul")
+
+
+GROUPS = (matmul_rows, elementwise_rows, reduction_rows, mlp_rows, conv_rows, overhead_rows, startup_rows)
 
 
 def run(repeats: int = 15, only: str | None = None) -> list[Row]:
     """Every CPU workload; a workload that raises becomes an ERROR row instead of stopping the run."""
     rows: list[Row] = []
+    warm_up_small()
     for group in GROUPS:
         if only and only.lower() not in group.__name__ + " " + (group.__doc__ or "").lower():
             continue

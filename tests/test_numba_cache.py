@@ -58,3 +58,43 @@ def test_a_one_thread_process_never_writes_the_two_thread_cache(tmp_path: Path) 
     assert not _cached_matmuls(compiled / "threads2"), "a one-thread build landed where two-thread processes load"
     _compile_with(2, tmp_path)
     assert _cached_matmuls(compiled / "threads2"), "the two-thread process did not cache its own build"
+
+
+SMALL_THEN_LARGE = """
+import numba
+import numpy as np
+import minitorch_edu as mt
+
+def product(n):
+    a = mt.tensor(np.ones((n, n), dtype=np.float32), device="numba")
+    return (a @ a).numpy()[0, 0]
+
+assert product(8) == 8.0  # under SERIAL_BELOW: the one-thread kernel
+try:
+    numba.threading_layer()
+    raise SystemExit("the small product already started numba's thread pool")
+except ValueError:
+    pass  # not started yet: what a serial kernel leaves behind
+assert product(256) == 256.0  # large: must run on the threaded kernel
+print(numba.threading_layer(), numba.get_num_threads())
+"""
+
+
+def _small_then_large(cache: Path) -> str:
+    env = {**os.environ, "MINITORCH_EDU_CACHE": str(cache), "NUMBA_NUM_THREADS": "2"}
+    run = subprocess.run([sys.executable, "-c", SMALL_THEN_LARGE], env=env, capture_output=True, text=True, timeout=300)
+    # numba.threading_layer() raises ValueError when no parallel kernel has run: the large
+    # product came out of a serial build
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout.split()
+
+
+def test_a_small_product_first_keeps_the_threaded_kernel_for_large_ones(tmp_path: Path) -> None:
+    # the serial and the threaded matmul shared one cache index: whichever compiled first was
+    # loaded for both, in this process and every later one (fresh process twice: compile, then load)
+    for _ in range(2):
+        layer, threads = _small_then_large(tmp_path)
+        assert int(threads) == 2, f"the large product ran with {threads} thread(s) ({layer})"
+    folder = tmp_path / "compiled" / "threads2"
+    assert sorted(folder.rglob("numba_matmul.matmul_serial-*.nbi")), "the serial kernel has no cache entry of its own"
+    assert _cached_matmuls(folder), "the threaded kernel has no cache entry"
