@@ -329,7 +329,14 @@ def startup_rows(repeats: int) -> list[Row]:
     return rows
 
 
-GROUPS = (matmul_rows, elementwise_rows, reduction_rows, mlp_rows, conv_rows, startup_rows)
+def jit_rows(repeats: int) -> list[Row]:
+    """mt.jit (static graphs): see bench/jit.py."""
+    from .jit import jit_rows as rows
+
+    return rows(repeats)
+
+
+GROUPS = (matmul_rows, elementwise_rows, reduction_rows, mlp_rows, conv_rows, startup_rows, jit_rows)
 
 
 def run(repeats: int = 15, only: str | None = None) -> list[Row]:

@@ -139,8 +139,11 @@ def _params(spec: KernelSpec) -> list[str]:
     return outs + ins + ["n", "shape"] + strides
 
 
-def cpu_source(spec: KernelSpec) -> str:
-    """A module with `fused` (parallel) and `fused_serial` for this spec, compiled on import."""
+def cpu_source(spec: KernelSpec, parallel: bool) -> str:
+    """A module with the kernel `fused` for this spec, compiled (or loaded from numba's cache) on import.
+
+    Parallel (prange) when the group is big enough for threads to pay off: a graph's shapes are
+    fixed, so only the variant it runs is compiled."""
     nd = len(spec.shape)
     arrays = ", ".join(f"nt.{d}[::1]" for d in spec.dtypes)
     tuples = ", ".join(["nt.UniTuple(nt.int64, %d)" % max(nd, 1)] * (1 + spec.layouts.count("g")))
@@ -155,13 +158,12 @@ def cpu_source(spec: KernelSpec) -> str:
         lines.append(f'{"s_" + name} = njit(inline="always", error_model="numpy")(_scalar.{name})')
     lines.append(f"SIG = nt.void({arrays}, nt.int64, {tuples})")
     params = ", ".join(_params(spec))
-    for suffix, parallel, loop in (("", True, "prange"), ("_serial", False, "range")):
-        lines.append("")
-        lines.append(f'@njit(SIG, parallel={parallel}, cache=True, error_model="numpy")')
-        lines.append(f"def fused{suffix}({params}):")
-        lines.append(f"    for i in {loop}(n):")
-        lines += _index_lines(spec, "        ")
-        lines += ["        " + b for b in spec.body]
+    lines.append("")
+    lines.append(f'@njit(SIG, parallel={parallel}, cache=True, error_model="numpy")')
+    lines.append(f"def fused({params}):")
+    lines.append(f"    for i in {'prange' if parallel else 'range'}(n):")
+    lines += _index_lines(spec, "        ")
+    lines += ["        " + b for b in spec.body]
     return "\n".join(lines) + "\n"
 
 
@@ -199,10 +201,8 @@ class CpuKernel:
 
     def __init__(self, spec: KernelSpec) -> None:
         self.spec = spec
-        self.source = cpu_source(spec)
-        module = load_module(self.source, "fused_cpu")
-        self.parallel, self.serial = module.fused, module.fused_serial
+        self.source = cpu_source(spec, parallel=S.size_of(spec.shape) >= SERIAL_BELOW)
+        self.kernel = load_module(self.source, "fused_cpu").fused
 
     def __call__(self, outs: list, ins: list, n: int, shape: tuple[int, ...], strides: list) -> None:
-        kernel = self.parallel if n >= SERIAL_BELOW else self.serial
-        kernel(*outs, *ins, n, shape or (1,), *strides)
+        self.kernel(*outs, *ins, n, shape or (1,), *strides)

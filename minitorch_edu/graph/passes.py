@@ -103,45 +103,68 @@ def fusable(n: Node) -> bool:
 def fuse_elementwise(g: Graph, min_size: int = 2) -> Graph:
     """Group chains of elementwise ops of one output shape into `g.groups` (one kernel each).
 
-    Greedy, in execution order: a node joins the group of one of its operands' producers when
-    the shapes agree and joining makes no cycle (no operand of the node depends on the group
-    through a node outside it). Values read only inside a group never reach memory.
+    Greedy, in execution order: a node joins (and so merges) the groups of its operands'
+    producers that have its shape, unless that makes a cycle: some operand produced outside
+    the merged group depending on it (the group would have to run both before and after it).
+    Values read only inside a group never reach memory.
     """
-    group_of: dict[int, int] = {}  # id(node) -> group index
-    groups: list[list[Node]] = []
-    # the groups each value depends on (through any path): detects cycles
-    depends: dict[int, frozenset[int]] = {}
+    parent: list[int] = []  # union-find over groups
+    members: list[list[Node]] = []
+    group_of: dict[int, int] = {}  # id(node) -> group (not yet resolved through find)
+    depends: dict[int, set[int]] = {}  # value id -> groups it depends on (through any path)
 
-    def deps(v: Value) -> frozenset[int]:
-        return depends.get(v.id, frozenset())
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def group(v: Value) -> int | None:
+        p = v.producer
+        return find(group_of[id(p)]) if p is not None and id(p) in group_of else None
+
+    def outside_deps(nodes: list[Node], union: set[int]) -> set[int]:
+        found: set[int] = set()
+        for m in nodes:
+            for w in m.inputs:
+                if group(w) not in union:
+                    found |= {find(d) for d in depends.get(w.id, ())}
+        return found
 
     for n in g.nodes:
-        chosen = None
         if fusable(n):
+            candidates = []
             for v in n.inputs:
-                p = v.producer
-                if p is None or id(p) not in group_of:
-                    continue
-                cand = group_of[id(p)]
-                if groups[cand][0].out.shape != n.out.shape:
-                    continue
-                # every operand produced outside the group must not depend on the group
-                if all(cand not in deps(w) or (w.producer is not None and group_of.get(id(w.producer)) == cand)
-                       for w in n.inputs):
-                    chosen = cand
-                    break
-            if chosen is None:
-                chosen = len(groups)
-                groups.append([])
-            groups[chosen].append(n)
-            group_of[id(n)] = chosen
+                c = group(v)
+                if c is not None and c not in candidates and members[c][0].out.shape == n.out.shape:
+                    candidates.append(c)
+            chosen: list[int] = []
+            for c in candidates:  # add groups one by one while the union stays acyclic
+                union = set(chosen) | {c}
+                nodes = [n] + [m for u in union for m in members[u]]
+                if not outside_deps(nodes, union) & union:
+                    chosen.append(c)
+            if chosen:
+                root = chosen[0]
+                for c in chosen[1:]:
+                    parent[c] = root
+                    members[root] += members[c]
+                    members[c] = []
+            else:
+                root = len(parent)
+                parent.append(root)
+                members.append([])
+            members[root].append(n)
+            group_of[id(n)] = root
         d: set[int] = set()
         for v in n.inputs:
-            d |= deps(v)
-            if v.producer is not None and id(v.producer) in group_of:
-                d.add(group_of[id(v.producer)])
-        depends[n.out.id] = frozenset(d)
-    g.groups = [members for members in groups if len(members) >= min_size]
+            d |= depends.get(v.id, set())
+            c = group(v)
+            if c is not None:
+                d.add(c)
+        depends[n.out.id] = d
+    order = {id(n): i for i, n in enumerate(g.nodes)}
+    g.groups = [sorted(m, key=lambda n: order[id(n)]) for m in members if len(m) >= min_size]
     return g
 
 
