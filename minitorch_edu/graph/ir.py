@@ -64,7 +64,9 @@ class Value:
 
     def ref(self) -> str:
         """How a node's operand list shows this value: literals by their number."""
-        return repr(self.literal) if self.kind == "literal" else self.name
+        if self.kind != "literal":
+            return self.name
+        return str(self.tensor.numpy().reshape(-1)[0])  # NumPy's shortest text for the dtype (0.044715)
 
 
 @dataclass(eq=False)
