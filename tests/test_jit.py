@@ -280,3 +280,21 @@ def test_jit_returns_tuples_and_rejects_other_results():
         jit(lambda x: 3)(mt.ones(2))
     with pytest.raises(TypeError, match="hashable"):
         jit(lambda x, opts: x)(mt.ones(2), {"a": 1})
+
+
+def test_draw_renders_with_matplotlib_and_marks_fused_groups(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    @jit
+    def f(x, w):
+        return ((x @ w) * 2.0 + 1.0).tanh()
+
+    f(mt.randn(3, 4), mt.randn(4, 2))
+    path = tmp_path / "graph.png"
+    fig = f.graph.draw(str(path))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "fused #0" in texts and any(t.startswith("matmul\nf32[3, 2]") for t in texts)
+    assert any(t.startswith("mul(2.0)") for t in texts) and path.stat().st_size > 5000
+    assert f.graph._repr_png_()[:4] == b"\x89PNG"

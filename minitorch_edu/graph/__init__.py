@@ -10,7 +10,7 @@
     f.graph.draw()           # a matplotlib picture
 
 Modules: `table` (Function classes -> IR ops), `ir`, `trace`, `passes`, `codegen` (fused numba
-kernels), `cuda_codegen`, `jit`, `draw`. ONNX export is `minitorch_edu.onnx`.
+CPU and numba.cuda kernels), `jit`, `draw`. ONNX export is `minitorch_edu.onnx`.
 """
 
 from __future__ import annotations

@@ -52,12 +52,8 @@ class _FusedStep:
         self.outs = [v.id for v in self.spec.outputs]
         self.shape = self.spec.shape
         self.n = int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
-        if target == "cuda":
-            from .cuda_codegen import CudaKernel
-
-            self.kernel: Any = CudaKernel(self.spec)
-        else:
-            self.kernel = codegen.CpuKernel(self.spec)
+        kernel_class = codegen.CudaKernel if target == "cuda" else codegen.CpuKernel
+        self.kernel = kernel_class(self.spec)
         self.launches = 0
 
     def _strides_if_fits(self, tensors: list[Tensor]) -> list | None:
