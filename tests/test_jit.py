@@ -298,3 +298,15 @@ def test_draw_renders_with_matplotlib_and_marks_fused_groups(tmp_path):
     assert "fused #0" in texts and any(t.startswith("matmul\nf32[3, 2]") for t in texts)
     assert any(t.startswith("mul(2.0)") for t in texts) and path.stat().st_size > 5000
     assert f.graph._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_a_jitted_function_called_inside_another_is_inlined():
+    inner = jit(lambda x: x.exp() * 2.0)
+
+    @jit
+    def outer(x):
+        return inner(x) + 1.0
+
+    x = mt.randn(5)
+    np.testing.assert_allclose(outer(x).numpy(), x.exp().numpy() * 2.0 + 1.0, rtol=1e-6)
+    assert [n.op for n in outer.graph.nodes] == ["exp", "mul", "add"] and inner.traces == 0

@@ -26,7 +26,7 @@ from ..core.tensor import Tensor
 from . import codegen
 from .ir import Graph, Node, Value
 from .passes import optimize, run_node
-from .trace import trace
+from .trace import trace, tracing
 
 
 class _NodeStep:
@@ -197,6 +197,8 @@ class JitFunction:
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if tracing():  # called from a function being traced: its ops become part of that graph
+            return self.fn(*args, **kwargs)
         key = _key(args, kwargs)
         compiled = self.cache.get(key)
         if compiled is None:

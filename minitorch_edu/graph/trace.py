@@ -34,6 +34,11 @@ _active: _Trace | None = None
 _lock = threading.Lock()
 
 
+def tracing() -> bool:
+    """Whether this thread is tracing a function right now (outside any op's forward)."""
+    return _active is not None and _active.owns_thread()
+
+
 class TracerError(RuntimeError):
     """Something in a jitted function cannot be turned into a static graph."""
 
