@@ -310,3 +310,24 @@ def test_a_jitted_function_called_inside_another_is_inlined():
     x = mt.randn(5)
     np.testing.assert_allclose(outer(x).numpy(), x.exp().numpy() * 2.0 + 1.0, rtol=1e-6)
     assert [n.op for n in outer.graph.nodes] == ["exp", "mul", "add"] and inner.traces == 0
+
+
+@pytest.mark.parametrize("dim", [0, 1, None])
+def test_a_trailing_sum_joins_the_fused_kernel(dim):
+    def f(x, y):
+        z = ((x - y) * (x - y)).exp()
+        return z.sum() if dim is None else z.sum(dim)
+
+    rng = np.random.default_rng(dim or 0)
+    x = mt.tensor(rng.standard_normal((6, 7)), dtype="float64")
+    y = mt.tensor(rng.standard_normal(7), dtype="float64")
+    jf = jit(f)
+    got = jf(x, y)
+    np.testing.assert_allclose(got.numpy(), f(x, y).numpy(), rtol=1e-12)
+    assert got.shape == f(x, y).shape
+    assert jf.graph.kernels_per_call() == 1 and jf.graph.groups[0][-1].op == "sum"
+    xg = x.detach().requires_grad_(True)  # and the gradient, through the group's own ops
+    jf(xg, y).sum().backward()
+    xe = x.detach().requires_grad_(True)
+    f(xe, y).sum().backward()
+    np.testing.assert_allclose(xg.grad.numpy(), xe.grad.numpy(), rtol=1e-12)

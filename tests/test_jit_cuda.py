@@ -45,3 +45,15 @@ def test_gradients_through_jit_on_cuda():
         rng = np.random.default_rng(1)
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_fused_cuda_kernel_with_a_trailing_sum():
+    def g(x, y):
+        return ((x - y) * 2.0).tanh().sum(1)
+
+    rng = np.random.default_rng(2)
+    x = mt.tensor(rng.standard_normal((4, 6)), dtype="float64", device="cuda")
+    y = mt.tensor(rng.standard_normal(6), dtype="float64", device="cuda")
+    jg = jit(g)
+    np.testing.assert_allclose(jg(x, y).numpy(), g(x, y).numpy(), rtol=1e-12)
+    assert jg.graph.kernels_per_call() == 1

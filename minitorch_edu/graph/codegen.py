@@ -51,6 +51,7 @@ class KernelSpec:
     body: list[str]
     scalars: list[str]  # names of backends.scalar functions the body calls
     dtypes: list[str]  # numba dtype names of outputs then inputs
+    reduce_dim: int | None = None  # the group ends in a sum over this dim of `shape`
 
 
 def layout(shape: tuple[int, ...], v_shape: tuple[int, ...], strides: tuple[int, ...]) -> str:
@@ -78,8 +79,16 @@ def _literal(v: Value) -> str:
 
 def spec_for(members: list[Node], outputs: list[Value]) -> KernelSpec:
     """The kernel of one group: `outputs` are the members' values needed after it."""
+    reduce_dim, total = None, None
+    if members[-1].op == "sum":  # a trailing sum (see passes._attach_trailing_sum)
+        total, members = members[-1], members[:-1]
+        flat = members[-1].op == "reshape"
+        if flat:
+            members = members[:-1]
+        reduce_dim = None if flat else total.options["dim"]
     inside = {n.out.id for n in members}
     shape = members[-1].out.shape
+
     inputs: list[Value] = []
     for n in members:
         for v in n.inputs:
@@ -111,6 +120,15 @@ def spec_for(members: list[Node], outputs: list[Value]) -> KernelSpec:
                 used.append(name)
             body.append(f"{t} = {d}(s_{name}({', '.join(args)}))")
         names[n.out.id] = t
+    if total is not None:  # accumulate in the sum's dtype, rounding at each step as the eager fold does
+        d = total.out.dtype.name
+        body.append(f"acc = {d}(s_add(acc, {names[members[-1].out.id]}))")
+        if "add" not in used:
+            used.append("add")
+        dtypes = [d] + [v.dtype.name for v in inputs]
+        if reduce_dim is None:  # the sum of everything, as one dim of all elements
+            return KernelSpec(shape, inputs, layouts, [total.out], body, used, dtypes, -1)
+        return KernelSpec(shape, inputs, layouts, [total.out], body, used, dtypes, reduce_dim)
     for j, v in enumerate(outputs):
         body.append(f"o{j}[i] = {names[v.id]}")
     dtypes = [v.dtype.name for v in outputs] + [v.dtype.name for v in inputs]
@@ -153,6 +171,29 @@ def _header(spec: KernelSpec, wrap: str) -> list[str]:
 
 
 def _loop(spec: KernelSpec, decorator: str, loop: str) -> list[str]:
+    if spec.reduce_dim is not None:  # n outputs; each folds `red` elements `inner` apart
+        d, nd = spec.reduce_dim, len(spec.shape)
+        inner = " * ".join(f"shape[{e}]" for e in range(d + 1, nd)) or "1"
+        red = f"shape[{d}]"
+        if d == -1:  # everything: one output
+            inner, red = "1", " * ".join(f"shape[{e}]" for e in range(nd)) or "1"
+        acc = spec.dtypes[0]
+        return [
+            "",
+            decorator,
+            f"def fused({', '.join(_params(spec))}):",
+            f"    for o in {loop}:",
+            f"        inner = {inner}",
+            f"        red = {red}",
+            "        hi = o // inner",
+            "        lo = o - hi * inner",
+            f"        acc = {acc}(0.0)",
+            "        for j in range(red):",
+            "            i = (hi * red + j) * inner + lo",
+            *_index_lines(spec, "            "),
+            *("            " + b for b in spec.body),
+            "        o0[o] = acc",
+        ]
     return [
         "",
         decorator,

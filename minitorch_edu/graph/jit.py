@@ -50,8 +50,10 @@ class _FusedStep:
         self.spec = codegen.spec_for(members, outputs)
         self.ins = [v.id for v in self.spec.inputs]
         self.outs = [v.id for v in self.spec.outputs]
-        self.shape = self.spec.shape
-        self.n = int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        self.shape = self.spec.shape  # the elementwise part's shape: operands' layouts are relative to it
+        self.out_shape = self.spec.outputs[0].shape if self.spec.reduce_dim is not None else self.shape
+        # the kernel's loop count: elements, or outputs of a trailing sum
+        self.n = int(np.prod(self.out_shape, dtype=np.int64)) if self.out_shape else 1
         kernel_class = codegen.CudaKernel if target == "cuda" else codegen.CpuKernel
         self.kernel = kernel_class(self.spec)
         self.launches = 0
@@ -73,7 +75,7 @@ class _FusedStep:
             for step in self.eager:
                 step(env)
             return
-        outs = [ins[0]._empty(self.shape, v.dtype) for v in self.spec.outputs]
+        outs = [ins[0]._empty(v.shape, v.dtype) for v in self.spec.outputs]
         self.kernel([o._storage for o in outs], [t._storage for t in ins], self.n, self.shape, strides)
         self.launches += 1
         for i, o in zip(self.outs, outs):

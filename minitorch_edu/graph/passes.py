@@ -165,7 +165,34 @@ def fuse_elementwise(g: Graph, min_size: int = 2) -> Graph:
         depends[n.out.id] = d
     order = {id(n): i for i, n in enumerate(g.nodes)}
     g.groups = [sorted(m, key=lambda n: order[id(n)]) for m in members if len(m) >= min_size]
+    for group in g.groups:
+        _attach_trailing_sum(g, group)
     return g
+
+
+def _attach_trailing_sum(g: Graph, group: list[Node]) -> None:
+    """Let a group end in the sum of its result (`.sum(dim)`, or `.sum()` through a flattening
+    reshape) when nothing else reads the summed value: the kernel then never stores it."""
+    users = g.users()
+    inside = {id(n) for n in group}
+    outputs = {v.id for v in g.outputs}
+    escaping = [m.out for m in group
+                if m.out.id in outputs or any(id(u) not in inside for u in users.get(m.out.id, []))]
+    if len(escaping) != 1 or escaping[0].id in outputs:
+        return
+    v = escaping[0]
+    (user,) = users[v.id] if len(users.get(v.id, [])) == 1 else (None,)
+    if user is None:
+        return
+    tail = [user]
+    if user.op == "reshape" and user.out.shape == (int(np.prod(v.shape)),) and len(users.get(user.out.id, [])) == 1:
+        tail.append(users[user.out.id][0])  # .sum() flattens first: a free reinterpretation here
+    total = tail[-1]
+    if total.op != "sum" or total.fn is None or total.out.dtype != v.dtype or tail[0].inputs != [v]:
+        return
+    if len(tail) == 2 and tail[1].inputs != [tail[0].out]:
+        return
+    group += tail
 
 
 def optimize(g: Graph, fuse: bool = True) -> Graph:
