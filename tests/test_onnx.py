@@ -13,7 +13,7 @@ from minitorch_edu.onnx import ExportError, export
 
 
 def _roundtrip(model, example, others, path):
-    proto = export(model, example, str(path))
+    proto = mt.onnx.export(model, example, str(path))
     onnx.checker.check_model(onnx.load(str(path)))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
