@@ -150,8 +150,8 @@ def compile_rows(repeats: int) -> list[Row]:
         ms = times[len(times) // 2]
         rows.append(Row(f"jit: trace + compile a new graph, {label} cache", Stats(ms, ms, ms, min(times), max(times),
                         len(times)), reference="abs", bar_ratio=bar, bar_text=f"≤{bar / 1000:g} s",
-                        note="fresh interpreter, package imported and eager kernels loaded; trace, passes, code generation, "
-                        "numba compile (cold) or load from numba's disk cache (warm)"))
+                        note="fresh interpreter, package imported and eager kernels loaded; trace, passes, "
+                        "code generation, numba compile (cold) or load from numba's disk cache (warm)"))
     return rows
 
 
