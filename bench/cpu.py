@@ -375,7 +375,14 @@ def warm_up_small() -> None:
     _check(small @ small, np.full((8, 8), 8.0), "warm-up 8x8 matmul")
 
 
-GROUPS = (matmul_rows, elementwise_rows, reduction_rows, mlp_rows, conv_rows, overhead_rows, startup_rows)
+def jit_rows(repeats: int) -> list[Row]:
+    """mt.jit (static graphs): see bench/jit.py."""
+    from .jit import jit_rows as rows
+
+    return rows(repeats)
+
+
+GROUPS = (matmul_rows, elementwise_rows, reduction_rows, mlp_rows, conv_rows, overhead_rows, startup_rows, jit_rows)
 
 
 def run(repeats: int = 15, only: str | None = None) -> list[Row]:

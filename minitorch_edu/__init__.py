@@ -66,7 +66,14 @@ __version__ = "0.1.0"
 
 # Sub-packages load on first use (`mt.nn`, `mt.optim`, ...): `import minitorch_edu` stays fast,
 # and nn/optim/train may import the core without a circular import.
-_LAZY_SUBMODULES = ("nn", "optim", "data", "train")
+_LAZY_SUBMODULES = ("nn", "optim", "data", "train", "graph", "onnx")
+
+
+def jit(fn: object = None, **options: object) -> object:
+    """Compile a function to a static graph (like `jax.jit` / `tf.function`): see `minitorch_edu.graph`."""
+    from .graph import jit as _jit
+
+    return _jit(fn, **options)
 
 
 def __getattr__(name: str) -> object:
@@ -99,6 +106,7 @@ __all__ = [
     "grad_check",
     "index_select",
     "int64",
+    "jit",
     "is_grad_enabled",
     "log",
     "load",

@@ -22,6 +22,17 @@ if TYPE_CHECKING:
 
 _state = threading.local()
 
+# Set by `minitorch_edu.graph` while it traces a function into a static graph: every op call then
+# goes to the tracer, which records it (and runs it). None otherwise: one global read per op.
+_apply_hook: Callable[[type[Function], tuple[Tensor, ...], dict[str, Any]], Tensor] | None = None
+
+
+def set_apply_hook(hook: Callable[..., Tensor] | None) -> Callable[..., Tensor] | None:
+    """Route every `Function.apply` through `hook(cls, inputs, options)`; returns the previous hook."""
+    global _apply_hook
+    previous, _apply_hook = _apply_hook, hook
+    return previous
+
 
 def is_grad_enabled() -> bool:
     """False inside `no_grad()`: ops then record no graph."""
@@ -91,6 +102,13 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Tensor, **options: Any) -> Tensor:
+        if _apply_hook is not None:  # a graph is being traced (minitorch_edu.graph)
+            return _apply_hook(cls, inputs, options)
+        return cls.run(*inputs, **options)
+
+    @classmethod
+    def run(cls, *inputs: Tensor, **options: Any) -> Tensor:
+        """What `apply` does outside tracing: forward, and record the autograd node."""
         ctx = Context()
         ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
         out = cls.forward(ctx, *(t.detach() for t in inputs), **options)

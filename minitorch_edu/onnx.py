@@ -1,0 +1,176 @@
+"""ONNX export of traced models: `mt.onnx.export(model, example_input, "model.onnx")`.
+
+The model is traced on the example (as `mt.jit` does), the graph is cleaned by the passes
+(dead code, constant folding, common subexpressions; no fusion), and each IR op becomes one
+or a few ONNX nodes (opset 17). Parameters and other captured tensors become initializers,
+so the file holds the trained weights. Input shapes are the example's. An op without an ONNX
+form raises `ExportError` naming the op, the node and the line that made it.
+
+Supported IR ops: see `SUPPORTED` (elementwise math and comparisons, where, sum/max over a
+dim, matmul, linear, reshape/flatten, permute, expand, cast, conv2d, max_pool2d, avg_pool2d;
+softmax, log_softmax and gelu are exported through the ops they are built from).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .core.tensor import Tensor
+from .graph.ir import Graph, Node
+from .graph.passes import optimize
+from .graph.trace import trace
+
+OPSET = 17
+
+_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow", "maximum": "Max", "minimum": "Min"}
+_UNARY = {"neg": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "sigmoid": "Sigmoid", "tanh": "Tanh",
+          "relu": "Relu", "abs": "Abs", "copy": "Identity", "detach": "Identity", "sign": "Sign"}
+_COMPARE = {"gt": "Greater", "lt": "Less", "ge": "GreaterOrEqual", "le": "LessOrEqual", "eq": "Equal"}
+
+
+class ExportError(ValueError):
+    """The graph holds an op that has no ONNX form here."""
+
+
+class _Builder:
+    def __init__(self) -> None:
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._n = 0
+
+    def fresh(self, hint: str) -> str:
+        self._n += 1
+        return f"{hint}_{self._n}"
+
+    def const(self, array: np.ndarray, hint: str = "const") -> str:
+        name = self.fresh(hint)
+        self.initializers.append(self.numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def op(self, kind: str, inputs: list[str], output: str | None = None, **attrs: Any) -> str:
+        output = output or self.fresh(kind.lower())
+        self.nodes.append(self.helper.make_node(kind, inputs, [output], name=self.fresh("n_" + kind), **attrs))
+        return output
+
+
+def _elem_type(dtype: np.dtype) -> int:
+    from onnx import helper
+
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def _convert(b: _Builder, n: Node, ins: list[str], out: str) -> None:
+    op, o = n.op, n.options
+    if op in _BINARY:
+        b.op(_BINARY[op], ins, out)
+    elif op in _UNARY:
+        b.op(_UNARY[op], ins, out)
+    elif op in _COMPARE or op == "ne":
+        test = b.op(_COMPARE.get(op, "Equal"), ins)
+        if op == "ne":
+            test = b.op("Not", [test])
+        b.op("Cast", [test], out, to=_elem_type(n.out.dtype))
+    elif op in ("cast",):
+        b.op("Cast", ins, out, to=_elem_type(n.out.dtype))
+    elif op == "where":
+        cond = b.op("Cast", [ins[0]], to=_elem_type(np.dtype(bool)))
+        b.op("Where", [cond] + ins[1:], out)
+    elif op in ("sum", "reduce_add"):
+        b.op("ReduceSum", [ins[0], b.const(np.array([o["dim"]], np.int64), "axes")], out, keepdims=1)
+    elif op in ("max", "reduce_maximum"):
+        b.op("ReduceMax", ins[:1], out, axes=[o["dim"]], keepdims=1)
+    elif op == "reduce_minimum":
+        b.op("ReduceMin", ins[:1], out, axes=[o["dim"]], keepdims=1)
+    elif op == "matmul":
+        b.op("MatMul", ins, out)
+    elif op == "linear":  # x @ W.T + b, x of any rank
+        wt = b.op("Transpose", [ins[1]], perm=[1, 0])
+        if len(ins) == 3:
+            b.op("Add", [b.op("MatMul", [ins[0], wt]), ins[2]], out)
+        else:
+            b.op("MatMul", [ins[0], wt], out)
+    elif op in ("reshape", "expand"):
+        shape = b.const(np.array(n.out.shape, np.int64), "shape")
+        b.op("Reshape" if op == "reshape" else "Expand", [ins[0], shape], out)
+    elif op == "permute":
+        b.op("Transpose", ins, out, perm=list(o["order"]))
+    elif op == "conv2d":
+        (sh, sw), (ph, pw) = o["stride"], o["padding"]
+        b.op("Conv", ins, out, strides=[sh, sw], pads=[ph, pw, ph, pw])
+    elif op in ("max_pool2d", "avg_pool2d"):
+        _, _, _, kh, kw, _, _, sh, sw, ph, pw = o["geo"]
+        attrs = {"kernel_shape": [kh, kw], "strides": [sh, sw], "pads": [ph, pw, ph, pw]}
+        if op == "avg_pool2d":
+            attrs["count_include_pad"] = 1
+        b.op("MaxPool" if op == "max_pool2d" else "AveragePool", ins, out, **attrs)
+    else:
+        raise ExportError(
+            f"ONNX export: op {op!r} (node {n.out.name}: {n.out.type}"
+            + (f", made at {n.where}" if n.where else "")
+            + f") has no ONNX form here. Supported ops: {', '.join(SUPPORTED)}"
+        )
+
+
+SUPPORTED = sorted(
+    set(_BINARY) | set(_UNARY) | set(_COMPARE) | {"ne", "cast", "where", "sum", "max", "reduce_add", "reduce_maximum",
+                                                    "reduce_minimum", "matmul", "linear", "reshape", "expand",
+                                                    "permute", "conv2d", "max_pool2d", "avg_pool2d"}
+)
+
+
+def to_onnx(g: Graph, name: str = "minitorch_edu") -> Any:
+    """An `onnx.ModelProto` of a traced graph."""
+    import onnx
+    from onnx import helper
+
+    b = _Builder()
+    names: dict[int, str] = {}
+    for v in g.inputs:
+        names[v.id] = v.label or f"input{v.id}"
+    for v in g.captures:
+        names[v.id] = b.const(v.tensor.numpy(), "param")
+    for n in g.nodes:
+        ins = []
+        for v in n.inputs:
+            if v.id not in names:  # a literal: a 0-d initializer
+                names[v.id] = b.const(np.asarray(v.tensor.numpy().reshape(()), dtype=v.dtype), "literal")
+            ins.append(names[v.id])
+        names[n.out.id] = f"v{n.out.id}"
+        _convert(b, n, ins, names[n.out.id])
+    outputs = []
+    for i, v in enumerate(g.outputs):
+        out = f"output{i}"
+        b.op("Identity", [names[v.id]], out)
+        outputs.append(helper.make_tensor_value_info(out, _elem_type(v.dtype), list(v.shape)))
+    inputs = [helper.make_tensor_value_info(names[v.id], _elem_type(v.dtype), list(v.shape)) for v in g.inputs]
+    graph = helper.make_graph(b.nodes, name, inputs, outputs, b.initializers)
+    model = helper.make_model(graph, producer_name="minitorch_edu", opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = min(model.ir_version, 9)  # readable by onnxruntime releases of the last years
+    onnx.checker.check_model(model)
+    return model
+
+
+def export(model: Callable[..., Any], example_input: Any, path: str | None = None) -> Any:
+    """Trace `model(example_input)` (a tensor, or a tuple of tensors) and write it as ONNX to `path`.
+
+    Call `model.eval()` first for layers that behave differently in training (dropout). Returns
+    the `onnx.ModelProto` (also when no path is given).
+    """
+    import onnx
+
+    args = example_input if isinstance(example_input, tuple) else (example_input,)
+    if not all(isinstance(a, Tensor) for a in args):
+        raise TypeError("mt.onnx.export: the example input must be a tensor or a tuple of tensors")
+    name = type(model).__name__ if not hasattr(model, "__name__") else model.__name__
+    g = trace(model, args, name=name)
+    optimize(g, fuse=False)
+    proto = to_onnx(g, name=name)
+    if path is not None:
+        onnx.save(proto, path)
+    return proto

@@ -1,0 +1,53 @@
+"""ONNX export: an MLP and a small CNN run in onnxruntime with our outputs; checker; clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+import minitorch_edu as mt
+from minitorch_edu import nn
+from minitorch_edu.onnx import ExportError, export
+
+
+def _roundtrip(model, example, others, path):
+    proto = mt.onnx.export(model, example, str(path))
+    onnx.checker.check_model(onnx.load(str(path)))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    for x in others:
+        expected = model(x).numpy()
+        (got,) = session.run(None, {name: x.numpy()})
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    return proto
+
+
+def test_mlp_round_trip(tmp_path):
+    mt.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 3), nn.Softmax(-1))
+    proto = _roundtrip(model, mt.randn(4, 6), [mt.randn(4, 6) * 3.0 for _ in range(3)], tmp_path / "mlp.onnx")
+    kinds = {n.op_type for n in proto.graph.node}
+    assert {"MatMul", "Relu", "Tanh", "Exp", "ReduceSum", "ReduceMax", "Div"} <= kinds
+    assert len(proto.graph.initializer) >= 6  # the weights travel with the file
+
+
+def test_cnn_round_trip(tmp_path):
+    mt.manual_seed(1)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3, stride=1), nn.Sigmoid(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(6 * 1 * 1, 5), nn.GELU(), nn.Linear(5, 3), nn.Softmax(-1),
+    )
+    proto = _roundtrip(model, mt.randn(2, 1, 8, 8), [mt.randn(2, 1, 8, 8) for _ in range(3)], tmp_path / "cnn.onnx")
+    kinds = {n.op_type for n in proto.graph.node}
+    assert {"Conv", "MaxPool", "AveragePool", "Reshape", "Sigmoid"} <= kinds
+
+
+def test_unsupported_op_names_op_and_node(tmp_path):
+    def picks(x):
+        return x[1:3] * 2.0
+
+    with pytest.raises(ExportError, match=r"op 'index' \(node %\d+: f32\[2, 4\], made at test_onnx\.py:\d+\)"):
+        export(picks, mt.randn(5, 4), str(tmp_path / "bad.onnx"))
