@@ -728,6 +728,14 @@ with testing.part("tensor_backprop", hidden=True):
         tensor_backprop(out, mt.ones((), dtype="float64"), _order_by_hand(out))
     testing.assert_close(w.grad, first + 2.0, call="a second backward pass into the same leaf",
                          hints=["a leaf's .grad accumulates across backward calls: add to it when it is not None"])
+    # a root gradient other than ones: backward(gradient=...) of a non-scalar output
+    v = mt.tensor(rng.standard_normal((2, 3)), dtype="float64", requires_grad=True)
+    seed = rng.standard_normal((2, 3))
+    out = v.tanh()
+    with mt.no_grad():
+        tensor_backprop(out, mt.tensor(seed, dtype="float64"), _order_by_hand(out))
+    testing.assert_close(v.grad, seed * (1 - np.tanh(v.numpy()) ** 2), call="tensor_backprop(tanh(v), grad=G) for G of shape (2, 3)",
+                         hints=["start from the grad you were given for the root"])
     # through mt.use_backprop, as the training run below uses it
     arrays = [rng.standard_normal((2, 3)), rng.standard_normal((2, 3))]
     expected = _leaf_grads(diamond, arrays)
