@@ -156,8 +156,7 @@ def topological_order(root, parents=value_parents):
                 queue.append(p)
     return order
 ''',
-        "recursive_too_deep_hidden_only": _DFS.format(tail="return order[::-1]").replace(
-            "    visit(root)", "    import sys\n    sys.setrecursionlimit(1000)\n    visit(root)"),
+        "recursive_too_deep_hidden_only": _DFS.format(tail="return order[::-1]"),
         "delegates_to_reference": '''
 def topological_order(root, parents=value_parents):
     from minitorch_edu.core.autograd import topological_order as reference
@@ -213,7 +212,7 @@ def backprop(order, grad=1.0):
 ''',
     },
     "tensor_backprop": {
-        "leaf_grad_assigned": _TENSOR_HEAD + '''
+        "leaf_grad_assigned_hidden_only": _TENSOR_HEAD + '''
     grads = {id(root): grad}
     for t in order:
         g = grads.pop(id(t), None)
