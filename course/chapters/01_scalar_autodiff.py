@@ -150,13 +150,13 @@ print(L, "made by", L.op, "from", L.parents)
 # %% [setup]
 def graph_nodes(root):
     """Every Value `root` depends on (root included), each once."""
-    seen, stack, nodes = set(), [root], []
-    while stack:
-        v = stack.pop()
+    seen, todo, nodes = set(), [root], []
+    while todo:
+        v = todo.pop()
         if id(v) not in seen:
             seen.add(id(v))
             nodes.append(v)
-            stack.extend(v.parents)
+            todo.extend(v.parents)
     return nodes
 
 
@@ -483,15 +483,15 @@ with testing.part("backprop"):
 ### BEGIN HIDDEN TESTS
 with testing.part("backprop", hidden=True):
     def _good_order(root):
-        seen, out = set(), []
-        def visit(v):
-            if id(v) not in seen:
-                seen.add(id(v))
-                for p in v.parents:
-                    visit(p)
-                out.append(v)
-        visit(root)
-        return out[::-1]
+        done, found = set(), []
+        def walk(node):
+            if id(node) not in done:
+                done.add(id(node))
+                for parent in node.parents:
+                    walk(parent)
+                found.append(node)
+        walk(root)
+        return list(reversed(found))
 
     # every rule on one graph, against central finite differences of the same expression in plain floats
     def expr(u, v, w):
@@ -719,13 +719,13 @@ with testing.part("tensor_backprop", hidden=True):
     w = mt.tensor(rng.standard_normal((3, 1)), dtype="float64", requires_grad=True)
     const = mt.tensor(rng.standard_normal((3, 4)), dtype="float64")
     out = (w * const + w).sum()
-    with mt.no_grad():
+    with mt.set_grad_enabled(False):
         tensor_backprop(out, mt.ones((), dtype="float64"), _order_by_hand(out))
     testing.assert_close(w.grad, const.numpy().sum(axis=1, keepdims=True) + 4, call="tensor_backprop with a constant input, w of shape (3, 1)")
     # a second backward adds to .grad
     first = w.grad.numpy()
     out = (w * 2.0).sum()
-    with mt.no_grad():
+    with mt.set_grad_enabled(False):
         tensor_backprop(out, mt.ones((), dtype="float64"), _order_by_hand(out))
     testing.assert_close(w.grad, first + 2.0, call="a second backward pass into the same leaf",
                          hints=["a leaf's .grad accumulates across backward calls: add to it when it is not None"])
@@ -733,7 +733,7 @@ with testing.part("tensor_backprop", hidden=True):
     v = mt.tensor(rng.standard_normal((2, 3)), dtype="float64", requires_grad=True)
     seed = rng.standard_normal((2, 3))
     out = v.tanh()
-    with mt.no_grad():
+    with mt.set_grad_enabled(False):
         tensor_backprop(out, mt.tensor(seed, dtype="float64"), _order_by_hand(out))
     testing.assert_close(v.grad, seed * (1 - np.tanh(v.numpy()) ** 2), call="tensor_backprop(tanh(v), grad=G) for G of shape (2, 3)",
                          hints=["start from the grad you were given for the root"])
