@@ -19,11 +19,14 @@ import minitorch_edu as mt
 from minitorch_edu import testing
 from minitorch_edu.course import Chapter
 
-chapter = Chapter("01_scalar_autodiff", references={
-    "topological_order": ["minitorch_edu.core.autograd.topological_order"],
-    "backprop": ["minitorch_edu.core.autograd.backpropagate"],
-    "tensor_backprop": ["minitorch_edu.core.autograd.backpropagate"],
-})
+chapter = Chapter(
+    "01_scalar_autodiff",
+    references={
+        "topological_order": ["minitorch_edu.core.autograd.topological_order"],
+        "backprop": ["minitorch_edu.core.autograd.backpropagate"],
+        "tensor_backprop": ["minitorch_edu.core.autograd.backpropagate"],
+    },
+)
 
 # %% [markdown]
 # ## A number that remembers where it came from
@@ -36,6 +39,7 @@ chapter = Chapter("01_scalar_autodiff", references={
 #
 # You do not need to change this cell; read `input_grads`: it is how backprop will ask a Value for
 # the gradients of its parents.
+
 
 # %% [setup]
 class Value:
@@ -68,7 +72,7 @@ class Value:
 
     def __pow__(self, n):
         assert isinstance(n, (int, float)), "only a constant exponent is supported"
-        return Value(self.data ** n, (self,), f"**{n:g}", "pow_backward", (n,))
+        return Value(self.data**n, (self,), f"**{n:g}", "pow_backward", (n,))
 
     def exp(self):
         return Value(math.exp(self.data), (self,), "exp", "exp_backward")
@@ -123,6 +127,7 @@ def value_parents(v):
     """The nodes `v` was computed from (its edges in the graph)."""
     return v.parents
 
+
 # %% [markdown]
 # Compute something and look at what got recorded:
 
@@ -147,6 +152,7 @@ print(L, "made by", L.op, "from", L.parents)
 # the Values you created yourself, sit on the left; the output on the right. (PyTorch users get
 # the same picture from `torchviz`; the package draws tensor graphs in chapter 10.)
 
+
 # %% [setup]
 def graph_nodes(root):
     """Every Value `root` depends on (root included), each once."""
@@ -169,6 +175,7 @@ def draw_graph(root, title="", ax=None):
         if id(v) not in depth:
             depth[id(v)] = 0 if not v.parents else 1 + max(column(p) for p in v.parents)
         return depth[id(v)]
+
     for v in nodes:
         column(v)
     rows = {}
@@ -190,8 +197,16 @@ def draw_graph(root, title="", ax=None):
             for p in v.parents:
                 px, py = pos[id(p)]
                 ax.annotate("", (ox - 0.2, y), (px + 0.55, py), arrowprops={"arrowstyle": "->", "color": "0.4"})
-        ax.text(x, y, f"{v.label or v.op}\ndata {v.data:.3g}\ngrad {v.grad:.3g}", ha="center", va="center",
-                fontsize=8, zorder=3, bbox={"boxstyle": "round", "fc": "#cfe3f7" if v.parents else "#d9f2d0"})
+        ax.text(
+            x,
+            y,
+            f"{v.label or v.op}\ndata {v.data:.3g}\ngrad {v.grad:.3g}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            zorder=3,
+            bbox={"boxstyle": "round", "fc": "#cfe3f7" if v.parents else "#d9f2d0"},
+        )
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     ax.set_xlim(min(xs) - 1.3, max(xs) + 0.8)
@@ -199,6 +214,7 @@ def draw_graph(root, title="", ax=None):
     ax.set_title(title)
     ax.axis("off")
     return ax
+
 
 # %%
 draw_graph(L, "L = (a * b + c) * f, before backward: every grad is 0")
@@ -218,30 +234,59 @@ plt.show()
 #
 # Start with the two easiest rules.
 
+
 # %% [solution] id=add_mul
 def add_backward(grad, out, a, b):
-    """out = a + b. Return (gradient for a, gradient for b). Example: add_backward(2.0, 5.0, 1.0, 4.0) == (2.0, 2.0)."""
+    """out = a + b. Return (gradient for a, gradient for b).
+
+    Example: add_backward(2.0, 5.0, 1.0, 4.0) == (2.0, 2.0)."""
     ### BEGIN SOLUTION
     return grad, grad
     ### END SOLUTION
 
 
 def mul_backward(grad, out, a, b):
-    """out = a * b. Return (gradient for a, gradient for b). Example: mul_backward(1.0, 12.0, 3.0, 4.0) == (4.0, 3.0)."""
+    """out = a * b. Return (gradient for a, gradient for b).
+
+    Example: mul_backward(1.0, 12.0, 3.0, 4.0) == (4.0, 3.0)."""
     ### BEGIN SOLUTION
     return grad * b, grad * a
     ### END SOLUTION
 
+
 # %% [tests] id=add_mul_tests points=3
 with testing.part("add_mul"):
-    testing.assert_close(add_backward(1.0, 5.0, 2.0, 3.0), (1.0, 1.0), call="add_backward(grad=1.0, out=5.0, a=2.0, b=3.0)",
-                         hints=[(lambda got, exp: tuple(got) == (2.0, 3.0), "you returned the inputs: the derivative of a + b is 1 for each")])
-    testing.assert_close(add_backward(2.5, 5.0, 2.0, 3.0), (2.5, 2.5), call="add_backward(grad=2.5, out=5.0, a=2.0, b=3.0)",
-                         hints=["the chain rule: multiply the local derivative (1) by grad"])
-    testing.assert_close(mul_backward(1.0, 6.0, 2.0, 3.0), (3.0, 2.0), call="mul_backward(grad=1.0, out=6.0, a=2.0, b=3.0)",
-                         hints=[(lambda got, exp: tuple(got) == (2.0, 3.0), "the gradient for a is b (and for b it is a): you swapped them")])
-    testing.assert_close(mul_backward(-2.0, 6.0, 2.0, 3.0), (-6.0, -4.0), call="mul_backward(grad=-2.0, out=6.0, a=2.0, b=3.0)",
-                         hints=["the chain rule: multiply the local derivative by grad"])
+    testing.assert_close(
+        add_backward(1.0, 5.0, 2.0, 3.0),
+        (1.0, 1.0),
+        call="add_backward(grad=1.0, out=5.0, a=2.0, b=3.0)",
+        hints=[
+            (
+                lambda got, exp: tuple(got) == (2.0, 3.0),
+                "you returned the inputs: the derivative of a + b is 1 for each",
+            )
+        ],
+    )
+    testing.assert_close(
+        add_backward(2.5, 5.0, 2.0, 3.0),
+        (2.5, 2.5),
+        call="add_backward(grad=2.5, out=5.0, a=2.0, b=3.0)",
+        hints=["the chain rule: multiply the local derivative (1) by grad"],
+    )
+    testing.assert_close(
+        mul_backward(1.0, 6.0, 2.0, 3.0),
+        (3.0, 2.0),
+        call="mul_backward(grad=1.0, out=6.0, a=2.0, b=3.0)",
+        hints=[
+            (lambda got, exp: tuple(got) == (2.0, 3.0), "the gradient for a is b (and for b it is a): you swapped them")
+        ],
+    )
+    testing.assert_close(
+        mul_backward(-2.0, 6.0, 2.0, 3.0),
+        (-6.0, -4.0),
+        call="mul_backward(grad=-2.0, out=6.0, a=2.0, b=3.0)",
+        hints=["the chain rule: multiply the local derivative by grad"],
+    )
 ### BEGIN HIDDEN TESTS
 with testing.part("add_mul", hidden=True):
     rng = np.random.default_rng(1)
@@ -258,6 +303,7 @@ with testing.part("add_mul", hidden=True):
 # Three more rules. `pow_backward` gets the constant exponent `n` as its last argument
 # (`out = a ** n`). Remember the chain rule: every rule multiplies its local derivative by `grad`.
 # Look at what you already have: `exp`'s derivative is its own output.
+
 
 # %% [solution] id=pow_exp_log
 def pow_backward(grad, out, a, n):
@@ -280,18 +326,42 @@ def log_backward(grad, out, a):
     return grad / a
     ### END SOLUTION
 
+
 # %% [tests] id=pow_exp_log_tests points=4
 with testing.part("pow_exp_log"):
-    testing.assert_close(pow_backward(1.0, 8.0, 2.0, 3), 12.0, call="pow_backward(grad=1.0, out=8.0, a=2.0, n=3)",
-                         hints=[(lambda got, exp: got == 24.0, "d(a**n)/da = n * a**(n-1), not n * a**n"),
-                                (lambda got, exp: got == 4.0, "multiply by the exponent n too: n * a**(n-1)")])
+    testing.assert_close(
+        pow_backward(1.0, 8.0, 2.0, 3),
+        12.0,
+        call="pow_backward(grad=1.0, out=8.0, a=2.0, n=3)",
+        hints=[
+            (lambda got, exp: got == 24.0, "d(a**n)/da = n * a**(n-1), not n * a**n"),
+            (lambda got, exp: got == 4.0, "multiply by the exponent n too: n * a**(n-1)"),
+        ],
+    )
     testing.assert_close(pow_backward(1.0, 0.5, 2.0, -1), -0.25, call="pow_backward(grad=1.0, out=0.5, a=2.0, n=-1)")
-    testing.assert_close(exp_backward(1.0, math.exp(2.0), 2.0), math.exp(2.0), call="exp_backward(grad=1.0, out=exp(2), a=2.0)",
-                         hints=[(lambda got, exp: got == 1.0, "the derivative of exp(a) is exp(a) (= out), not 1")])
-    testing.assert_close(log_backward(1.0, math.log(4.0), 4.0), 0.25, call="log_backward(grad=1.0, out=log(4), a=4.0)",
-                         hints=[(lambda got, exp: abs(got - 1 / math.log(4.0)) < 1e-9, "d log(a)/da = 1/a: divide by the input a, not by out")])
-    testing.assert_close(log_backward(3.0, math.log(4.0), 4.0), 0.75, call="log_backward(grad=3.0, out=log(4), a=4.0)",
-                         hints=["the chain rule: multiply the local derivative 1/a by grad"])
+    testing.assert_close(
+        exp_backward(1.0, math.exp(2.0), 2.0),
+        math.exp(2.0),
+        call="exp_backward(grad=1.0, out=exp(2), a=2.0)",
+        hints=[(lambda got, exp: got == 1.0, "the derivative of exp(a) is exp(a) (= out), not 1")],
+    )
+    testing.assert_close(
+        log_backward(1.0, math.log(4.0), 4.0),
+        0.25,
+        call="log_backward(grad=1.0, out=log(4), a=4.0)",
+        hints=[
+            (
+                lambda got, exp: abs(got - 1 / math.log(4.0)) < 1e-9,
+                "d log(a)/da = 1/a: divide by the input a, not by out",
+            )
+        ],
+    )
+    testing.assert_close(
+        log_backward(3.0, math.log(4.0), 4.0),
+        0.75,
+        call="log_backward(grad=3.0, out=log(4), a=4.0)",
+        hints=["the chain rule: multiply the local derivative 1/a by grad"],
+    )
 ### BEGIN HIDDEN TESTS
 with testing.part("pow_exp_log", hidden=True):
     rng = np.random.default_rng(2)
@@ -299,7 +369,9 @@ with testing.part("pow_exp_log", hidden=True):
         g = rng.normal() * 2
         x = rng.uniform(0.2, 3.0)
         n = rng.choice([2, 3, -2, 0.5, 1.5])
-        testing.assert_close(pow_backward(g, x ** n, x, n), g * n * x ** (n - 1), call=f"pow_backward({g}, {x ** n}, {x}, {n})")
+        testing.assert_close(
+            pow_backward(g, x**n, x, n), g * n * x ** (n - 1), call=f"pow_backward({g}, {x**n}, {x}, {n})"
+        )
         testing.assert_close(exp_backward(g, math.exp(x), x), g * math.exp(x), call=f"exp_backward({g}, exp({x}), {x})")
         testing.assert_close(log_backward(g, math.log(x), x), g / x, call=f"log_backward({g}, log({x}), {x})")
 ### END HIDDEN TESTS
@@ -313,11 +385,12 @@ with testing.part("pow_exp_log", hidden=True):
 # backward, not its input. ReLU passes the gradient where its input was positive and blocks it
 # elsewhere (at exactly 0 it blocks it, as PyTorch does).
 
+
 # %% [solution] id=activations
 def tanh_backward(grad, out, a):
     """out = tanh(a). Return the gradient for a."""
     ### BEGIN SOLUTION
-    return grad * (1.0 - out ** 2)
+    return grad * (1.0 - out**2)
     ### END SOLUTION
 
 
@@ -334,18 +407,35 @@ def relu_backward(grad, out, a):
     return grad if a > 0 else 0.0
     ### END SOLUTION
 
+
 # %% [tests] id=activations_tests points=4
 with testing.part("activations"):
     t = math.tanh(0.5)
-    testing.assert_close(tanh_backward(1.0, t, 0.5), 1 - t ** 2, call="tanh_backward(grad=1.0, out=tanh(0.5), a=0.5)",
-                         hints=[(lambda got, exp: abs(got - (1 - 0.25)) < 1e-9, "use the output: 1 - out**2, not 1 - a**2")])
+    testing.assert_close(
+        tanh_backward(1.0, t, 0.5),
+        1 - t**2,
+        call="tanh_backward(grad=1.0, out=tanh(0.5), a=0.5)",
+        hints=[(lambda got, exp: abs(got - (1 - 0.25)) < 1e-9, "use the output: 1 - out**2, not 1 - a**2")],
+    )
     s = 1 / (1 + math.exp(-1.0))
-    testing.assert_close(sigmoid_backward(2.0, s, 1.0), 2 * s * (1 - s), call="sigmoid_backward(grad=2.0, out=sigmoid(1), a=1.0)",
-                         hints=[(lambda got, exp: got == 0.0, "use the output: out * (1 - out), not a * (1 - a)")])
-    testing.assert_close(relu_backward(3.0, 2.0, 2.0), 3.0, call="relu_backward(grad=3.0, out=2.0, a=2.0)",
-                         hints=["for a positive input the gradient passes through unchanged"])
-    testing.assert_close(relu_backward(3.0, 0.0, -1.5), 0.0, call="relu_backward(grad=3.0, out=0.0, a=-1.5)",
-                         hints=["for a negative input ReLU is flat: the gradient is 0"])
+    testing.assert_close(
+        sigmoid_backward(2.0, s, 1.0),
+        2 * s * (1 - s),
+        call="sigmoid_backward(grad=2.0, out=sigmoid(1), a=1.0)",
+        hints=[(lambda got, exp: got == 0.0, "use the output: out * (1 - out), not a * (1 - a)")],
+    )
+    testing.assert_close(
+        relu_backward(3.0, 2.0, 2.0),
+        3.0,
+        call="relu_backward(grad=3.0, out=2.0, a=2.0)",
+        hints=["for a positive input the gradient passes through unchanged"],
+    )
+    testing.assert_close(
+        relu_backward(3.0, 0.0, -1.5),
+        0.0,
+        call="relu_backward(grad=3.0, out=0.0, a=-1.5)",
+        hints=["for a negative input ReLU is flat: the gradient is 0"],
+    )
 ### BEGIN HIDDEN TESTS
 with testing.part("activations", hidden=True):
     rng = np.random.default_rng(3)
@@ -354,10 +444,18 @@ with testing.part("activations", hidden=True):
         t = math.tanh(x)
         s = 1 / (1 + math.exp(-x))
         testing.assert_close(tanh_backward(g, t, x), g * (1 - t * t), call=f"tanh_backward({g}, tanh({x}), {x})")
-        testing.assert_close(sigmoid_backward(g, s, x), g * s * (1 - s), call=f"sigmoid_backward({g}, sigmoid({x}), {x})")
-        testing.assert_close(relu_backward(g, max(x, 0.0), x), g if x > 0 else 0.0, call=f"relu_backward({g}, relu({x}), {x})")
-    testing.assert_close(relu_backward(1.0, 0.0, 0.0), 0.0, call="relu_backward(grad=1.0, out=0.0, a=0.0)",
-                         hints=["at exactly 0 the gradient is 0 (as in PyTorch): test a > 0, not a >= 0"])
+        testing.assert_close(
+            sigmoid_backward(g, s, x), g * s * (1 - s), call=f"sigmoid_backward({g}, sigmoid({x}), {x})"
+        )
+        testing.assert_close(
+            relu_backward(g, max(x, 0.0), x), g if x > 0 else 0.0, call=f"relu_backward({g}, relu({x}), {x})"
+        )
+    testing.assert_close(
+        relu_backward(1.0, 0.0, 0.0),
+        0.0,
+        call="relu_backward(grad=1.0, out=0.0, a=0.0)",
+        hints=["at exactly 0 the gradient is 0 (as in PyTorch): test a > 0, not a >= 0"],
+    )
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -374,6 +472,7 @@ with testing.part("activations", hidden=True):
 # graph at the end of the chapter. Graphs can be deep (a recurrent net unrolled over a long
 # sequence is a chain of thousands of ops): a recursive search stops at Python's recursion limit
 # (about 1000 calls), so keep your own stack of nodes to visit, as the package's autograd does.
+
 
 # %% [solution] id=topological_order
 def topological_order(root, parents=value_parents):
@@ -397,24 +496,45 @@ def topological_order(root, parents=value_parents):
     return order
     ### END SOLUTION
 
+
 # %% [tests] id=topological_order_tests points=4
 def _check_order(order, root, parents, call):
     """Shared by the visible and hidden checks: each node once, root first, children before parents."""
     every = graph_nodes(root) if isinstance(root, Value) else None
     ids = [id(v) for v in order]
-    testing.assert_true(len(ids) == len(set(ids)), call=call, got=f"{len(ids)} nodes, {len(ids) - len(set(ids))} repeated",
-                        expected="each node once", hint="a node reached along two paths was listed twice: remember which nodes you visited")
+    testing.assert_true(
+        len(ids) == len(set(ids)),
+        call=call,
+        got=f"{len(ids)} nodes, {len(ids) - len(set(ids))} repeated",
+        expected="each node once",
+        hint="a node reached along two paths was listed twice: remember which nodes you visited",
+    )
     if every is not None:
-        testing.assert_true(set(ids) == {id(v) for v in every}, call=call, got=f"{len(set(ids))} distinct nodes",
-                            expected=f"all {len(every)} nodes of the graph", hint="some nodes are missing: visit the parents of every node")
-    testing.assert_true(bool(order) and order[0] is root, call=call, got=f"first node {order[0] if order else None!r}",
-                        expected="the root first", hint="the order is reversed: the root (the output) comes first, leaves last")
+        testing.assert_true(
+            set(ids) == {id(v) for v in every},
+            call=call,
+            got=f"{len(set(ids))} distinct nodes",
+            expected=f"all {len(every)} nodes of the graph",
+            hint="some nodes are missing: visit the parents of every node",
+        )
+    testing.assert_true(
+        bool(order) and order[0] is root,
+        call=call,
+        got=f"first node {order[0] if order else None!r}",
+        expected="the root first",
+        hint="the order is reversed: the root (the output) comes first, leaves last",
+    )
     where = {id(v): i for i, v in enumerate(order)}
     for v in order:
         for p in parents(v):
-            testing.assert_true(where.get(id(p), -1) > where[id(v)], call=call, got=f"{p!r} before {v!r}",
-                                expected="every node before the nodes it was computed from",
-                                hint="append a node only after all of its parents are done, then reverse the list")
+            testing.assert_true(
+                where.get(id(p), -1) > where[id(v)],
+                call=call,
+                got=f"{p!r} before {v!r}",
+                expected="every node before the nodes it was computed from",
+                hint="append a node only after all of its parents are done, then reverse the list",
+            )
+
 
 with testing.part("topological_order"):
     x = Value(3.0, label="x")
@@ -439,8 +559,12 @@ with testing.part("topological_order", hidden=True):
     tparents = lambda t: [p for p in t.grad_fn.inputs if p.requires_grad] if t.grad_fn is not None else []  # noqa: E731
     torder = topological_order(tout, tparents)
     _check_order(torder, tout, tparents, "topological_order(tensor graph, parents=tensor_parents)")
-    testing.assert_true((torder[-1] is ta or torder[-1] is tb) and len({id(t) for t in torder}) == len(torder), call="topological_order(tensor graph)",
-                        got=f"{len(torder)} tensors, last {torder[-1]!r}", expected="each tensor once, a leaf last")
+    testing.assert_true(
+        (torder[-1] is ta or torder[-1] is tb) and len({id(t) for t in torder}) == len(torder),
+        call="topological_order(tensor graph)",
+        got=f"{len(torder)} tensors, last {torder[-1]!r}",
+        expected="each tensor once, a leaf last",
+    )
     deep = Value(1.0)
     for _ in range(5000):  # deeper than Python's recursion limit
         deep = deep + 1.0
@@ -456,6 +580,7 @@ with testing.part("topological_order", hidden=True):
 # multivariable chain rule says they sum. PyTorch does the same, and also sums across calls, which
 # is why you call `optimizer.zero_grad()` before every `loss.backward()`.
 
+
 # %% [solution] id=backprop
 def backprop(order, grad=1.0):
     """Add d(order[0])/d(v) * grad to v.grad for every v in `order` (root first, as topological_order gives)."""
@@ -466,36 +591,53 @@ def backprop(order, grad=1.0):
             parent.grad += g
     ### END SOLUTION
 
+
 # %% [tests] id=backprop_tests points=4
 with testing.part("backprop"):
     x = Value(3.0, label="x")
     xx = x * x
     y = xx + x  # dy/dx = 2x + 1 = 7
     backprop([y, xx, x])
-    testing.assert_close(x.grad, 7.0, call="backprop on y = x * x + x at x = 3 (dy/dx = 2x + 1)",
-                         hints=[(lambda got, exp: got in (1.0, 3.0, 6.0), "x is used three times: add (+=) each use's gradient, do not assign (=)")])
+    testing.assert_close(
+        x.grad,
+        7.0,
+        call="backprop on y = x * x + x at x = 3 (dy/dx = 2x + 1)",
+        hints=[
+            (
+                lambda got, exp: got in (1.0, 3.0, 6.0),
+                "x is used three times: add (+=) each use's gradient, do not assign (=)",
+            )
+        ],
+    )
     p, q = Value(2.0), Value(-4.0)
     r = p * q
     s = r + p
     backprop([s, r, p, q], grad=2.0)
-    testing.assert_close((p.grad, q.grad), (2.0 * (q.data + 1), 2.0 * p.data), call="backprop([s, r, p, q], grad=2.0) for s = p * q + p",
-                         hints=["start from the grad you were given for the root, not from 1"])
+    testing.assert_close(
+        (p.grad, q.grad),
+        (2.0 * (q.data + 1), 2.0 * p.data),
+        call="backprop([s, r, p, q], grad=2.0) for s = p * q + p",
+        hints=["start from the grad you were given for the root, not from 1"],
+    )
 ### BEGIN HIDDEN TESTS
 with testing.part("backprop", hidden=True):
+
     def _good_order(root):
         done, found = set(), []
+
         def walk(node):
             if id(node) not in done:
                 done.add(id(node))
                 for parent in node.parents:
                     walk(parent)
                 found.append(node)
+
         walk(root)
         return list(reversed(found))
 
     # every rule on one graph, against central finite differences of the same expression in plain floats
     def expr(u, v, w):
-        return ((u * v + w).tanh() * (u ** 2).exp() + (v * v + 1.0).log() - (w.sigmoid() * u).relu()) / (v ** 2 + 1.0)
+        return ((u * v + w).tanh() * (u**2).exp() + (v * v + 1.0).log() - (w.sigmoid() * u).relu()) / (v**2 + 1.0)
 
     rng = np.random.default_rng(5)
     for _ in range(5):
@@ -508,13 +650,19 @@ with testing.part("backprop", hidden=True):
             hi[k] += 1e-6
             lo[k] -= 1e-6
             numeric = (expr(*map(Value, hi)).data - expr(*map(Value, lo)).data) / 2e-6
-            testing.assert_close(leaves[k].grad, numeric, rtol=1e-4, atol=1e-6, call=f"backprop of a mixed expression, leaf {k}")
+            testing.assert_close(
+                leaves[k].grad, numeric, rtol=1e-4, atol=1e-6, call=f"backprop of a mixed expression, leaf {k}"
+            )
     # gradients accumulate across two backward passes that share a leaf (as in PyTorch)
     z = Value(2.0)
     backprop(_good_order(z * 3.0))
     backprop(_good_order(z * z))
-    testing.assert_close(z.grad, 3.0 + 4.0, call="two backward passes sharing a leaf",
-                         hints=["add into .grad: a second backward adds to what the first left"])
+    testing.assert_close(
+        z.grad,
+        3.0 + 4.0,
+        call="two backward passes sharing a leaf",
+        hints=["add into .grad: a second backward adds to what the first left"],
+    )
     w = Value(1.5)
     backprop([w], grad=4.0)
     testing.assert_close(w.grad, 4.0, call="backprop([leaf], grad=4.0)")
@@ -545,10 +693,11 @@ plt.show()
 # and the derivative your backprop computes at 200 points. The slider moves the point where the
 # tangent line (slope = your `x.grad`) touches the curve.
 
+
 # %%
 def f_and_slope(x0):
     x = Value(x0)
-    y = x * x.tanh() + (-(x ** 2)).exp()
+    y = x * x.tanh() + (-(x**2)).exp()
     y.backward()
     return y.data, x.grad
 
@@ -603,7 +752,7 @@ def net(x):
 
 
 losses = []
-for step in range(30):
+for _ in range(30):
     loss = sum(((net(x) - y) ** 2 for x, y in zip(points, labels)), Value(0.0)) / len(points)
     for p in params:
         p.grad = 0.0  # optimizer.zero_grad()
@@ -633,6 +782,7 @@ plt.show()
 # `backward` may return `None` for an input that needs no gradient: skip it, and skip inputs that
 # do not `requires_grad`.
 
+
 # %% [setup]
 def tensor_parents(t):
     """The inputs of tensor `t` that need a gradient (its edges in the tensor graph)."""
@@ -643,9 +793,14 @@ def _tiny_tensor_graph():
     x = mt.tensor([1.0, 2.0], dtype="float64", requires_grad=True)
     return x, (x * x).sum()
 
+
 # %%
-tensor_order = chapter.fallback("topological_order", lambda root: topological_order(root, tensor_parents),
-                                probe=lambda fn: fn(_tiny_tensor_graph()[1]))
+tensor_order = chapter.fallback(
+    "topological_order",
+    lambda root: topological_order(root, tensor_parents),
+    probe=lambda fn: fn(_tiny_tensor_graph()[1]),
+)
+
 
 # %% [solution] id=tensor_backprop
 def tensor_backprop(root, grad, order=None):
@@ -667,6 +822,7 @@ def tensor_backprop(root, grad, order=None):
             grads[id(parent)] = pg if id(parent) not in grads else grads[id(parent)] + pg
     ### END SOLUTION
 
+
 # %% [tests] id=tensor_backprop_tests points=4
 def _leaf_grads(fn, arrays, backprop_fn=None, order_of=None):
     """Gradients of sum(fn(*leaves)) for float64 leaves, with the built-in backward or `backprop_fn`."""
@@ -683,12 +839,14 @@ def _leaf_grads(fn, arrays, backprop_fn=None, order_of=None):
 def _order_by_hand(out):
     """For these small test graphs: a correct order, found by plain depth-first search."""
     seen, found = set(), []
+
     def visit(t):
         if id(t) not in seen:
             seen.add(id(t))
             for p in tensor_parents(t):
                 visit(p)
             found.append(t)
+
     visit(out)
     return found[::-1]
 
@@ -698,13 +856,20 @@ with testing.part("tensor_backprop"):
     B = np.array([[2.0, 1.0], [-1.0, 0.5]])
     square_plus = lambda a, b: a * a + a * b  # noqa: E731 (a is used three times)
     got = _leaf_grads(square_plus, [A, B], tensor_backprop, _order_by_hand)
-    testing.assert_close(got[0], 2 * A + B, call="tensor_backprop for sum(a * a + a * b), gradient of a (shape (2, 2))",
-                         hints=[(lambda g, e: g is None, "a leaf got no .grad: store the gradient in t.grad when t.grad_fn is None"),
-                                "a is used three times: add the gradients from every use"])
+    testing.assert_close(
+        got[0],
+        2 * A + B,
+        call="tensor_backprop for sum(a * a + a * b), gradient of a (shape (2, 2))",
+        hints=[
+            (lambda g, e: g is None, "a leaf got no .grad: store the gradient in t.grad when t.grad_fn is None"),
+            "a is used three times: add the gradients from every use",
+        ],
+    )
     testing.assert_close(got[1], A, call="tensor_backprop for sum(a * a + a * b), gradient of b")
 ### BEGIN HIDDEN TESTS
 with testing.part("tensor_backprop", hidden=True):
     rng = np.random.default_rng(6)
+
     def diamond(a, b):
         h = (a * b).tanh()
         return (h * a + h.exp() * b) @ b.T
@@ -714,35 +879,51 @@ with testing.part("tensor_backprop", hidden=True):
         expected = _leaf_grads(diamond, arrays)
         got = _leaf_grads(diamond, arrays, tensor_backprop, _order_by_hand)
         for k in range(2):
-            testing.assert_close(got[k], expected[k], rtol=1e-10, call=f"tensor_backprop on a diamond graph {shape}, leaf {k}")
+            testing.assert_close(
+                got[k], expected[k], rtol=1e-10, call=f"tensor_backprop on a diamond graph {shape}, leaf {k}"
+            )
     # a constant (no requires_grad) input and broadcasting
     w = mt.tensor(rng.standard_normal((3, 1)), dtype="float64", requires_grad=True)
     const = mt.tensor(rng.standard_normal((3, 4)), dtype="float64")
     out = (w * const + w).sum()
     with mt.set_grad_enabled(False):
         tensor_backprop(out, mt.ones((), dtype="float64"), _order_by_hand(out))
-    testing.assert_close(w.grad, const.numpy().sum(axis=1, keepdims=True) + 4, call="tensor_backprop with a constant input, w of shape (3, 1)")
+    testing.assert_close(
+        w.grad,
+        const.numpy().sum(axis=1, keepdims=True) + 4,
+        call="tensor_backprop with a constant input, w of shape (3, 1)",
+    )
     # a second backward adds to .grad
     first = w.grad.numpy()
     out = (w * 2.0).sum()
     with mt.set_grad_enabled(False):
         tensor_backprop(out, mt.ones((), dtype="float64"), _order_by_hand(out))
-    testing.assert_close(w.grad, first + 2.0, call="a second backward pass into the same leaf",
-                         hints=["a leaf's .grad accumulates across backward calls: add to it when it is not None"])
+    testing.assert_close(
+        w.grad,
+        first + 2.0,
+        call="a second backward pass into the same leaf",
+        hints=["a leaf's .grad accumulates across backward calls: add to it when it is not None"],
+    )
     # a root gradient other than ones: backward(gradient=...) of a non-scalar output
     v = mt.tensor(rng.standard_normal((2, 3)), dtype="float64", requires_grad=True)
     seed = rng.standard_normal((2, 3))
     out = v.tanh()
     with mt.set_grad_enabled(False):
         tensor_backprop(out, mt.tensor(seed, dtype="float64"), _order_by_hand(out))
-    testing.assert_close(v.grad, seed * (1 - np.tanh(v.numpy()) ** 2), call="tensor_backprop(tanh(v), grad=G) for G of shape (2, 3)",
-                         hints=["start from the grad you were given for the root"])
+    testing.assert_close(
+        v.grad,
+        seed * (1 - np.tanh(v.numpy()) ** 2),
+        call="tensor_backprop(tanh(v), grad=G) for G of shape (2, 3)",
+        hints=["start from the grad you were given for the root"],
+    )
     # through mt.use_backprop, as the training run below uses it
     arrays = [rng.standard_normal((2, 3)), rng.standard_normal((2, 3))]
     expected = _leaf_grads(diamond, arrays)
     with mt.use_backprop(lambda root, g: tensor_backprop(root, g, _order_by_hand(root))):
         got = _leaf_grads(diamond, arrays)
-    testing.assert_close(got[0], expected[0], rtol=1e-10, call="loss.backward() inside mt.use_backprop(your tensor_backprop)")
+    testing.assert_close(
+        got[0], expected[0], rtol=1e-10, call="loss.backward() inside mt.use_backprop(your tensor_backprop)"
+    )
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -756,8 +937,9 @@ with testing.part("tensor_backprop", hidden=True):
 from minitorch_edu import nn, optim  # noqa: E402
 from minitorch_edu.nn import functional as F  # noqa: E402
 
-my_backprop = chapter.fallback("tensor_backprop", tensor_backprop,
-                               probe=lambda fn: fn(_tiny_tensor_graph()[1], mt.ones((), dtype="float64")))
+my_backprop = chapter.fallback(
+    "tensor_backprop", tensor_backprop, probe=lambda fn: fn(_tiny_tensor_graph()[1], mt.ones((), dtype="float64"))
+)
 
 
 def train(backprop_fn, steps=60):
