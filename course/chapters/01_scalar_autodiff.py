@@ -191,12 +191,16 @@ def draw_graph(root, title="", ax=None):
         x, y = pos[id(v)]
         if v.parents:
             ox = x - 0.75
-            ax.add_patch(plt.Circle((ox, y), 0.2, color="#f6d6a8", zorder=2))
-            ax.text(ox, y, v.op, ha="center", va="center", fontsize=8, zorder=3)
+            op_style = {"boxstyle": "circle,pad=0.3", "fc": "#f6d6a8", "ec": "none"}
+            ax.text(ox, y, v.op, ha="center", va="center", fontsize=8, zorder=3, bbox=op_style)
             ax.annotate("", (x - 0.55, y), (ox + 0.2, y), arrowprops={"arrowstyle": "->"})
-            for p in v.parents:
+            for k, p in enumerate(v.parents):
                 px, py = pos[id(p)]
-                ax.annotate("", (ox - 0.2, y), (px + 0.55, py), arrowprops={"arrowstyle": "->", "color": "0.4"})
+                again = sum(q is p for q in v.parents[:k])  # a Value used twice: a second, curved edge
+                skips = x - px > 2.5  # an edge over a column bends around the boxes in between
+                rad = 0.35 * again + (-0.3 if skips else 0.0)
+                style = {"arrowstyle": "->", "color": "0.4", "connectionstyle": f"arc3,rad={rad}"}
+                ax.annotate("", (ox - 0.2, y), (px + 0.55, py), arrowprops=style)
         ax.text(
             x,
             y,
@@ -681,7 +685,19 @@ draw_graph(L, "after L.backward(): dL/dv in every box")
 plt.show()
 
 # %% [markdown]
-# Check one by hand: `L = d * f`, so `dL/df = d = 4` and `dL/dd = f = -2`; `d = e + c` passes
+# A Value used more than once collects a gradient from every use. Here `x` feeds the product
+# twice and the sum once: `dy/dx = x + x + 1 = 7`.
+
+# %%
+x = Value(3.0, label="x")
+y = x * x + x
+y.label = "y"
+y.backward()
+draw_graph(y, "y = x * x + x: x gets 3 + 3 + 1 = 7 from its three uses")
+plt.show()
+
+# %% [markdown]
+# Check the first graph by hand: `L = d * f`, so `dL/df = d = 4` and `dL/dd = f = -2`; `d = e + c` passes
 # `-2` to both; `e = a * b` sends `-2 * b = 6` to `a`. The same in PyTorch would be
 # `L.backward(); a.grad`; in TensorFlow `with tf.GradientTape() as tape: ...` then
 # `tape.gradient(L, [a, b, c, f])`; in JAX `jax.grad(fn)(a, b, c, f)` (a function, not a tape).
@@ -765,7 +781,8 @@ fig, ax = plt.subplots(figsize=(5, 3), dpi=80)
 ax.plot(losses)
 ax.set_xlabel("step")
 ax.set_ylabel("mean squared error")
-ax.set_title(f"a 2-4-1 network of Values, trained by your backprop (accuracy {accuracy:.0%})")
+ax.set_title(f"2-4-1 net of Values, your backprop: accuracy {accuracy:.0%}", fontsize=10)
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -969,6 +986,7 @@ ax.set_xlabel("step")
 ax.set_ylabel("cross-entropy")
 ax.set_title(f"XOR, 2-16-2 MLP: accuracy {accuracy:.0%}")
 ax.legend(fontsize=8)
+fig.tight_layout()
 plt.show()
 print("largest difference between the two loss curves:", max(abs(p - q) for p, q in zip(builtin, yours)))
 
