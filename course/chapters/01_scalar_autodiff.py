@@ -197,7 +197,7 @@ def draw_graph(root, title="", ax=None):
             for k, p in enumerate(v.parents):
                 px, py = pos[id(p)]
                 again = sum(q is p for q in v.parents[:k])  # a Value used twice: a second, curved edge
-                skips = x - px > 2.5  # an edge over a column bends around the boxes in between
+                skips = x - px > 2.5 and py == y  # a straight edge along a row would cross boxes: bend it
                 rad = 0.35 * again + (-0.3 if skips else 0.0)
                 style = {"arrowstyle": "->", "color": "0.4", "connectionstyle": f"arc3,rad={rad}"}
                 ax.annotate("", (ox - 0.2, y), (px + 0.55, py), arrowprops=style)
