@@ -293,12 +293,13 @@ with testing.part("add_mul"):
     )
 ### BEGIN HIDDEN TESTS
 with testing.part("add_mul", hidden=True):
+    close, check = testing.assert_close, testing.assert_true  # short names for long checks
     rng = np.random.default_rng(1)
     for _ in range(20):
         g, x, y = rng.normal(size=3) * 3
-        testing.assert_close(add_backward(g, x + y, x, y), (g, g), call=f"add_backward({g}, {x + y}, {x}, {y})")
-        testing.assert_close(mul_backward(g, x * y, x, y), (g * y, g * x), call=f"mul_backward({g}, {x * y}, {x}, {y})")
-    testing.assert_close(mul_backward(1.0, 0.0, 0.0, 7.0), (7.0, 0.0), call="mul_backward(1, 0, a=0, b=7)")
+        close(add_backward(g, x + y, x, y), (g, g), call=f"add_backward({g}, {x + y}, {x}, {y})")
+        close(mul_backward(g, x * y, x, y), (g * y, g * x), call=f"mul_backward({g}, {x * y}, {x}, {y})")
+    close(mul_backward(1.0, 0.0, 0.0, 7.0), (7.0, 0.0), call="mul_backward(1, 0, a=0, b=7)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -368,16 +369,15 @@ with testing.part("pow_exp_log"):
     )
 ### BEGIN HIDDEN TESTS
 with testing.part("pow_exp_log", hidden=True):
+    close, check = testing.assert_close, testing.assert_true  # short names for long checks
     rng = np.random.default_rng(2)
     for _ in range(20):
         g = rng.normal() * 2
         x = rng.uniform(0.2, 3.0)
         n = rng.choice([2, 3, -2, 0.5, 1.5])
-        testing.assert_close(
-            pow_backward(g, x**n, x, n), g * n * x ** (n - 1), call=f"pow_backward({g}, {x**n}, {x}, {n})"
-        )
-        testing.assert_close(exp_backward(g, math.exp(x), x), g * math.exp(x), call=f"exp_backward({g}, exp({x}), {x})")
-        testing.assert_close(log_backward(g, math.log(x), x), g / x, call=f"log_backward({g}, log({x}), {x})")
+        close(pow_backward(g, x**n, x, n), g * n * x ** (n - 1), call=f"pow_backward({g}, {x**n}, {x}, {n})")
+        close(exp_backward(g, math.exp(x), x), g * math.exp(x), call=f"exp_backward({g}, exp({x}), {x})")
+        close(log_backward(g, math.log(x), x), g / x, call=f"log_backward({g}, log({x}), {x})")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -442,24 +442,16 @@ with testing.part("activations"):
     )
 ### BEGIN HIDDEN TESTS
 with testing.part("activations", hidden=True):
+    close, check = testing.assert_close, testing.assert_true  # short names for long checks
     rng = np.random.default_rng(3)
     for _ in range(20):
         g, x = rng.normal(size=2) * 2
         t = math.tanh(x)
         s = 1 / (1 + math.exp(-x))
-        testing.assert_close(tanh_backward(g, t, x), g * (1 - t * t), call=f"tanh_backward({g}, tanh({x}), {x})")
-        testing.assert_close(
-            sigmoid_backward(g, s, x), g * s * (1 - s), call=f"sigmoid_backward({g}, sigmoid({x}), {x})"
-        )
-        testing.assert_close(
-            relu_backward(g, max(x, 0.0), x), g if x > 0 else 0.0, call=f"relu_backward({g}, relu({x}), {x})"
-        )
-    testing.assert_close(
-        relu_backward(1.0, 0.0, 0.0),
-        0.0,
-        call="relu_backward(grad=1.0, out=0.0, a=0.0)",
-        hints=["at exactly 0 the gradient is 0 (as in PyTorch): test a > 0, not a >= 0"],
-    )
+        close(tanh_backward(g, t, x), g * (1 - t * t), call=f"tanh_backward({g}, tanh({x}), {x})")
+        close(sigmoid_backward(g, s, x), g * s * (1 - s), call=f"sigmoid_backward({g}, sigmoid({x}), {x})")
+        close(relu_backward(g, max(x, 0.0), x), g if x > 0 else 0.0, call=f"relu_backward({g}, relu({x}), {x})")
+    close(relu_backward(1.0, 0.0, 0.0), 0.0, call="relu_backward(grad=1.0, out=0.0, a=0.0)", hints=["at exactly 0 the gradient is 0 (as in PyTorch): test a > 0, not a >= 0"])  # noqa: E501 (one line per check)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -548,6 +540,7 @@ with testing.part("topological_order"):
     testing.assert_equal(len(topological_order(Value(1.0))), 1, call="topological_order(Value(1.0))")
 ### BEGIN HIDDEN TESTS
 with testing.part("topological_order", hidden=True):
+    close, check = testing.assert_close, testing.assert_true  # short names for long checks
     rng = np.random.default_rng(4)
     for trial in range(5):  # random DAGs: each new node made from two earlier ones
         nodes = [Value(float(i)) for i in range(3)]
@@ -563,12 +556,7 @@ with testing.part("topological_order", hidden=True):
     tparents = lambda t: [p for p in t.grad_fn.inputs if p.requires_grad] if t.grad_fn is not None else []  # noqa: E731
     torder = topological_order(tout, tparents)
     _check_order(torder, tout, tparents, "topological_order(tensor graph, parents=tensor_parents)")
-    testing.assert_true(
-        (torder[-1] is ta or torder[-1] is tb) and len({id(t) for t in torder}) == len(torder),
-        call="topological_order(tensor graph)",
-        got=f"{len(torder)} tensors, last {torder[-1]!r}",
-        expected="each tensor once, a leaf last",
-    )
+    check((torder[-1] is ta or torder[-1] is tb) and len({id(t) for t in torder}) == len(torder), call="topological_order(tensor graph)", got=f"{len(torder)} tensors, last {torder[-1]!r}", expected="each tensor once, a leaf last")  # noqa: E501 (one line per check)
     deep = Value(1.0)
     for _ in range(5000):  # deeper than Python's recursion limit
         deep = deep + 1.0
@@ -625,6 +613,7 @@ with testing.part("backprop"):
     )
 ### BEGIN HIDDEN TESTS
 with testing.part("backprop", hidden=True):
+    close, check = testing.assert_close, testing.assert_true  # short names for long checks
 
     def _good_order(root):
         done, found = set(), []
@@ -654,22 +643,15 @@ with testing.part("backprop", hidden=True):
             hi[k] += 1e-6
             lo[k] -= 1e-6
             numeric = (expr(*map(Value, hi)).data - expr(*map(Value, lo)).data) / 2e-6
-            testing.assert_close(
-                leaves[k].grad, numeric, rtol=1e-4, atol=1e-6, call=f"backprop of a mixed expression, leaf {k}"
-            )
+            close(leaves[k].grad, numeric, rtol=1e-4, atol=1e-6, call=f"backprop of a mixed expression, leaf {k}")
     # gradients accumulate across two backward passes that share a leaf (as in PyTorch)
     z = Value(2.0)
     backprop(_good_order(z * 3.0))
     backprop(_good_order(z * z))
-    testing.assert_close(
-        z.grad,
-        3.0 + 4.0,
-        call="two backward passes sharing a leaf",
-        hints=["add into .grad: a second backward adds to what the first left"],
-    )
+    close(z.grad, 3.0 + 4.0, call="two backward passes sharing a leaf", hints=["add into .grad: a second backward adds to what the first left"])  # noqa: E501 (one line per check)
     w = Value(1.5)
     backprop([w], grad=4.0)
-    testing.assert_close(w.grad, 4.0, call="backprop([leaf], grad=4.0)")
+    close(w.grad, 4.0, call="backprop([leaf], grad=4.0)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -885,6 +867,7 @@ with testing.part("tensor_backprop"):
     testing.assert_close(got[1], A, call="tensor_backprop for sum(a * a + a * b), gradient of b")
 ### BEGIN HIDDEN TESTS
 with testing.part("tensor_backprop", hidden=True):
+    close, check = testing.assert_close, testing.assert_true  # short names for long checks
     rng = np.random.default_rng(6)
 
     def diamond(a, b):
@@ -896,51 +879,33 @@ with testing.part("tensor_backprop", hidden=True):
         expected = _leaf_grads(diamond, arrays)
         got = _leaf_grads(diamond, arrays, tensor_backprop, _order_by_hand)
         for k in range(2):
-            testing.assert_close(
-                got[k], expected[k], rtol=1e-10, call=f"tensor_backprop on a diamond graph {shape}, leaf {k}"
-            )
+            close(got[k], expected[k], rtol=1e-10, call=f"tensor_backprop on a diamond graph {shape}, leaf {k}")
     # a constant (no requires_grad) input and broadcasting
     w = mt.tensor(rng.standard_normal((3, 1)), dtype="float64", requires_grad=True)
     const = mt.tensor(rng.standard_normal((3, 4)), dtype="float64")
     out = (w * const + w).sum()
     with mt.set_grad_enabled(False):
         tensor_backprop(out, mt.ones((), dtype="float64"), _order_by_hand(out))
-    testing.assert_close(
-        w.grad,
-        const.numpy().sum(axis=1, keepdims=True) + 4,
-        call="tensor_backprop with a constant input, w of shape (3, 1)",
-    )
+    close(w.grad, const.numpy().sum(axis=1, keepdims=True) + 4, call="tensor_backprop with a constant input, w of shape (3, 1)")  # noqa: E501 (one line per check)
     # a second backward adds to .grad
     first = w.grad.numpy()
     out = (w * 2.0).sum()
     with mt.set_grad_enabled(False):
         tensor_backprop(out, mt.ones((), dtype="float64"), _order_by_hand(out))
-    testing.assert_close(
-        w.grad,
-        first + 2.0,
-        call="a second backward pass into the same leaf",
-        hints=["a leaf's .grad accumulates across backward calls: add to it when it is not None"],
-    )
+    close(w.grad, first + 2.0, call="a second backward pass into the same leaf", hints=["a leaf's .grad accumulates across backward calls: add to it when it is not None"])  # noqa: E501 (one line per check)
     # a root gradient other than ones: backward(gradient=...) of a non-scalar output
     v = mt.tensor(rng.standard_normal((2, 3)), dtype="float64", requires_grad=True)
     seed = rng.standard_normal((2, 3))
     out = v.tanh()
     with mt.set_grad_enabled(False):
         tensor_backprop(out, mt.tensor(seed, dtype="float64"), _order_by_hand(out))
-    testing.assert_close(
-        v.grad,
-        seed * (1 - np.tanh(v.numpy()) ** 2),
-        call="tensor_backprop(tanh(v), grad=G) for G of shape (2, 3)",
-        hints=["start from the grad you were given for the root"],
-    )
+    close(v.grad, seed * (1 - np.tanh(v.numpy()) ** 2), call="tensor_backprop(tanh(v), grad=G) for G of shape (2, 3)", hints=["start from the grad you were given for the root"])  # noqa: E501 (one line per check)
     # through mt.use_backprop, as the training run below uses it
     arrays = [rng.standard_normal((2, 3)), rng.standard_normal((2, 3))]
     expected = _leaf_grads(diamond, arrays)
     with mt.use_backprop(lambda root, g: tensor_backprop(root, g, _order_by_hand(root))):
         got = _leaf_grads(diamond, arrays)
-    testing.assert_close(
-        got[0], expected[0], rtol=1e-10, call="loss.backward() inside mt.use_backprop(your tensor_backprop)"
-    )
+    close(got[0], expected[0], rtol=1e-10, call="loss.backward() inside mt.use_backprop(your tensor_backprop)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
