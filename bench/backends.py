@@ -109,7 +109,10 @@ def _synchronizer(backend: Any) -> Callable[[], None] | None:
 
 def table(results: Sequence[Result]) -> str:
     """The results as text: one line per workload and backend."""
-    lines = [f"{'workload':24s} {'backend':10s} {'ms':>10s} {'numpy ms':>10s} {'vs numpy':>9s}"]
+    lines = [
+        "time per call, median of repeated calls; 'x numpy' = our time / NumPy's time (above 1: slower than NumPy)",
+        f"{'workload':24s} {'backend':10s} {'ms':>10s} {'numpy ms':>10s} {'x numpy':>9s}",
+    ]
     for r in results:
         if r.error:
             lines.append(f"{r.workload:24s} {r.backend:10s} {'-':>10s} {r.numpy_ms:10.3f} {'':>9s}  {r.error}")

@@ -3,6 +3,7 @@
 nbgrader finds this file when it runs in `course/` (or is given `--config`). What is set here
 and why:
 - the course root is this file's folder, so commands work from anywhere with `--config`;
+- the exchange folder exists (formgrader's release/collect need it);
 - one cell may run 5 minutes (nbgrader's default, 30 s, is shorter than a closing training run
   on a slow grading machine), and a timed-out cell is an error, not a stalled batch;
 - the stub that replaces every solution says what to do;
@@ -23,6 +24,13 @@ c.CourseDirectory.db_url = os.environ.get(
     "MINITORCH_EDU_GRADEBOOK", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
 )
 c.Exchange.root = os.environ.get("MINITORCH_EDU_EXCHANGE", os.path.join(c.CourseDirectory.root, "exchange"))
+# nbgrader's release/collect need the exchange to exist and be writable by every student account;
+# formgrader warns and disables them otherwise, so the folder is made here
+try:
+    os.makedirs(c.Exchange.root, exist_ok=True)
+    os.chmod(c.Exchange.root, 0o777)
+except OSError:  # a shared exchange owned by someone else: nbgrader says what is wrong
+    pass
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -92,6 +92,8 @@ def _diagnose(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
         if g.size == e.size:
             return text + ": the right number of elements in the wrong shape (a missing reshape?)"
         return text
+    if g.dtype.kind == "b" or e.dtype.kind == "b":
+        return None  # yes/no answers: nothing to read off the numbers
     if np.issubdtype(g.dtype, np.floating) and not np.all(np.isfinite(g)) and np.all(np.isfinite(e)):
         return "the result has NaN or inf: an overflow (exp of a large number?) or a division by zero"
     close = lambda a: np.allclose(a, e, rtol=rtol, atol=atol)  # noqa: E731

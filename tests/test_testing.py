@@ -43,6 +43,10 @@ def test_common_mistakes_are_diagnosed(got, expected, phrase) -> None:
     assert phrase in message(testing.assert_close, got, expected, call="f(x)")
 
 
+def test_boolean_answers_fail_plainly() -> None:
+    assert "returned: False" in message(testing.assert_equal, False, True, call="is_contiguous((2, 3), (1, 2))")
+
+
 def test_tensors_compare_as_arrays() -> None:
     testing.assert_close(mt.tensor([1.0, 2.0]), [1.0, 2.0 + 1e-9], call="t")
     assert "shape (2,)" in message(testing.assert_close, mt.tensor([1.0, 2.0]), [1.0, 3.0], call="t")

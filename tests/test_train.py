@@ -230,3 +230,19 @@ def test_plots(data) -> None:
     assert len(fig.axes) == 1 and fig.axes[0].collections
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         plot_decision_boundary(model, np.zeros((3, 3)), np.zeros(3))
+
+
+def test_history_plot_saves_to_a_path_and_warns_without_a_display(tmp_path):
+    import matplotlib
+    import pytest
+
+    import minitorch_edu as mt
+
+    matplotlib.use("Agg")
+    history = mt.train.History()
+    for epoch, loss in enumerate([1.0, 0.5]):
+        history.on_epoch_end(epoch, {"loss": loss, "val_loss": loss + 0.1})
+    history.plot(path=str(tmp_path / "h.png"))
+    assert (tmp_path / "h.png").stat().st_size > 1000
+    with pytest.warns(UserWarning, match=r"no display here.*history.plot\(path='history.png'\)"):
+        history.plot()

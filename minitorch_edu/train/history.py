@@ -29,8 +29,14 @@ class History(Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
 
-    def plot(self, keys: list[str] | None = None, figsize: tuple[float, float] | None = None) -> Any:
-        """One panel per quantity (loss, accuracy, ...), with its `val_` twin dashed; returns the Figure."""
+    def plot(
+        self, keys: list[str] | None = None, figsize: tuple[float, float] | None = None, path: str | None = None
+    ) -> Any:
+        """One panel per quantity (loss, accuracy, ...), with its `val_` twin dashed; returns the Figure.
+
+        In Jupyter the figure shows inline. In a script it opens a window where matplotlib has a
+        display, and `path` saves it (`history.plot(path="history.png")`) where it has none.
+        """
         import matplotlib.pyplot as plt
 
         names = keys or [k for k in self.history if not k.startswith("val_")]
@@ -50,8 +56,32 @@ class History(Callback):
             ax.grid(alpha=0.3)
             ax.legend()
         fig.tight_layout()
+        _show(fig, path)
         return fig
 
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
         return f"History({len(self.epoch)} epochs: {last})"
+
+
+def _show(fig: Any, path: str | None) -> None:
+    """Save to `path`, or show where a script has a display; Jupyter shows the returned figure itself."""
+    import sys
+    import warnings
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    if path is not None:
+        fig.savefig(path, dpi=100)
+        print(f"saved the plot to {path}")
+    elif "ipykernel" in sys.modules:
+        return
+    elif matplotlib.get_backend().lower() in ("agg", "pdf", "svg", "ps", "cairo", "template"):
+        warnings.warn(
+            f"history.plot(): matplotlib has no display here (backend {matplotlib.get_backend()}), so nothing "
+            "is shown; save the figure instead: history.plot(path='history.png')",
+            stacklevel=3,
+        )
+    else:
+        plt.show()

@@ -236,3 +236,46 @@ def test_learner_opens_fills_runs_validates_and_reads_hints(lab, page) -> None:
         page.screenshot(path=ARTIFACTS / "06_wrong_answer_hint.png")
     text = hint.inner_text()
     assert "called:" in text and "returned:" in text and "expected:" in text, text
+
+
+@pytest.fixture(scope="module")
+def instructor_lab(tmp_path_factory):
+    """JupyterLab as an instructor starts it on a copy of course/ (nbgrader's own defaults)."""
+    from tests.course.test_notebooks import _nbgrader
+
+    course = tmp_path_factory.mktemp("instructor") / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "course" / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(ROOT / "course" / "source", course / "source")
+    slug = sorted(p.name for p in (course / "source").iterdir())[0]
+    _nbgrader(["generate_assignment", slug, "--force"], course)
+    config = tmp_path_factory.mktemp("instructor_jupyter_config")  # none of a learner's switches
+    jupyter = str(Path(os.sys.executable).parent / "jupyter")
+    command = [jupyter, "lab", "--no-browser", f"--ServerApp.root_dir={course}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    old = {k: os.environ.get(k) for k in ("JUPYTER_CONFIG_DIR", "MINITORCH_EDU_COURSE_ROOT")}
+    os.environ.update(JUPYTER_CONFIG_DIR=str(config), MINITORCH_EDU_COURSE_ROOT=str(course))
+    try:
+        server = Lab(course, command, course, ARTIFACTS / "instructor_jupyterlab.log")
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    yield server, slug
+    server.stop()
+
+
+def test_instructor_formgrader_lists_the_course_and_an_assignment(instructor_lab, page) -> None:
+    server, slug = instructor_lab
+    courses = json.loads(urllib.request.urlopen(f"{server.url}/formgraders?token={server.token}", timeout=30).read())
+    assert "minitorch_edu" in json.dumps(courses), courses
+    page.goto(f"{server.url}/formgrader/manage_assignments?token={server.token}")
+    page.get_by_text(slug).first.wait_for(timeout=60_000)
+    page.screenshot(path=ARTIFACTS / "07_formgrader_assignments.png")
+    assert page.get_by_text("could not be created").count() == 0, "formgrader cannot use the exchange folder"
+    page.goto(f"{server.url}/lab?token={server.token}")
+    page.locator(".lm-MenuBar-itemLabel").get_by_text("Nbgrader", exact=True).wait_for(timeout=120_000)
+    page.screenshot(path=ARTIFACTS / "08_instructor_lab_has_nbgrader_menu.png")

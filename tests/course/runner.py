@@ -82,6 +82,16 @@ def _exec(source: str, namespace: dict, label: str) -> tuple[str, str]:
     return error, out.getvalue()
 
 
+def _register(namespace: dict) -> None:
+    """Make this namespace's chapter the one whose references are sealed (one chapter per kernel)."""
+    from minitorch_edu import course
+
+    chapter = namespace.get("chapter")
+    if isinstance(chapter, course.Chapter):
+        course._references.clear()
+        course._references.update(chapter.references)
+
+
 class ChapterRunner:
     """A chapter's cells, runnable with any part's solution replaced."""
 
@@ -145,6 +155,7 @@ class ChapterRunner:
         # one namespace, restored after each variant: functions of earlier cells look their globals
         # up in it, so a copy would leave them calling the names of the copy's original
         namespace = self._namespace_before(part)
+        _register(namespace)
         saved = dict(namespace)
         try:
             with grading_env(self.grading):

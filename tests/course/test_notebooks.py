@@ -53,10 +53,17 @@ def _marked_lines(nb: dict, begin: str, end: str) -> set[str]:
 
 
 def _lines_outside_markers(nb: dict) -> set[str]:
-    solution = _marked_lines(nb, "### BEGIN SOLUTION", "### END SOLUTION")
-    hidden = _marked_lines(nb, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-    every = {line.strip() for cell in nb["cells"] for line in "".join(cell["source"]).splitlines()}
-    return every - solution - hidden
+    """Lines the student release may show: everything outside solution and hidden-test blocks."""
+    lines, inside = set(), False
+    for cell in nb["cells"]:
+        for line in "".join(cell["source"]).splitlines():
+            if "### BEGIN SOLUTION" in line or "### BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "### END SOLUTION" in line or "### END HIDDEN TESTS" in line:
+                inside = False
+            elif not inside:
+                lines.add(line.strip())
+    return lines
 
 
 @pytest.fixture(scope="module", params=SLUGS)
