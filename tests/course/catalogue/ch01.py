@@ -1,0 +1,275 @@
+"""Wrong solutions of chapter 01 (scalar autodiff): each must fail its part's tests."""
+
+SLUG = "01_scalar_autodiff"
+
+_ADD = """
+def add_backward(grad, out, a, b):
+    return grad, grad
+"""
+_MUL = """
+def mul_backward(grad, out, a, b):
+    return grad * b, grad * a
+"""
+_POW = """
+def pow_backward(grad, out, a, n):
+    return grad * n * a ** (n - 1)
+"""
+_EXP = """
+def exp_backward(grad, out, a):
+    return grad * out
+"""
+_LOG = """
+def log_backward(grad, out, a):
+    return grad / a
+"""
+_TANH = """
+def tanh_backward(grad, out, a):
+    return grad * (1.0 - out ** 2)
+"""
+_SIGMOID = """
+def sigmoid_backward(grad, out, a):
+    return grad * out * (1.0 - out)
+"""
+_RELU = """
+def relu_backward(grad, out, a):
+    return grad if a > 0 else 0.0
+"""
+
+_DFS = """
+def topological_order(root, parents=value_parents):
+    order, seen = [], set()
+    def visit(v):
+        if id(v) in seen:
+            return
+        seen.add(id(v))
+        for p in parents(v):
+            visit(p)
+        order.append(v)
+    visit(root)
+    {tail}
+"""
+
+_TENSOR_HEAD = """
+def tensor_backprop(root, grad, order=None):
+    if order is None:
+        order = tensor_order(root)
+"""
+
+_TENSOR_BODY = """
+    grads = {id(root): grad}
+    for t in order:
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        if t.grad_fn is None:
+            t.grad = g if t.grad is None else t.grad + g
+            continue
+        for parent, pg in zip(t.grad_fn.inputs, t.grad_fn.backward(g)):
+            if pg is None or not parent.requires_grad:
+                continue
+            grads[id(parent)] = pg if id(parent) not in grads else grads[id(parent)] + pg
+"""
+
+WRONG = {
+    "add_mul": {
+        "add_returns_inputs": """
+def add_backward(grad, out, a, b):
+    return a, b
+"""
+        + _MUL,
+        "mul_swapped": _ADD
+        + """
+def mul_backward(grad, out, a, b):
+    return grad * a, grad * b
+""",
+        "no_chain_rule_hidden_only": """
+def add_backward(grad, out, a, b):
+    return grad, grad
+
+def mul_backward(grad, out, a, b):
+    return (b, a) if grad == 1.0 else (grad * b, grad * a) if grad == -2.0 else (b, a)
+""",
+        "mul_forgets_grad": _ADD
+        + """
+def mul_backward(grad, out, a, b):
+    return b, a
+""",
+    },
+    "pow_exp_log": {
+        "pow_wrong_exponent": """
+def pow_backward(grad, out, a, n):
+    return grad * n * a ** n
+"""
+        + _EXP
+        + _LOG,
+        "log_divides_by_output": _POW
+        + _EXP
+        + """
+def log_backward(grad, out, a):
+    return grad / out
+""",
+        "exp_derivative_one": _POW
+        + """
+def exp_backward(grad, out, a):
+    return grad
+"""
+        + _LOG,
+        "log_forgets_grad": _POW
+        + _EXP
+        + """
+def log_backward(grad, out, a):
+    return 1.0 / a
+""",
+        "pow_integer_only_hidden_only": """
+def pow_backward(grad, out, a, n):
+    return grad * n * a ** int(n - 1)
+"""
+        + _EXP
+        + _LOG,
+    },
+    "activations": {
+        "tanh_uses_input": """
+def tanh_backward(grad, out, a):
+    return grad * (1.0 - a ** 2)
+"""
+        + _SIGMOID
+        + _RELU,
+        "sigmoid_uses_input": _TANH
+        + """
+def sigmoid_backward(grad, out, a):
+    return grad * a * (1.0 - a)
+"""
+        + _RELU,
+        "relu_wrong_side": _TANH
+        + _SIGMOID
+        + """
+def relu_backward(grad, out, a):
+    return grad if a < 0 else 0.0
+""",
+        "relu_passes_at_zero_hidden_only": _TANH
+        + _SIGMOID
+        + """
+def relu_backward(grad, out, a):
+    return grad if a >= 0 else 0.0
+""",
+    },
+    "topological_order": {
+        "order_reversed": _DFS.format(tail="return order"),
+        "visits_nodes_twice": """
+def topological_order(root, parents=value_parents):
+    order = []
+    def visit(v):
+        for p in parents(v):
+            visit(p)
+        order.append(v)
+    visit(root)
+    return order[::-1]
+""",
+        "breadth_first_not_topological": """
+def topological_order(root, parents=value_parents):
+    order, seen, queue = [], {id(root)}, [root]
+    while queue:
+        v = queue.pop(0)
+        order.append(v)
+        for p in parents(v):
+            if id(p) not in seen:
+                seen.add(id(p))
+                queue.append(p)
+    return order
+""",
+        "recursive_too_deep_hidden_only": _DFS.format(tail="return order[::-1]"),
+        "delegates_to_reference": """
+def topological_order(root, parents=value_parents):
+    from minitorch_edu.core.autograd import topological_order as reference
+    if isinstance(root, mt.Tensor):
+        return reference(root)
+    order, seen = [], set()
+    def visit(v):
+        if id(v) in seen:
+            return
+        seen.add(id(v))
+        for p in parents(v):
+            visit(p)
+        order.append(v)
+    visit(root)
+    return order[::-1]
+""",
+    },
+    "backprop": {
+        "assigns_instead_of_accumulating": """
+def backprop(order, grad=1.0):
+    order[0].grad = grad
+    for node in order:
+        for parent, g in zip(node.parents, node.input_grads(node.grad)):
+            parent.grad = g
+""",
+        "root_grad_always_one": """
+def backprop(order, grad=1.0):
+    order[0].grad += 1.0
+    for node in order:
+        for parent, g in zip(node.parents, node.input_grads(node.grad)):
+            parent.grad += g
+""",
+        "walks_leaves_first": """
+def backprop(order, grad=1.0):
+    order[0].grad += grad
+    for node in reversed(order):
+        for parent, g in zip(node.parents, node.input_grads(node.grad)):
+            parent.grad += g
+""",
+        "resets_grads_hidden_only": """
+def backprop(order, grad=1.0):
+    for node in order:
+        node.grad = 0.0
+    order[0].grad = grad
+    for node in order:
+        for parent, g in zip(node.parents, node.input_grads(node.grad)):
+            parent.grad += g
+""",
+        "delegates_to_reference": """
+def backprop(order, grad=1.0):
+    from minitorch_edu.core import autograd
+    autograd.backpropagate(order[0], grad)
+""",
+    },
+    "tensor_backprop": {
+        "leaf_grad_assigned_hidden_only": _TENSOR_HEAD
+        + """
+    grads = {id(root): grad}
+    for t in order:
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        if t.grad_fn is None:
+            t.grad = g
+            continue
+        for parent, pg in zip(t.grad_fn.inputs, t.grad_fn.backward(g)):
+            if pg is None or not parent.requires_grad:
+                continue
+            grads[id(parent)] = pg if id(parent) not in grads else grads[id(parent)] + pg
+""",
+        "interior_grads_overwritten": _TENSOR_HEAD
+        + """
+    grads = {id(root): grad}
+    for t in order:
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        if t.grad_fn is None:
+            t.grad = g if t.grad is None else t.grad + g
+            continue
+        for parent, pg in zip(t.grad_fn.inputs, t.grad_fn.backward(g)):
+            if pg is None or not parent.requires_grad:
+                continue
+            grads[id(parent)] = pg
+""",
+        "root_grad_ignored_hidden_only": _TENSOR_HEAD
+        + _TENSOR_BODY.replace("{id(root): grad}", "{id(root): grad * 0 + 1}"),
+        "pushes_the_root_grad_everywhere": _TENSOR_HEAD
+        + _TENSOR_BODY.replace("t.grad_fn.backward(g)", "t.grad_fn.backward(grad)"),
+        "delegates_to_reference": _TENSOR_HEAD
+        + """
+    mt.core.autograd.backpropagate(root, grad)
+""",
+    },
+}
