@@ -164,6 +164,7 @@ def main(argv: list[str]) -> int:
     then = f", then {first}/{first}.ipynb" if first else ""
     print(f"== starting JupyterLab on {workspace}: open the URL below{then}")
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("MPLBACKEND", None)  # a shell's non-interactive backend (Agg) would hide every figure in the notebooks
     os.chdir(workspace)
     os.execve(command[0], command, env)
     return 0

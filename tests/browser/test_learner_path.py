@@ -278,4 +278,5 @@ def test_instructor_formgrader_lists_the_course_and_an_assignment(instructor_lab
     assert page.get_by_text("could not be created").count() == 0, "formgrader cannot use the exchange folder"
     page.goto(f"{server.url}/lab?token={server.token}")
     page.locator(".lm-MenuBar-itemLabel").get_by_text("Nbgrader", exact=True).wait_for(timeout=120_000)
+    page.locator(".jp-DirListing-itemText", has_text="source").first.wait_for(timeout=60_000)
     page.screenshot(path=ARTIFACTS / "08_instructor_lab_has_nbgrader_menu.png")
