@@ -16,8 +16,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-import nbformat
-
 from .guard import PREAMBLE
 from .kernel import Kernel, KernelStartError
 from .sandbox import Limits, Sandbox
@@ -85,9 +83,9 @@ def grade_one(spec: dict) -> dict:
     Returns {"record": Record as dict, "notebook": autograded notebook JSON text or None}.
     """
     t0 = time.perf_counter()
-    src = nbformat.reads(spec["source"], as_version=4)
-    parts = [Part(nb_meta(c)["grade_id"], float(nb_meta(c).get("points", 0))) for c in src.cells
-             if nb_meta(c).get("grade") and not nb_meta(c).get("solution") and c.cell_type == "code"]
+    src = _normalize(json.loads(spec["source"]))
+    parts = [Part(nb_meta(c)["grade_id"], float(nb_meta(c).get("points", 0))) for c in src["cells"]
+             if nb_meta(c).get("grade") and not nb_meta(c).get("solution") and c["cell_type"] == "code"]
     rec = Record(student=spec["student"], assignment=spec["assignment"], notebook=spec["notebook"],
                  score=0.0, max_score=sum(p.points for p in parts), status="graded", reason="", flags=[],
                  sha256=spec.get("sha256", ""))
@@ -121,7 +119,7 @@ def grade_one(spec: dict) -> dict:
     rec.score = sum(p.score for p in parts)
     rec.parts = [p.__dict__ for p in parts]
     rec.seconds = time.perf_counter() - t0
-    return {"record": rec.__dict__, "notebook": nbformat.writes(out_nb) if out_nb is not None else None}
+    return {"record": rec.__dict__, "notebook": json.dumps(out_nb, indent=1) if out_nb is not None else None}
 
 
 def _read_submission(data: bytes):
@@ -134,17 +132,27 @@ def _read_submission(data: bytes):
     if not isinstance(raw, dict) or raw.get("nbformat") != 4 or not isinstance(raw.get("cells"), list):
         return None, "the file is not a Jupyter notebook in format 4"
     try:
-        nb = nbformat.from_dict(raw)
-        for c in nb.cells:
-            if c.get("cell_type") not in ("code", "markdown", "raw"):
-                raise ValueError(f"unknown cell type {c.get('cell_type')!r}")
-            src = c.get("source", "")
-            c["source"] = "".join(src) if isinstance(src, list) else str(src)
-            if not isinstance(c.get("metadata", {}), dict):
-                c["metadata"] = {}
-    except Exception as e:  # nbformat raises many kinds on malformed input
+        nb = _normalize(raw)
+    except (TypeError, ValueError, AttributeError) as e:
         return None, f"the notebook is malformed ({str(e)[:80]})"
     return nb, ""
+
+
+def _normalize(nb: dict) -> dict:
+    """Cells as dicts with string sources and dict metadata (nbformat allows lists of lines)."""
+    if not isinstance(nb.get("metadata", {}), dict):
+        nb["metadata"] = {}
+    for c in nb["cells"]:
+        if not isinstance(c, dict) or c.get("cell_type") not in ("code", "markdown", "raw"):
+            raise ValueError(f"unknown cell {str(c)[:40]!r}")
+        src = c.get("source", "")
+        c["source"] = "".join(map(str, src)) if isinstance(src, list) else str(src)
+        if not isinstance(c.get("metadata", {}), dict):
+            c["metadata"] = {}
+        c.setdefault("metadata", {})
+        if not isinstance(c["metadata"].get("nbgrader", {}), dict):
+            c["metadata"]["nbgrader"] = {}
+    return nb
 
 
 def _plan(src, sub, flags: list[str], event):
@@ -154,15 +162,16 @@ def _plan(src, sub, flags: list[str], event):
     with the same id (the first, when duplicated); the student's other cells travel with the graded cell
     before them. Graded cells run in the source's order.
     """
-    src_cells = {nb_meta(c)["grade_id"]: c for c in src.cells if nb_meta(c).get("grade_id")}
-    kernel = sub.get("metadata", {}).get("kernelspec", {}).get("name")
+    src_cells = {nb_meta(c)["grade_id"]: c for c in src["cells"] if nb_meta(c).get("grade_id")}
+    spec = sub.get("metadata", {}).get("kernelspec")
+    kernel = spec.get("name") if isinstance(spec, dict) else None
     if kernel != "python3":
         flags.append("kernel_renamed")  # graded with python3 anyway, as nbgrader does
     attached: dict[str | None, list] = {None: []}
     found: dict[str, object] = {}
     order: list[str] = []
     anchor = None
-    for c in sub.cells:
+    for c in sub["cells"]:
         gid = nb_meta(c).get("grade_id")
         if gid in src_cells and gid not in found:
             found[gid] = c
@@ -177,7 +186,7 @@ def _plan(src, sub, flags: list[str], event):
     src_order = [g for g in src_cells if g in found]
     if order != src_order:
         flags.append("reordered")
-    plan = [(c.cell_type if c.cell_type != "code" else "free", None, c.source, c) for c in attached[None]]
+    plan = [(_kind(c), None, c["source"], c) for c in attached[None]]
     for gid, sc in src_cells.items():
         m = nb_meta(sc)
         c = found.get(gid)
@@ -191,32 +200,33 @@ def _plan(src, sub, flags: list[str], event):
                 if nb_meta(c).get("points") != m.get("points") and m.get("grade"):
                     flags.append(f"points_edited:{gid}")
                     event("tampered", f"the points of {gid} were edited (restored from the source)")
-                plan.append(("answer", gid, c.source, c))
+                plan.append(("answer", gid, c["source"], c))
         elif m.get("grade"):  # tests: locked, restored from the source
             if c is not None:
                 _check_locked(c, sc, gid, flags, event)
-            plan.append(("tests", gid, sc.source, sc))
+            plan.append(("tests", gid, sc["source"], sc))
         else:  # other locked cells (setup, prose)
-            if c is not None and sc.cell_type == "code":
+            if c is not None and sc["cell_type"] == "code":
                 _check_locked(c, sc, gid, flags, event)
-            plan.append(("setup" if sc.cell_type == "code" else sc.cell_type, gid, sc.source, sc))
+            plan.append(("setup" if sc["cell_type"] == "code" else sc["cell_type"], gid, sc["source"], sc))
         for fc in attached.get(gid, []) if c is not None else []:
-            plan.append((fc.cell_type if fc.cell_type != "code" else "free", None, fc.source, fc))
-    autograded = nbformat.v4.new_notebook(metadata=src.metadata)
-    autograded.cells = []
+            plan.append((_kind(fc), None, fc["source"], fc))
+    autograded = {"nbformat": 4, "nbformat_minor": 5, "metadata": src.get("metadata", {}), "cells": []}
     for kind, gid, code, cell in plan:
-        new = nbformat.from_dict(json.loads(json.dumps(cell)))
-        if kind == "tests":
-            new = nbformat.from_dict(json.loads(json.dumps(src_cells[gid])))
-        new.source = code
-        if new.cell_type == "code":
-            new.outputs, new.execution_count = [], None
-        autograded.cells.append(new)
+        new = json.loads(json.dumps(src_cells[gid] if kind == "tests" else cell))
+        new["source"] = code
+        if new["cell_type"] == "code":
+            new["outputs"], new["execution_count"] = [], None
+        autograded["cells"].append(new)
     return plan, autograded
 
 
+def _kind(c: dict) -> str:
+    return "free" if c["cell_type"] == "code" else c["cell_type"]
+
+
 def _check_locked(c, sc, gid: str, flags: list[str], event) -> None:
-    if strip_hidden(c.source).strip() != strip_hidden(sc.source).strip():
+    if strip_hidden(c["source"]).strip() != strip_hidden(sc["source"]).strip():
         flags.append(f"locked_edited:{gid}")
         event("tampered", f"the locked cell {gid} was edited (restored from the source)")
     if nb_meta(c).get("points") != nb_meta(sc).get("points"):
@@ -329,17 +339,16 @@ def _autograded_notebook(nb, plan: list, parts: list[Part]):
     """The notebook nbgrader's feedback reads: the cells as run, with their outputs; a tests cell shows
     its visible run and the verdict of the full tests (the exception's message only, never source)."""
     by_id = {p.cell_id: p for p in parts}
-    cells = [c for c in nb.cells]
-    for cell, (kind, gid, _code, planned) in zip(cells, plan):
-        r = planned.pop("outputs_run", None) if isinstance(planned, dict) else None
-        if cell.cell_type != "code":
+    for cell, (kind, gid, _code, planned) in zip(nb["cells"], plan):
+        r = planned.pop("outputs_run", None)
+        if cell["cell_type"] != "code":
             continue
-        cell.outputs = [nbformat.from_dict(o) for o in (r.outputs if r is not None else [])]
+        cell["outputs"] = list(r.outputs) if r is not None else []
         if kind == "tests":
             p = by_id[gid]
-            cell.outputs = [o for o in cell.outputs if o.output_type != "error"]
+            cell["outputs"] = [o for o in cell["outputs"] if o["output_type"] != "error"]
             if not p.passed:
                 ename, _, evalue = (p.message or "the tests did not pass").partition(": ")
-                cell.outputs.append(nbformat.v4.new_output("error", ename=ename if evalue else "AssertionError",
-                                                           evalue=evalue or ename, traceback=[p.message]))
+                cell["outputs"].append({"output_type": "error", "ename": ename if evalue else "AssertionError",
+                                        "evalue": evalue or ename, "traceback": [p.message]})
     return nb
