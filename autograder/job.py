@@ -259,7 +259,7 @@ def _execute(spec: dict, plan: list, parts: list[Part], limits: Limits, rec: Rec
                 raise KernelStartError(f"the grader's preamble failed: {pre.ename} {pre.evalue}")
             seen_free = False
             cell_no = 0
-            for i, (kind, gid, code, cell) in enumerate(plan):
+            for kind, gid, code, cell in plan:
                 if kind in ("markdown", "raw"):
                     continue
                 cell_no += 1
@@ -285,7 +285,7 @@ def _execute(spec: dict, plan: list, parts: list[Part], limits: Limits, rec: Rec
                 event("tampered", f"the submission replaced {', '.join(report['changed'][:3])} "
                                   "(restored before the tests)")
             by_id = {p.cell_id: p for p in parts}
-            for kind, gid, code, cell in plan:
+            for kind, gid, code, _cell in plan:
                 if kind != "tests":
                     continue
                 cell_no += 1

@@ -168,6 +168,7 @@ class Kernel:
         reply = None
         idle = False
         interrupted_at = None
+        reply_time = 0.0
         while reply is None or not idle:
             if reply is not None and time.monotonic() > reply_time + 1.0:
                 run.truncated = True  # iopub lost messages (one over MAX_MESSAGE_BYTES): stop waiting
