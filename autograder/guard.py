@@ -39,7 +39,7 @@ def _ag_install():
                 changed.append("sys.modules[" + n + "]")
             cur = vars(m)
             for k, v in snap[n].items():
-                if n == "builtins" and k in ("input", "getpass", "_", "__", "___"):
+                if n == "builtins" and k in ("input", "getpass", "get_ipython", "exit", "quit", "_", "__", "___"):
                     continue  # ipykernel and IPython rebind these themselves on every execution
                 if cur.get(k, audit) is not v:
                     changed.append(n + "." + k)
@@ -60,7 +60,7 @@ def _ag_install():
             if ns.get(k, audit) is not v:
                 changed.append("rebound " + k)
                 ns[k] = v
-        print("\x00AG-AUDIT " + json.dumps({"nonce": nonce, "changed": sorted(set(changed))}))
+        return json.dumps({"nonce": nonce, "changed": sorted(set(changed))})
     return remember, audit
 _ag_remember, _ag_audit = _ag_install()
 del _ag_install

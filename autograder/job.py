@@ -275,8 +275,10 @@ def _execute(spec: dict, plan: list, parts: list[Part], limits: Limits, rec: Rec
                     seen_free = True
             # the tests, with the hidden ones, reach the kernel only now
             nonce = secrets.token_hex(8)
-            audit = k.run(f"_ag_audit({nonce!r})", 60, keep_outputs=False)
-            report = _audit_report(audit.stdout, nonce)
+            # the verdicts travel in execute_reply's user_expressions, not on stdout (which the submission
+            # can flood or fake)
+            audit = k.run("", 60, keep_outputs=False, user_expressions={"a": f"_ag_audit({nonce!r})"})
+            report = _audit_report(_expression(audit, "a"), nonce)
             if report is None:
                 rec.flags.append("guard_broken")
                 event("tampered", "the grader's guard in the kernel was replaced by the submission")
@@ -291,12 +293,12 @@ def _execute(spec: dict, plan: list, parts: list[Part], limits: Limits, rec: Rec
                 cell_no += 1
                 mark = secrets.token_hex(8)
                 left = deadline - time.monotonic()
-                r = _run_cell(k, code + f"\nprint('\\x00AG-PASS-{mark}')\n", min(limits.cell_timeout, max(left, 1)),
-                              rec, event, None, gid, keep=False)
+                r = _run_cell(k, code, min(limits.cell_timeout, max(left, 1)), rec, event, None, gid, keep=False,
+                              expr={"m": repr(mark)})
                 if r is None:
                     return
                 p = by_id[gid]
-                p.passed = r.status == "ok" and f"\x00AG-PASS-{mark}" in r.stdout
+                p.passed = r.status == "ok" and _expression(r, "m") == mark
                 if not p.passed:
                     p.message = _first_lines(f"{r.ename}: {r.evalue}" if r.ename else "the tests did not finish")
             rec.exec_seconds = k.exec_seconds
@@ -304,9 +306,10 @@ def _execute(spec: dict, plan: list, parts: list[Part], limits: Limits, rec: Rec
         shutil.rmtree(indir, ignore_errors=True)
 
 
-def _run_cell(k: Kernel, code: str, timeout: float, rec: Record, event, cell_no, gid, keep: bool = True):
+def _run_cell(k: Kernel, code: str, timeout: float, rec: Record, event, cell_no, gid, keep: bool = True,
+              expr: dict | None = None):
     """Run one cell and turn what happened into events; None when the kernel is gone."""
-    r = k.run(code, timeout, keep_outputs=keep)
+    r = k.run(code, timeout, keep_outputs=keep, user_expressions=expr)
     k.exec_seconds = getattr(k, "exec_seconds", 0.0) + r.seconds
     where = f"cell {cell_no}" if cell_no else f"the tests of {gid}"
     if r.truncated and "output_truncated" not in rec.flags:
@@ -323,15 +326,27 @@ def _run_cell(k: Kernel, code: str, timeout: float, rec: Record, event, cell_no,
     return r
 
 
-def _audit_report(stdout: str, nonce: str):
-    for line in stdout.splitlines():
-        if line.startswith("\x00AG-AUDIT "):
-            try:
-                rep = json.loads(line[len("\x00AG-AUDIT "):])
-            except json.JSONDecodeError:
-                return None
-            if rep.get("nonce") == nonce and isinstance(rep.get("changed"), list):
-                return {"changed": [str(c) for c in rep["changed"]]}
+def _expression(r, name: str):
+    """The value of a user expression (a str literal's repr, evaluated safely), or None."""
+    import ast
+
+    e = r.user_expressions.get(name) if r is not None else None
+    if not isinstance(e, dict) or e.get("status") != "ok":
+        return None
+    try:
+        v = ast.literal_eval(str(e.get("data", {}).get("text/plain", "")))
+    except (ValueError, SyntaxError):
+        return None
+    return v if isinstance(v, str) else None
+
+
+def _audit_report(text, nonce: str):
+    try:
+        rep = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return None
+    if isinstance(rep, dict) and rep.get("nonce") == nonce and isinstance(rep.get("changed"), list):
+        return {"changed": [str(c) for c in rep["changed"]]}
     return None
 
 

@@ -25,7 +25,7 @@ from jupyter_client.connect import write_connection_file
 from .sandbox import Sandbox
 
 #: ZeroMQ drops (and reconnects) a peer that sends one message larger than this
-MAX_MESSAGE_BYTES = 32 << 20
+MAX_MESSAGE_BYTES = 256 << 20
 
 
 class KernelStartError(RuntimeError):
@@ -43,6 +43,7 @@ class CellRun:
     evalue: str = ""
     stdout: str = ""  #: text of its stdout stream (capped), for the grader's markers
     truncated: bool = False  #: outputs over the limit were dropped
+    user_expressions: dict = field(default_factory=dict)  #: from the execute_reply (only when ok)
 
 
 class Kernel:
@@ -111,6 +112,8 @@ class Kernel:
         code = self.proc.returncode if self.proc else None
         if code is None:
             return "the kernel stopped answering"
+        if code > 128 and code - 128 in signal.valid_signals():
+            code = 128 - code  # bwrap passes a signal on as the shell does: 128 + its number
         if code < 0:
             sig = signal.Signals(-code).name
             why = {"SIGXCPU": " (CPU-time limit)", "SIGKILL": " (killed)", "SIGSEGV": " (segmentation fault)"}
@@ -158,11 +161,12 @@ class Kernel:
         self.shutdown()
 
     # -- running code ---------------------------------------------------------------------------
-    def run(self, code: str, timeout: float, *, keep_outputs: bool = True) -> CellRun:
+    def run(self, code: str, timeout: float, *, keep_outputs: bool = True,
+            user_expressions: dict | None = None) -> CellRun:
         """Execute ``code``; on timeout interrupt it (and give it 3 s to stop) and report ``timeout``."""
         kc = self.client
         t0 = time.perf_counter()
-        msg_id = kc.execute(code, store_history=False, allow_stdin=False)
+        msg_id = kc.execute(code, store_history=False, allow_stdin=False, user_expressions=user_expressions or {})
         run = CellRun(status="ok", seconds=0.0)
         deadline = time.monotonic() + timeout
         reply = None
@@ -170,7 +174,7 @@ class Kernel:
         interrupted_at = None
         reply_time = 0.0
         while reply is None or not idle:
-            if reply is not None and time.monotonic() > reply_time + 1.0:
+            if reply is not None and time.monotonic() > reply_time + 2.0:
                 run.truncated = True  # iopub lost messages (one over MAX_MESSAGE_BYTES): stop waiting
                 break
             if not self.alive():
@@ -188,6 +192,8 @@ class Kernel:
             try:
                 msg = kc.get_iopub_msg(timeout=0.02)
                 got = True
+                if reply is not None:
+                    reply_time = time.monotonic()  # still draining a backlog: keep waiting for idle
                 if msg.get("parent_header", {}).get("msg_id") == msg_id:
                     idle = self._take(msg, run, keep_outputs) or idle
             except queue.Empty:
@@ -201,6 +207,8 @@ class Kernel:
                 except queue.Empty:
                     pass
         run.seconds = time.perf_counter() - t0
+        if reply is not None and isinstance(reply["content"].get("user_expressions"), dict):
+            run.user_expressions = reply["content"]["user_expressions"]
         if reply is not None and run.status == "ok" and reply["content"].get("status") != "ok":
             run.status = "error"
             run.ename = run.ename or str(reply["content"].get("ename", ""))

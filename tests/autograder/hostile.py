@@ -97,13 +97,13 @@ def cases(course: str, port: int) -> dict[str, tuple[bytes, str, float, set[str]
             "    except OSError:\n        pass\n")), "graded", 5.0, set()),
         "reads_solutions": (F.dumps(F.with_answers(scale=(
             "import glob, json\nfound = []\n"
-            "for p in glob.glob('/**/*.ipynb', recursive=True) + glob.glob('" + course + "/**/*.ipynb', recursive=True):\n"
+            "for p in " + _walk("ipynb") + " + glob.glob('" + course + "/**/*.ipynb', recursive=True):\n"
             "    try:\n        t = open(p).read()\n    except OSError:\n        continue\n"
             "    if 'BEGIN SOLUTION' in t:\n        found.append(p)\n"
             "def scale(a, k):\n    if not found:\n        raise NotImplementedError()\n"
             "    return np.asarray(a, dtype=float) * k\n"))), "graded", 2.0, set()),
         "rewrites_db_files": (_edit(_free(
-            "import glob\nfor p in glob.glob('/**/*.db', recursive=True) + glob.glob('" + course + "/*.db'):\n"
+            "import glob\nfor p in " + _walk("db") + " + glob.glob('" + course + "/*.db'):\n"
             "    try:\n        open(p, 'w').write('')\n    except OSError:\n        pass\n")), "graded", 5.0, set()),
         "network": (_edit(_free(
             f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2).send(b'hi')\n"
@@ -116,9 +116,16 @@ def cases(course: str, port: int) -> dict[str, tuple[bytes, str, float, set[str]
             scale="import numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None\n" + WRONG_SCALE)),
             "tampered", 2.0, {"monkeypatch:numpy.testing.assert_allclose"}),
         "rebinds_test_helper": (F.dumps(F.with_answers(
-            scale="class _Fake:\n    def assert_allclose(self, *a, **k):\n        pass\nnpt = _Fake()\n" + WRONG_SCALE)),
+            scale="class _Fake:\n    def assert_allclose(self, *a, **k):\n        pass\nnpt = _Fake()\n"
+                  + WRONG_SCALE)),
             "tampered", 2.0, {"monkeypatch:rebound npt"}),
     }
+
+
+def _walk(ext: str) -> str:
+    """Python source: every *.ext under the places a course, a gradebook or a home could be."""
+    roots = ("/work", "/root", "/home", "/srv", "/tmp")
+    return f"[q for r in {roots!r} for q in glob.glob(r + '/**/*.{ext}', recursive=True)]"
 
 
 def _edited_locked_wrong():
