@@ -1,4 +1,4 @@
-"""`python -m minitorch_edu`, what `bash scripts/start` runs, works and shows a model learning."""
+"""`python -m minitorch_edu`, what `bash scripts/start --demo` runs, works and shows a model learning."""
 
 from __future__ import annotations
 

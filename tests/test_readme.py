@@ -41,3 +41,19 @@ def test_the_readme_backend_race_runs():
     scope: dict = {"mine": mine}
     exec(compile(block, "README: speed", "exec"), scope)
     assert [r.error for r in scope["results"]] == [None] * 14
+
+
+def test_the_readme_examples_run_as_a_user_runs_them(tmp_path):
+    """In a fresh process without numba's CUDA simulator, as on a user's CPU-only machine."""
+    import os
+    import subprocess
+    import sys
+
+    program = "import matplotlib\nmatplotlib.use('Agg')\nimport minitorch_edu as mt\n" + "\n".join(taste_blocks())
+    program += "\nprint('grad', x.grad.numpy().tolist())\n"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "grad [[8.0, 12.0], [8.0, 12.0]]" in result.stdout

@@ -13,7 +13,15 @@ import importlib
 
 from .base import Backend, HostStorage
 
-__all__ = ["Backend", "HostStorage", "get_backend", "register_backend", "set_default_backend", "available"]
+__all__ = [
+    "Backend",
+    "DeviceUnavailableError",
+    "HostStorage",
+    "available",
+    "get_backend",
+    "register_backend",
+    "set_default_backend",
+]
 
 _BUILTIN = {
     "python": ("minitorch_edu.backends.python", "python_backend"),
@@ -21,6 +29,12 @@ _BUILTIN = {
     "cuda": ("minitorch_edu.backends.cuda", "cuda_backend"),
 }
 _registry: dict[str, Backend] = {}
+
+
+class DeviceUnavailableError(RuntimeError):
+    """A device was asked for that this machine does not have (e.g. "cuda" without a GPU)."""
+
+
 _default_cpu = "numba"
 
 
@@ -51,7 +65,16 @@ def get_backend(spec: str | Backend | None = None) -> Backend:
             known = sorted(set(_BUILTIN) | set(_registry) | {"cpu"})
             raise ValueError(f"unknown device or backend {spec!r}; known: {', '.join(known)}")
         module, attribute = _BUILTIN[name]
-        _registry[name] = getattr(importlib.import_module(module), attribute)
+        backend = getattr(importlib.import_module(module), attribute)
+        check = getattr(backend.storage, "available", None)
+        if check is not None and not check():
+            raise DeviceUnavailableError(
+                f"device {spec!r} is not available here: no NVIDIA GPU with a CUDA driver was found. "
+                "Use device='cpu', or run the CUDA kernels in numba's simulator (slow; small shapes): "
+                "set NUMBA_ENABLE_CUDASIM=1 before Python starts (NUMBA_ENABLE_CUDASIM=1 python ...), "
+                "as the GPU chapter does on machines without a GPU."
+            )
+        _registry[name] = backend
     return _registry[name]
 
 
@@ -59,7 +82,7 @@ def available(name: str) -> bool:
     """Whether a backend can run here (for "cuda": a GPU or numba's simulator)."""
     try:
         backend = get_backend(name)
-    except (ImportError, ValueError):
+    except (ImportError, ValueError, DeviceUnavailableError):
         return False
     check = getattr(backend.storage, "available", None)
     return bool(check()) if check else True

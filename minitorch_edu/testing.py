@@ -1,0 +1,239 @@
+"""Assertion helpers whose failures say what to fix (as `numpy.testing` and `torch.testing` are).
+
+Every helper takes the text of the `call` being checked and optional `hints`. A failure says what
+was called, what came back, what was expected and the likely mistake:
+
+    >>> assert_equal(index_to_position((1, 2), (3, 1)), 5, call="index_to_position((1, 2), strides=(3, 1))")
+    AssertionError: index_to_position((1, 2), strides=(3, 1)) gave the wrong result
+      called:   index_to_position((1, 2), strides=(3, 1))
+      returned: 7
+      expected: 5
+      likely mistake: ...
+
+`hints` is a list of `(predicate(got, expected) -> bool, text)` pairs and plain strings (a plain
+string is said when no predicate matches). When none is given or matches, common mistakes are
+diagnosed from the values themselves: a wrong shape (a broadcast dimension not summed, an
+off-by-one), the transpose of the answer, the sign flipped, a constant factor, NaN or inf.
+
+`part(name)` wraps the checks of one graded part of the course: it seals the package's reference
+for that part (see `minitorch_edu.course`) and turns "not written yet" into a plain message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+Hint = str | tuple[Callable[[Any, Any], bool], str]
+
+__all__ = [
+    "assert_close",
+    "assert_equal",
+    "assert_raises",
+    "assert_shape",
+    "assert_true",
+    "describe",
+    "part",
+]
+
+
+def _as_array(value: Any) -> np.ndarray | None:
+    """`value` as a NumPy array when it is numeric data (tensor, array, number, nested sequence)."""
+    if hasattr(value, "numpy") and callable(value.numpy):
+        value = value.numpy()
+    try:
+        array = np.asarray(value)
+    except Exception:  # ragged sequences, arbitrary objects: compared as they are
+        return None
+    return array if array.dtype.kind in "biufc" else None
+
+
+def describe(value: Any) -> str:
+    """A short text for a value: arrays and tensors by shape and dtype, the rest by repr."""
+    if hasattr(value, "shape") and hasattr(value, "dtype") and getattr(value, "ndim", 0) > 0:
+        device = getattr(value, "device", None)
+        kind = type(value).__name__
+        where = f", device={device!r}" if isinstance(device, str) else ""
+        return f"{kind} of shape {tuple(value.shape)}, dtype {value.dtype}{where}"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _show(value: Any) -> str:
+    array = _as_array(value)
+    if array is None or array.ndim == 0:
+        return describe(value)
+    body = np.array2string(array, precision=5, threshold=40, edgeitems=3)
+    body = body.replace("\n", "\n            ")
+    return f"{body}  (shape {array.shape})"
+
+
+def _diagnose(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
+    """The likely mistake, read off the values (None when nothing familiar shows)."""
+    g, e = _as_array(got), _as_array(expected)
+    if g is None or e is None:
+        if type(got) is not type(expected) and expected is not None:
+            return f"expected a {type(expected).__name__}, got a {type(got).__name__}"
+        return None
+    if g.shape != e.shape:
+        text = f"the shape is {g.shape}, it should be {e.shape}"
+        if g.ndim >= e.ndim and g.size > e.size:
+            lead = g.ndim - e.ndim
+            reducible = all(es == 1 or es == gs for es, gs in zip(e.shape, g.shape[lead:]))
+            if reducible:
+                return text + ": did you sum over the broadcast dimensions (and keep size-1 ones)?"
+        if g.shape == e.shape[::-1]:
+            return text + ": the dimensions are reversed (a transpose, or strides read backwards?)"
+        if g.ndim == e.ndim and sum(abs(a - b) for a, b in zip(g.shape, e.shape)) == 1:
+            return text + ": an off-by-one in a size?"
+        if g.size == e.size:
+            return text + ": the right number of elements in the wrong shape (a missing reshape?)"
+        return text
+    if g.dtype.kind == "b" or e.dtype.kind == "b":
+        return None  # yes/no answers: nothing to read off the numbers
+    if np.issubdtype(g.dtype, np.floating) and not np.all(np.isfinite(g)) and np.all(np.isfinite(e)):
+        return "the result has NaN or inf: an overflow (exp of a large number?) or a division by zero"
+    close = lambda a: np.allclose(a, e, rtol=rtol, atol=atol)  # noqa: E731
+    if g.ndim == 2 and g.shape[0] == g.shape[1] and g.shape[0] > 1 and close(g.T):
+        return "you returned the transpose of the answer"
+    if np.any(e != 0) and close(-g):
+        return "the sign is flipped"
+    if np.all(g == 0) and np.any(e != 0):
+        return "everything is zero: nothing was written into the output (or the gradient was not passed on)"
+    nonzero = np.abs(e) > atol
+    if np.count_nonzero(nonzero) >= 2:  # one number times a constant is just a wrong number
+        ratios = g[nonzero] / e[nonzero]
+        if np.allclose(ratios, ratios.flat[0], rtol=1e-6) and not np.isclose(ratios.flat[0], 1.0):
+            return f"every value is {ratios.flat[0]:.4g} times the answer: a missing or extra constant factor?"
+    return None
+
+
+def _hint(hints: Sequence[Hint] | str, got: Any, expected: Any) -> str | None:
+    if isinstance(hints, str):
+        return hints
+    fallback = None
+    for hint in hints:
+        if isinstance(hint, str):
+            fallback = fallback or hint
+            continue
+        predicate, text = hint
+        try:
+            if predicate(got, expected):
+                return text
+        except Exception:  # a hint's predicate must never hide the real failure
+            continue
+    return fallback
+
+
+def _fail(what: str, call: str, got: Any, expected: Any, mistake: str | None) -> AssertionError:
+    lines = [f"{call} {what}", f"  called:   {call}", f"  returned: {_show(got)}", f"  expected: {_show(expected)}"]
+    if mistake:
+        lines.append(f"  likely mistake: {mistake}")
+    return AssertionError("\n".join(lines))
+
+
+def _compare(got: Any, expected: Any, call: str, hints: Sequence[Hint] | str, rtol: float, atol: float) -> None:
+    __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
+    g, e = _as_array(got), _as_array(expected)
+    if g is not None and e is not None:
+        same = g.shape == e.shape and (
+            np.array_equal(g, e) if rtol == 0 and atol == 0 else np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True)
+        )
+    else:
+        try:
+            same = bool(got == expected)
+        except Exception:
+            same = False
+    if not same:
+        mistake = _hint(hints, got, expected) if hints else None
+        mistake = mistake or _diagnose(got, expected, rtol, atol)
+        raise _fail("gave the wrong result", call, got, expected, mistake)
+
+
+def assert_close(
+    got: Any, expected: Any, *, call: str, rtol: float = 1e-5, atol: float = 1e-8, hints: Sequence[Hint] | str = ()
+) -> None:
+    """`got` equals `expected` within `rtol`/`atol` (numbers, sequences, arrays, tensors)."""
+    __tracebackhide__ = True
+    _compare(got, expected, call, hints, rtol, atol)
+
+
+def assert_equal(got: Any, expected: Any, *, call: str, hints: Sequence[Hint] | str = ()) -> None:
+    """`got` equals `expected` exactly (same shape for arrays and tensors)."""
+    __tracebackhide__ = True
+    _compare(got, expected, call, hints, 0.0, 0.0)
+
+
+def assert_shape(got: Any, shape: Sequence[int], *, call: str, hints: Sequence[Hint] | str = ()) -> None:
+    """`got` (an array or tensor) has `shape`."""
+    __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
+    actual = tuple(getattr(got, "shape", np.shape(got)))
+    if actual != tuple(shape):
+        mistake = (_hint(hints, actual, tuple(shape)) if hints else None) or _diagnose(
+            np.zeros(actual), np.zeros(tuple(shape)), 0, 0
+        )
+        raise _fail("gave the wrong shape", call, f"shape {actual}", f"shape {tuple(shape)}", mistake)
+
+
+def assert_true(condition: Any, *, call: str, got: Any, expected: Any, hint: str | None = None) -> None:
+    """A check of anything else: `condition` must hold; the message shows `got` and `expected`."""
+    __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
+    if not condition:
+        raise _fail("is not right", call, got, expected, hint)
+
+
+def assert_raises(
+    exc_type: type[BaseException] | tuple[type[BaseException], ...],
+    fn: Callable[..., Any],
+    *args: Any,
+    call: str,
+    hints: Sequence[Hint] | str = (),
+    **kwargs: Any,
+) -> BaseException:
+    """`fn(*args, **kwargs)` raises `exc_type`; returns the exception (to check its message)."""
+    __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
+    names = exc_type.__name__ if isinstance(exc_type, type) else " or ".join(t.__name__ for t in exc_type)
+    try:
+        result = fn(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except exc_type as err:
+        return err
+    except Exception as err:  # the wrong error is a failure of its own, with the error shown
+        raise _fail(
+            "raised the wrong error",
+            call,
+            f"{type(err).__name__}: {err}",
+            f"{names}",
+            _hint(hints, err, exc_type) if hints else None,
+        ) from err
+    raise _fail(
+        "should have raised an error",
+        call,
+        result,
+        f"{names} to be raised",
+        _hint(hints, result, exc_type) if hints else None,
+    )
+
+
+@contextmanager
+def part(name: str, hidden: bool = False) -> Iterator[None]:
+    """The checks of one graded part: the reference is sealed, and unwritten code is said plainly.
+
+    On success the visible block prints one line; a hidden block prints nothing.
+    """
+    __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
+    from . import course  # course knows the chapter's references; testing is usable without it
+
+    with course.sealed(name):
+        try:
+            yield
+        except NotImplementedError as err:
+            raise AssertionError(
+                f"`{name}` is not written yet: replace `raise NotImplementedError()` with your code"
+            ) from err
+    if not hidden:
+        print(f"✓ {name}: all visible checks pass")

@@ -1,0 +1,76 @@
+"""The wrong-solution catalogue: every plausible mistake scores less than full points on its part.
+
+Each `catalogue/chNN.py` lists, per graded part, wrong implementations learners really write. The
+reference solution must pass every part; each wrong one must fail its part's tests (names ending in
+`_hidden_only` must pass the visible self-check and fail the hidden tests: proof that the hidden
+tests probe more). Grading mode is on, as in the autograder: the package's reference is sealed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from tests.course.runner import ROOT, ChapterRunner
+
+CATALOGUES = sorted((ROOT / "tests" / "course" / "catalogue").glob("ch[0-9][0-9].py"))
+_runners: dict[str, ChapterRunner] = {}
+
+
+def _load(path):
+    spec = importlib.util.spec_from_file_location(f"catalogue_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cases():
+    for path in CATALOGUES:
+        module = _load(path)
+        for part, wrongs in module.WRONG.items():
+            yield pytest.param(module.SLUG, part, wrongs, id=f"{module.SLUG}-{part}")
+
+
+def runner(slug: str) -> ChapterRunner:
+    if slug not in _runners:
+        _runners[slug] = ChapterRunner(slug)
+    return _runners[slug]
+
+
+@pytest.mark.parametrize("slug,part,wrongs", list(_cases()))
+def test_wrong_solutions_are_rejected(slug: str, part: str, wrongs: dict[str, str]) -> None:
+    chapter = runner(slug)
+    assert part in chapter.parts(), f"the catalogue names a part {part!r} that {slug} does not have"
+    reference = chapter.check(part)
+    assert reference.passed, f"{slug}: the reference solution of {part} fails its tests: {reference.error}"
+    assert len(wrongs) >= 3, f"{slug}/{part}: at least 3 wrong solutions are needed, {len(wrongs)} given"
+    accepted = []
+    for name, code in wrongs.items():
+        outcome = chapter.check(part, code)
+        if outcome.passed:
+            accepted.append(f"{name}: passed every test")
+        elif name.endswith("_hidden_only") and not outcome.visible:
+            accepted.append(f"{name}: meant to pass the visible checks, but failed them: {outcome.error}")
+    assert not accepted, f"{slug}/{part}: wrong solutions not rejected as catalogued:\n" + "\n".join(accepted)
+
+
+def test_every_part_has_a_catalogue() -> None:
+    covered = {}
+    for path in CATALOGUES:
+        module = _load(path)
+        covered[module.SLUG] = set(module.WRONG)
+    for slug, parts in covered.items():
+        missing = set(runner(slug).parts()) - parts
+        assert not missing, f"{slug}: graded parts without wrong solutions in the catalogue: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("slug", sorted({p.args[0] if hasattr(p, "args") else p.values[0] for p in _cases()}))
+def test_solution_notebook_runs_top_to_bottom(slug: str) -> None:
+    """Every tests cell passes with the reference solutions, in well under a minute."""
+    chapter = ChapterRunner(slug)
+    outcomes = chapter.run_all()
+    failed = {name: o.error for name, o in outcomes.items() if not o.passed}
+    assert outcomes and not failed, f"{slug}: the solution fails {failed}"
+    print(f"{slug}: solution cells ran in {chapter.seconds:.1f} s")
+    assert chapter.seconds < 90, f"{slug}: the solution took {chapter.seconds:.0f} s (budget: 60 s on 2 cores)"

@@ -1,0 +1,114 @@
+"""The course's assertion helpers and reference sealing (minitorch_edu.testing, minitorch_edu.course)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minitorch_edu as mt
+from minitorch_edu import course, testing
+
+
+def message(fn, *args, **kwargs) -> str:
+    with pytest.raises(AssertionError) as info:
+        fn(*args, **kwargs)
+    return str(info.value)
+
+
+def test_failure_says_call_result_expectation_and_hint() -> None:
+    text = message(testing.assert_equal, 7, 5, call="f(1, 2)", hints=[(lambda g, e: g == 7, "strides swapped")])
+    assert text.splitlines() == [
+        "f(1, 2) gave the wrong result",
+        "  called:   f(1, 2)",
+        "  returned: 7",
+        "  expected: 5",
+        "  likely mistake: strides swapped",
+    ]
+
+
+@pytest.mark.parametrize(
+    "got,expected,phrase",
+    [
+        (np.ones((2, 3)), np.ones((1, 3)), "sum over the broadcast dimensions"),
+        (np.arange(6.0).reshape(3, 2), np.arange(6.0).reshape(2, 3), "dimensions are reversed"),
+        (np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 3.0], [2.0, 4.0]]), "transpose"),
+        (-np.arange(1.0, 4.0), np.arange(1.0, 4.0), "sign is flipped"),
+        (2 * np.arange(1.0, 4.0), np.arange(1.0, 4.0), "2 times the answer"),
+        (np.array([np.nan, 1.0]), np.array([0.0, 1.0]), "NaN or inf"),
+        (np.zeros(3), np.ones(3), "everything is zero"),
+        (np.ones((2, 4)), np.ones((2, 3)), "off-by-one"),
+    ],
+)
+def test_common_mistakes_are_diagnosed(got, expected, phrase) -> None:
+    assert phrase in message(testing.assert_close, got, expected, call="f(x)")
+
+
+def test_boolean_answers_fail_plainly() -> None:
+    assert "returned: False" in message(testing.assert_equal, False, True, call="is_contiguous((2, 3), (1, 2))")
+
+
+def test_tensors_compare_as_arrays() -> None:
+    testing.assert_close(mt.tensor([1.0, 2.0]), [1.0, 2.0 + 1e-9], call="t")
+    assert "shape (2,)" in message(testing.assert_close, mt.tensor([1.0, 2.0]), [1.0, 3.0], call="t")
+
+
+def test_assert_raises_reports_the_wrong_error_and_no_error() -> None:
+    def boom():
+        raise KeyError("k")
+
+    assert "raised the wrong error" in message(testing.assert_raises, ValueError, boom, call="boom()")
+    assert "should have raised" in message(testing.assert_raises, ValueError, lambda: 1, call="one()")
+    assert isinstance(testing.assert_raises(KeyError, boom, call="boom()"), KeyError)
+
+
+def test_unwritten_part_says_so(capsys) -> None:
+    with pytest.raises(AssertionError, match="`f` is not written yet"):
+        with testing.part("f"):
+            raise NotImplementedError()
+    with testing.part("f"):
+        pass
+    assert "✓ f: all visible checks pass" in capsys.readouterr().out
+
+
+def test_sealed_reference_refuses_notebook_code_but_serves_the_package() -> None:
+    import minitorch_edu.core.shape as S
+
+    original = S.index_to_position
+    course.Chapter("t", references={"pos": ["minitorch_edu.core.shape.index_to_position"]})
+    namespace = {"__name__": "__main__"}
+    exec("import minitorch_edu.core.shape as S\ndef mine(i, s):\n    return S.index_to_position(i, s)\n", namespace)
+    assert namespace["mine"]((1, 2), (3, 1)) == 5
+    with pytest.raises(course.ReferenceSealed, match="index_to_position"):
+        with testing.part("pos", hidden=True):
+            namespace["mine"]((1, 2), (3, 1))
+    with testing.part("pos", hidden=True):
+        assert mt.ones(2, 3).T.contiguous().shape == (3, 2)  # the package's own calls go through
+    assert S.index_to_position is original
+
+
+def test_fallback_uses_the_reference_only_for_unwritten_parts(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("MINITORCH_EDU_GRADING", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    chapter = course.Chapter("t", references={"pos": ["minitorch_edu.core.shape.index_to_position"]})
+
+    def unwritten(i, s):
+        raise NotImplementedError()
+
+    def mine(i, s):
+        return 0
+
+    import minitorch_edu.core.shape as S
+
+    assert chapter.fallback("pos", unwritten, lambda f: f((0,), (1,))) is S.index_to_position
+    assert chapter.fallback("pos", mine, lambda f: f((0,), (1,))) is mine
+    out = capsys.readouterr().out
+    assert "using the reference pos: yours is not written yet" in out and "using your pos" in out
+    monkeypatch.setenv("MINITORCH_EDU_GRADING", "1")
+    assert chapter.fallback("pos", unwritten, lambda f: f((0,), (1,))) is unwritten
+    with pytest.raises(course.ReferenceSealed):
+        chapter.reference("pos")
+
+
+def test_a_chapter_naming_a_missing_reference_fails_at_once() -> None:
+    with pytest.raises(ValueError, match="does not exist: minitorch_edu.core.shape.nope"):
+        course.Chapter("t", references={"x": ["minitorch_edu.core.shape.nope"]})
