@@ -54,12 +54,19 @@ def metadata_problems(nb) -> list[str]:
 def leaks(source_nb, release_text: str) -> list[str]:
     """Solution or hidden-test lines of the source that appear in the release."""
     out = []
+    # a line that also appears outside the blocks (a visible test, the prose) is public anyway
+    public = {ln.strip() for c in source_nb.cells
+              for ln in HIDDEN_RE.sub("", SOLUTION_RE.sub("", c.source)).splitlines()}
+    release_lines = set()
+    for c in json.loads(release_text).get("cells", []):
+        src = c.get("source", "")
+        release_lines.update(ln.strip() for ln in ("".join(src) if isinstance(src, list) else src).splitlines())
     for c in source_nb.cells:
         for rx, what in ((SOLUTION_RE, "solution"), (HIDDEN_RE, "hidden test")):
             for block in rx.findall(c.source):
                 for line in block.splitlines():
                     s = line.strip()
-                    if len(s) > 8 and not s.startswith("#") and json.dumps(s)[1:-1] in release_text:
+                    if len(s) > 8 and not s.startswith("#") and s not in public and s in release_lines:
                         out.append(f"{what} line in the release: {s[:70]}")
     for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
         if marker in release_text:

@@ -29,7 +29,7 @@ def _ag_install():
     def remember():
         ns = get_ipython().user_ns
         for k, v in ns.items():
-            if not k.startswith("_") and k not in user:
+            if not k.startswith("_") and k not in user and k not in ("In", "Out", "get_ipython", "exit", "quit"):
                 user[k] = v
     def audit(nonce):
         changed = []

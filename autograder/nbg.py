@@ -50,7 +50,9 @@ def api(course: Path, db_url: str | None = None):
 
 
 def gradebook(course: Path, db_url: str | None = None):
+    """nbgrader's Gradebook for the course (its course_id from the config, as nbgrader's own commands use)."""
     from nbgrader.api import Gradebook
 
-    ensure_path()
-    return Gradebook(db_url or default_url(course))
+    cfg = config(course, db_url)
+    course_id = cfg.CourseDirectory.get("course_id", "") or "default_course"
+    return Gradebook(cfg.CourseDirectory.db_url, course_id=course_id)
