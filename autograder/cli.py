@@ -1,0 +1,78 @@
+"""``python -m autograder VERB``: one verb per step of an instructor's pipeline (and `check` for learners)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .sandbox import Limits
+
+
+def _course(args) -> Path:
+    return Path(args.course).resolve()
+
+
+def _limits(args) -> Limits:
+    workers = max(1, getattr(args, "workers", 1) or 1)
+    return Limits(cell_timeout=args.timeout, memory_bytes=int(args.memory * (1 << 30)),
+                  threads=max(1, (os.cpu_count() or 1) // workers))
+
+
+def cmd_grade(args) -> int:
+    from .batch import grade, table
+
+    records = grade(_course(args), args.chapter, Path(args.submissions), workers=args.workers,
+                    db_url=args.gradebook, scheduler=args.scheduler,
+                    json_path=Path(args.json) if args.json else None, limits=_limits(args),
+                    sandbox=not args.no_sandbox, force=args.force)
+    print(table(records))
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .build import build
+
+    course = _course(args)
+    chapters = args.chapters or sorted(p.name for p in (course / "source").iterdir() if p.is_dir())
+    return 0 if build(course, chapters, args.gradebook, _limits(args), not args.no_sandbox) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    # jsonschema (under nbformat and nbgrader) imports rfc3987_syntax, which builds a grammar at import:
+    # about 11 s here, for a format check notebooks never use; without it jsonschema skips that check
+    sys.modules.setdefault("rfc3987_syntax", None)
+    p = argparse.ArgumentParser(prog="autograder", description=__doc__)
+    p.add_argument("--course", default=os.environ.get("AUTOGRADER_COURSE", "course"),
+                   help="the nbgrader course folder (default: ./course)")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    def common(sp, workers: bool = False):
+        sp.add_argument("--gradebook", help="nbgrader database URL (default sqlite:///COURSE/gradebook.db)")
+        sp.add_argument("--timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+        sp.add_argument("--memory", type=float, default=6.0, help="GiB of address space per kernel (default 6)")
+        sp.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (trusted code)")
+        if workers:
+            sp.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+
+    b = sub.add_parser("build", help="check the source notebooks, then generate the student release")
+    b.add_argument("chapters", nargs="*")
+    common(b)
+    b.set_defaults(fn=cmd_build)
+
+    g = sub.add_parser("grade", help="grade a chapter's submissions (sandboxed, in parallel)")
+    g.add_argument("chapter")
+    g.add_argument("submissions", help="submitted/<student>/<chapter>/*.ipynb, a folder of <student>.ipynb, or a zip")
+    g.add_argument("--json", help="write one record per submission to this file")
+    g.add_argument("--scheduler", help="a Dask scheduler address: run the jobs on its workers")
+    g.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    common(g, workers=True)
+    g.set_defaults(fn=cmd_grade)
+
+    args = p.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

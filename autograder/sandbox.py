@@ -1,0 +1,188 @@
+"""The sandbox a submission's kernel runs in: bubblewrap namespaces, an unprivileged uid, rlimits.
+
+A sandboxed process sees a read-only view of the system (``/usr``, ``/etc``, the Python installation,
+the virtual environment and the packages named in ``Limits.expose``), a private ``/tmp`` and its own
+work directory (a size-limited tmpfs that holds a copy of its files), nothing else: not the course's
+``source/`` folder, the gradebook, other submissions or the instructor's home. It has no network (its
+own empty network namespace), its own pid namespace (every process it forks dies with it), and runs as
+a uid of its own with CPU-time, address-space, process-count and file-size limits.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import resource
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: where the submission's files appear inside the sandbox (also its HOME)
+WORKDIR = "/home/student"
+#: where the submission's files are bound read-only inside the sandbox (copied into WORKDIR at start)
+INDIR = "/srv/submission"
+
+#: system folders every Python program needs, bound read-only when they exist
+SYSTEM_DIRS = ("/usr", "/etc", "/opt/conda", "/lib", "/lib64", "/bin", "/sbin")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one submission (all per submission)."""
+
+    cell_timeout: float = 60.0  #: wall seconds per cell (nbgrader's default is 30)
+    total_timeout: float = 600.0  #: wall seconds for the whole notebook
+    cpu_seconds: int = 900  #: RLIMIT_CPU of the kernel (all its threads together)
+    memory_bytes: int = 6 << 30  #: RLIMIT_AS: address space of each process
+    max_processes: int = 256  #: RLIMIT_NPROC: processes and threads of the submission's uid
+    file_bytes: int = 64 << 20  #: RLIMIT_FSIZE: largest file it can write
+    disk_bytes: int = 256 << 20  #: size of its tmpfs work directory and of its /tmp
+    output_bytes: int = 2 << 20  #: text and images kept from its outputs (the rest is dropped)
+    threads: int = 1  #: OMP/OpenBLAS/numba threads in the kernel
+    expose: tuple[str, ...] = ("minitorch_edu", "bench")  #: importable packages bound read-only
+
+    def rlimits(self) -> dict[int, int]:
+        """The rlimits applied to the kernel, resource constant → value."""
+        return {
+            resource.RLIMIT_CPU: int(self.cpu_seconds),
+            resource.RLIMIT_AS: int(self.memory_bytes),
+            resource.RLIMIT_NPROC: int(self.max_processes),
+            resource.RLIMIT_FSIZE: int(self.file_bytes),
+            resource.RLIMIT_CORE: 0,
+        }
+
+
+@dataclass
+class Sandbox:
+    """How to wrap a command so that it runs sandboxed (or, with ``enabled=False``, not at all: `check`)."""
+
+    limits: Limits = field(default_factory=Limits)
+    enabled: bool = True
+    uid: int | None = None  #: uid inside when run as root; None: 200000 + (worker pid mod 50000)
+
+    def available(self) -> str | None:
+        """None when the sandbox can start here, else why not (one line)."""
+        if not self.enabled:
+            return None
+        if shutil.which("bwrap") is None:
+            return "bubblewrap (bwrap) is not installed: run autograder/ci_setup.sh, or pass --no-sandbox"
+        return None
+
+    def sandbox_uid(self) -> int:
+        """The uid a submission runs as: unprivileged and distinct per concurrently running worker.
+
+        Distinct because RLIMIT_NPROC counts per uid: a fork bomb in one submission must not take the
+        process budget of the submission next to it.
+        """
+        return self.uid if self.uid is not None else 200000 + os.getpid() % 50000
+
+    def exposed_paths(self) -> list[str]:
+        """Host folders bound read-only: the Python installation, the venv, the exposed packages."""
+        paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+        exe = os.path.realpath(sys.executable)
+        paths.add(str(Path(exe).parent.parent))
+        for name in self.limits.expose:
+            spec = importlib.util.find_spec(name)
+            if spec is None:
+                continue
+            if spec.submodule_search_locations:
+                paths.update(os.path.realpath(p) for p in spec.submodule_search_locations)
+            elif spec.origin:
+                paths.add(os.path.realpath(spec.origin))
+        return sorted(p for p in paths if os.path.exists(p))
+
+    def env(self, extra: dict[str, str]) -> dict[str, str]:
+        """The kernel's whole environment (nothing inherited but what is listed here)."""
+        threads = str(self.limits.threads)
+        env = {
+            "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": WORKDIR if self.enabled else os.environ.get("HOME", "/tmp"),
+            "LANG": "C.UTF-8",
+            "USER": "student",
+            "LOGNAME": "student",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "OMP_NUM_THREADS": threads,
+            "OPENBLAS_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+            "NUMBA_NUM_THREADS": threads,
+        }
+        # numba's switches (the CUDA simulator above all) keep the meaning the course gave them
+        env.update({k: v for k, v in os.environ.items() if k.startswith("NUMBA_") and k != "NUMBA_NUM_THREADS"})
+        env.update(extra)
+        return env
+
+    def wrap(self, argv: list[str], *, indir: str, sockdir: str, env: dict[str, str]) -> list[str]:
+        """The command line that runs ``argv`` inside the sandbox, in `WORKDIR`.
+
+        `WORKDIR` is a size-limited tmpfs that starts as a copy of ``indir`` (host, bound read-only at
+        `INDIR`); ``sockdir`` (host) appears at the same path, for the kernel's ipc sockets. Without the
+        sandbox ``argv`` runs in ``indir`` itself with the same environment and rlimits.
+        """
+        prlimit = ["prlimit"] + [f"--{_PRLIMIT_NAMES[r]}={v}" for r, v in self.limits.rlimits().items()]
+        if not self.enabled:
+            return prlimit + ["--"] + argv
+        # root: no user namespace (setpriv below picks the uid); otherwise bwrap needs one
+        ns = ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        if os.geteuid() != 0:
+            ns.append("--unshare-user")
+        cmd = ["bwrap", "--die-with-parent", "--new-session", *ns, "--clearenv"]
+        made: set[str] = set()
+        mounts: list[str] = []
+
+        def parents(dest: str) -> None:
+            # bwrap creates missing parents 0700 root: unreadable for the unprivileged uid
+            p = Path(dest)
+            for anc in reversed(p.parents):
+                a = str(anc)
+                if a == "/" or a in made or any(a == m or a.startswith(m + "/") for m in mounts):
+                    continue
+                cmd.extend(["--perms", "0755", "--dir", a])
+                made.add(a)
+
+        def bind(kind: str, src: str, dest: str) -> None:
+            if any(dest == m or dest.startswith(m + "/") for m in mounts):
+                return  # already visible through a parent mount
+            parents(dest)
+            cmd.extend([kind, src, dest])
+            mounts.append(dest)
+
+        for d in SYSTEM_DIRS:
+            if os.path.islink(d):
+                cmd.extend(["--symlink", os.readlink(d), d])
+            elif os.path.isdir(d):
+                bind("--ro-bind", d, d)
+        for p in self.exposed_paths():
+            bind("--ro-bind", p, p)
+        cmd += ["--dev", "/dev", "--proc", "/proc"]
+        cmd += ["--size", str(self.limits.disk_bytes), "--tmpfs", "/tmp"]
+        bind("--ro-bind", indir, INDIR)
+        parents(WORKDIR)
+        cmd += ["--size", str(self.limits.disk_bytes), "--perms", "0777", "--tmpfs", WORKDIR]
+        bind("--bind", sockdir, sockdir)
+        for k, v in env.items():
+            cmd += ["--setenv", k, v]
+        cmd += ["--chdir", WORKDIR]
+        uid = self.sandbox_uid()
+        if os.geteuid() == 0:
+            # bwrap as root drops every capability but these two, which setpriv needs to become `uid`;
+            # setpriv then leaves none (inheritable, bounding set cleared; no_new_privs)
+            cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--"]
+            cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                    "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        else:
+            cmd += ["--"]
+        # the work directory starts as a copy of the submission's files
+        copy = ["sh", "-c", f'cp -R {INDIR}/. {WORKDIR}/ 2>/dev/null; exec "$0" "$@"']
+        return cmd + prlimit + ["--"] + copy + argv
+
+
+_PRLIMIT_NAMES = {
+    resource.RLIMIT_CPU: "cpu",
+    resource.RLIMIT_AS: "as",
+    resource.RLIMIT_NPROC: "nproc",
+    resource.RLIMIT_FSIZE: "fsize",
+    resource.RLIMIT_CORE: "core",
+}
