@@ -121,7 +121,7 @@ def draw_grid(n=20, threads=8, n_blocks=None):
             ax.text(i + 0.5, 0.5, f"{i}", ha="center", va="center", fontsize=9)
             ax.text(i + 0.5, -0.35, f"b{b}\nt{t}", ha="center", va="center", fontsize=7)
             if i >= gridsize:
-                ax.text(i + 0.5, 1.25, "2nd" if i < 2 * gridsize else "3rd+", ha="center", fontsize=7)
+                ax.text(i + 0.5, 1.25, f"round {i // gridsize + 1}", ha="center", fontsize=7)
         else:  # a thread with no element: the bounds check stops it
             b, t = divmod(i, threads)
             ax.add_patch(plt.Rectangle((i, 0), 1, 1, fill=False, hatch="//", edgecolor=colors[b % 10]))
@@ -139,7 +139,8 @@ draw_grid(20, 8)
 
 # %% [markdown]
 # Move the sliders. With fewer blocks than `n / threads`, the grid-stride loop sends each thread round
-# again (labels "2nd"): the same kernel still covers the whole array. (The control needs a live notebook;
+# round again (labels "round 2", "round 3"): the same kernel still covers the whole array. It starts at 20 elements,
+# 2 blocks of 4 threads. (The control needs a live notebook;
 # without one the cell draws one more picture.)
 
 # %%
@@ -147,8 +148,8 @@ try:
     import ipywidgets
 
     ipywidgets.interact(draw_grid, n=ipywidgets.IntSlider(value=20, min=1, max=28),
-                        threads=ipywidgets.IntSlider(value=8, min=1, max=16),
-                        n_blocks=ipywidgets.IntSlider(value=0, min=0, max=6, description="blocks (0: enough)"))
+                        threads=ipywidgets.IntSlider(value=4, min=1, max=16),
+                        n_blocks=ipywidgets.IntSlider(value=2, min=0, max=6, description="blocks (0: enough)"))
 except ImportError:
     draw_grid(20, 4, 2)
 
@@ -259,7 +260,7 @@ with testing.part("zip_kernel"):
     own(sub, "zip_kernel")
     a, b = np.arange(20.0), np.full(20, 0.5)
     out = nans(20)
-    call = f"zip_kernel(sub)[blocks_for(20, 8), 8](out, a=arange(20), b=0.5s, n=20)"
+    call = "zip_kernel(sub)[blocks_for(20, 8), 8](out, a=arange(20), b=0.5s, n=20)"
     with explained(call, "the last block's threads 20..23 have no element: check i < n before out[i]"):
         sub[blocks_for(20, 8), 8](out, a, b, 20)
     testing.assert_close(out, a - b, call=call, hints=[
@@ -348,7 +349,7 @@ def draw_tree(tpb=8):
     stride, level = tpb // 2, 0
     while True:
         for s in range(tpb):
-            active = s < 2 * stride if level else True
+            active = s < max(2 * stride, 1) if level else True
             ax.add_patch(plt.Rectangle((s, -level), 0.9, 0.7, color="tab:blue" if active else "0.9", alpha=0.5))
             ax.text(s + 0.45, -level + 0.35, str(values[s]), ha="center", va="center", fontsize=9)
         if stride == 0:
@@ -358,7 +359,8 @@ def draw_tree(tpb=8):
                         arrowprops={"arrowstyle": "->", "color": "tab:red"})
             ax.annotate("", xy=(t + 0.45, -level - 1 + 0.7), xytext=(t + 0.45, -level),
                         arrowprops={"arrowstyle": "->", "color": "0.4"})
-        ax.text(tpb + 0.1, -level - 0.5, f"stride {stride}: threads 0..{stride - 1} add\n"
+        who = "thread 0 adds" if stride == 1 else f"threads 0..{stride - 1} add"
+        ax.text(tpb + 0.1, -level - 0.5, f"stride {stride}: {who}\n"
                 f"slot t + {stride} into t, then syncthreads", fontsize=8, va="center")
         for t in range(stride):
             values[t] += values[t + stride]
@@ -416,7 +418,8 @@ with testing.part("block_sum_kernel"):
     a = np.arange(1.0, 21.0)  # 20 elements: blocks of 8, 8 and 4 (+4 past the end)
     out = nans(3)
     call = "block_sum_kernel(8)[3 blocks, 8 threads](out, a=1..20, n=20)"
-    with explained(call, "threads of the last block read a[i] for i >= n: load 0.0 where i >= n"):
+    with explained(call, "a thread read outside `a` or the shared array: load 0.0 where i >= n, and only threads "
+                   "t < stride read cache[t + stride] (the first stride is tpb // 2)"):
         kernel[3, 8](out, a, 20)
     expected = np.array([a[:8].sum(), a[8:16].sum(), a[16:].sum()])
     testing.assert_close(out, expected, call=call, hints=[
@@ -424,6 +427,8 @@ with testing.part("block_sum_kernel"):
          "out[cuda.blockIdx.x]"),
         (lambda got, exp: np.allclose(got, [a[:4].sum(), a[8:12].sum(), a[16:].sum()]), "only half of each "
          "block was added: the first stride is tpb // 2 and it halves down to 1"),
+        "is there a cuda.syncthreads() after the load and after every step of the tree (outside the `if`)? "
+        "Without it a thread reads a slot before its neighbour has written it: a race",
     ])
 ### BEGIN HIDDEN TESTS
 with testing.part("block_sum_kernel", hidden=True):
@@ -504,6 +509,8 @@ with testing.part("tiled_matmul_kernel"):
          "and does the tile loop reach K (ceil(K / tpb) tiles)?"),
         (lambda got, exp: np.allclose(got, A[:, :4] @ B[:4]), "only the first tile of K was used: loop over "
          "every tile, range(0, K, tpb)"),
+        "check the indices: a_tile[tx, ty] = a[i, start + ty], b_tile[tx, ty] = b[start + tx, j], then "
+        "acc += a_tile[tx, r] * b_tile[r, ty]; and a syncthreads() after the loads and after the products",
     ])
 ### BEGIN HIDDEN TESTS
 with testing.part("tiled_matmul_kernel", hidden=True):
@@ -616,7 +623,7 @@ else:
     h = x @ W
 fig, (left, right) = plt.subplots(1, 2, figsize=(8, 2.8))
 left.imshow(np.maximum(h + b, 0), cmap="viridis")
-left.set_title("relu(x @ W + b): your kernels", fontsize=10)
+left.set_title("relu(x @ W + b), x @ W by your tiled matmul", fontsize=10)
 right.imshow((mt.tensor(x) @ mt.tensor(W) + mt.tensor(b)).relu().numpy(), cmap="viridis")
 right.set_title("the same with mt on the CPU", fontsize=10)
 fig.tight_layout()

@@ -191,6 +191,18 @@ while stride > 0:
     cuda.syncthreads()
     stride //= 2
 """),
+        # a race: no syncthreads between steps, so a thread reads a slot its neighbour has not added to yet
+        # (the simulator runs a block's threads in turn between barriers, so the race shows every time)
+        "no_sync_in_tree": _sum(tree="""
+stride = tpb // 2
+while stride > 0:
+    if t < stride:
+        cache[t] += cache[t + stride]
+    stride //= 2
+"""),
+        # a race: the tree starts before every thread has loaded its element
+        "no_sync_after_load": _SUM.replace("        cuda.syncthreads()\n{tree}", "{tree}").format(
+            load=_indent(_GOOD_LOAD, 8), tree=_indent(_GOOD_TREE, 8)),
         # the stride shrinks by one, not by half: partial sums are added twice
         "stride_minus_one": _sum(tree="""
 stride = tpb // 2
@@ -240,6 +252,12 @@ b_tile[tx, ty] = b[start + tx, j]
 a_tile[tx, ty] = a[start + ty, i] if start + ty < M and i < K else 0.0
 b_tile[tx, ty] = b[start + tx, j] if start + tx < K and j < N else 0.0
 """),
+        # a race: no syncthreads after the products, so a fast thread loads the next tile over the one
+        # its neighbours are still reading
+        "no_sync_before_next_tile": _MATMUL.replace(
+            "                acc += {product}\n            cuda.syncthreads()\n", "                acc += {product}\n"
+        ).format(loads=_indent(_GOOD_LOADS, 12), product="a_tile[tx, r] * b_tile[r, ty]",
+                 write_check="i < M and j < N", k_end="K"),
         # only the first tile of K
         "one_tile_only": _matmul(k_end="tpb"),
         # checks the columns against M: right for the visible (6, 5) @ (5, 6), wrong when M != N
