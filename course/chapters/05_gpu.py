@@ -167,7 +167,12 @@ def map_kernel(fn):
     """Return a CUDA kernel `kernel(out, a, n)` that sets out[i] = fn(a[i]) for every i < n.
 
     It must work for any launch `kernel[blocks, threads](...)`: a grid-stride loop from cuda.grid(1) in
-    steps of cuda.gridsize(1), never touching an index >= n.
+    steps of cuda.gridsize(1), never touching an index >= n. The shape of the code:
+
+        @cuda.jit
+        def kernel(out, a, n):
+            ...  # out[i] = f(a[i])
+        return kernel
     """
     f = cuda.jit(device=True)(fn)
     ### BEGIN SOLUTION
@@ -236,7 +241,7 @@ def blocks_for(n, threads):
 def zip_kernel(fn):
     """Return a CUDA kernel `kernel(out, a, b, n)` with out[i] = fn(a[i], b[i]): one thread per element.
 
-    Thread i = cuda.grid(1) handles element i alone (no loop), if i < n.
+    Thread i = cuda.grid(1) handles element i alone (no loop), if i < n. Same shape as map_kernel.
     """
     f = cuda.jit(device=True)(fn)
     ### BEGIN SOLUTION
@@ -389,6 +394,12 @@ draw_tree(8)
 def block_sum_kernel(tpb):
     """Return a kernel `kernel(out, a, n)`, launched as kernel[blocks, tpb], with out[b] = sum of block b's
     chunk a[b*tpb : (b+1)*tpb] (elements at index >= n count as 0). tpb is a power of two.
+
+        @cuda.jit
+        def kernel(out, a, n):
+            cache = cuda.shared.array(tpb, numba.float64)  # one slot per thread of the block
+            ...  # load (0.0 past n), syncthreads, the tree (syncthreads after each step), thread 0 writes
+        return kernel
     """
     ### BEGIN SOLUTION
     @cuda.jit
@@ -462,6 +473,13 @@ def tiled_matmul_kernel(tpb):
     """Return a kernel `kernel(out, a, b, M, K, N)` for out (M, N) = a (M, K) @ b (K, N), launched with
     blocks of (tpb, tpb) threads on a grid of (ceil(M / tpb), ceil(N / tpb)) blocks. Thread (tx, ty) of
     block (bx, by) computes out[bx*tpb + tx, by*tpb + ty], looping over ceil(K / tpb) tiles.
+
+        @cuda.jit
+        def kernel(out, a, b, M, K, N):
+            a_tile = cuda.shared.array((tpb, tpb), numba.float64)
+            b_tile = cuda.shared.array((tpb, tpb), numba.float64)
+            ...  # per tile: load one element of each (0.0 outside), sync, multiply, sync; write if inside
+        return kernel
     """
     ### BEGIN SOLUTION
     @cuda.jit
