@@ -1,0 +1,662 @@
+# %% [markdown]
+# # 05 · The GPU: kernels in numba.cuda
+#
+# In chapter 04 you compiled loops for the CPU's few fast cores. A GPU has thousands of slow ones. It pays
+# off only when you give it thousands of independent pieces of work at once, and when the data is already in
+# its own memory. Those two facts shape every GPU framework:
+#
+# - you write a **kernel**: the body of the loop, run by every thread at once, each thread finding its own
+#   element from its coordinates (`blockIdx`, `threadIdx`);
+# - threads are grouped in **blocks** that share a small, fast **shared memory** and can wait for each
+#   other (`cuda.syncthreads()`), which is what a sum or a matmul needs;
+# - tensors **stay on the device**: PyTorch's `x.to("cuda")`, TensorFlow's device placement, JAX's
+#   `jax.device_put`. Copying to the GPU and back for every op would cost more than the op.
+#
+# You write kernels in Python with `numba.cuda`, the same API as CUDA C (`__global__`, `__shared__`,
+# `__syncthreads()`), and the first cell printed where they run: on a real GPU, or in numba's **CUDA
+# simulator**, which runs every thread as a Python thread on the CPU. The simulator is slow but strict: it
+# raises an `IndexError` when a thread reads or writes outside an array, where a real GPU would silently
+# read garbage or corrupt memory. That makes it a good teacher. Shapes here stay small so it runs fast.
+
+# %% [setup]
+import os
+
+# Without a GPU, numba.cuda runs in its CUDA simulator: switched on before numba is first imported.
+if not os.path.exists("/dev/nvidia0"):
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+import math
+import time
+from contextlib import contextmanager
+
+import matplotlib.pyplot as plt
+import numba
+import numpy as np
+from numba import cuda
+
+import minitorch_edu as mt
+from minitorch_edu import testing
+from minitorch_edu.course import Chapter
+
+SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+print("running on", "numba's CUDA simulator (no GPU here): small shapes, timings mean nothing" if SIMULATED
+      else f"a real GPU: {cuda.get_current_device().name}")
+
+chapter = Chapter(
+    "05_gpu",
+    references={
+        # the package's CUDA kernels; your map and zip kernels have the call shape of their flat variants
+        "map_kernel": ["minitorch_edu.backends.cuda_kernels.map_kernels"],
+        "zip_kernel": ["minitorch_edu.backends.cuda_kernels.zip_kernels"],
+        # the package's tree reduction and tiled matmul take other arguments: sealed so they cannot stand in
+        "block_sum_kernel": ["minitorch_edu.backends.cuda_kernels.reduce_kernel"],
+        "tiled_matmul_kernel": ["minitorch_edu.backends.cuda_matmul.matmul_registers"],
+    },
+)
+
+
+def own(kernel, part):
+    """Check that `kernel` is the learner's code, not one of the package's kernels."""
+    fn = getattr(kernel, "py_func", None) or getattr(kernel, "fn", None) or kernel
+    module = getattr(fn, "__module__", "") or ""
+    testing.assert_true(
+        not module.startswith("minitorch_edu"), call=f"{part}: where the kernel comes from",
+        got=f"the package's {module}.{getattr(fn, '__qualname__', '?')}", expected="your own kernel",
+        hint=f"the point of `{part}` is to write the kernel yourself, not to hand it to the package",
+    )
+
+
+def nans(*shape):
+    """An output filled with NaN, so that an element a kernel forgets to write shows up."""
+    return np.full(shape, np.nan)
+
+
+@contextmanager
+def explained(call, hint):
+    """Turn an error inside a kernel launch (an index out of bounds in the simulator) into a message."""
+    try:
+        yield
+    except NotImplementedError:
+        raise  # "not written yet" is said by testing.part
+    except (IndexError, ValueError, RuntimeError, TypeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        message = f"{call} failed\n  error:    {type(err).__name__}: {first[:300]}\n  likely mistake: {hint}"
+        raise AssertionError(message) from None
+
+
+def on_device(x):
+    """Whether `x` is a device array (the simulator's stand-in counts) rather than a NumPy array."""
+    return hasattr(x, "copy_to_host") and not isinstance(x, np.ndarray)
+
+
+def blocks(n, threads):
+    """Blocks of `threads` threads that give every one of `n` elements a thread of its own."""
+    return (n + threads - 1) // threads
+
+
+plt.rcParams["figure.dpi"] = 80
+
+# %% [markdown]
+# ## 1 · Threads, blocks and a grid
+#
+# A launch `kernel[blocks, threads](args)` starts `blocks × threads` copies of the kernel. Thread `t` of
+# block `b` computes its global number `i = b * threads + t` (numba writes it `cuda.grid(1)`). There are
+# usually more threads than elements, since the block count is rounded up, so each thread must check
+# `i < n` before it touches memory: the **bounds check**. And a kernel that should work for any launch uses
+# a **grid-stride loop**: thread `i` handles `i`, `i + gridsize`, `i + 2·gridsize`, ..., so a small grid
+# still covers a large array. The picture shows which thread handles which element.
+
+# %%
+def draw_grid(n=20, threads=8, n_blocks=None):
+    """Each element of an array of length n, coloured by the block whose thread handles it."""
+    n_blocks = n_blocks or blocks(n, threads)
+    gridsize = n_blocks * threads
+    fig, ax = plt.subplots(figsize=(min(0.5 * max(n, gridsize) + 1, 14), 2.2))
+    colors = plt.cm.tab10(np.arange(10))
+    for i in range(max(n, gridsize)):
+        if i < n:
+            g = i % gridsize  # the global thread that handles element i
+            b, t = divmod(g, threads)
+            ax.add_patch(plt.Rectangle((i, 0), 1, 1, color=colors[b % 10], alpha=0.5))
+            ax.text(i + 0.5, 0.5, f"{i}", ha="center", va="center", fontsize=9)
+            ax.text(i + 0.5, -0.35, f"b{b}\nt{t}", ha="center", va="center", fontsize=7)
+            if i >= gridsize:
+                ax.text(i + 0.5, 1.25, f"round {i // gridsize + 1}", ha="center", fontsize=7)
+        else:  # a thread with no element: the bounds check stops it
+            b, t = divmod(i, threads)
+            ax.add_patch(plt.Rectangle((i, 0), 1, 1, fill=False, hatch="//", edgecolor=colors[b % 10]))
+            ax.text(i + 0.5, -0.35, f"b{b}\nt{t}", ha="center", va="center", fontsize=7, color="0.5")
+    ax.set_xlim(0, max(n, gridsize))
+    ax.set_ylim(-0.9, 1.5)
+    ax.axis("off")
+    ax.set_title(f"n = {n} elements, {n_blocks} blocks × {threads} threads = {gridsize} threads "
+                 f"(hatched: threads past the end; labels: block b, thread t)", fontsize=10)
+    fig.tight_layout()
+    plt.show()
+
+
+draw_grid(20, 8)
+
+# %% [markdown]
+# Move the sliders. With fewer blocks than `n / threads`, the grid-stride loop sends each thread round
+# round again (labels "round 2", "round 3"): the same kernel still covers the whole array. It starts at 20 elements,
+# 2 blocks of 4 threads. (The control needs a live notebook;
+# without one the cell draws one more picture.)
+
+# %%
+try:
+    import ipywidgets
+
+    ipywidgets.interact(draw_grid, n=ipywidgets.IntSlider(value=20, min=1, max=28),
+                        threads=ipywidgets.IntSlider(value=4, min=1, max=16),
+                        n_blocks=ipywidgets.IntSlider(value=2, min=0, max=6, description="blocks (0: enough)"))
+except ImportError:
+    draw_grid(20, 4, 2)
+
+# %% [markdown]
+# ## 2 · A map kernel
+#
+# Your first kernel applies `fn` to every element: `out[i] = fn(a[i])`. The factory compiles `fn` as a
+# **device function** (callable from a kernel, not from Python) and returns the kernel. Write the kernel
+# with a grid-stride loop starting at `cuda.grid(1)` and stepping by `cuda.gridsize(1)`: the `range`'s end
+# `n` is the bounds check. The package's version (with four loads in flight per thread) is `map_flat` in
+# `minitorch_edu/backends/cuda_kernels.py`. PyTorch's is its `gpu_kernel` loop in ATen's `Loops.cuh`.
+
+# %% [solution] id=map_kernel
+def map_kernel(fn):
+    """Return a CUDA kernel `kernel(out, a, n)` that sets out[i] = fn(a[i]) for every i < n.
+
+    It must work for any launch `kernel[blocks, threads](...)`: a grid-stride loop from cuda.grid(1) in
+    steps of cuda.gridsize(1), never touching an index >= n. The shape of the code:
+
+        @cuda.jit
+        def kernel(out, a, n):
+            ...  # out[i] = f(a[i])
+        return kernel
+    """
+    f = cuda.jit(device=True)(fn)
+    ### BEGIN SOLUTION
+    @cuda.jit
+    def kernel(out, a, n):
+        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+            out[i] = f(a[i])
+
+    return kernel
+    ### END SOLUTION
+
+
+# %% [tests] id=map_kernel_tests points=5
+with testing.part("map_kernel"):
+    negate = map_kernel(lambda x: -x)
+    own(negate, "map_kernel")
+    a = np.arange(13.0)
+    out = nans(13)
+    call = "map_kernel(neg)[2 blocks, 8 threads](out, a=arange(13), n=13)"
+    with explained(call, "a thread past the end wrote out[i] for i >= n: check i < n (the range's end)"):
+        negate[2, 8](out, a, 13)
+    testing.assert_close(out, -a, call=call, hints=[
+        (lambda got, exp: np.isnan(got).any(), "some elements were never written"),
+    ])
+    out = nans(20)
+    call = "map_kernel(x -> 2x + 1)[2 blocks, 4 threads](out, a=arange(20), n=20): fewer threads than elements"
+    with explained(call, "check i < n"):
+        map_kernel(lambda x: 2.0 * x + 1.0)[2, 4](out, np.arange(20.0), 20)
+    testing.assert_close(out, 2.0 * np.arange(20.0) + 1.0, call=call, hints=[
+        (lambda got, exp: np.isnan(got[8:]).all(), "only the first 8 elements (one per thread) were written: "
+         "use a grid-stride loop, i += cuda.gridsize(1)"),
+        (lambda got, exp: np.isnan(got).any(), "some elements were never written: loop from cuda.grid(1) "
+         "(block and thread) in steps of cuda.gridsize(1)"),
+    ])
+### BEGIN HIDDEN TESTS
+with testing.part("map_kernel", hidden=True):
+    rng = np.random.default_rng(5)
+    for n, grid, threads in [(1, 1, 8), (37, 3, 4), (50, 1, 16), (7, 4, 8)]:
+        a = rng.standard_normal(n)
+        out = nans(n)
+        map_kernel(lambda v: math.exp(v))[grid, threads](out, a, n)
+        testing.assert_close(out, np.exp(a), call=f"map_kernel(exp)[{grid}, {threads}] on n={n}")
+    # only the first n elements: the rest of a longer output stays untouched
+    out = nans(12)
+    map_kernel(lambda x: x * x)[2, 8](out, np.arange(12.0), 9)
+    testing.assert_close(out[:9], np.arange(9.0) ** 2, call="map_kernel(square) with n=9 < len(out)")
+    testing.assert_true(np.isnan(out[9:]).all(), call="map_kernel(square) with n=9 < len(out)",
+                        got="writes past n", expected="out[9:] untouched", hint="stop at n, not at len(out)")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3 · A zip kernel, one thread per element
+#
+# The other common style: launch exactly enough threads, one per element, and no loop. Then two things must
+# be right: the number of blocks, `blocks_for(n, threads)` (rounded **up**: 20 elements in blocks of 8 need
+# 3 blocks), and the bounds check `if i < n`, since the last block has threads with no element.
+
+# %% [solution] id=zip_kernel
+def blocks_for(n, threads):
+    """The number of blocks of `threads` threads that gives each of n elements a thread: 20, 8 -> 3."""
+    ### BEGIN SOLUTION
+    return (n + threads - 1) // threads
+    ### END SOLUTION
+
+
+def zip_kernel(fn):
+    """Return a CUDA kernel `kernel(out, a, b, n)` with out[i] = fn(a[i], b[i]): one thread per element.
+
+    Thread i = cuda.grid(1) handles element i alone (no loop), if i < n. Same shape as map_kernel.
+    """
+    f = cuda.jit(device=True)(fn)
+    ### BEGIN SOLUTION
+    @cuda.jit
+    def kernel(out, a, b, n):
+        i = cuda.grid(1)
+        if i < n:
+            out[i] = f(a[i], b[i])
+
+    return kernel
+    ### END SOLUTION
+
+
+# %% [tests] id=zip_kernel_tests points=5
+with testing.part("zip_kernel"):
+    testing.assert_equal(blocks_for(20, 8), 3, call="blocks_for(20, 8)",
+                         hints=[(lambda got, exp: got == 2, "20 // 8 rounds down: 4 elements get no thread")])
+    testing.assert_equal(blocks_for(16, 8), 2, call="blocks_for(16, 8)",
+                         hints=[(lambda got, exp: got == 3, "an exact multiple needs no extra block")])
+    sub = zip_kernel(lambda x, y: x - y)
+    own(sub, "zip_kernel")
+    a, b = np.arange(20.0), np.full(20, 0.5)
+    out = nans(20)
+    call = "zip_kernel(sub)[blocks_for(20, 8), 8](out, a=arange(20), b=0.5s, n=20)"
+    with explained(call, "the last block's threads 20..23 have no element: check i < n before out[i]"):
+        sub[blocks_for(20, 8), 8](out, a, b, 20)
+    testing.assert_close(out, a - b, call=call, hints=[
+        (lambda got, exp: np.allclose(got, b - a, equal_nan=True), "you computed fn(b[i], a[i]): keep a first"),
+        (lambda got, exp: np.isnan(got).any(), "some elements were never written: too few blocks?"),
+    ])
+### BEGIN HIDDEN TESTS
+with testing.part("zip_kernel", hidden=True):
+    for n, t in [(1, 8), (7, 8), (33, 16), (64, 16), (0, 8)]:
+        testing.assert_equal(blocks_for(n, t), -(-n // t), call=f"blocks_for({n}, {t})")
+    rng = np.random.default_rng(6)
+    for n, t in [(1, 4), (29, 8), (32, 8)]:
+        a, b = rng.standard_normal(n), rng.standard_normal(n)
+        out = nans(n)
+        zip_kernel(lambda x, y: x * y + x)[-(-n // t), t](out, a, b, n)
+        testing.assert_close(out, a * b + a, call=f"zip_kernel(x*y + x)[{-(-n // t)}, {t}] on n={n}")
+    out = nans(10)
+    zip_kernel(lambda u, v: max(u, v))[2, 8](out, np.arange(10.0), np.full(10, 4.0), 6)
+    testing.assert_close(out[:6], np.maximum(np.arange(6.0), 4.0), call="zip_kernel(max) with n=6 < len(out)")
+    testing.assert_true(np.isnan(out[6:]).all(), call="zip_kernel(max) with n=6 < len(out)",
+                        got="writes past n", expected="out[6:] untouched", hint="check i < n, not i < len(out)")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4 · Keep the data on the device
+#
+# So far you passed NumPy arrays to kernels. numba then copies each one to the GPU before the launch and
+# back after it, on **every** call: for a small op the copies cost far more than the kernel. Frameworks
+# therefore keep tensors in device memory: `cuda.to_device(x)` copies once, `cuda.device_array(shape)`
+# allocates without copying, and `.copy_to_host()` brings a result back when you really need it. This is
+# what `x.to("cuda")` does in PyTorch, and what the package's CUDA storage does
+# (`minitorch_edu/backends/cuda_storage.py`).
+
+# %%
+x = np.arange(16.0)
+x_d = cuda.to_device(x)  # one copy to the device
+y_d = cuda.device_array_like(x_d)  # memory on the device, no copy
+print("x_d is a", type(x_d).__name__, "of shape", x_d.shape, "; on the device:", on_device(x_d))
+
+# %% [markdown]
+# On a real GPU the next cell times one small map launched with NumPy arrays (two copies each call) and with
+# device arrays. In the simulator there is no device memory and no copy, so it measures nothing meaningful
+# and only says so.
+
+# %%
+def time_launches(kernel, args, repeat=20):
+    kernel[4, 128](*args)  # compile and warm up
+    cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeat):
+        kernel[4, 128](*args)
+    cuda.synchronize()
+    return (time.perf_counter() - start) / repeat * 1e6
+
+
+if SIMULATED:
+    print("simulator: no timing table (threads are Python threads; device copies are plain NumPy copies)")
+else:
+    try:
+        double = chapter.fallback("map_kernel", map_kernel, lambda f: f(lambda v: v)[1, 1](np.zeros(1), np.ones(1), 1))
+        kern = double(lambda v: 2.0 * v)
+        kern = kern[0] if isinstance(kern, tuple) else kern
+        print(f"{'n':>10} {'NumPy arrays (µs)':>18} {'device arrays (µs)':>19}")
+        for n in (1_000, 100_000, 10_000_000):
+            h = np.ones(n)
+            d = cuda.to_device(h)
+            print(f"{n:>10} {time_launches(kern, (np.empty(n), h, n)):>18.0f} "
+                  f"{time_launches(kern, (cuda.device_array(n), d, n)):>19.0f}")
+    except Exception as err:  # the timing table is a demo: never stop the notebook for it
+        print("no timing table:", type(err).__name__, err)
+
+# %% [markdown]
+# ## 5 · A shared-memory tree reduction
+#
+# A sum is not independent work: every element meets every other. On a GPU each block sums its own chunk of
+# `tpb` elements (threads per block) in **shared memory**, in a tree: in step 1 thread `t` adds element
+# `t + tpb/2` to element `t`, in step 2 `t + tpb/4`, ..., halving the stride until thread 0 holds the sum.
+# Between steps every thread must wait for the others (`cuda.syncthreads()`): a thread must not read a slot
+# that another thread has not written yet. The picture shows the tree for one block of 8 threads.
+
+# %%
+def draw_tree(tpb=8):
+    values = list(range(1, tpb + 1))
+    steps = int(math.log2(tpb))
+    fig, ax = plt.subplots(figsize=(1.0 * tpb + 1, 0.9 * (steps + 1) + 0.6))
+    stride, level = tpb // 2, 0
+    while True:
+        for s in range(tpb):
+            active = s < max(2 * stride, 1) if level else True
+            ax.add_patch(plt.Rectangle((s, -level), 0.9, 0.7, color="tab:blue" if active else "0.9", alpha=0.5))
+            ax.text(s + 0.45, -level + 0.35, str(values[s]), ha="center", va="center", fontsize=9)
+        if stride == 0:
+            break
+        for t in range(stride):
+            ax.annotate("", xy=(t + 0.45, -level - 1 + 0.7), xytext=(t + stride + 0.45, -level),
+                        arrowprops={"arrowstyle": "->", "color": "tab:red"})
+            ax.annotate("", xy=(t + 0.45, -level - 1 + 0.7), xytext=(t + 0.45, -level),
+                        arrowprops={"arrowstyle": "->", "color": "0.4"})
+        who = "thread 0 adds" if stride == 1 else f"threads 0..{stride - 1} add"
+        ax.text(tpb + 0.1, -level - 0.5, f"stride {stride}: {who}\n"
+                f"slot t + {stride} into t, then syncthreads", fontsize=8, va="center")
+        for t in range(stride):
+            values[t] += values[t + stride]
+        stride //= 2
+        level += 1
+    ax.set_xlim(-0.2, tpb + 3.2)
+    ax.set_ylim(-level - 0.2, 0.9)
+    ax.axis("off")
+    ax.set_title(f"a tree sum in shared memory, one block of {tpb} threads: slot 0 ends with "
+                 f"{values[0]} = 1 + ... + {tpb}", fontsize=10)
+    fig.tight_layout()
+    plt.show()
+
+
+draw_tree(8)
+
+# %% [markdown]
+# Write the kernel factory: `block_sum_kernel(tpb)` returns a kernel for blocks of `tpb` threads (a power
+# of two). Block `b` sums `a[b*tpb : (b+1)*tpb]` into `out[b]`. Each thread loads one element into a shared
+# array (`cuda.shared.array(tpb, numba.float64)`), a **zero** where its index is past `n`, then the tree,
+# with a `cuda.syncthreads()` after the load and after each step. Thread 0 writes the block's sum. The
+# host adds the per-block sums (or launches again). PyTorch's `sum` on CUDA (`Reduce.cuh`) does the same
+# tree, with warp shuffles for the last steps.
+
+# %% [solution] id=block_sum_kernel
+def block_sum_kernel(tpb):
+    """Return a kernel `kernel(out, a, n)`, launched as kernel[blocks, tpb], with out[b] = sum of block b's
+    chunk a[b*tpb : (b+1)*tpb] (elements at index >= n count as 0). tpb is a power of two.
+
+        @cuda.jit
+        def kernel(out, a, n):
+            cache = cuda.shared.array(tpb, numba.float64)  # one slot per thread of the block
+            ...  # load (0.0 past n), syncthreads, the tree (syncthreads after each step), thread 0 writes
+        return kernel
+    """
+    ### BEGIN SOLUTION
+    @cuda.jit
+    def kernel(out, a, n):
+        cache = cuda.shared.array(tpb, numba.float64)
+        t = cuda.threadIdx.x
+        i = cuda.blockIdx.x * tpb + t
+        cache[t] = a[i] if i < n else 0.0
+        cuda.syncthreads()
+        stride = tpb // 2
+        while stride > 0:
+            if t < stride:
+                cache[t] += cache[t + stride]
+            cuda.syncthreads()
+            stride //= 2
+        if t == 0:
+            out[cuda.blockIdx.x] = cache[0]
+
+    return kernel
+    ### END SOLUTION
+
+
+# %% [tests] id=block_sum_kernel_tests points=6
+with testing.part("block_sum_kernel"):
+    kernel = block_sum_kernel(8)
+    own(kernel, "block_sum_kernel")
+    a = np.arange(1.0, 21.0)  # 20 elements: blocks of 8, 8 and 4 (+4 past the end)
+    out = nans(3)
+    call = "block_sum_kernel(8)[3 blocks, 8 threads](out, a=1..20, n=20)"
+    with explained(call, "a thread read outside `a` or the shared array: load 0.0 where i >= n, and only threads "
+                   "t < stride read cache[t + stride] (the first stride is tpb // 2)"):
+        kernel[3, 8](out, a, 20)
+    expected = np.array([a[:8].sum(), a[8:16].sum(), a[16:].sum()])
+    testing.assert_close(out, expected, call=call, hints=[
+        (lambda got, exp: np.isnan(got).any(), "a block's sum was never written: thread 0 of each block writes "
+         "out[cuda.blockIdx.x]"),
+        (lambda got, exp: np.allclose(got, [a[:4].sum(), a[8:12].sum(), a[16:].sum()]), "only half of each "
+         "block was added: the first stride is tpb // 2 and it halves down to 1"),
+        "is there a cuda.syncthreads() after the load and after every step of the tree (outside the `if`)? "
+        "Without it a thread reads a slot before its neighbour has written it: a race",
+    ])
+### BEGIN HIDDEN TESTS
+with testing.part("block_sum_kernel", hidden=True):
+    rng = np.random.default_rng(7)
+    for tpb, n in [(4, 11), (16, 40), (2, 3), (8, 8), (16, 5)]:
+        a = rng.standard_normal(n)
+        nb = -(-n // tpb)
+        out = nans(nb)
+        block_sum_kernel(tpb)[nb, tpb](out, a, n)
+        padded = np.concatenate([a, np.zeros(nb * tpb - n)])
+        testing.assert_close(out, padded.reshape(nb, tpb).sum(1), call=f"block_sum_kernel({tpb}) on n={n}")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 6 · A tiled matmul in shared memory
+#
+# A naive matmul thread computes one `out[i, j]` and reads a whole row of `a` and a whole column of `b`
+# from slow global memory: each element of `a` is read `N` times. A **tiled** matmul lets a block of
+# `tpb × tpb` threads load one `tpb × tpb` tile of `a` and one of `b` into shared memory, each thread one
+# element, `syncthreads()`, and then every thread multiplies the tiles from fast shared memory. Then the
+# next pair of tiles along `K`. Each element is read from global memory `N / tpb` times instead of `N`.
+# cuBLAS, behind PyTorch's `torch.matmul`, and the package's `cuda_matmul.py` go further (register tiles,
+# several outputs per thread), but the idea is this one.
+#
+# Sizes need not be multiples of `tpb`: a thread whose tile element is outside `a` or `b` loads a **zero**,
+# and a thread whose `(i, j)` is outside `out` computes but does not write. Sync after loading a tile, and
+# again before the next tile overwrites it.
+
+# %% [solution] id=tiled_matmul_kernel
+def tiled_matmul_kernel(tpb):
+    """Return a kernel `kernel(out, a, b, M, K, N)` for out (M, N) = a (M, K) @ b (K, N), launched with
+    blocks of (tpb, tpb) threads on a grid of (ceil(M / tpb), ceil(N / tpb)) blocks. Thread (tx, ty) of
+    block (bx, by) computes out[bx*tpb + tx, by*tpb + ty], looping over ceil(K / tpb) tiles.
+
+        @cuda.jit
+        def kernel(out, a, b, M, K, N):
+            a_tile = cuda.shared.array((tpb, tpb), numba.float64)
+            b_tile = cuda.shared.array((tpb, tpb), numba.float64)
+            ...  # per tile: load one element of each (0.0 outside), sync, multiply, sync; write if inside
+        return kernel
+    """
+    ### BEGIN SOLUTION
+    @cuda.jit
+    def kernel(out, a, b, M, K, N):
+        a_tile = cuda.shared.array((tpb, tpb), numba.float64)
+        b_tile = cuda.shared.array((tpb, tpb), numba.float64)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        i = cuda.blockIdx.x * tpb + tx
+        j = cuda.blockIdx.y * tpb + ty
+        acc = 0.0
+        for start in range(0, K, tpb):
+            a_tile[tx, ty] = a[i, start + ty] if i < M and start + ty < K else 0.0
+            b_tile[tx, ty] = b[start + tx, j] if start + tx < K and j < N else 0.0
+            cuda.syncthreads()
+            for r in range(tpb):
+                acc += a_tile[tx, r] * b_tile[r, ty]
+            cuda.syncthreads()
+        if i < M and j < N:
+            out[i, j] = acc
+
+    return kernel
+    ### END SOLUTION
+
+
+# %% [tests] id=tiled_matmul_kernel_tests points=6
+def run_matmul(kernel, A, B, tpb):
+    M, K = A.shape
+    N = B.shape[1]
+    out = nans(M, N)
+    kernel[(-(-M // tpb), -(-N // tpb)), (tpb, tpb)](out, A, B, M, K, N)
+    return out
+
+
+with testing.part("tiled_matmul_kernel"):
+    kernel = tiled_matmul_kernel(4)
+    own(kernel, "tiled_matmul_kernel")
+    A = np.arange(30.0).reshape(6, 5) / 10
+    B = np.arange(30.0).reshape(5, 6) / 10 - 1
+    call = "tiled_matmul_kernel(4) on a (6, 5) @ b (5, 6), blocks of (4, 4), grid (2, 2)"
+    with explained(call, "a tile load read a or b outside its shape: load 0.0 where the row or column is past "
+                   "the end (6 and 5 are not multiples of 4)"):
+        got = run_matmul(kernel, A, B, 4)
+    testing.assert_close(got, A @ B, call=call, hints=[
+        (lambda got, exp: np.isnan(got).any(), "some outputs were never written: does the grid cover them, "
+         "and does the tile loop reach K (ceil(K / tpb) tiles)?"),
+        (lambda got, exp: np.allclose(got, A[:, :4] @ B[:4]), "only the first tile of K was used: loop over "
+         "every tile, range(0, K, tpb)"),
+        "check the indices: a_tile[tx, ty] = a[i, start + ty], b_tile[tx, ty] = b[start + tx, j], then "
+        "acc += a_tile[tx, r] * b_tile[r, ty]; and a syncthreads() after the loads and after the products",
+    ])
+### BEGIN HIDDEN TESTS
+with testing.part("tiled_matmul_kernel", hidden=True):
+    rng = np.random.default_rng(8)
+    for tpb, (M, K, N) in [(4, (5, 7, 3)), (4, (1, 1, 1)), (2, (3, 8, 5)), (4, (8, 4, 8)), (8, (3, 9, 10))]:
+        A, B = rng.standard_normal((M, K)), rng.standard_normal((K, N))
+        got = run_matmul(tiled_matmul_kernel(tpb), A, B, tpb)
+        testing.assert_close(got, A @ B, call=f"tiled_matmul_kernel({tpb}) on ({M}, {K}) @ ({K}, {N})")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 7 · Your kernels run a network layer on the device
+#
+# Now your kernels do real work: the forward pass of a small network layer, `relu(x @ W + b).sum()`, with
+# every intermediate kept on the device. Only the inputs go up (once, `cuda.to_device`) and one number
+# comes back. The package computes the same on the CPU with `mt` tensors, so you can compare.
+#
+# `chapter.fallback` uses your map and zip kernels when they work, and the package's CUDA kernels
+# (`cuda_kernels.py`) when yours are not written yet, and says which. For the reduction and the matmul,
+# whose package kernels take other arguments, a part that is not written yet is replaced by NumPy on the
+# host (which costs a copy), and the cell says so too.
+
+# %%
+def flat(factory_result):
+    """The package's factories return (flat, strided) kernels; yours return one kernel."""
+    return factory_result[0] if isinstance(factory_result, tuple) else factory_result
+
+
+def probe_map(f):
+    flat(f(lambda v: v))[1, 1](np.zeros(1), np.ones(1), 1)
+
+
+def probe_zip(f):
+    flat(f(lambda u, v: u + v))[1, 1](np.zeros(1), np.ones(1), np.ones(1), 1)
+
+
+my_map = chapter.fallback("map_kernel", map_kernel, probe_map)
+my_zip = chapter.fallback("zip_kernel", zip_kernel, probe_zip)
+
+
+def yours_or_numpy(name, factory, probe):
+    """Your kernel factory if it works on a tiny input, else None (the step then runs in NumPy)."""
+    try:
+        probe(factory)
+        print(f"using your {name}")
+        return factory
+    except Exception as err:  # noqa: BLE001 - any failure: go on without it, and say why
+        print(f"using NumPy on the host for {name}: yours fails ({type(err).__name__})")
+        return None
+
+
+my_sum = yours_or_numpy("block_sum_kernel", block_sum_kernel,
+                        lambda f: f(2)[1, 2](np.zeros(1), np.ones(2), 2))
+my_matmul = yours_or_numpy("tiled_matmul_kernel", tiled_matmul_kernel,
+                           lambda f: f(2)[(1, 1), (2, 2)](np.zeros((1, 1)), np.ones((1, 1)), np.ones((1, 1)), 1, 1, 1))
+
+# %%
+TPB = 4
+relu = flat(my_map(lambda v: max(v, 0.0)))
+add = flat(my_zip(lambda u, v: u + v))
+
+
+def layer_on_device(x_d, W_d, b_rows_d):
+    """relu(x @ W + b).sum() with every intermediate a device array; returns a device array of one number."""
+    (M, K), N = x_d.shape, W_d.shape[1]
+    if my_matmul is not None:
+        h_d = cuda.device_array((M, N))
+        my_matmul(TPB)[(-(-M // TPB), -(-N // TPB)), (TPB, TPB)](h_d, x_d, W_d, M, K, N)
+    else:
+        h_d = cuda.to_device(x_d.copy_to_host() @ W_d.copy_to_host())
+    n = M * N
+    flat_h, z_d = h_d.reshape(n), cuda.device_array(n)
+    add[-(-n // 16), 16](z_d, flat_h, b_rows_d.reshape(n), n)  # + b (b repeated per row, uploaded once)
+    relu[2, 16](z_d, z_d, n)
+    partial = z_d
+    while partial.shape[0] > 1:  # block sums of block sums until one number is left
+        nb = -(-partial.shape[0] // 16)
+        if my_sum is not None:
+            nxt = cuda.device_array(nb)
+            my_sum(16)[nb, 16](nxt, partial, partial.shape[0])
+        else:
+            nxt = cuda.to_device(np.array([partial.copy_to_host().sum()]))
+        partial = nxt
+    return partial
+
+
+rng = np.random.default_rng(0)
+x, W, b = rng.standard_normal((6, 5)), rng.standard_normal((5, 7)), rng.standard_normal(7)
+x_d, W_d, b_d = cuda.to_device(x), cuda.to_device(W), cuda.to_device(np.tile(b, (6, 1)))
+start = time.perf_counter()
+result_d = layer_on_device(x_d, W_d, b_d)
+elapsed = time.perf_counter() - start
+stayed = on_device(result_d)
+result = result_d.copy_to_host()[0]
+expected = (mt.tensor(x) @ mt.tensor(W) + mt.tensor(b)).relu().sum().item()
+print(f"your kernels: {result:.6f} (result on the device: {stayed}, {elapsed * 1e3:.0f} ms"
+      f"{' in the simulator' if SIMULATED else ''});  mt on the CPU: {expected:.6f};  "
+      f"agree: {np.isclose(result, expected)}")
+
+# %% [markdown]
+# The layer's hidden activations before the sum, from your device arrays, next to the CPU's: the same
+# numbers, computed by thousands of threads (or their simulation).
+
+# %%
+h_d = cuda.device_array((6, 7))
+if my_matmul is not None:
+    my_matmul(TPB)[(2, 2), (TPB, TPB)](h_d, x_d, W_d, 6, 5, 7)
+    h = h_d.copy_to_host()
+else:
+    h = x @ W
+fig, (left, right) = plt.subplots(1, 2, figsize=(8, 2.8))
+left.imshow(np.maximum(h + b, 0), cmap="viridis")
+left.set_title("relu(x @ W + b), x @ W by your tiled matmul", fontsize=10)
+right.imshow((mt.tensor(x) @ mt.tensor(W) + mt.tensor(b)).relu().numpy(), cmap="viridis")
+right.set_title("the same with mt on the CPU", fontsize=10)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## What you built, and what frameworks call it
+#
+# - Map and zip kernels: every elementwise op of PyTorch on CUDA (`gpu_kernel` in ATen), of JAX/XLA's
+#   fused elementwise kernels, of TensorFlow's `Eigen` GPU device. The grid-stride loop and the bounds
+#   check are in all of them.
+# - A tree reduction in shared memory with `syncthreads`: the pattern behind `torch.sum`, `jnp.sum` and
+#   every softmax and layer norm on a GPU.
+# - A tiled matmul: the first step towards cuBLAS and CUTLASS, which add register tiles, tensor cores and
+#   double buffering.
+# - Device-resident data: `x.to("cuda")`, `jax.device_put`. The package's CUDA backend
+#   (`minitorch_edu/backends/cuda.py`) keeps every tensor's storage on the device; `x.to("cuda")` on a
+#   machine with a GPU runs every op of chapter 03's backend on kernels like yours.

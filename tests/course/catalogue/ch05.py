@@ -1,0 +1,274 @@
+"""Wrong solutions of chapter 05 (numba.cuda kernels): each must lose its part's points.
+
+They run in numba's CUDA simulator, which raises IndexError on an out-of-bounds access (a real GPU would
+read garbage). Names ending in `_hidden_only` pass the visible self-check and fail only the hidden tests.
+"""
+
+SLUG = "05_gpu"
+
+_MAP = '''
+def map_kernel(fn):
+    f = cuda.jit(device=True)(fn)
+
+    @cuda.jit
+    def kernel(out, a, n):
+{body}
+
+    return kernel
+'''
+
+_BLOCKS = '''
+def blocks_for(n, threads):
+    return {blocks}
+'''
+
+_ZIP = '''
+def zip_kernel(fn):
+    f = cuda.jit(device=True)(fn)
+
+    @cuda.jit
+    def kernel(out, a, b, n):
+{body}
+
+    return kernel
+'''
+
+_SUM = '''
+def block_sum_kernel(tpb):
+    @cuda.jit
+    def kernel(out, a, n):
+        cache = cuda.shared.array(tpb, numba.float64)
+        t = cuda.threadIdx.x
+        i = cuda.blockIdx.x * tpb + t
+{load}
+        cuda.syncthreads()
+{tree}
+        if t == 0:
+            out[cuda.blockIdx.x] = cache[0]
+
+    return kernel
+'''
+
+_GOOD_LOAD = "cache[t] = a[i] if i < n else 0.0"
+_GOOD_TREE = """
+stride = tpb // 2
+while stride > 0:
+    if t < stride:
+        cache[t] += cache[t + stride]
+    cuda.syncthreads()
+    stride //= 2
+"""
+
+_MATMUL = '''
+def tiled_matmul_kernel(tpb):
+    @cuda.jit
+    def kernel(out, a, b, M, K, N):
+        a_tile = cuda.shared.array((tpb, tpb), numba.float64)
+        b_tile = cuda.shared.array((tpb, tpb), numba.float64)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        i = cuda.blockIdx.x * tpb + tx
+        j = cuda.blockIdx.y * tpb + ty
+        acc = 0.0
+        for start in range(0, {k_end}, tpb):
+{loads}
+            cuda.syncthreads()
+            for r in range(tpb):
+                acc += {product}
+            cuda.syncthreads()
+        if {write_check}:
+            out[i, j] = acc
+
+    return kernel
+'''
+
+_GOOD_LOADS = """
+a_tile[tx, ty] = a[i, start + ty] if i < M and start + ty < K else 0.0
+b_tile[tx, ty] = b[start + tx, j] if start + tx < K and j < N else 0.0
+"""
+
+
+def _indent(text: str, spaces: int) -> str:
+    return "\n".join(" " * spaces + line if line.strip() else line for line in text.strip("\n").splitlines())
+
+
+def _map(body: str) -> str:
+    return _MAP.format(body=_indent(body, 8))
+
+
+def _zip(body: str = "i = cuda.grid(1)\nif i < n:\n    out[i] = f(a[i], b[i])",
+         blocks: str = "(n + threads - 1) // threads") -> str:
+    return _BLOCKS.format(blocks=blocks) + _ZIP.format(body=_indent(body, 8))
+
+
+def _sum(load: str = _GOOD_LOAD, tree: str = _GOOD_TREE) -> str:
+    return _SUM.format(load=_indent(load, 8), tree=_indent(tree, 8))
+
+
+def _matmul(loads: str = _GOOD_LOADS, product: str = "a_tile[tx, r] * b_tile[r, ty]",
+            write_check: str = "i < M and j < N", k_end: str = "K") -> str:
+    return _MATMUL.format(loads=_indent(loads, 12), product=product, write_check=write_check, k_end=k_end)
+
+
+WRONG = {
+    "map_kernel": {
+        # one thread per element and no bounds check: the threads past n write out of bounds
+        "no_bounds_check": _map("""
+i = cuda.grid(1)
+while True:
+    out[i] = f(a[i])
+    i += cuda.gridsize(1)
+    if i >= n:
+        break
+"""),
+        # the loop steps by the grid but never checks n for the first element of a thread
+        "checks_after_write": _map("""
+i = cuda.grid(1)
+out[i] = f(a[i])
+"""),
+        # one element per thread: right only when the launch has a thread for every element
+        "no_grid_stride_loop": _map("""
+i = cuda.grid(1)
+if i < n:
+    out[i] = f(a[i])
+"""),
+        # the thread's number ignores its block: every block does block 0's elements
+        "thread_index_only": _map("""
+for i in range(cuda.threadIdx.x, n, cuda.blockDim.x * cuda.gridDim.x):
+    out[i] = f(a[i])
+"""),
+        # stops at len(out), not n (the visible outputs have length n)
+        "stops_at_len_out_hidden_only": _map("""
+for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+    out[i] = f(a[i])
+"""),
+        "delegates_to_reference": """
+def map_kernel(fn):
+    from minitorch_edu.backends import cuda_kernels
+    return cuda_kernels.map_kernels(fn)[0]
+""",
+        "delegates_to_package_copy": """
+def map_kernel(fn):
+    import minitorch_edu.backends.cuda_kernels as ck
+    flat, _ = ck.map_kernels(fn)
+    return flat
+""",
+    },
+    "zip_kernel": {
+        # the block count rounds down: the last partial block's elements stay NaN
+        "blocks_round_down": _zip(blocks="n // threads"),
+        # no bounds check: the last block's threads past n write out of bounds
+        "no_bounds_check": _zip(body="i = cuda.grid(1)\nout[i] = f(a[i], b[i])"),
+        # the operands swapped: right for + and *, wrong for -
+        "operands_swapped": _zip(body="i = cuda.grid(1)\nif i < n:\n    out[i] = f(b[i], a[i])"),
+        # one extra block always: right counts for the visible non-multiple, wrong for exact multiples
+        "blocks_plus_one": _zip(blocks="n // threads + 1"),
+        # bounds check against len(out): the visible outputs have length n
+        "checks_len_out_hidden_only": _zip(body="i = cuda.grid(1)\nif i < out.shape[0]:\n    out[i] = f(a[i], b[i])"),
+        # the thread's number ignores its block
+        "thread_index_only": _zip(body="i = cuda.threadIdx.x\nif i < n:\n    out[i] = f(a[i], b[i])"),
+        "delegates_to_reference": _BLOCKS.format(blocks="(n + threads - 1) // threads") + """
+def zip_kernel(fn):
+    from minitorch_edu.backends import cuda_kernels
+    return cuda_kernels.zip_kernels(fn)[0]
+""",
+    },
+    "block_sum_kernel": {
+        # the tree starts at stride tpb: thread t reads cache[t + tpb], outside the shared array
+        "stride_starts_at_tpb": _sum(tree="""
+stride = tpb
+while stride > 0:
+    if t < stride:
+        cache[t] += cache[t + stride]
+    cuda.syncthreads()
+    stride //= 2
+"""),
+        # the tree starts at tpb // 4: half of each block is never added
+        "stride_starts_too_small": _sum(tree="""
+stride = tpb // 4
+while stride > 0:
+    if t < stride:
+        cache[t] += cache[t + stride]
+    cuda.syncthreads()
+    stride //= 2
+"""),
+        # a race: no syncthreads between steps, so a thread reads a slot its neighbour has not added to yet
+        # (the simulator runs a block's threads in turn between barriers, so the race shows every time)
+        "no_sync_in_tree": _sum(tree="""
+stride = tpb // 2
+while stride > 0:
+    if t < stride:
+        cache[t] += cache[t + stride]
+    stride //= 2
+"""),
+        # a race: the tree starts before every thread has loaded its element
+        "no_sync_after_load": _SUM.replace("        cuda.syncthreads()\n{tree}", "{tree}").format(
+            load=_indent(_GOOD_LOAD, 8), tree=_indent(_GOOD_TREE, 8)),
+        # the stride shrinks by one, not by half: partial sums are added twice
+        "stride_minus_one": _sum(tree="""
+stride = tpb // 2
+while stride > 0:
+    if t < stride:
+        cache[t] += cache[t + stride]
+    cuda.syncthreads()
+    stride -= 1
+"""),
+        # no bounds check on the load: the last block reads past n
+        "load_without_bounds_check": _sum(load="cache[t] = a[i]"),
+        # past n the slot is padded with the last element instead of 0 (the sum's identity)
+        "pads_with_last_element": _sum(load="cache[t] = a[i] if i < n else a[n - 1]"),
+        # every thread adds unconditionally: threads t >= stride read outside the shared array
+        "no_active_thread_check": _sum(tree="""
+stride = tpb // 2
+while stride > 0:
+    cache[t] += cache[t + stride]
+    cuda.syncthreads()
+    stride //= 2
+"""),
+        # the stride halves correctly only for tpb = 8 (hard-coded three steps): visible uses tpb = 8
+        "three_steps_hidden_only": _sum(tree="""
+for stride in (4, 2, 1):
+    if t < stride:
+        cache[t] += cache[t + stride]
+    cuda.syncthreads()
+"""),
+        "delegates_to_reference": """
+def block_sum_kernel(tpb):
+    from minitorch_edu.backends import cuda_kernels
+    return cuda_kernels.reduce_kernel(lambda x, y: x + y, np.float64)
+""",
+    },
+    "tiled_matmul_kernel": {
+        # tile loads without bounds checks: read outside a and b when sizes are not multiples of tpb
+        "loads_without_bounds_check": _matmul(loads="""
+a_tile[tx, ty] = a[i, start + ty]
+b_tile[tx, ty] = b[start + tx, j]
+"""),
+        # the write is not checked: threads past the edge write outside out
+        "write_without_bounds_check": _matmul(write_check="True"),
+        # the inner product reads b's tile transposed
+        "transposed_b_tile": _matmul(product="a_tile[tx, r] * b_tile[ty, r]"),
+        # a's tile loaded transposed (a[start + ty, i]): wrong values, or out of bounds
+        "transposed_a_load": _matmul(loads="""
+a_tile[tx, ty] = a[start + ty, i] if start + ty < M and i < K else 0.0
+b_tile[tx, ty] = b[start + tx, j] if start + tx < K and j < N else 0.0
+"""),
+        # a race: no syncthreads after the products, so a fast thread loads the next tile over the one
+        # its neighbours are still reading
+        "no_sync_before_next_tile": _MATMUL.replace(
+            "                acc += {product}\n            cuda.syncthreads()\n", "                acc += {product}\n"
+        ).format(loads=_indent(_GOOD_LOADS, 12), product="a_tile[tx, r] * b_tile[r, ty]",
+                 write_check="i < M and j < N", k_end="K"),
+        # only the first tile of K
+        "one_tile_only": _matmul(k_end="tpb"),
+        # checks the columns against M: right for the visible (6, 5) @ (5, 6), wrong when M != N
+        "columns_checked_against_m_hidden_only": _matmul(loads="""
+a_tile[tx, ty] = a[i, start + ty] if i < M and start + ty < K else 0.0
+b_tile[tx, ty] = b[start + tx, j] if start + tx < K and j < M else 0.0
+""", write_check="i < M and j < M"),
+        "delegates_to_reference": """
+def tiled_matmul_kernel(tpb):
+    from minitorch_edu.backends import cuda_matmul
+    return cuda_matmul.matmul_registers(tpb)
+""",
+    },
+}
