@@ -310,6 +310,12 @@ def _first_index_where(mask: Tensor, dim: int) -> Tensor:
     return candidates._reduce(scalar.minimum, dim, np.inf)
 
 
+def check_scalar_dim(op: str, dim: int) -> None:
+    """A 0-d tensor takes dim 0 or -1, as in PyTorch."""
+    if dim not in (0, -1):
+        raise IndexError(f"{op}: dimension out of range (expected to be in range of [-1, 0], but got {dim})")
+
+
 def check_nonempty(op: str, a: Tensor, dim: int | None) -> None:
     """max/argmax of nothing has no answer: PyTorch's error, not a made-up start value."""
     if dim is None and a.numel() == 0:
@@ -327,8 +333,7 @@ def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     if dim is None:
         return argmax(a.reshape(-1), 0)
     if a.ndim == 0:
-        if dim not in (0, -1):
-            raise IndexError(f"argmax: dimension out of range (expected to be in range of [-1, 0], but got {dim})")
+        check_scalar_dim("argmax", dim)
         return a._full((), 0, np.dtype("int64"))
     dim = S.normalize_dim(dim, a.ndim)
     a = a.detach()

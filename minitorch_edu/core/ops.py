@@ -35,12 +35,6 @@ def _floating(x: Tensor) -> Tensor:
     return x if x.dtype.kind == "f" else x.float()
 
 
-def _scalar_dim(op: str, dim: int) -> None:
-    """A 0-d tensor takes dim 0 or -1 (as in PyTorch); anything else names the tensor's shape."""
-    if dim not in (0, -1):
-        raise IndexError(f"{op}: dimension out of range (expected to be in range of [-1, 0], but got {dim})")
-
-
 def exp(x: Tensor) -> Tensor:
     return F.Exp.apply(_floating(x))
 
@@ -129,7 +123,7 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # 
     if dim is None:
         return F.Max.apply(x.reshape(-1), dim=0).reshape((1,) * x.ndim if keepdim else ())
     if x.ndim == 0:
-        _scalar_dim("max", dim)
+        F.check_scalar_dim("max", dim)
         return x
     d = S.normalize_dim(dim, x.ndim)
     return _drop(F.Max.apply(x, dim=d), [d], keepdim)
@@ -153,7 +147,7 @@ def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) without overflow: shift by the (constant) max first."""
     x = _floating(x)
     if x.ndim == 0:
-        _scalar_dim("logsumexp", dim)
+        F.check_scalar_dim("logsumexp", dim)
         return logsumexp(x.reshape(1), 0, keepdim).reshape(())
     d = S.normalize_dim(dim, x.ndim)
     shift = _shift(x, d)
@@ -171,7 +165,7 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x), computed as (x - max) - log(sum(exp(x - max))) to keep float32 precision."""
     x = _floating(x)
     if x.ndim == 0:
-        _scalar_dim("log_softmax", dim)
+        F.check_scalar_dim("log_softmax", dim)
         return log_softmax(x.reshape(1), 0).reshape(())
     d = S.normalize_dim(dim, x.ndim)
     z = x - _shift(x, d)
@@ -181,7 +175,7 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     x = _floating(x)
     if x.ndim == 0:
-        _scalar_dim("softmax", dim)
+        F.check_scalar_dim("softmax", dim)
         return softmax(x.reshape(1), 0).reshape(())
     d = S.normalize_dim(dim, x.ndim)
     e = exp(x - max(x, d, keepdim=True).detach())
