@@ -90,7 +90,8 @@ def tanh(x: float) -> float:
 
 
 def relu(x: float) -> float:
-    return x if x > 0.0 else 0.0
+    # written so that nan passes through (nan <= 0 is false), as in PyTorch
+    return 0.0 if x <= 0.0 else x
 
 
 def relu_back(x: float, grad: float) -> float:

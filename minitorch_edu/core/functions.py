@@ -99,6 +99,13 @@ class Div(Function):
 class Pow(Function):
     @staticmethod
     def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
+        if a.dtype.kind != "f" and b.dtype.kind != "f" and b.numel():
+            # an integer result cannot hold 2 ** -1; PyTorch refuses rather than truncate to 0
+            if b.numpy().min() < 0:
+                raise RuntimeError(
+                    f"Integers to negative integer powers are not allowed ({a.dtype} ** {b.dtype}); "
+                    "use a float base or exponent, e.g. x.float() ** -1 or x ** -1.0"
+                )
         out = a._zip(scalar.pow_, b)
         ctx.save_for_backward(a, b, out)
         return out
@@ -303,16 +310,40 @@ def _first_index_where(mask: Tensor, dim: int) -> Tensor:
     return candidates._reduce(scalar.minimum, dim, np.inf)
 
 
+def check_scalar_dim(op: str, dim: int) -> None:
+    """A 0-d tensor takes dim 0 or -1, as in PyTorch."""
+    if dim not in (0, -1):
+        raise IndexError(f"{op}: dimension out of range (expected to be in range of [-1, 0], but got {dim})")
+
+
+def check_nonempty(op: str, a: Tensor, dim: int | None) -> None:
+    """max/argmax of nothing has no answer: PyTorch's error, not a made-up start value."""
+    if dim is None and a.numel() == 0:
+        raise RuntimeError(
+            f"{op}(): Expected reduction dim to be specified for input.numel() == 0 (shape {a.shape}). "
+            "Specify the reduction dim with the 'dim' argument."
+        )
+    if dim is not None and a.ndim and a.shape[S.normalize_dim(dim, a.ndim)] == 0:
+        raise IndexError(f"{op}(): Expected reduction dim {dim} to have non-zero size (shape {a.shape}).")
+
+
 def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Index of the first maximal element along `dim` (over all elements when dim is None), int64."""
+    check_nonempty("argmax", a, dim)
     if dim is None:
         return argmax(a.reshape(-1), 0)
+    if a.ndim == 0:
+        check_scalar_dim("argmax", dim)
+        return a._full((), 0, np.dtype("int64"))
     dim = S.normalize_dim(dim, a.ndim)
     a = a.detach()
     if a.dtype.kind != "f":
         a = a._cast_raw(np.dtype("float64"))
     best = a._reduce(scalar.maximum, dim, -np.inf)
-    index = _first_index_where(a._zip(scalar.eq, best), dim)._cast_raw(np.dtype("int64"))
+    # a nan wins, as in PyTorch: the max of a row with a nan is nan, and nan == nan is false, so
+    # the row's nans (x != x) are the candidates then; elsewhere no element is nan
+    winners = a._zip(scalar.eq, best)._zip(scalar.add, a._zip(scalar.ne, a))
+    index = _first_index_where(winners, dim)._cast_raw(np.dtype("int64"))
     return index if keepdim else index.squeeze(dim)
 
 

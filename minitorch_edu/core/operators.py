@@ -21,6 +21,12 @@ def _ops() -> Any:
     return ops
 
 
+def scalar_div() -> Any:
+    from ..backends import scalar
+
+    return scalar.div
+
+
 class TensorOperators:
     """Operators and op methods of `Tensor` (see `core.ops` for the functional forms)."""
 
@@ -94,7 +100,9 @@ class TensorOperators:
         return matmul(self._lift(other), self)
 
     def _compare(self, fn: Any, other: Any) -> Tensor:
-        return self.detach()._zip(fn, self._lift(other).detach())
+        out = self.detach()._zip(fn, self._lift(other).detach())
+        out._is_mask = True  # 0/1 values from a comparison: `x[x > 1]` selects with it
+        return out
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         from ..backends import scalar
@@ -135,7 +143,16 @@ class TensorOperators:
                 "an in-place update of a tensor that requires grad would corrupt the graph; "
                 "wrap it in `with mt.no_grad():`"
             )
-        self._zip(fn, self._lift(other), out=self)
+        other = self._lift(other)
+        result = "float" if other.dtype.kind == "f" or fn is scalar_div() else None
+        if result and self.dtype.kind != "f":
+            # an integer tensor cannot hold x + 0.5 or x / 2; PyTorch refuses rather than truncate
+            raise RuntimeError(
+                f"result type {other.dtype if other.dtype.kind == 'f' else 'float32'} can't be cast to the "
+                f"desired output type {self.dtype} of this in-place op; use an out-of-place op "
+                "(x = x + ...) or make the tensor float first (x = x.float())"
+            )
+        self._zip(fn, other, out=self)
         return self
 
     def __iadd__(self, other: Any) -> Tensor:

@@ -30,24 +30,29 @@ def _drop(x: Tensor, dims: list[int], keepdim: bool) -> Tensor:
     return x.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
 
 
+def _floating(x: Tensor) -> Tensor:
+    """Integer inputs of float ops (exp, log, softmax, ...) become float32, as PyTorch promotes them."""
+    return x if x.dtype.kind == "f" else x.float()
+
+
 def exp(x: Tensor) -> Tensor:
-    return F.Exp.apply(x)
+    return F.Exp.apply(_floating(x))
 
 
 def log(x: Tensor) -> Tensor:
-    return F.Log.apply(x)
+    return F.Log.apply(_floating(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
-    return F.Sqrt.apply(x)
+    return F.Sqrt.apply(_floating(x))
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    return F.Sigmoid.apply(x)
+    return F.Sigmoid.apply(_floating(x))
 
 
 def tanh(x: Tensor) -> Tensor:
-    return F.Tanh.apply(x)
+    return F.Tanh.apply(_floating(x))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -98,26 +103,34 @@ def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     count = 1
     for d in _dims(x, dim):
         count *= x.shape[d]
-    return sum(x, dim, keepdim) / builtins.max(count, 1)
+    # an empty reduction divides 0 by 0: nan, as in PyTorch
+    return sum(_floating(x), dim, keepdim) / count
 
 
 def var(x: Tensor, dim: Dim = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
     count = 1
     for d in _dims(x, dim):
         count *= x.shape[d]
+    x = _floating(x)
     centred = x - mean(x, dim, keepdim=True)
-    return sum(centred * centred, dim, keepdim) / builtins.max(count - (1 if unbiased else 0), 1)
+    # one element with the unbiased default divides 0 by 0: nan, as in PyTorch
+    return sum(centred * centred, dim, keepdim) / builtins.max(count - (1 if unbiased else 0), 0)
 
 
 def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Largest element (over all, or along `dim`). Use `argmax` for its index."""
+    F.check_nonempty("max", x, dim)
     if dim is None:
         return F.Max.apply(x.reshape(-1), dim=0).reshape((1,) * x.ndim if keepdim else ())
+    if x.ndim == 0:
+        F.check_scalar_dim("max", dim)
+        return x
     d = S.normalize_dim(dim, x.ndim)
     return _drop(F.Max.apply(x, dim=d), [d], keepdim)
 
 
 def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    F.check_nonempty("min", x, dim)
     return -max(-x, dim, keepdim)
 
 
@@ -126,11 +139,16 @@ def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 
 
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    F.check_nonempty("argmin", x, dim)
     return F.argmax(-x.detach(), dim, keepdim)
 
 
 def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) without overflow: shift by the (constant) max first."""
+    x = _floating(x)
+    if x.ndim == 0:
+        F.check_scalar_dim("logsumexp", dim)
+        return logsumexp(x.reshape(1), 0, keepdim).reshape(())
     d = S.normalize_dim(dim, x.ndim)
     shift = _shift(x, d)
     out = log(sum(exp(x - shift), d, keepdim=True)) + shift
@@ -145,12 +163,20 @@ def _shift(x: Tensor, d: int) -> Tensor:
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x), computed as (x - max) - log(sum(exp(x - max))) to keep float32 precision."""
+    x = _floating(x)
+    if x.ndim == 0:
+        F.check_scalar_dim("log_softmax", dim)
+        return log_softmax(x.reshape(1), 0).reshape(())
     d = S.normalize_dim(dim, x.ndim)
     z = x - _shift(x, d)
     return z - log(sum(exp(z), d, keepdim=True))
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    x = _floating(x)
+    if x.ndim == 0:
+        F.check_scalar_dim("softmax", dim)
+        return softmax(x.reshape(1), 0).reshape(())
     d = S.normalize_dim(dim, x.ndim)
     e = exp(x - max(x, d, keepdim=True).detach())
     return e / sum(e, d, keepdim=True)

@@ -45,6 +45,7 @@ class Tensor(TensorOperators):
         self.grad: Tensor | None = None
         self._node: Node | None = None
         self._retains_grad = False
+        self._is_mask = False  # set on comparison results, which index as boolean masks
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
@@ -298,9 +299,18 @@ class Tensor(TensorOperators):
         return self.reshape(self.shape[:dim] + self.shape[dim + 1 :])
 
     def __getitem__(self, key: Any) -> Tensor:
-        from .views import Index, index_select
+        from .views import Index, index_select, masked_select_rows
 
         if isinstance(key, (Tensor, list, np.ndarray)):
+            if _is_bool_mask(key):
+                return masked_select_rows(self, key)
+            kind = key.dtype.kind if isinstance(key, (Tensor, np.ndarray)) else np.asarray(key).dtype.kind
+            if kind not in "iub":
+                dtype = key.dtype if isinstance(key, (Tensor, np.ndarray)) else np.asarray(key).dtype
+                raise IndexError(
+                    f"tensors used as indices must be integer (int64) or boolean masks, got {dtype}; "
+                    "use .long() for positions, or a comparison such as x > 0 for a mask"
+                )
             return index_select(self, 0, key)
         return Index.apply(self, key=key)
 
@@ -412,6 +422,13 @@ class Tensor(TensorOperators):
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def _is_bool_mask(key: Any) -> bool:
+    """A comparison result, a NumPy bool array, or a (nested) list of Python bools."""
+    if isinstance(key, Tensor):
+        return key._is_mask
+    return np.asarray(key).dtype == np.bool_
 
 
 def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:

@@ -177,6 +177,12 @@ def cat(tensors: Any, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat needs at least one tensor")
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(
+                f"zero-dimensional tensor (at position {i}) cannot be concatenated; "
+                "use mt.stack, or .reshape(1) each tensor first"
+            )
     dim = S.normalize_dim(dim, tensors[0].ndim)
     for t in tensors[1:]:
         if t.ndim != tensors[0].ndim or any(
@@ -233,3 +239,16 @@ def index_select(a: Tensor, dim: int, index: Any) -> Tensor:
     rows = onehot._cast_raw(a.dtype) @ moved.reshape(n, -1)
     rows = rows.reshape((idx.shape[0],) + moved.shape[1:])
     return rows.transpose(0, dim) if dim else rows
+
+
+def masked_select_rows(a: Tensor, mask: Any) -> Tensor:
+    """`a[mask]`: the elements (or sub-tensors) where a boolean mask over a's leading dims is true.
+
+    The result's length depends on the data, so the mask is read on the host (PyTorch syncs too);
+    the selection itself is `index_select` over the flattened leading dims, so it is differentiable.
+    """
+    m = np.asarray(mask.numpy() if isinstance(mask, Tensor) else mask).astype(bool)
+    if m.ndim > a.ndim or a.shape[: m.ndim] != m.shape:
+        raise IndexError(f"the shape of the mask {m.shape} does not match the shape of the indexed tensor {a.shape}")
+    rows = a.reshape((-1,) + a.shape[m.ndim :])
+    return index_select(rows, 0, np.flatnonzero(m).astype(np.int64))

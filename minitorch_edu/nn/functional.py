@@ -307,6 +307,12 @@ def cross_entropy(
     1000 give finite, exact results. A floating target of the input's shape is read as class
     probabilities: -sum(target * log_softmax(input)) over the class dim.
     """
+    if input.dtype.kind != "f":
+        # PyTorch refuses integer logits too; promoting silently would hide a wrong tensor passed in
+        raise RuntimeError(
+            f"cross_entropy: logits must be floating point, got {input.dtype} (shape {input.shape}); "
+            "pass the model's float outputs, or call .float() on them"
+        )
     if isinstance(target, Tensor) and target.dtype.kind == "f":
         if target.shape != input.shape:
             raise ValueError(f"cross_entropy: probability target shape {target.shape} != input shape {input.shape}")

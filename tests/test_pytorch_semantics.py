@@ -1,0 +1,222 @@
+"""Cases where the reference used to give a silently wrong answer (issue 10), on every backend.
+
+Each test checks hand-computed values or the error message, so it bites without PyTorch; where
+PyTorch is installed it also checks that PyTorch agrees (the same value, or an error of its kind).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+import pytest
+
+import minitorch_edu as mt
+import minitorch_edu.nn.functional as F
+
+try:
+    import torch
+except ImportError:  # the hand-computed values still check everything
+    torch = None
+
+NAN = float("nan")
+
+
+def same(got: mt.Tensor, expected: list | float, dtype: str | None = None) -> None:
+    """Values (nan where nan), and the dtype when given."""
+    np.testing.assert_allclose(got.numpy(), np.asarray(expected, dtype=np.float64), rtol=1e-6, equal_nan=True)
+    if dtype is not None:
+        assert got.dtype == np.dtype(dtype), f"dtype {got.dtype}, expected {dtype}"
+
+
+def torch_agrees(fn, expected) -> None:
+    """PyTorch gives `expected` too (values with nan equal), when it is installed."""
+    if torch is not None:
+        np.testing.assert_allclose(np.asarray(fn(torch)), np.asarray(expected, dtype=np.float64), equal_nan=True)
+
+
+def torch_raises(fn, error: type[Exception]) -> None:
+    if torch is not None:
+        with pytest.raises(error):
+            fn(torch)
+
+
+# ---------------------------------------------------------------------- 1. integer inputs of float ops
+E1, E2 = math.exp(1), math.exp(2)
+
+
+@pytest.mark.parametrize(
+    ("op", "expected"),
+    [
+        ("exp", [E1, E2]),
+        ("sigmoid", [1 / (1 + math.exp(-1)), 1 / (1 + math.exp(-2))]),
+        ("log", [0.0, math.log(2)]),
+        ("sqrt", [1.0, math.sqrt(2)]),
+        ("tanh", [math.tanh(1), math.tanh(2)]),
+        ("softmax", [E1 / (E1 + E2), E2 / (E1 + E2)]),
+        ("log_softmax", [1 - math.log(E1 + E2), 2 - math.log(E1 + E2)]),
+    ],
+)
+def test_integer_inputs_of_float_ops_promote_to_float32(backend: str, op: str, expected: list) -> None:
+    x = mt.tensor([1, 2], device=backend)
+    assert x.dtype == np.int64
+    args = (0,) if op in ("softmax", "log_softmax") else ()
+    same(getattr(x, op)(*args), expected, "float32")
+    if op not in ("log_softmax", "softmax"):  # PyTorch has no integer softmax kernel
+        torch_agrees(lambda t: getattr(t.tensor([1, 2]), op)(*args), expected)
+
+
+def test_integer_mean_var_and_logsumexp_are_float(backend: str) -> None:
+    x = mt.tensor([1, 2, 6], device=backend)
+    same(x.mean(), 3.0, "float32")
+    same(x.var(), 7.0, "float32")  # ((1-3)^2 + (2-3)^2 + (6-3)^2) / 2
+    same(mt.tensor([0, 0], device=backend).logsumexp(0), math.log(2), "float32")
+
+
+def test_integer_to_a_negative_integer_power_raises_as_in_pytorch(backend: str) -> None:
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed.*int64"):
+        mt.tensor([2], device=backend) ** -1
+    torch_raises(lambda t: t.tensor([2]) ** -1, RuntimeError)
+    # a float exponent (or base) promotes: the value PyTorch gives
+    same(mt.tensor([2], device=backend) ** -1.0, [0.5], "float32")
+    same(mt.tensor([2.0], device=backend) ** -1, [0.5], "float32")
+    torch_agrees(lambda t: t.tensor([2]) ** -1.0, [0.5])
+    same(mt.tensor([2, 3], device=backend) ** 2, [4, 9], "int64")  # non-negative stays integer
+
+
+def test_cross_entropy_with_integer_logits_raises(backend: str) -> None:
+    with pytest.raises(RuntimeError, match="logits must be floating point, got int64"):
+        F.cross_entropy(mt.tensor([[1, 2]], device=backend), mt.tensor([0], device=backend))
+    torch_raises(lambda t: t.nn.functional.cross_entropy(t.tensor([[1, 2]]), t.tensor([0])), RuntimeError)
+    # the float logits give the true value log(1 + e)
+    loss = F.cross_entropy(mt.tensor([[1.0, 2.0]], device=backend), mt.tensor([0], device=backend))
+    same(loss, math.log(1 + math.e))
+
+
+# ---------------------------------------------------------------------- 2. in-place ops keep their dtype
+@pytest.mark.parametrize(
+    ("update", "other"),
+    [(operator.iadd, 0.5), (operator.isub, 0.5), (operator.imul, 0.5), (operator.itruediv, 2), (operator.iadd, "t")],
+)
+def test_inplace_refuses_a_float_result_in_an_integer_tensor(backend: str, update, other) -> None:
+    x = mt.tensor([1, 2], device=backend)
+    value = mt.tensor([0.5, 0.5], device=backend) if other == "t" else other
+    with pytest.raises(RuntimeError, match="result type float32 can't be cast to the desired output type int64"):
+        update(x, value)
+    same(x, [1, 2], "int64")  # untouched
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="can't be cast"):
+            update(torch.tensor([1, 2]), torch.tensor([0.5, 0.5]) if other == "t" else other)
+
+
+def test_inplace_integer_updates_that_fit_still_work(backend: str) -> None:
+    x = mt.tensor([1, 2], device=backend)
+    x += 3
+    x *= 2
+    x -= mt.tensor([1, 1], device=backend)
+    same(x, [7, 9], "int64")
+    y = mt.tensor([1.0, 2.0], device=backend)
+    y += 1  # an integer into a float tensor fits
+    same(y, [2.0, 3.0], "float32")
+
+
+# ---------------------------------------------------------------------- 3. boolean masks, integer indices
+def test_a_comparison_mask_selects_elements(backend: str) -> None:
+    x = mt.arange(4.0, device=backend)
+    same(x[x > 1], [2.0, 3.0], "float32")
+    same(x[x > 5], [])
+    torch_agrees(lambda t: t.arange(4.0)[t.arange(4.0) > 1], [2.0, 3.0])
+    m = mt.tensor([[1.0, -2.0], [-3.0, 4.0]], device=backend)
+    same(m[m > 0], [1.0, 4.0])  # a full-shape mask gives a 1-D result, row-major
+    same(m[mt.tensor([1.0, -1.0], device=backend) > 0], [[1.0, -2.0]])  # a mask over the rows picks rows
+
+
+def test_numpy_and_list_bool_masks_select(backend: str) -> None:
+    x = mt.tensor([10.0, 20.0, 30.0], device=backend)
+    same(x[np.array([True, False, True])], [10.0, 30.0])
+    same(x[[False, True, False]], [20.0])
+    with pytest.raises(IndexError, match=r"shape of the mask \(2,\) does not match .* \(3,\)"):
+        x[np.array([True, False])]
+
+
+def test_a_mask_selection_is_differentiable(backend: str) -> None:
+    x = mt.tensor([1.0, -2.0, 3.0], requires_grad=True, device=backend)
+    (x[x > 0] * mt.tensor([2.0, 5.0], device=backend)).sum().backward()
+    same(x.grad, [2.0, 0.0, 5.0])
+
+
+@pytest.mark.parametrize("index", [[0.7, 2.2], "tensor"])
+def test_a_float_index_raises_naming_the_dtype(backend: str, index) -> None:
+    x = mt.arange(4.0, device=backend)
+    key = mt.tensor([0.7, 2.2], device=backend) if index == "tensor" else index
+    with pytest.raises(IndexError, match="must be integer .* got float"):
+        x[key]
+    torch_raises(lambda t: t.arange(4.0)[t.tensor([0.7, 2.2])], IndexError)
+    same(x[mt.tensor([3, 1], device=backend)], [3.0, 1.0])  # integer indices still pick rows
+
+
+# ---------------------------------------------------------------------- 4. nan wins in max/argmax, relu
+def test_argmax_and_max_with_nan(backend: str) -> None:
+    x = mt.tensor([1.0, NAN, 3.0], device=backend)
+    assert x.argmax().item() == 1
+    assert math.isnan(x.max().item())
+    torch_agrees(lambda t: t.tensor([1.0, NAN, 3.0]).argmax(), 1)
+    rows = mt.tensor([[1.0, 5.0, NAN], [7.0, 2.0, 3.0]], device=backend)
+    assert rows.argmax(1).tolist() == [2, 0]
+    assert rows.argmin(1).tolist() == [2, 1]  # nan wins for argmin too
+    torch_agrees(lambda t: t.tensor([[1.0, 5.0, NAN], [7.0, 2.0, 3.0]]).argmin(1), [2, 1])
+
+
+def test_relu_of_nan_is_nan(backend: str) -> None:
+    same(mt.tensor([NAN, -1.0, 2.0], device=backend).relu(), [NAN, 0.0, 2.0])
+    torch_agrees(lambda t: t.tensor([NAN, -1.0, 2.0]).relu(), [NAN, 0.0, 2.0])
+
+
+# ---------------------------------------------------------------------- 5. empty and one-element statistics
+def test_empty_mean_and_one_element_var_are_nan(backend: str) -> None:
+    same(mt.zeros(0, 3, device=backend).mean(), NAN)
+    same(mt.zeros(0, 3, device=backend).mean(0), [NAN, NAN, NAN])
+    same(mt.tensor([3.0], device=backend).var(), NAN)
+    same(mt.tensor([3.0], device=backend).var(unbiased=False), 0.0)
+    same(mt.tensor([1.0, 3.0], device=backend).var(), 2.0)
+    torch_agrees(lambda t: t.zeros(0, 3).mean(), NAN)
+    if torch is not None:
+        with pytest.warns(UserWarning):
+            torch_agrees(lambda t: t.tensor([3.0]).var(), NAN)
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin", "max", "min"])
+def test_reductions_of_an_empty_tensor_raise(backend: str, op: str) -> None:
+    with pytest.raises(RuntimeError, match=rf"{op}\(\): Expected reduction dim to be specified .*shape \(0, 3\)"):
+        getattr(mt.zeros(0, 3, device=backend), op)()
+    with pytest.raises(IndexError, match=r"reduction dim 0 to have non-zero size"):
+        getattr(mt.zeros(0, 3, device=backend), op)(0)
+    torch_raises(lambda t: getattr(t.zeros(0, 3), op)(), (RuntimeError, IndexError))
+    # along a non-empty dim, an empty result is fine
+    assert getattr(mt.zeros(0, 3, device=backend), op)(1).shape == (0,)
+
+
+# ---------------------------------------------------------------------- 6. 0-d tensors
+@pytest.mark.parametrize(("op", "expected"), [("softmax", 1.0), ("log_softmax", 0.0), ("logsumexp", 3.0)])
+def test_dim_ops_of_a_0d_tensor(backend: str, op: str, expected: float) -> None:
+    out = getattr(mt.tensor(3.0, device=backend), op)(0)
+    assert out.shape == ()
+    same(out, expected)
+    same(getattr(mt.tensor(3.0, device=backend), op)(-1), expected)
+    torch_agrees(lambda t: getattr(t.tensor(3.0), op)(0), expected)
+    with pytest.raises(IndexError, match=r"dimension out of range .*\[-1, 0\].* got 1"):
+        getattr(mt.tensor(3.0, device=backend), op)(1)
+
+
+def test_max_and_argmax_of_a_0d_tensor_along_dim_0(backend: str) -> None:
+    x = mt.tensor(3.0, device=backend)
+    same(x.max(0), 3.0)
+    assert x.argmax(0).item() == 0 and x.argmax(0).shape == ()
+
+
+def test_cat_of_0d_tensors_raises_as_in_pytorch(backend: str) -> None:
+    with pytest.raises(RuntimeError, match=r"zero-dimensional tensor \(at position 0\) cannot be concatenated"):
+        mt.cat([mt.tensor(1.0, device=backend), mt.tensor(2.0, device=backend)])
+    torch_raises(lambda t: t.cat([t.tensor(1.0), t.tensor(2.0)]), RuntimeError)
+    same(mt.stack([mt.tensor(1.0, device=backend), mt.tensor(2.0, device=backend)]), [1.0, 2.0])
