@@ -39,6 +39,15 @@ def cmd_build(args) -> int:
     return 0 if build(course, chapters, args.gradebook, _limits(args), not args.no_sandbox) else 1
 
 
+def cmd_export(args) -> int:
+    from .export import export, load_records
+
+    records = load_records(Path(args.records), args.chapter)
+    written = export(records, Path(args.to))
+    print(f"export {args.chapter}: {len(records)} records -> {len(written)} files under {args.to}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # jsonschema (under nbformat and nbgrader) imports rfc3987_syntax, which builds a grammar at import:
     # about 11 s here, for a format check notebooks never use; without it jsonschema skips that check
@@ -69,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--force", action="store_true", help="regrade submissions already graded")
     common(g, workers=True)
     g.set_defaults(fn=cmd_grade)
+
+    e = sub.add_parser("export", help="grades as nbgrader CSV, Gradescope and PrairieLearn results.json")
+    e.add_argument("chapter")
+    e.add_argument("--records", required=True, help="the file `grade --json` wrote")
+    e.add_argument("--to", default="export", help="output folder (default ./export)")
+    e.set_defaults(fn=cmd_export)
 
     args = p.parse_args(argv)
     return args.fn(args)
