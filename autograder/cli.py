@@ -48,6 +48,14 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from .check import check
+
+    ok, lines = check(Path(args.notebook), timeout=args.timeout)
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     # jsonschema (under nbformat and nbgrader) imports rfc3987_syntax, which builds a grammar at import:
     # about 11 s here, for a format check notebooks never use; without it jsonschema skips that check
@@ -84,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--records", required=True, help="the file `grade --json` wrote")
     e.add_argument("--to", default="export", help="output folder (default ./export)")
     e.set_defaults(fn=cmd_export)
+
+    c = sub.add_parser("check", help="(learners) run a notebook and show its visible tests' results and hints")
+    c.add_argument("notebook")
+    c.add_argument("--timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+    c.set_defaults(fn=cmd_check)
 
     args = p.parse_args(argv)
     return args.fn(args)
