@@ -56,6 +56,14 @@ def cmd_check(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_feedback(args) -> int:
+    from .feedback import feedback
+
+    written = feedback(_course(args), args.chapter, Path(args.records) if args.records else None)
+    print(f"feedback {args.chapter}: {len(written)} pages under {_course(args) / 'feedback'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # jsonschema (under nbformat and nbgrader) imports rfc3987_syntax, which builds a grammar at import:
     # about 11 s here, for a format check notebooks never use; without it jsonschema skips that check
@@ -97,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("notebook")
     c.add_argument("--timeout", type=float, default=60.0, help="seconds per cell (default 60)")
     c.set_defaults(fn=cmd_check)
+
+    f = sub.add_parser("feedback", help="per-student HTML feedback (what failed and why; no hidden tests)")
+    f.add_argument("chapter")
+    f.add_argument("--records", help="a `grade --json` file (default: what `grade` recorded in the course)")
+    f.set_defaults(fn=cmd_feedback)
 
     args = p.parse_args(argv)
     return args.fn(args)
