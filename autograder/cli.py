@@ -64,6 +64,18 @@ def cmd_feedback(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .feedback import chapter_records
+    from .report import page
+
+    records = chapter_records(_course(args), args.chapter, Path(args.records) if args.records else None)
+    out = Path(args.to or _course(args) / "reports" / f"{args.chapter}.html")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page(args.chapter, records))
+    print(f"report {args.chapter}: {len(records)} submissions -> {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # jsonschema (under nbformat and nbgrader) imports rfc3987_syntax, which builds a grammar at import:
     # about 11 s here, for a format check notebooks never use; without it jsonschema skips that check
@@ -110,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("chapter")
     f.add_argument("--records", help="a `grade --json` file (default: what `grade` recorded in the course)")
     f.set_defaults(fn=cmd_feedback)
+
+    r = sub.add_parser("report", help="class report: score distribution, pass rate per part, common failures")
+    r.add_argument("chapter")
+    r.add_argument("--records", help="a `grade --json` file (default: what `grade` recorded in the course)")
+    r.add_argument("--to", help="the HTML file (default COURSE/reports/CHAPTER.html)")
+    r.set_defaults(fn=cmd_report)
 
     args = p.parse_args(argv)
     return args.fn(args)
