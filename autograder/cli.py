@@ -40,9 +40,10 @@ def cmd_build(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export, load_records
+    from .export import export
+    from .feedback import chapter_records
 
-    records = load_records(Path(args.records), args.chapter)
+    records = chapter_records(_course(args), args.chapter, Path(args.records) if args.records else None)
     written = export(records, Path(args.to))
     print(f"export {args.chapter}: {len(records)} records -> {len(written)} files under {args.to}")
     return 0
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
     e = sub.add_parser("export", help="grades as nbgrader CSV, Gradescope and PrairieLearn results.json")
     e.add_argument("chapter")
-    e.add_argument("--records", required=True, help="the file `grade --json` wrote")
+    e.add_argument("--records", help="a `grade --json` file (default: what `grade` recorded in the course)")
     e.add_argument("--to", default="export", help="output folder (default ./export)")
     e.set_defaults(fn=cmd_export)
 

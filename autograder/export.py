@@ -20,14 +20,6 @@ CSV_COLUMNS = ("assignment", "duedate", "timestamp", "student_id", "last_name", 
                "raw_score", "late_submission_penalty", "score", "max_score", "status", "reason")
 
 
-def load_records(path: Path, chapter: str) -> list[dict]:
-    """The records of ``chapter`` in a ``grade --json`` file, in student order."""
-    records = [r for r in json.loads(Path(path).read_text()) if r["assignment"] == chapter]
-    if not records:
-        raise SystemExit(f"export: no records of chapter {chapter!r} in {path}")
-    return sorted(records, key=lambda r: r["student"])
-
-
 def csv_rows(records: list[dict]) -> list[dict]:
     """One row per student and chapter (a chapter's notebooks summed)."""
     by_student: dict[tuple[str, str], dict] = {}

@@ -37,3 +37,10 @@ def test_export_writes_every_format_exactly(small_class, tmp_path, capsys):
     assert (empty["gradable"], empty["score"]) == (False, 0.0)
     assert [(t["points"], t["message"]) for t in empty["tests"]] == [(0, "the file is empty")] * 2
     assert json.loads((out / "prairielearn" / "ann" / "results.json").read_text())["score"] == 1.0
+
+
+def test_export_without_records_reads_what_grade_kept(small_class, tmp_path):
+    out = tmp_path / "out"
+    assert main(["--course", str(small_class["course"]), "export", F.SLUG, "--to", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "grades.csv")))
+    assert [(r["student_id"], r["score"]) for r in rows] == [("ann", "5"), ("bob", "2"), ("cy", "0")]
