@@ -39,6 +39,44 @@ def cmd_build(args) -> int:
     return 0 if build(course, chapters, args.gradebook, _limits(args), not args.no_sandbox) else 1
 
 
+def cmd_export(args) -> int:
+    from .export import export
+    from .feedback import chapter_records
+
+    records = chapter_records(_course(args), args.chapter, Path(args.records) if args.records else None)
+    written = export(records, Path(args.to))
+    print(f"export {args.chapter}: {len(records)} records -> {len(written)} files under {args.to}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .check import check
+
+    ok, lines = check(Path(args.notebook), timeout=args.timeout)
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+def cmd_feedback(args) -> int:
+    from .feedback import feedback
+
+    written = feedback(_course(args), args.chapter, Path(args.records) if args.records else None)
+    print(f"feedback {args.chapter}: {len(written)} pages under {_course(args) / 'feedback'}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .feedback import chapter_records
+    from .report import page
+
+    records = chapter_records(_course(args), args.chapter, Path(args.records) if args.records else None)
+    out = Path(args.to or _course(args) / "reports" / f"{args.chapter}.html")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page(args.chapter, records))
+    print(f"report {args.chapter}: {len(records)} submissions -> {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # jsonschema (under nbformat and nbgrader) imports rfc3987_syntax, which builds a grammar at import:
     # about 11 s here, for a format check notebooks never use; without it jsonschema skips that check
@@ -69,6 +107,28 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--force", action="store_true", help="regrade submissions already graded")
     common(g, workers=True)
     g.set_defaults(fn=cmd_grade)
+
+    e = sub.add_parser("export", help="grades as nbgrader CSV, Gradescope and PrairieLearn results.json")
+    e.add_argument("chapter")
+    e.add_argument("--records", help="a `grade --json` file (default: what `grade` recorded in the course)")
+    e.add_argument("--to", default="export", help="output folder (default ./export)")
+    e.set_defaults(fn=cmd_export)
+
+    c = sub.add_parser("check", help="(learners) run a notebook and show its visible tests' results and hints")
+    c.add_argument("notebook")
+    c.add_argument("--timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+    c.set_defaults(fn=cmd_check)
+
+    f = sub.add_parser("feedback", help="per-student HTML feedback (what failed and why; no hidden tests)")
+    f.add_argument("chapter")
+    f.add_argument("--records", help="a `grade --json` file (default: what `grade` recorded in the course)")
+    f.set_defaults(fn=cmd_feedback)
+
+    r = sub.add_parser("report", help="class report: score distribution, pass rate per part, common failures")
+    r.add_argument("chapter")
+    r.add_argument("--records", help="a `grade --json` file (default: what `grade` recorded in the course)")
+    r.add_argument("--to", help="the HTML file (default COURSE/reports/CHAPTER.html)")
+    r.set_defaults(fn=cmd_report)
 
     args = p.parse_args(argv)
     return args.fn(args)

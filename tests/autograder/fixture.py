@@ -118,3 +118,11 @@ def _strip_markers(src: str) -> str:
 
 def dumps(nb) -> bytes:
     return json.dumps(nb, indent=1).encode()
+
+
+def make_course(root):
+    """A course folder under ``root`` holding the fixture chapter's source notebook."""
+    course = root / "course"
+    (course / "source" / SLUG).mkdir(parents=True)
+    nbformat.write(source_notebook(), course / "source" / SLUG / f"{SLUG}.ipynb")
+    return course

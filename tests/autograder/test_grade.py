@@ -11,7 +11,6 @@ from pathlib import Path
 
 import fixture as F
 import hostile
-import nbformat
 import pytest
 
 from autograder.batch import grade
@@ -21,17 +20,10 @@ from autograder.sandbox import Limits
 LIMITS = Limits(cell_timeout=5.0, total_timeout=120.0, memory_bytes=3 << 30)
 
 
-def make_course(root: Path) -> Path:
-    course = root / "course"
-    (course / "source" / F.SLUG).mkdir(parents=True)
-    nbformat.write(F.source_notebook(), course / "source" / F.SLUG / f"{F.SLUG}.ipynb")
-    return course
-
-
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
-    course = make_course(root)
+    course = F.make_course(root)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -108,7 +100,7 @@ def test_rerun_grades_nothing_again_and_keeps_the_gradebook(graded_class):
 
 
 def test_correct_alone_scores_as_in_the_hostile_batch(tmp_path, graded_class):
-    course = make_course(tmp_path)
+    course = F.make_course(tmp_path)
     (tmp_path / "flat").mkdir()
     (tmp_path / "flat" / "solo.ipynb").write_bytes(graded_class["cases"]["correct"][0])
     [r] = grade(course, F.SLUG, tmp_path / "flat", workers=1, db_url=None, scheduler=None, json_path=None,

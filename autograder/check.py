@@ -1,0 +1,55 @@
+"""`check NOTEBOOK` for learners: run the notebook as it is, then say per graded tests cell whether its
+visible checks pass, with the failure message and its hint (the same text the in-notebook self-check
+prints; the messages come from ``minitorch_edu.testing``).
+
+It runs on the learner's own machine and code, so a plain kernel (nbclient) is enough: no sandbox.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .job import nb_meta
+
+
+def _failure(cell) -> str | None:
+    """The error a cell's run ended with, as ``Name: message`` (no traceback: the message says it all)."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return f"{out['ename']}: {out['evalue']}".rstrip(": ")
+    return None
+
+
+def check(path: Path, timeout: float = 60.0) -> tuple[bool, list[str]]:
+    """Run the notebook in a fresh kernel in its own folder; returns (every visible test passes, lines)."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+                            resources={"metadata": {"path": str(Path(path).resolve().parent)}})
+    stopped = None
+    try:
+        client.execute()
+    except CellTimeoutError:
+        stopped = f"a cell ran longer than {timeout:g} s; the cells after it did not run"
+    except DeadKernelError:
+        stopped = "the kernel died; the cells after it did not run"
+    lines, ok = [], True
+    for c in nb.cells:
+        m = nb_meta(c)
+        if c.cell_type != "code" or not m.get("grade") or m.get("solution"):
+            continue
+        gid, ran = m.get("grade_id", "?"), c.get("execution_count") is not None
+        msg = _failure(c) if ran else (stopped or "not run")
+        if ran and msg is None:
+            lines.append(f"pass  {gid}")
+        else:
+            ok = False
+            lines.append(f"FAIL  {gid}: " + msg.replace("\n", "\n      "))
+    if not lines:
+        return False, [f"{path}: no graded tests cells (is this a course notebook?)"]
+    passed = sum(ln.startswith("pass") for ln in lines)
+    lines.append(f"{passed} of {len(lines)} tests cells pass" + (f" ({stopped})" if stopped else ""))
+    return ok, lines
