@@ -154,10 +154,11 @@ class Sandbox:
                 cmd.extend(["--symlink", os.readlink(d), d])
             elif os.path.isdir(d):
                 bind("--ro-bind", d, d)
+        cmd += ["--dev", "/dev", "--proc", "/proc"]
+        # /tmp before the exposed paths: a checkout or venv under /tmp is bound on top of the empty tmpfs
+        cmd += ["--size", str(self.limits.disk_bytes), "--tmpfs", "/tmp"]
         for p in self.exposed_paths():
             bind("--ro-bind", p, p)
-        cmd += ["--dev", "/dev", "--proc", "/proc"]
-        cmd += ["--size", str(self.limits.disk_bytes), "--tmpfs", "/tmp"]
         bind("--ro-bind", indir, INDIR)
         parents(WORKDIR)
         cmd += ["--size", str(self.limits.disk_bytes), "--perms", "0777", "--tmpfs", WORKDIR]
