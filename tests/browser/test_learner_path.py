@@ -280,3 +280,61 @@ def test_instructor_formgrader_lists_the_course_and_an_assignment(instructor_lab
     page.locator(".lm-MenuBar-itemLabel").get_by_text("Nbgrader", exact=True).wait_for(timeout=120_000)
     page.locator(".jp-DirListing-itemText", has_text="source").first.wait_for(timeout=60_000)
     page.screenshot(path=ARTIFACTS / "08_instructor_lab_has_nbgrader_menu.png")
+
+
+def test_class_report_opens_as_a_page_with_its_figure(page, tmp_path) -> None:
+    """`python -m autograder report` on a graded class (real sandboxed grading of two submissions)."""
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "autograder"))
+    import fixture as F  # the autograder tests' small nbgrader chapter
+
+    from autograder.batch import grade
+    from autograder.sandbox import Limits
+
+    course = F.make_course(tmp_path)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "ann.ipynb").write_bytes(F.dumps(F.with_answers()))
+    (flat / "cy.ipynb").write_bytes(b"")
+    grade(
+        course,
+        F.SLUG,
+        flat,
+        workers=1,
+        db_url=None,
+        scheduler=None,
+        json_path=tmp_path / "r.json",
+        limits=Limits(cell_timeout=30.0, total_timeout=240.0, memory_bytes=3 << 30),
+        sandbox=True,
+        force=False,
+        quiet=True,
+    )
+    out = tmp_path / "report.html"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "--course",
+            str(course),
+            "report",
+            F.SLUG,
+            "--records",
+            str(tmp_path / "r.json"),
+            "--to",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    page.goto(out.as_uri())
+    image = page.locator("img").first
+    image.wait_for(timeout=30_000)
+    assert page.evaluate("img => img.naturalWidth", image.element_handle()) > 100, "the figure did not load"
+    assert page.get_by_text("ann").count() + page.get_by_text("invalid_notebook").count() >= 1
+    page.screenshot(path=ARTIFACTS / "09_class_report.png", full_page=True)
