@@ -264,15 +264,9 @@ def test_clear_errors():
 
 
 # ---------------------------------------------------------------------- CUDA (a GPU or the simulator)
-def _cuda_skip() -> str | None:
-    from conftest import cuda_skip_reason
-
-    return cuda_skip_reason()
-
-
 @pytest.fixture(scope="module")
-def cuda_ok() -> None:
-    reason = _cuda_skip()
+def cuda_ok(cuda_reason: str | None) -> None:
+    reason = cuda_reason
     if reason:
         pytest.skip(reason)
 
