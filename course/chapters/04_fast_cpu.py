@@ -727,7 +727,7 @@ DEVICE = "mine_mm"
 X, y = mt.data.toy.circle(400, seed=0)
 rng = np.random.default_rng(0)
 H = 16
-x_t, y_t = mt.tensor(X - 0.5, device="mine"), mt.tensor(y, device=DEVICE)
+x_t, y_t = mt.tensor(X - 0.5, device=DEVICE), mt.tensor(y, device=DEVICE)
 W1 = mt.tensor(rng.normal(0.0, 1.5, (2, H)), dtype="float32", device=DEVICE, requires_grad=True)
 b1 = mt.zeros(H, device=DEVICE, requires_grad=True)
 W2 = mt.tensor(rng.normal(0.0, 1.0 / np.sqrt(H), (H, 2)), dtype="float32", device=DEVICE, requires_grad=True)
