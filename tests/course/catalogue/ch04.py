@@ -193,15 +193,17 @@ def tensor_zip(fn):
 """,
     },
     "tensor_reduce": {
-        # the race: prange over the reduced dim, every thread updating the same output element
-        "race_over_reduced_dim_hidden_only": _reduce("""
+        # prange over the reduced dim: the iterations race on out[o]; here each one writes its own
+        # fold of the start value and one element, so the last write wins (the lost-update extreme)
+        "race_over_reduced_dim": _reduce("""
 for i in range(n):
     index = np.empty(len(a_shape), np.int64)
     to_index(i, out_shape, index)
     o = position(index, out_strides)
     start = position(index, a_strides)
+    first = out[o]
     for j in prange(a_shape[dim]):
-        out[o] = f(out[o], a[start + j * a_strides[dim]])
+        out[o] = f(first, a[start + j * a_strides[dim]])
 """),
         # starts from 0 instead of the start value held in out
         "ignores_start_value": _reduce("""
