@@ -1,0 +1,324 @@
+"""Wrong solutions of chapter 04 (fast CPU kernels): each must lose its part's points.
+
+Names ending in `_hidden_only` pass the visible self-check and fail only the hidden tests.
+"""
+
+SLUG = "04_fast_cpu"
+
+_MAP = '''
+def tensor_map(fn):
+    f = njit(inline="always")(fn)
+
+    @njit(parallel=True)
+    def run(out, out_strides, a, a_strides, shape):
+        n = 1
+        for s in shape:
+            n *= s
+{body}
+
+    def kernel(out, out_strides, a, a_strides, shape):
+        run(out, ints(out_strides), a, ints(a_strides), ints(shape))
+
+    return kernel
+'''
+
+_ZIP = '''
+def tensor_zip(fn):
+    f = njit(inline="always")(fn)
+
+    @njit(parallel=True)
+    def run(out, out_strides, a, a_strides, b, b_strides, shape):
+        n = 1
+        for s in shape:
+            n *= s
+{body}
+
+    def kernel(out, out_strides, a, a_strides, b, b_strides, shape):
+        run(out, ints(out_strides), a, ints(a_strides), b, ints(b_strides), ints(shape))
+
+    return kernel
+'''
+
+_REDUCE = '''
+def tensor_reduce(fn):
+    f = njit(inline="always")(fn)
+
+    @njit(parallel=True)
+    def run(out, out_strides, a, a_strides, a_shape, dim):
+        out_shape = a_shape.copy()
+        out_shape[dim] = 1
+        n = 1
+        for s in out_shape:
+            n *= s
+{body}
+
+    def kernel(out, out_strides, a, a_strides, a_shape, dim):
+        run(out, ints(out_strides), a, ints(a_strides), ints(a_shape), dim)
+
+    return kernel
+'''
+
+_MATMUL = '''
+@njit(parallel=True)
+def _matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
+    nd = len(out_shape)
+    n, m = out_shape[nd - 2], out_shape[nd - 1]
+    batch = 1
+    for s in out_shape[: nd - 2]:
+        batch *= s
+    for row in prange(batch * n):
+        index = np.zeros(nd, np.int64)
+        to_index(row // n, out_shape[: nd - 2], index[: nd - 2])
+        o, a0, b0 = position(index, out_strides), position(index, a_strides), position(index, b_strides)
+        i = row % n
+{body}
+
+
+def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
+    _matmul(out, ints(out_strides), a, ints(a_strides), b, ints(b_strides), ints(out_shape), k)
+'''
+
+
+def _indent(body, spaces):
+    return "\n".join((" " * spaces + line) if line.strip() else line for line in body.strip("\n").splitlines())
+
+
+def _map(body):
+    return _MAP.format(body=_indent(body, 8))
+
+
+def _zip(body):
+    return _ZIP.format(body=_indent(body, 8))
+
+
+def _reduce(body):
+    return _REDUCE.format(body=_indent(body, 8))
+
+
+def _matmul(body):
+    return _MATMUL.format(body=_indent(body, 8))
+
+
+_STRIDED_MAP = """
+for i in prange(n):
+    index = np.empty(len(shape), np.int64)
+    to_index(i, shape, index)
+    out[position(index, out_strides)] = f(a[position(index, a_strides)])
+"""
+
+_STRIDED_ZIP = """
+for i in prange(n):
+    index = np.empty(len(shape), np.int64)
+    to_index(i, shape, index)
+    out[position(index, out_strides)] = f(a[position(index, a_strides)], b[position(index, b_strides)])
+"""
+
+WRONG = {
+    "tensor_map": {
+        # contiguous only: always the flat loop, strides ignored
+        "contiguous_only": _map("""
+for i in prange(n):
+    out[i] = f(a[i])
+"""),
+        # fast path whenever out is contiguous: wrong for broadcast (stride 0) and permuted inputs
+        "fast_path_without_input_check": _map("""
+if is_contiguous(out_strides, shape):
+    for i in prange(n):
+        out[i] = f(a[i])
+else:
+""" + _indent(_STRIDED_MAP, 4)),
+        # fast path when the strides are equal, without checking they are contiguous
+        "equal_strides_taken_as_contiguous_hidden_only": _map("""
+if (out_strides == a_strides).all():
+    for i in prange(n):
+        out[i] = f(a[i])
+else:
+""" + _indent(_STRIDED_MAP, 4)),
+        # off by one: the last element is never written
+        "loop_stops_one_short": _map("""
+for i in prange(n - 1):
+    index = np.empty(len(shape), np.int64)
+    to_index(i, shape, index)
+    out[position(index, out_strides)] = f(a[position(index, a_strides)])
+"""),
+        "delegates_to_numba_cpu": """
+def tensor_map(fn):
+    import minitorch_edu.backends.numba_cpu as numba_cpu
+    return numba_cpu.tensor_map(fn)
+""",
+        "delegates_through_a_backend": """
+def tensor_map(fn):
+    backend = mt.get_backend("numba")
+
+    def kernel(out, out_strides, a, a_strides, shape):
+        backend.map(fn)(out, out_strides, a, a_strides, shape)
+
+    return kernel
+""",
+    },
+    "tensor_zip": {
+        "contiguous_only": _zip("""
+for i in prange(n):
+    out[i] = f(a[i], b[i])
+"""),
+        # the missing stride check: broadcast b takes the flat loop
+        "fast_path_ignores_b_strides": _zip("""
+if is_contiguous(out_strides, shape) and (out_strides == a_strides).all():
+    for i in prange(n):
+        out[i] = f(a[i], b[i])
+else:
+""" + _indent(_STRIDED_ZIP, 4)),
+        # b read with a's strides in the strided loop (right whenever both are laid out alike)
+        "b_read_with_a_strides": _zip("""
+for i in prange(n):
+    index = np.empty(len(shape), np.int64)
+    to_index(i, shape, index)
+    out[position(index, out_strides)] = f(a[position(index, a_strides)], b[position(index, a_strides)])
+"""),
+        # the fast path checks a and b, forgets out: wrong for a non-contiguous output
+        "fast_path_checks_only_a_and_b_hidden_only": _zip("""
+if (a_strides == b_strides).all() and is_contiguous(a_strides, shape):
+    for i in prange(n):
+        out[i] = f(a[i], b[i])
+else:
+""" + _indent(_STRIDED_ZIP, 4)),
+        "delegates_to_numba_cpu": """
+def tensor_zip(fn):
+    from minitorch_edu.backends import numba_cpu
+    return numba_cpu.tensor_zip(fn)
+""",
+        "delegates_through_a_backend": """
+def tensor_zip(fn):
+    return mt.get_backend("numba").zip(fn)
+""",
+    },
+    "tensor_reduce": {
+        # prange over the reduced dim: the iterations race on out[o]; here each one writes its own
+        # fold of the start value and one element, so the last write wins (the lost-update extreme)
+        "race_over_reduced_dim": _reduce("""
+for i in range(n):
+    index = np.empty(len(a_shape), np.int64)
+    to_index(i, out_shape, index)
+    o = position(index, out_strides)
+    start = position(index, a_strides)
+    first = out[o]
+    for j in prange(a_shape[dim]):
+        out[o] = f(first, a[start + j * a_strides[dim]])
+"""),
+        # starts from 0 instead of the start value held in out
+        "ignores_start_value": _reduce("""
+for i in prange(n):
+    index = np.empty(len(a_shape), np.int64)
+    to_index(i, out_shape, index)
+    o = position(index, out_strides)
+    start = position(index, a_strides)
+    acc = 0.0
+    for j in range(a_shape[dim]):
+        acc = f(acc, a[start + j * a_strides[dim]])
+    out[o] = acc
+"""),
+        # steps through the reduced dim with stride 1, as if it were always the last, contiguous dim
+        "reduced_dim_assumed_contiguous": _reduce("""
+for i in prange(n):
+    index = np.empty(len(a_shape), np.int64)
+    to_index(i, out_shape, index)
+    o = position(index, out_strides)
+    start = position(index, a_strides)
+    acc = out[o]
+    for j in range(a_shape[dim]):
+        acc = f(acc, a[start + j])
+    out[o] = acc
+"""),
+        # off by one: the last element of the reduced dim is skipped
+        "skips_last_element": _reduce("""
+for i in prange(n):
+    index = np.empty(len(a_shape), np.int64)
+    to_index(i, out_shape, index)
+    o = position(index, out_strides)
+    start = position(index, a_strides)
+    acc = out[o]
+    for j in range(a_shape[dim] - 1):
+        acc = f(acc, a[start + j * a_strides[dim]])
+    out[o] = acc
+"""),
+        "delegates_to_numba_cpu": """
+def tensor_reduce(fn):
+    import minitorch_edu.backends.numba_cpu as numba_cpu
+    return numba_cpu.tensor_reduce(fn)
+""",
+        "delegates_through_a_backend": """
+def tensor_reduce(fn):
+    return mt.get_backend("numba").reduce(fn)
+""",
+    },
+    "tensor_matmul": {
+        # b read transposed: b[j, r] instead of b[r, j]
+        "transposed_b_index": _matmul("""
+o += i * out_strides[nd - 2]
+a0 += i * a_strides[nd - 2]
+for j in range(m):
+    out[o + j * out_strides[nd - 1]] = 0.0
+for r in range(k):
+    air = a[a0 + r * a_strides[nd - 1]]
+    for j in range(m):
+        out[o + j * out_strides[nd - 1]] += air * b[b0 + j * b_strides[nd - 2] + r * b_strides[nd - 1]]
+"""),
+        # off by one: the inner product stops one short
+        "inner_loop_one_short": _matmul("""
+o += i * out_strides[nd - 2]
+a0 += i * a_strides[nd - 2]
+for j in range(m):
+    out[o + j * out_strides[nd - 1]] = 0.0
+for r in range(k - 1):
+    air = a[a0 + r * a_strides[nd - 1]]
+    for j in range(m):
+        out[o + j * out_strides[nd - 1]] += air * b[b0 + r * b_strides[nd - 2] + j * b_strides[nd - 1]]
+"""),
+        # contiguous only: row-major positions computed from the sizes, strides ignored
+        "contiguous_only_hidden_only": _matmul("""
+for j in range(m):
+    out[row * m + j] = 0.0
+for r in range(k):
+    air = a[row * k + r]
+    for j in range(m):
+        out[row * m + j] += air * b[(row // n) * k * m + r * m + j]
+"""),
+        # never zeroes out: accumulates onto whatever was there
+        "forgets_to_zero_out": _matmul("""
+o += i * out_strides[nd - 2]
+a0 += i * a_strides[nd - 2]
+for r in range(k):
+    air = a[a0 + r * a_strides[nd - 1]]
+    for j in range(m):
+        out[o + j * out_strides[nd - 1]] += air * b[b0 + r * b_strides[nd - 2] + j * b_strides[nd - 1]]
+"""),
+        # correct, but not compiled: the chapter-03 Python loop misses the speed target
+        "not_compiled": """
+def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
+    nd = len(out_shape)
+    n, m = out_shape[-2], out_shape[-1]
+    batch = 1
+    for s in out_shape[:-2]:
+        batch *= s
+    for row in range(batch * n):
+        bidx = np.unravel_index(row // n, out_shape[:-2]) if nd > 2 else ()
+        o = sum(x * s for x, s in zip(bidx, out_strides)) + (row % n) * out_strides[-2]
+        a0 = sum(x * s for x, s in zip(bidx, a_strides)) + (row % n) * a_strides[-2]
+        b0 = sum(x * s for x, s in zip(bidx, b_strides))
+        for j in range(m):
+            acc = 0.0
+            for r in range(k):
+                acc += a[a0 + r * a_strides[-1]] * b[b0 + r * b_strides[-2] + j * b_strides[-1]]
+            out[o + j * out_strides[-1]] = acc
+""",
+        "delegates_to_numba_matmul": """
+def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
+    from minitorch_edu.backends import numba_matmul
+    numba_matmul.matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k)
+""",
+        "delegates_through_a_backend": """
+def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
+    mt.get_backend("numba").matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k)
+""",
+    },
+}
