@@ -26,7 +26,7 @@ def cmd_grade(args) -> int:
     records = grade(_course(args), args.chapter, Path(args.submissions), workers=args.workers,
                     db_url=args.gradebook, scheduler=args.scheduler,
                     json_path=Path(args.json) if args.json else None, limits=_limits(args),
-                    sandbox=not args.no_sandbox, force=args.force)
+                    sandbox=not args.no_sandbox, force=args.force, kernel_cache=not args.no_kernel_cache)
     print(table(records))
     return 0
 
@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--json", help="write one record per submission to this file")
     g.add_argument("--scheduler", help="a Dask scheduler address: run the jobs on its workers")
     g.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    g.add_argument("--no-kernel-cache", action="store_true",
+                   help="compile kernels in every submission (default: once per batch, from the release)")
     common(g, workers=True)
     g.set_defaults(fn=cmd_grade)
 

@@ -47,12 +47,14 @@ def _message(part: dict, record: dict) -> str:
 
 
 def gradescope(record: dict) -> dict:
-    """Gradescope autograder ``results.json`` of one record."""
-    tests = [{"name": p["cell_id"], "score": _num(p["score"]), "max_score": _num(p["points"]),
-              "status": "passed" if p["passed"] else "failed", "output": _message(p, record)}
-             for p in record["parts"]]
-    return {"score": _num(record["score"]), "output": f"{record['status']}: {record['reason']}",
-            "tests": tests}
+    """Gradescope autograder ``results.json`` of one record (only fields of its specification)."""
+    tests = [{"name": p["cell_id"], "number": str(i), "score": _num(p["score"]), "max_score": _num(p["points"]),
+              "status": "passed" if p["passed"] else "failed", "output": _message(p, record),
+              "visibility": "visible"}
+             for i, p in enumerate(record["parts"], 1)]
+    return {"score": _num(record["score"]), "execution_time": round(record.get("seconds", 0.0)),
+            "output": f"{record['status']}: {record['reason']}", "visibility": "visible",
+            "extra_data": {"status": record["status"], "flags": record["flags"]}, "tests": tests}
 
 
 def prairielearn(record: dict) -> dict:

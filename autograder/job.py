@@ -235,7 +235,8 @@ def _check_locked(c, sc, gid: str, flags: list[str], event) -> None:
 
 
 def _execute(spec: dict, plan: list, parts: list[Part], limits: Limits, rec: Record, event) -> None:
-    sandbox = Sandbox(limits=limits, enabled=spec.get("sandbox", True))
+    sandbox = Sandbox(limits=limits, enabled=spec.get("sandbox", True), cache=spec.get("cache"),
+                      cache_writable=spec.get("cache_writable", False), uid=spec.get("uid"))
     indir = tempfile.mkdtemp(prefix="ag-in-")
     try:
         for name, data in spec.get("files", {}).items():

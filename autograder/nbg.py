@@ -31,6 +31,10 @@ def config(course: Path, db_url: str | None = None):
         cfg.merge(PyFileConfigLoader(path.name, str(course)).load_config())
     cfg.CourseDirectory.root = str(course.resolve())
     cfg.CourseDirectory.db_url = db_url or default_url(course)
+    # nbgrader's empty default course id makes no course row: sqlite ignores the missing foreign key,
+    # PostgreSQL refuses the first assignment
+    if not cfg.CourseDirectory.get("course_id"):
+        cfg.CourseDirectory.course_id = "default_course"
     if "root" not in cfg.get("Exchange", {}):
         cfg.Exchange.root = str((course / "exchange").resolve())
     # the feedback never shows hidden tests (nbgrader's default would)
@@ -54,5 +58,4 @@ def gradebook(course: Path, db_url: str | None = None):
     from nbgrader.api import Gradebook
 
     cfg = config(course, db_url)
-    course_id = cfg.CourseDirectory.get("course_id", "") or "default_course"
-    return Gradebook(cfg.CourseDirectory.db_url, course_id=course_id)
+    return Gradebook(cfg.CourseDirectory.db_url, course_id=cfg.CourseDirectory.course_id)

@@ -6,6 +6,10 @@ work directory (a size-limited tmpfs that holds a copy of its files), nothing el
 ``source/`` folder, the gradebook, other submissions or the instructor's home. It has no network (its
 own empty network namespace), its own pid namespace (every process it forks dies with it), and runs as
 a uid of its own with CPU-time, address-space, process-count and file-size limits.
+
+Compiled kernels: a batch first runs the chapter's release notebook (no solutions, no hidden tests)
+with the batch's kernel cache writable, so the package's numba kernels are compiled once; each
+submission then starts from a private copy of that cache (a learner at home has a warm cache too).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import resource
+import shlex
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +27,11 @@ from pathlib import Path
 WORKDIR = "/home/student"
 #: where the submission's files are bound read-only inside the sandbox (copied into WORKDIR at start)
 INDIR = "/srv/submission"
+
+#: where the batch's warm kernel cache is bound read-only (copied to its own path, writable, at start)
+CACHE_COPY_FROM = "/srv/kernel-cache"
+#: size of that writable copy (numba's cache of the package's kernels: about 25 MB for one thread count)
+CACHE_BYTES = 512 << 20
 
 #: system folders every Python program needs, bound read-only when they exist
 SYSTEM_DIRS = ("/usr", "/etc", "/opt/conda", "/lib", "/lib64", "/bin", "/sbin")
@@ -60,13 +70,18 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     enabled: bool = True
     uid: int | None = None  #: uid inside when run as root; None: 200000 + (worker pid mod 50000)
+    #: host folder of the batch's warm kernel cache (`MINITORCH_EDU_CACHE` inside, same path), or None
+    cache: str | None = None
+    #: True only for the batch's warm-up run (the release notebook): it fills ``cache``. Submissions
+    #: get a private writable copy, so one cannot plant a kernel that the next one loads
+    cache_writable: bool = False
 
     def available(self) -> str | None:
         """None when the sandbox can start here, else why not (one line)."""
         if not self.enabled:
             return None
         if shutil.which("bwrap") is None:
-            return "bubblewrap (bwrap) is not installed: run autograder/ci_setup.sh, or pass --no-sandbox"
+            return "bubblewrap (bwrap) is not installed: sudo bash scripts/system_packages, or pass --no-sandbox"
         return None
 
     def sandbox_uid(self) -> int:
@@ -111,6 +126,8 @@ class Sandbox:
         }
         # numba's switches (the CUDA simulator above all) keep the meaning the course gave them
         env.update({k: v for k, v in os.environ.items() if k.startswith("NUMBA_") and k != "NUMBA_NUM_THREADS"})
+        if self.cache:
+            env["MINITORCH_EDU_CACHE"] = self.cache
         env.update(extra)
         return env
 
@@ -163,6 +180,14 @@ class Sandbox:
         parents(WORKDIR)
         cmd += ["--size", str(self.limits.disk_bytes), "--perms", "0777", "--tmpfs", WORKDIR]
         bind("--bind", sockdir, sockdir)
+        copy_cache = ""
+        if self.cache and self.cache_writable:
+            bind("--bind", self.cache, self.cache)
+        elif self.cache:
+            bind("--ro-bind", self.cache, CACHE_COPY_FROM)
+            parents(self.cache)
+            cmd += ["--size", str(CACHE_BYTES), "--perms", "0777", "--tmpfs", self.cache]
+            copy_cache = f"cp -R {CACHE_COPY_FROM}/. {shlex.quote(self.cache)}/ 2>/dev/null; "
         for k, v in env.items():
             cmd += ["--setenv", k, v]
         cmd += ["--chdir", WORKDIR]
@@ -176,7 +201,7 @@ class Sandbox:
         else:
             cmd += ["--"]
         # the work directory starts as a copy of the submission's files
-        copy = ["sh", "-c", f'cp -R {INDIR}/. {WORKDIR}/ 2>/dev/null; exec "$0" "$@"']
+        copy = ["sh", "-c", f'{copy_cache}cp -R {INDIR}/. {WORKDIR}/ 2>/dev/null; exec "$0" "$@"']
         return cmd + prlimit + ["--"] + copy + argv
 
 

@@ -27,6 +27,13 @@ def test_export_writes_every_format_exactly(small_class, tmp_path, capsys):
     assert [(t["name"], t["score"], t["max_score"], t["status"]) for t in gs["tests"]] == [
         ("add_tests", 2, 2, "passed"), ("scale_tests", 0, 3, "failed")]
     assert "negative factors" in gs["tests"][1]["output"]
+    # the names of Gradescope's autograder specification (its results.json "Output format")
+    assert set(gs) <= {"score", "execution_time", "output", "visibility", "stdout_visibility", "extra_data",
+                       "tests", "leaderboard", "output_format", "test_output_format", "test_name_format"}
+    assert isinstance(gs["execution_time"], int)
+    assert all(set(t) <= {"score", "max_score", "status", "name", "name_format", "number", "output",
+                          "output_format", "tags", "visibility", "extra_data"} for t in gs["tests"])
+    assert gs["extra_data"] == {"status": "graded", "flags": []}
 
     pl = json.loads((out / "prairielearn" / "bob" / "results.json").read_text())
     assert (pl["gradable"], pl["score"]) == (True, 0.4)
