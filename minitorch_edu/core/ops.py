@@ -111,9 +111,8 @@ def isnan(x: Tensor) -> Tensor:
 
 
 def isfinite(x: Tensor) -> Tensor:
-    """A mask, true where x is neither inf nor nan (x - x is 0 exactly there, nan elsewhere)."""
-    x = x.detach()
-    return (x - x) == 0
+    """A mask, true where x is neither inf nor nan (a nan compares false with everything)."""
+    return x.detach().abs() < float("inf")
 
 
 def where(cond: Tensor, a: Any, b: Any) -> Tensor:
