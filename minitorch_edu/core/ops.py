@@ -1,7 +1,7 @@
 """The functional API (`mt.exp(x)`, `mt.sum(x, dim=1)`, ...): the same ops as the Tensor methods.
 
-Composite ops (mean, softmax, log_softmax, logsumexp, var) are built from primitive
-Functions, so their gradients come from the primitives' backward rules.
+Composite ops (mean, softmax, log_softmax, logsumexp, var, std, norm, isnan, isfinite) are built
+from primitive Functions, so their gradients come from the primitives' backward rules.
 """
 
 from __future__ import annotations

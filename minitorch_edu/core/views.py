@@ -1,5 +1,6 @@
-"""Differentiable shape ops and copies: views (reshape, permute, expand, indexing), contiguous
-copies, dtype casts, moves between backends, concatenation and row selection.
+"""Differentiable shape ops and copies: views (reshape, permute, expand, indexing, split, chunk),
+contiguous copies, dtype casts, moves between backends, concatenation, row selection, flip,
+repeat and constant padding.
 
 A view computes new strides over the same storage; its backward puts the gradient back into the
 input's shape (summing over broadcast dims for `expand`, writing into a zero tensor for indexing).
