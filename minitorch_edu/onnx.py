@@ -6,9 +6,9 @@ or a few ONNX nodes (opset 17). Parameters and other captured tensors become ini
 so the file holds the trained weights. Input shapes are the example's. An op without an ONNX
 form raises `ExportError` naming the op, the node and the line that made it.
 
-Supported IR ops: see `SUPPORTED` (elementwise math and comparisons, where, sum/max over a
-dim, matmul, linear, reshape/flatten, permute, expand, cast, conv2d, max_pool2d, avg_pool2d;
-softmax, log_softmax and gelu are exported through the ops they are built from).
+Supported IR ops: see `SUPPORTED` (elementwise math and comparisons, where, sum/max/prod over a
+dim, cumsum, flip, constant padding, matmul, linear, reshape/flatten, permute, expand, cast, conv2d,
+max_pool2d, avg_pool2d; softmax, log_softmax and gelu are exported through the ops they are built from).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ OPSET = 17
 
 _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow", "maximum": "Max", "minimum": "Min"}
 _UNARY = {"neg": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "sigmoid": "Sigmoid", "tanh": "Tanh",
-          "relu": "Relu", "abs": "Abs", "copy": "Identity", "detach": "Identity", "sign": "Sign"}
+          "relu": "Relu", "abs": "Abs", "copy": "Identity", "detach": "Identity", "sign": "Sign",
+          "sin": "Sin", "cos": "Cos", "erf": "Erf"}
 _COMPARE = {"gt": "Greater", "lt": "Less", "ge": "GreaterOrEqual", "le": "LessOrEqual", "eq": "Equal"}
 
 
@@ -87,6 +88,26 @@ def _convert(b: _Builder, n: Node, ins: list[str], out: str) -> None:
         b.op("ReduceMax", ins[:1], out, axes=[o["dim"]], keepdims=1)
     elif op == "reduce_minimum":
         b.op("ReduceMin", ins[:1], out, axes=[o["dim"]], keepdims=1)
+    elif op == "prod":
+        b.op("ReduceProd", ins[:1], out, axes=[o["dim"]], keepdims=1)
+    elif op in ("log1p", "expm1"):  # no ONNX op of their own: log(1 + x) and exp(x) - 1
+        one = b.const(np.array(1, n.out.dtype), "one")
+        if op == "log1p":
+            b.op("Log", [b.op("Add", [ins[0], one])], out)
+        else:
+            b.op("Sub", [b.op("Exp", ins), one], out)
+    elif op == "cumsum":
+        b.op("CumSum", [ins[0], b.const(np.array(o["dim"], np.int64), "axis")], out)
+    elif op == "flip":  # a slice from the end with step -1 along each flipped dim
+        k = len(o["dims"])
+        starts, ends = np.full(k, -1, np.int64), np.full(k, np.iinfo(np.int64).min, np.int64)
+        parts = [b.const(a, h) for a, h in ((starts, "starts"), (ends, "ends"))]
+        parts += [b.const(np.array(o["dims"], np.int64), "axes"), b.const(np.full(k, -1, np.int64), "steps")]
+        b.op("Slice", [ins[0], *parts], out)
+    elif op == "constant_pad":
+        pads = np.array([lo for lo, _ in o["pads"]] + [hi for _, hi in o["pads"]], np.int64)
+        value = b.const(np.array(o["value"], n.out.dtype), "value")
+        b.op("Pad", [ins[0], b.const(pads, "pads"), value], out, mode="constant")
     elif op == "matmul":
         b.op("MatMul", ins, out)
     elif op == "linear":  # x @ W.T + b, x of any rank
@@ -118,9 +139,10 @@ def _convert(b: _Builder, n: Node, ins: list[str], out: str) -> None:
 
 
 SUPPORTED = sorted(
-    set(_BINARY) | set(_UNARY) | set(_COMPARE) | {"ne", "cast", "where", "sum", "max", "reduce_add", "reduce_maximum",
-                                                    "reduce_minimum", "matmul", "linear", "reshape", "expand",
-                                                    "permute", "conv2d", "max_pool2d", "avg_pool2d"}
+    set(_BINARY) | set(_UNARY) | set(_COMPARE)
+    | {"ne", "cast", "where", "sum", "max", "prod", "reduce_add", "reduce_maximum", "reduce_minimum", "log1p", "expm1",
+       "cumsum", "flip", "constant_pad", "matmul", "linear", "reshape", "expand", "permute", "conv2d", "max_pool2d",
+       "avg_pool2d"}
 )
 
 

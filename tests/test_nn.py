@@ -98,7 +98,7 @@ def test_repr_is_nested_like_pytorch():
     assert repr(model) == (
         "Sequential(\n"
         "  (0): Linear(in_features=4, out_features=8, bias=True)\n"
-        "  (1): GELU(approximate='tanh')\n"
+        "  (1): GELU(approximate='none')\n"
         "  (2): Sequential(\n"
         "    (0): Dropout(p=0.25)\n"
         "    (1): Linear(in_features=8, out_features=2, bias=False)\n"
@@ -303,7 +303,8 @@ X = np.linspace(-4, 4, 13).reshape(1, 13)
         (nn.ReLU(), lambda x: np.maximum(x, 0)),
         (nn.Sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
         (nn.Tanh(), np.tanh),
-        (nn.GELU(), lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))),
+        (nn.GELU("tanh"), lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))),
+        (nn.GELU(), lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))),
         (nn.Softmax(dim=1), lambda x: np.exp(x) / np.exp(x).sum(1, keepdims=True)),
         (nn.LogSoftmax(dim=1), lambda x: x - np.log(np.exp(x).sum(1, keepdims=True))),
     ],
@@ -319,19 +320,21 @@ def test_softmax_uses_its_dim():
     assert not np.allclose(out.sum(1), np.ones(3))
 
 
-def test_gelu_gradient():
-    mt.grad_check(nn.GELU(), t64(np.random.default_rng(5).standard_normal((3, 4))))
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_gradient(approximate):
+    mt.grad_check(nn.GELU(approximate), t64(np.random.default_rng(5).standard_normal((3, 4))))
 
 
-def test_gelu_rejects_exact_form():
-    with pytest.raises(ValueError, match="tanh"):
-        nn.GELU(approximate="none")
+def test_gelu_rejects_an_unknown_form():
+    with pytest.raises(ValueError, match="'none' or 'tanh', got 'erf'"):
+        nn.GELU(approximate="erf")
 
 
 @needs_torch
-def test_gelu_matches_torch_tanh_approximation():
-    expected = torch.nn.functional.gelu(torch.tensor(X), approximate="tanh").numpy()
-    np.testing.assert_allclose(nn.GELU()(t64(X)).numpy(), expected, rtol=1e-12, atol=1e-14)
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_matches_torch(approximate):
+    expected = torch.nn.functional.gelu(torch.tensor(X), approximate=approximate).numpy()
+    np.testing.assert_allclose(nn.GELU(approximate)(t64(X)).numpy(), expected, rtol=1e-12, atol=1e-14)
 
 
 # ---------------------------------------------------------------------- Dropout

@@ -150,3 +150,56 @@ def sign(x: float) -> float:
 
 def abs_(x: float) -> float:
     return abs(x)
+
+
+def sin(x: float) -> float:
+    if math.isinf(x):  # Python's math.sin raises here; IEEE (and NumPy) give nan
+        return NAN
+    return math.sin(x)
+
+
+def cos(x: float) -> float:
+    if math.isinf(x):
+        return NAN
+    return math.cos(x)
+
+
+def log1p(x: float) -> float:
+    # log(1 + x) accurate for tiny x, where 1 + x would round to 1
+    if x > -1.0:
+        return math.log1p(x)
+    if x == -1.0:
+        return -INF
+    return NAN
+
+
+def expm1(x: float) -> float:
+    # exp(x) - 1 accurate for tiny x
+    if x > 709.0:
+        return INF
+    return math.expm1(x)
+
+
+def erf(x: float) -> float:
+    return math.erf(x)
+
+
+def floor_divide(x: float, y: float) -> float:
+    """x // y rounded towards -inf (Python's and PyTorch's rule); x / y for a zero divisor.
+
+    Integer division by zero never gets here: the op refuses it first, as PyTorch does.
+    """
+    if y == 0:  # as true division: a signed inf, or nan for 0 / 0
+        if x != x or x == 0:
+            return NAN
+        return INF if (x > 0) == (math.copysign(1.0, y) > 0) else -INF
+    if not math.isfinite(x):  # an infinite or nan dividend
+        return NAN
+    return x // y
+
+
+def remainder(x: float, y: float) -> float:
+    """x - floor(x / y) * y: the sign of the divisor (Python's % and `torch.remainder`)."""
+    if y == 0 or not math.isfinite(x):  # a zero divisor, or an infinite or nan dividend
+        return NAN
+    return x % y

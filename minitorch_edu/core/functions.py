@@ -8,6 +8,7 @@ flowed into a broadcast (stride-0) dimension is summed back to the input's shape
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -123,6 +124,47 @@ class Pow(Function):
         return ga, gb
 
 
+def _refuse_integer_zero_divisor(op: str, a: Tensor, b: Tensor) -> None:
+    """Integer x // 0 and x % 0 have no integer answer: PyTorch raises, and so do we."""
+    if a.dtype.kind != "f" and b.dtype.kind != "f" and b.numel() and not b.numpy().all():
+        raise RuntimeError(
+            f"ZeroDivisionError: integer {op} by zero ({a.dtype} of shape {a.shape} by {b.dtype} of shape {b.shape}); "
+            "use float tensors for an inf or nan result"
+        )
+
+
+class FloorDivide(Function):
+    """a // b rounded towards -inf, as Python and PyTorch do. Not differentiable (as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
+        _refuse_integer_zero_divisor("floor_divide", a, b)
+        return a._zip(scalar.floor_divide, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, Tensor]:
+        raise RuntimeError("the derivative for 'floor_divide' is not implemented (it is zero almost everywhere)")
+
+
+class Remainder(Function):
+    """a % b = a - (a // b) * b, with the sign of b (Python's %, `torch.remainder`)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
+        _refuse_integer_zero_divisor("remainder", a, b)
+        ctx.save_for_backward(a, b)
+        return a._zip(scalar.remainder, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        a, b = ctx.saved_tensors  # d/da = 1; d/db = -(a // b), constant between the jumps
+        ga = unbroadcast(grad, a.shape) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            gb = unbroadcast(grad._zip(scalar.mul, a._zip(scalar.floor_divide, b))._map(scalar.neg), b.shape)
+        return ga, gb
+
+
 class Exp(Function):
     @staticmethod
     def forward(ctx: Context, a: Tensor) -> Tensor:
@@ -207,6 +249,75 @@ class Abs(Function):
         return grad._zip(scalar.mul, ctx.saved_tensors[0]._map(scalar.sign))
 
 
+class Sin(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Tensor) -> Tensor:
+        ctx.save_for_backward(a)
+        return a._map(scalar.sin)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        return grad._zip(scalar.mul, ctx.saved_tensors[0]._map(scalar.cos))
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx: Context, a: Tensor) -> Tensor:
+        ctx.save_for_backward(a)
+        return a._map(scalar.cos)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:  # -sin(a)
+        return grad._zip(scalar.mul, ctx.saved_tensors[0]._map(scalar.sin))._map(scalar.neg)
+
+
+class Log1p(Function):
+    """log(1 + a), accurate where a is tiny."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor) -> Tensor:
+        ctx.save_for_backward(a)
+        return a._map(scalar.log1p)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:  # 1 / (1 + a)
+        (a,) = ctx.saved_tensors
+        return grad._zip(scalar.div, a._zip(scalar.add, a._full((), 1.0)))
+
+
+class Expm1(Function):
+    """exp(a) - 1, accurate where a is tiny."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor) -> Tensor:
+        out = a._map(scalar.expm1)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:  # exp(a) = out + 1
+        (out,) = ctx.saved_tensors
+        return grad._zip(scalar.mul, out._zip(scalar.add, out._full((), 1.0)))
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+class Erf(Function):
+    """The error function (2 / sqrt(pi)) * integral of exp(-t²) from 0 to a: exact GELU needs it."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor) -> Tensor:
+        ctx.save_for_backward(a)
+        return a._map(scalar.erf)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:  # (2 / sqrt(pi)) exp(-a²)
+        (a,) = ctx.saved_tensors
+        bell = a._zip(scalar.mul, a)._map(scalar.neg)._map(scalar.exp)
+        return grad._zip(scalar.mul, bell._zip(scalar.mul, a._full((), _TWO_OVER_SQRT_PI)))
+
+
 class Where(Function):
     """where(cond, a, b): a where cond is non-zero, else b. No gradient flows into cond."""
 
@@ -269,6 +380,28 @@ class Sum(Function):
         return grad.expand(ctx.shape)
 
 
+class Prod(Function):
+    """Product over one dim (kept as size 1).
+
+    The gradient of element i is the product of all the others, computed as (product of those
+    before i) * (product of those after i) with two scans: exact where some elements are zero,
+    where out / a would divide by zero.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, dim: int) -> Tensor:
+        ctx.save_for_backward(a)
+        ctx.dim = dim
+        return a._reduce(scalar.mul, dim, 1.0)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        (a,) = ctx.saved_tensors
+        before = _exclusive(_scan(a, ctx.dim, scalar.mul), ctx.dim, 1.0)
+        after = _exclusive(_scan(a, ctx.dim, scalar.mul, reverse=True), ctx.dim, 1.0, reverse=True)
+        return before._zip(scalar.mul, after)._zip(scalar.mul, grad)
+
+
 class Max(Function):
     """Max over one dim (kept as size 1). The gradient goes to the first maximal element."""
 
@@ -285,6 +418,53 @@ class Max(Function):
         first = _first_index_where(a._zip(scalar.eq, out), ctx.dim)
         onehot = _positions_along(a, ctx.dim)._zip(scalar.eq, first)
         return onehot._zip(scalar.mul, grad)
+
+
+class CumSum(Function):
+    """Running sum along one dim; its backward is the running sum of the gradient from the end."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, dim: int) -> Tensor:
+        ctx.dim = dim
+        return _scan(a, dim, scalar.add)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        return _scan(grad, ctx.dim, scalar.add, reverse=True)
+
+
+def _scan(a: Tensor, dim: int, fn: Any, reverse: bool = False) -> Tensor:
+    """Inclusive scan: out[i] = fn(a[0], ..., a[i]) along `dim` (from the end when `reverse`).
+
+    Hillis and Steele's parallel scan, the way GPUs do it: after the pass with shift k, each
+    element holds the fold of the 2k elements ending at it, so log2(n) zip kernels do the job
+    (each element of a pass reads the previous pass's buffer, so no pass overwrites its input).
+    """
+    from .views import _narrow
+
+    out, n, k = a._map(scalar.identity), a.shape[dim], 1
+    while k < n:
+        step = out._empty(out.shape)
+        # element i (at `lo` + j) folds in its partner k places back (forward) or ahead (reverse);
+        # the k elements without a partner are copied unchanged
+        lo, partner, kept = (0, k, n - k) if reverse else (k, 0, 0)
+        _narrow(out, dim, kept, k)._map(scalar.identity, out=_narrow(step, dim, kept, k))
+        _narrow(out, dim, lo, n - k)._zip(fn, _narrow(out, dim, partner, n - k), out=_narrow(step, dim, lo, n - k))
+        out, k = step, 2 * k
+    return out
+
+
+def _exclusive(scanned: Tensor, dim: int, start: float, reverse: bool = False) -> Tensor:
+    """An inclusive scan shifted one place along `dim`, `start` in the freed place: out[i] =
+    scanned[i - 1] and out[0] = start (reverse: out[i] = scanned[i + 1] and out[-1] = start)."""
+    from .views import _narrow
+
+    n = scanned.shape[dim]
+    out = scanned._full(scanned.shape, start)
+    if n > 1:
+        src, dst = (0, 1) if not reverse else (1, 0)
+        _narrow(scanned, dim, src, n - 1)._map(scalar.identity, out=_narrow(out, dim, dst, n - 1))
+    return out
 
 
 def lowest(dtype: np.dtype) -> float:

@@ -84,6 +84,18 @@ class TensorOperators:
 
         return Pow.apply(self._lift(other), self)
 
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _ops().floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _ops().floor_divide(self._lift(other), self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _ops().remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _ops().remainder(self._lift(other), self)
+
     def __neg__(self) -> Tensor:
         from .functions import Neg
 
@@ -222,6 +234,21 @@ class TensorOperators:
     def tanh(self) -> Tensor:
         return _ops().tanh(self)
 
+    def sin(self) -> Tensor:
+        return _ops().sin(self)
+
+    def cos(self) -> Tensor:
+        return _ops().cos(self)
+
+    def log1p(self) -> Tensor:
+        return _ops().log1p(self)
+
+    def expm1(self) -> Tensor:
+        return _ops().expm1(self)
+
+    def erf(self) -> Tensor:
+        return _ops().erf(self)
+
     def relu(self) -> Tensor:
         return _ops().relu(self)
 
@@ -249,8 +276,24 @@ class TensorOperators:
     def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         return _ops().mean(self, dim, keepdim)
 
-    def var(self, dim: Any = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
-        return _ops().var(self, dim, keepdim, unbiased)
+    def var(
+        self, dim: Any = None, keepdim: bool = False, unbiased: bool | None = None, *, correction: float | None = None
+    ) -> Tensor:
+        return _ops().var(self, dim, keepdim, unbiased, correction=correction)
+
+    def std(
+        self, dim: Any = None, keepdim: bool = False, unbiased: bool | None = None, *, correction: float | None = None
+    ) -> Tensor:
+        return _ops().std(self, dim, keepdim, unbiased, correction=correction)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops().prod(self, dim, keepdim)
+
+    def cumsum(self, dim: int) -> Tensor:
+        return _ops().cumsum(self, dim)
+
+    def norm(self, p: float | str = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _ops().norm(self, p, dim, keepdim)
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return _ops().max(self, dim, keepdim)
@@ -281,3 +324,31 @@ class TensorOperators:
 
     def index_select(self, dim: int, index: Any) -> Tensor:
         return _ops().index_select(self, dim, index)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        return _ops().floor_divide(self, other)
+
+    def remainder(self, other: Any) -> Tensor:
+        return _ops().remainder(self, other)
+
+    def isnan(self) -> Tensor:
+        return _ops().isnan(self)
+
+    def isfinite(self) -> Tensor:
+        return _ops().isfinite(self)
+
+    def split(self, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        return _ops().split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return _ops().chunk(self, chunks, dim)
+
+    def flip(self, *dims: Any) -> Tensor:
+        return _ops().flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """Tile along each dim: x.repeat(2, 3) or x.repeat((2, 3)), as `torch.Tensor.repeat`."""
+        from .views import repeat
+
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        return repeat(self, tuple(int(s) for s in sizes))

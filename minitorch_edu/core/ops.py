@@ -1,7 +1,7 @@
 """The functional API (`mt.exp(x)`, `mt.sum(x, dim=1)`, ...): the same ops as the Tensor methods.
 
-Composite ops (mean, softmax, log_softmax, logsumexp, var) are built from primitive
-Functions, so their gradients come from the primitives' backward rules.
+Composite ops (mean, softmax, log_softmax, logsumexp, var, std, norm, isnan, isfinite) are built
+from primitive Functions, so their gradients come from the primitives' backward rules.
 """
 
 from __future__ import annotations
@@ -55,6 +55,29 @@ def tanh(x: Tensor) -> Tensor:
     return F.Tanh.apply(_floating(x))
 
 
+def sin(x: Tensor) -> Tensor:
+    return F.Sin.apply(_floating(x))
+
+
+def cos(x: Tensor) -> Tensor:
+    return F.Cos.apply(_floating(x))
+
+
+def log1p(x: Tensor) -> Tensor:
+    """log(1 + x), accurate for tiny x (where 1 + x rounds to 1)."""
+    return F.Log1p.apply(_floating(x))
+
+
+def expm1(x: Tensor) -> Tensor:
+    """exp(x) - 1, accurate for tiny x."""
+    return F.Expm1.apply(_floating(x))
+
+
+def erf(x: Tensor) -> Tensor:
+    """The Gauss error function."""
+    return F.Erf.apply(_floating(x))
+
+
 def relu(x: Tensor) -> Tensor:
     return F.ReLU.apply(x)
 
@@ -69,6 +92,27 @@ def maximum(a: Tensor, b: Any) -> Tensor:
 
 def minimum(a: Tensor, b: Any) -> Tensor:
     return F.Minimum.apply(a, a._lift(b))
+
+
+def floor_divide(a: Tensor, b: Any) -> Tensor:
+    """a // b rounded towards -inf (PyTorch's and Python's rule: -7 // 2 == -4). No gradient."""
+    return F.FloorDivide.apply(a, a._lift(b))
+
+
+def remainder(a: Tensor, b: Any) -> Tensor:
+    """a % b with the sign of b (PyTorch's and Python's rule: -7 % 2 == 1)."""
+    return F.Remainder.apply(a, a._lift(b))
+
+
+def isnan(x: Tensor) -> Tensor:
+    """A mask, true where x is nan (nan is the one value that differs from itself)."""
+    x = x.detach()
+    return x != x
+
+
+def isfinite(x: Tensor) -> Tensor:
+    """A mask, true where x is neither inf nor nan (a nan compares false with everything)."""
+    return x.detach().abs() < float("inf")
 
 
 def where(cond: Tensor, a: Any, b: Any) -> Tensor:
@@ -107,14 +151,103 @@ def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     return sum(_floating(x), dim, keepdim) / count
 
 
-def var(x: Tensor, dim: Dim = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Product of the elements (over all, or along one `dim`); the gradient is exact with zeros."""
+    if dim is None:
+        return F.Prod.apply(x.reshape(-1), dim=0).reshape((1,) * x.ndim if keepdim else ())
+    if x.ndim == 0:
+        F.check_scalar_dim("prod", dim)
+        return x.clone()
+    d = S.normalize_dim(dim, x.ndim)
+    return _drop(F.Prod.apply(x, dim=d), [d], keepdim)
+
+
+def cumsum(x: Tensor, dim: int) -> Tensor:
+    """Running sum along `dim`: out[i] = x[0] + ... + x[i]."""
+    if x.ndim == 0:
+        F.check_scalar_dim("cumsum", dim)
+        return F.CumSum.apply(x.reshape(1), dim=0).reshape(())
+    return F.CumSum.apply(x, dim=S.normalize_dim(dim, x.ndim))
+
+
+def var(
+    x: Tensor,
+    dim: Dim = None,
+    keepdim: bool = False,
+    unbiased: bool | None = None,
+    *,
+    correction: float | None = None,
+) -> Tensor:
+    """Variance: sum((x - mean)²) / (N - correction). correction=1 (the default, Bessel's) gives the
+    unbiased estimate, 0 the population variance; `unbiased=True/False` is the older spelling of 1/0."""
+    if unbiased is not None and correction is not None:
+        raise TypeError("var: give either `unbiased` or `correction`, not both")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
     count = 1
     for d in _dims(x, dim):
         count *= x.shape[d]
     x = _floating(x)
     centred = x - mean(x, dim, keepdim=True)
     # one element with the unbiased default divides 0 by 0: nan, as in PyTorch
-    return sum(centred * centred, dim, keepdim) / builtins.max(count - (1 if unbiased else 0), 0)
+    return sum(centred * centred, dim, keepdim) / builtins.max(count - correction, 0)
+
+
+def std(
+    x: Tensor,
+    dim: Dim = None,
+    keepdim: bool = False,
+    unbiased: bool | None = None,
+    *,
+    correction: float | None = None,
+) -> Tensor:
+    """Standard deviation: sqrt(var(x, dim, correction=...)); same arguments as `var`."""
+    return sqrt(var(x, dim, keepdim, unbiased, correction=correction))
+
+
+def norm(x: Tensor, p: float | str = 2, dim: Dim = None, keepdim: bool = False) -> Tensor:
+    """Vector p-norm over `dim` (all elements when None): (sum |x|^p)^(1/p), max |x| for p=inf,
+    min |x| for p=-inf, the number of non-zeros for p=0; 'fro' is p=2. As `torch.linalg.vector_norm`,
+    the gradient of the 2-norm at a zero vector is 0."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"norm: expected a floating-point tensor, got {x.dtype} (shape {x.shape}); call .float()")
+    if p == "fro":
+        p = 2
+    if isinstance(p, str) or not isinstance(p, (int, float)):
+        raise ValueError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
+    dims = _dims(x, dim)
+    if p == float("inf") or p == -float("inf"):
+        flat = _dims_last(x.abs(), dims)
+        F.check_nonempty("norm", flat, -1)
+        # the Max primitive (values only, whatever `max(dim)` returns); min |x| = -max(-|x|)
+        d = flat.ndim - 1
+        out = F.Max.apply(flat, dim=d) if p > 0 else -F.Max.apply(-flat, dim=d)
+        return _keep(out.squeeze(d), x, dims, keepdim)
+    if p == 0:
+        return sum((x.detach() != 0).to(dtype=x.dtype), dim, keepdim)
+    if p == 1:
+        return sum(x.abs(), dim, keepdim)
+    if p == 2:
+        squares = sum(x * x, dim, keepdim)
+        # the double `where`: sqrt'(0) is inf, so the zero norms are taken from a constant branch
+        # and the sqrt only sees positive values, which keeps the gradient at a zero vector 0, not nan
+        zero = squares == 0
+        return where(zero, 0.0, sqrt(where(zero, 1.0, squares)))
+    return sum(x.abs() ** p, dim, keepdim) ** (1.0 / p)
+
+
+def _dims_last(x: Tensor, dims: list[int]) -> Tensor:
+    """x with `dims` moved to the end and flattened into one: (kept dims..., product of dims)."""
+    rest = [d for d in range(x.ndim) if d not in dims]
+    moved = x.permute(rest + dims) if x.ndim else x.reshape(1)
+    return moved.reshape(tuple(x.shape[d] for d in rest) + (-1,))
+
+
+def _keep(out: Tensor, x: Tensor, dims: list[int], keepdim: bool) -> Tensor:
+    """A reduction over `dims` of x (shape of the kept dims) with those dims back as size 1 if `keepdim`."""
+    if not keepdim:
+        return out
+    return out.reshape(tuple(1 if d in dims else s for d, s in enumerate(x.shape)))
 
 
 def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
@@ -190,3 +323,7 @@ cat = views.cat
 concatenate = views.cat
 stack = views.stack
 index_select = views.index_select
+split = views.split
+chunk = views.chunk
+flip = views.flip
+

@@ -1,5 +1,6 @@
-"""Differentiable shape ops and copies: views (reshape, permute, expand, indexing), contiguous
-copies, dtype casts, moves between backends, concatenation and row selection.
+"""Differentiable shape ops and copies: views (reshape, permute, expand, indexing, split, chunk),
+contiguous copies, dtype casts, moves between backends, concatenation, row selection, flip,
+repeat and constant padding.
 
 A view computes new strides over the same storage; its backward puts the gradient back into the
 input's shape (summing over broadcast dims for `expand`, writing into a zero tensor for indexing).
@@ -252,3 +253,130 @@ def masked_select_rows(a: Tensor, mask: Any) -> Tensor:
         raise IndexError(f"the shape of the mask {m.shape} does not match the shape of the indexed tensor {a.shape}")
     rows = a.reshape((-1,) + a.shape[m.ndim :])
     return index_select(rows, 0, np.flatnonzero(m).astype(np.int64))
+
+
+def _slice_along(a: Tensor, dim: int, start: int, stop: int) -> Tensor:
+    """a[..., start:stop, ...] along `dim`: a differentiable view (basic indexing)."""
+    return a[(slice(None),) * dim + (slice(start, stop),)]
+
+
+def split(a: Tensor, split_size_or_sections: int | Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Views of consecutive pieces along `dim` (`torch.split`): of `split_size` elements each (the
+    last one may be shorter), or of the given list of sizes, which must add up to the dim's size."""
+    if a.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor, got a 0-d tensor")
+    dim = S.normalize_dim(dim, a.ndim)
+    n = a.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size < 0 or (size == 0 and n):
+            raise RuntimeError(f"split expects split_size to be positive, got {size} (shape {a.shape}, dim {dim})")
+        # an empty dim still gives one (empty) piece, as in PyTorch
+        sizes = ([size] * (n // size) + ([n % size] if n % size else []) if size else []) or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes) or sum(sizes) != n:
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at dimension "
+                f"{dim}, shape {a.shape}), but got split_sizes={sizes}"
+            )
+    pieces, start = [], 0
+    for s in sizes:
+        pieces.append(_slice_along(a, dim, start, start + s))
+        start += s
+    return tuple(pieces)
+
+
+def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """`chunks` views of equal size ceil(n / chunks) along `dim` (the last may be shorter, and there
+    may be fewer pieces when the sizes do not work out, as in `torch.chunk`)."""
+    if chunks < 1:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got {chunks} (shape {a.shape})")
+    if a.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor, got a 0-d tensor")
+    n = a.shape[S.normalize_dim(dim, a.ndim)]
+    return split(a, max(-(-n // chunks), 1), dim)
+
+
+class Flip(Function):
+    """Reverse the order along each of `dims`: a copy (a view would need negative strides).
+
+    Each slice along a flipped dim is copied to its mirrored place, one map kernel per slice;
+    the backward flips the gradient back the same way.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, dims: tuple[int, ...]) -> Tensor:
+        ctx.dims = dims
+        return _flipped(a, dims)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        return _flipped(grad, ctx.dims)
+
+
+def _flipped(a: Tensor, dims: tuple[int, ...]) -> Tensor:
+    out = a._map(scalar.identity)
+    for dim in dims:
+        source, out, n = out, out._empty(out.shape), out.shape[dim]
+        for i in range(n):
+            _narrow(source, dim, i, 1)._map(scalar.identity, out=_narrow(out, dim, n - 1 - i, 1))
+    return out
+
+
+def flip(a: Tensor, dims: int | Any) -> Tensor:
+    """Reverse the order of elements along `dims` (`torch.flip`): a copy, as in PyTorch."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    norm = tuple(S.normalize_dim(d, max(a.ndim, 1)) for d in dims)
+    if len(set(norm)) != len(norm):
+        raise RuntimeError(f"flip: dims {dims} has a dim more than once (shape {a.shape})")
+    if a.ndim == 0:
+        return a.clone()
+    return Flip.apply(a, dims=norm)
+
+
+def repeat(a: Tensor, sizes: tuple[int, ...]) -> Tensor:
+    """Tile the tensor `sizes[d]` times along each dim (`torch.repeat`, NumPy's `tile`).
+
+    A view that repeats each dim as a new broadcast (stride-0) dim in front of it, then one copy:
+    (a, b).repeat(r, s) = (1, a, 1, b) expanded to (r, a, s, b), reshaped to (r * a, s * b).
+    The backward (expand's) sums the gradient over the copies.
+    """
+    if len(sizes) < a.ndim:
+        raise RuntimeError(
+            f"repeat: the number of repeat dims ({len(sizes)}) can not be smaller than the number of "
+            f"dimensions of the tensor ({a.ndim}, shape {a.shape})"
+        )
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"repeat: repeats must be non-negative, got {tuple(sizes)}")
+    shape = (1,) * (len(sizes) - a.ndim) + a.shape
+    interleaved = tuple(x for s in shape for x in (1, s))
+    stretched = tuple(x for r, s in zip(sizes, shape) for x in (r, s))
+    out = a.reshape(interleaved).expand(stretched)
+    return out.reshape(tuple(r * s for r, s in zip(sizes, shape)))
+
+
+class ConstantPad(Function):
+    """Pad with a constant: a new tensor of value `value` with the input copied into its middle.
+
+    `pads` holds (before, after) per dim, all non-negative. The backward is the middle of the gradient.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, pads: tuple[tuple[int, int], ...], value: float) -> Tensor:
+        ctx.pads, ctx.shape = pads, a.shape
+        shape = tuple(s + lo + hi for s, (lo, hi) in zip(a.shape, pads))
+        out = a._full(shape, value)
+        if a.numel():
+            a._map(scalar.identity, out=_middle(out, pads, a.shape))
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        return _middle(grad, ctx.pads, ctx.shape)
+
+
+def _middle(t: Tensor, pads: tuple[tuple[int, int], ...], shape: tuple[int, ...]) -> Tensor:
+    """The view of `t` that leaves out the padding: `shape`, starting at each dim's `before`."""
+    offset = sum(lo * st for (lo, _), st in zip(pads, t._strides))
+    return t._view_raw(shape, t._strides, offset)

@@ -49,6 +49,13 @@ SCALAR_NAMES: dict[Callable[..., float], str] = {
     scalar.tanh: "tanh",
     scalar.relu: "relu",
     scalar.abs_: "abs",
+    scalar.sin: "sin",
+    scalar.cos: "cos",
+    scalar.log1p: "log1p",
+    scalar.expm1: "expm1",
+    scalar.erf: "erf",
+    scalar.floor_divide: "floor_divide",
+    scalar.remainder: "remainder",
     scalar.maximum: "maximum",
     scalar.minimum: "minimum",
     scalar.eq: "eq",
@@ -86,6 +93,11 @@ def _function_table() -> dict[type, OpInfo]:
         F.Tanh: scalar.tanh,
         F.ReLU: scalar.relu,
         F.Abs: scalar.abs_,
+        F.Sin: scalar.sin,
+        F.Cos: scalar.cos,
+        F.Log1p: scalar.log1p,
+        F.Expm1: scalar.expm1,
+        F.Erf: scalar.erf,
         F.Maximum: scalar.maximum,
         F.Minimum: scalar.minimum,
         V.Copy: scalar.identity,
@@ -96,6 +108,12 @@ def _function_table() -> dict[type, OpInfo]:
         {
             F.Sum: OpInfo("sum", "reduce"),  # options: dim (kept as size 1)
             F.Max: OpInfo("max", "reduce"),
+            F.Prod: OpInfo("prod", "reduce"),  # options: dim (kept as size 1)
+            F.CumSum: OpInfo("cumsum", "other"),  # options: dim
+            # opaque, not fused: their forward refuses an integer division by zero, which a
+            # fused kernel would skip
+            F.FloorDivide: OpInfo("floor_divide", "other"),
+            F.Remainder: OpInfo("remainder", "other"),
             F.MatMul: OpInfo("matmul", "other"),
             V.View: OpInfo("reshape", "view"),  # options: shape
             V.Permute: OpInfo("permute", "view"),  # options: order
@@ -104,6 +122,8 @@ def _function_table() -> dict[type, OpInfo]:
             V.Cast: OpInfo("cast", "other"),  # options: dtype
             V.ToBackend: OpInfo("to_device", "other"),
             V.Cat: OpInfo("cat", "other"),  # options: dim
+            V.Flip: OpInfo("flip", "other"),  # options: dims
+            V.ConstantPad: OpInfo("constant_pad", "other"),  # options: pads, value
             NF._Linear: OpInfo("linear", "other"),  # x @ weight.T (+ bias)
             NF._BCEWithLogits: OpInfo("bce_with_logits", "other"),
             NF._SoftmaxCrossEntropy: OpInfo("softmax_cross_entropy", "other"),

@@ -13,44 +13,52 @@ and define `forward`; everything else (parameters(), state_dict(), to(), fit()) 
 from __future__ import annotations
 
 from . import functional, init
-from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .container import ModuleList, Sequential
+from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .container import ModuleDict, ModuleList, Sequential
 from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Flatten, Identity, Linear
-from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss
 from .module import IncompatibleKeys, Module
-from .normalization import BatchNorm1d, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .parameter import Parameter
 
 __all__ = [
     "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "BCELoss",
     "BCEWithLogitsLoss",
-    "BatchNorm1d",
     "Conv1d",
     "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "ELU",
     "Embedding",
     "Flatten",
     "GELU",
     "Identity",
     "IncompatibleKeys",
+    "L1Loss",
     "LayerNorm",
+    "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MaxPool2d",
-    "MSELoss",
     "Module",
+    "ModuleDict",
     "ModuleList",
+    "MSELoss",
     "NLLLoss",
     "Parameter",
     "ReLU",
     "Sequential",
     "Sigmoid",
+    "SiLU",
+    "SmoothL1Loss",
     "Softmax",
+    "Softplus",
     "Tanh",
     "functional",
     "init",

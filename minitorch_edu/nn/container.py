@@ -1,14 +1,15 @@
-"""Containers: `Sequential` (a pipeline of layers) and `ModuleList` (a registered list of layers)."""
+"""Containers: `Sequential` (a pipeline of layers), `ModuleList` and `ModuleDict` (a registered list or
+dict of layers)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .module import Module
 
-__all__ = ["ModuleList", "Sequential"]
+__all__ = ["ModuleDict", "ModuleList", "Sequential"]
 
 
 class Sequential(Module):
@@ -69,6 +70,66 @@ class ModuleList(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    """A dict of named layers whose parameters the parent module sees, in insertion order.
+
+    Its state_dict keys are `<key>.<parameter>`, as in PyTorch: ModuleDict({"enc": Linear(2, 3)})
+    has "enc.weight" and "enc.bias".
+    """
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            raise KeyError(f"ModuleDict has no module {key!r}; keys: {list(self._modules)}")
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str) or not key or "." in key:
+            raise KeyError(f"ModuleDict keys must be non-empty strings without '.', got {key!r}")
+        if hasattr(type(self), key) or key in self.__dict__:  # e.g. "keys" or "training": would shadow it
+            raise KeyError(f"ModuleDict key {key!r} is the name of an attribute of ModuleDict; choose another key")
+        self.add_module(key, _as_module(module, key))
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> Iterable[str]:
+        return self._modules.keys()
+
+    def values(self) -> Iterable[Module]:
+        return self._modules.values()
+
+    def items(self) -> Iterable[tuple[str, Module]]:
+        return self._modules.items()
+
+    def pop(self, key: str) -> Module:
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) modules from a mapping or from (key, module) pairs."""
+        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        for key, module in pairs:
+            self[key] = module
 
 
 def _as_module(layer: Any, name: str) -> Module:

@@ -18,6 +18,7 @@ from ..core.autograd import Context, Function, no_grad
 from ..core.creation import arange, rand, tensor
 from ..core.ops import log_softmax, relu, sigmoid, softmax, tanh
 from ..core.tensor import Tensor
+from ..core.views import ConstantPad
 from .conv_functions import avg_pool2d, conv1d, conv2d, max_pool2d
 
 __all__ = [
@@ -29,30 +30,94 @@ __all__ = [
     "conv2d",
     "cross_entropy",
     "dropout",
+    "elu",
     "gelu",
+    "l1_loss",
     "layer_norm",
+    "leaky_relu",
     "linear",
     "log_softmax",
     "max_pool2d",
     "mse_loss",
     "nll_loss",
     "one_hot",
+    "pad",
     "relu",
     "sigmoid",
+    "silu",
+    "smooth_l1_loss",
     "softmax",
+    "softplus",
     "tanh",
 ]
 
 _GELU_C = math.sqrt(2.0 / math.pi)
+_SQRT_HALF = math.sqrt(0.5)
 
 
 # ---------------------------------------------------------------------- activations and layers
-def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
-    """GELU with the tanh approximation (PyTorch's `approximate='tanh'`):
-    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))). The exact erf form is not available."""
-    if approximate != "tanh":
-        raise ValueError(f"only approximate='tanh' is implemented (the erf form needs an erf op), got {approximate!r}")
-    return 0.5 * x * (1.0 + tanh(_GELU_C * (x + 0.044715 * x * x * x)))
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian Error Linear Unit, x * P(N(0, 1) <= x) (PyTorch's default, `approximate='none'`):
+    0.5 x (1 + erf(x / sqrt(2))). `approximate='tanh'` is the older approximation
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), within 1e-3 of it."""
+    if approximate == "none":
+        return 0.5 * x * (1.0 + ops.erf(x * _SQRT_HALF))
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + tanh(_GELU_C * (x + 0.044715 * x * x * x)))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x (the slope is the gradient at 0 too, as in PyTorch)."""
+    return ops.where(x > 0, x, x * negative_slope)
+
+
+def silu(x: Tensor) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    return x * sigmoid(x)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    # exp only sees the non-positive part: for large x, exp(x) = inf in the unused branch would
+    # turn its zero gradient into 0 * inf = nan
+    negative = ops.where(x > 0, 0.0, x)
+    return ops.where(x > 0, x, alpha * ops.expm1(negative))
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, a smooth relu; x itself where beta x > threshold (as in PyTorch,
+    where the two agree to float precision)."""
+    linear = x * beta > threshold
+    z = ops.where(linear, 0.0, x * beta)  # keeps exp from overflowing in the branch not taken
+    return ops.where(linear, x, ops.log1p(ops.exp(z)) / beta)
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
+    """Pad the last len(pad) // 2 dims (`torch.nn.functional.pad`): `pad` lists (before, after) pairs
+    starting with the LAST dim, e.g. (1, 1) pads the last dim, (1, 1, 2, 2) the last two. Negative
+    amounts crop. Only mode='constant' is implemented."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is implemented, got mode={mode!r}")
+    amounts = [int(p) for p in pad]
+    if len(amounts) % 2 or len(amounts) // 2 > input.ndim:
+        raise ValueError(
+            f"pad: the padding {tuple(amounts)} must have an even length of at most 2 * {input.ndim} for an "
+            f"input of shape {input.shape} (pairs for the last dims, last dim first)"
+        )
+    pairs = [(0, 0)] * input.ndim
+    for i in range(len(amounts) // 2):
+        pairs[input.ndim - 1 - i] = (amounts[2 * i], amounts[2 * i + 1])
+    for d, (lo, hi) in enumerate(pairs):
+        if input.shape[d] + lo + hi < 0:
+            raise ValueError(f"pad: padding {(lo, hi)} of dim {d} leaves a negative size (input shape {input.shape})")
+    if any(lo < 0 or hi < 0 for lo, hi in pairs):  # negative amounts crop: a view first
+        key = tuple(slice(max(-lo, 0), s - max(-hi, 0)) for s, (lo, hi) in zip(input.shape, pairs))
+        input = input[key]  # noqa: A001
+        pairs = [(max(lo, 0), max(hi, 0)) for lo, hi in pairs]
+    if all(p == (0, 0) for p in pairs):
+        return input
+    return ConstantPad.apply(input, pads=tuple(pairs), value=0.0 if value is None else float(value))
 
 
 class _Linear(Function):
@@ -189,6 +254,25 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # 
     target = _same_shape("mse_loss", input, target)
     diff = input - target
     return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean absolute error |input - target|."""
+    target = _same_shape("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
+    """Huber-like loss: 0.5 d² / beta where |d| < beta, else |d| - 0.5 beta (d = input - target).
+    Quadratic near 0, so its gradient shrinks smoothly; linear further out, so outliers pull less."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    target = _same_shape("smooth_l1_loss", input, target)
+    diff = input - target
+    size = diff.abs()
+    if beta == 0:  # the quadratic part vanishes: plain L1 (no division by zero)
+        return _reduce(size, reduction)
+    return _reduce(ops.where(size < beta, 0.5 * diff * diff / beta, size - 0.5 * beta), reduction)
 
 
 class _BCEWithLogits(Function):

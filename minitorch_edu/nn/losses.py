@@ -12,7 +12,7 @@ from ..core.tensor import Tensor
 from . import functional as F
 from .module import Module
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss", "SmoothL1Loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -41,6 +41,29 @@ class MSELoss(_Loss):
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.mse_loss(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error: mean(|prediction - target|)."""
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.l1_loss(input, target, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """0.5 d² / beta where |d| < beta, else |d| - 0.5 beta, for d = prediction - target."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
+        self.beta = float(beta)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+    def extra_repr(self) -> str:
+        return ", ".join(p for p in (super().extra_repr(), f"beta={self.beta}" if self.beta != 1.0 else "") if p)
 
 
 class BCEWithLogitsLoss(_WeightedLoss):

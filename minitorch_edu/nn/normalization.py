@@ -1,4 +1,5 @@
-"""Normalisation layers: `BatchNorm1d` (per channel, over the batch) and `LayerNorm` (per sample).
+"""Normalisation layers: `BatchNorm1d`/`BatchNorm2d` (per channel, over the batch) and `LayerNorm`
+(per sample).
 
 Both normalise to zero mean and unit variance, (x - mean) / sqrt(var + eps) with the biased
 variance, then apply a learned scale (weight) and shift (bias). BatchNorm also keeps running
@@ -16,7 +17,7 @@ from ..core.tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 
 
 class BatchNorm1d(Module):
@@ -80,6 +81,19 @@ class BatchNorm1d(Module):
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
             f"track_running_stats={self.track_running_stats}"
         )
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalisation of images (N, C, H, W): one mean and variance per channel C, over N, H and W.
+
+    The same running statistics and train/eval behaviour as `BatchNorm1d` (and as PyTorch's).
+    """
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{self!r} expected input of shape (N, {self.num_features}, H, W), got shape {tuple(x.shape)}"
+            )
 
 
 class LayerNorm(Module):
