@@ -202,9 +202,9 @@ def warm_cache(course: Path, chapter: str, sources: dict[str, Path], files: dict
     if not quiet:
         print(f"compiling {chapter}'s kernels once for the batch (its release notebook, sandboxed)", file=sys.stderr)
     for name, nb in nbs.items():
-        if name not in sources:
-            continue
         data = nb.read_bytes()
+        if name not in sources or not any(word in data for word in (b"minitorch_edu", b"numba")):
+            continue  # nothing of the package's kernels to compile
         grade_one({"student": "(warm-up)", "assignment": chapter, "notebook": name,
                    "source": sources[name].read_text(), "submission": data, "files": files,
                    "limits": asdict(limits), "sandbox": sandbox, "sha256": hashlib.sha256(data).hexdigest(),
