@@ -37,14 +37,16 @@ def main() -> None:
         (course / "source" / F.SLUG).mkdir(parents=True)
         nbformat.write(F.source_notebook(), course / "source" / F.SLUG / f"{F.SLUG}.ipynb")
         ensure_assignment(course, F.SLUG, None)  # the release is not part of the timing
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         recs = grade(course, F.SLUG, subs, workers=workers, db_url=None, scheduler=None, json_path=None,
                      limits=Limits(threads=1), sandbox=True, force=True, quiet=True)
         times[workers] = time.perf_counter() - t0
+        main_cpu = time.process_time() - cpu0
         over = sum(r["seconds"] - r["exec_seconds"] for r in recs) / len(recs)
         ex = sum(r["exec_seconds"] for r in recs) / len(recs)
         print(f"{workers} worker(s): {n} submissions in {times[workers]:.1f} s; per submission: "
-              f"cells {ex:.2f} s, overhead {over:.2f} s; scores {sorted({r['score'] for r in recs})}")
+              f"cells {ex:.2f} s, overhead {over:.2f} s; scores {sorted({r['score'] for r in recs})}; "
+              f"the coordinating process used {main_cpu:.1f} s of CPU")
     print(f"speed-up with 2 workers: {times[1] / times[2]:.2f}x")
 
 

@@ -63,13 +63,24 @@ def assert_outcomes(records: list[dict], cases: dict) -> None:
     assert got == {n: (status, score) for n, (_d, status, score, _f) in cases.items()}
 
 
-def test_a_local_dask_cluster_grades_as_the_process_pool_does(tmp_path):
+def _records(path: Path) -> list[dict]:
+    """A `--json` file's records without their timings."""
+    return [{k: v for k, v in rec.items() if k not in ("seconds", "exec_seconds")}
+            for rec in json.loads(path.read_text())]
+
+
+def test_a_local_dask_cluster_and_a_pool_grade_as_a_serial_run_does(tmp_path):
     from distributed import Client, LocalCluster, get_task_stream
 
     flat, cases = flat_class(tmp_path)
-    pool_course = F.make_course(tmp_path / "pool")
-    autograder(pool_course, "grade", F.SLUG, str(flat), "--workers", "2", "--timeout", "5",
-               "--json", str(tmp_path / "pool.json"))
+    runs = {}
+    for workers in ("1", "2"):
+        runs[workers] = F.make_course(tmp_path / f"pool{workers}")
+        autograder(runs[workers], "grade", F.SLUG, str(flat), "--workers", workers, "--timeout", "5",
+                   "--json", str(tmp_path / f"pool{workers}.json"))
+    assert _records(tmp_path / "pool1.json") == _records(tmp_path / "pool2.json")
+    assert gradebook_scores(runs["1"]) == gradebook_scores(runs["2"])
+    pool_course = runs["2"]
     dask_course = F.make_course(tmp_path / "dask")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client, get_task_stream(client) as stream:
@@ -79,14 +90,9 @@ def test_a_local_dask_cluster_grades_as_the_process_pool_does(tmp_path):
     tasks = [t for t in stream.data if str(t["key"]).startswith("grade-")]
     assert len(tasks) == len(cases), "every submission is one task on the cluster"
     assert len({t["worker"] for t in tasks}) == 2, "both Dask workers graded"
-    dask_recs = json.loads((tmp_path / "dask.json").read_text())
-    assert_outcomes(dask_recs, cases)
-    strip = [{k: v for k, v in rec.items() if k not in ("seconds", "exec_seconds")}
-             for rec in dask_recs]
-    pool_recs = [{k: v for k, v in rec.items() if k not in ("seconds", "exec_seconds")}
-                 for rec in json.loads((tmp_path / "pool.json").read_text())]
-    for a, b in zip(strip, pool_recs):  # the same records, part by part, except the timings
-        assert a == b
+    assert_outcomes(json.loads((tmp_path / "dask.json").read_text()), cases)
+    # the same records, part by part, except the timings
+    assert _records(tmp_path / "dask.json") == _records(tmp_path / "pool1.json")
     assert gradebook_scores(dask_course) == gradebook_scores(pool_course) == \
         {n: score for n, (_d, _s, score, _f) in cases.items()}
 
