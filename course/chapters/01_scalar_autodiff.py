@@ -147,33 +147,155 @@ print(L, "made by", L.op, "from", L.parents)
 # %% [markdown]
 # ## A picture of the graph
 #
-# Reading parents by hand gets old fast. The helper below draws the graph with matplotlib: each
-# box is a Value (its label, data and grad), each small circle the operation that made it. Leaves,
-# the Values you created yourself, sit on the left; the output on the right. (PyTorch users get
-# the same picture from `torchviz`; the package draws tensor graphs in chapter 10.)
+# Reading parents by hand gets old fast, so you will draw the graph. A drawing needs two lists: the
+# **nodes** (every Value the output depends on) and the **edges** (which Value feeds which). Each box
+# of the picture is a Value (its label, data and grad), each small circle the operation that made it.
+# Leaves, the Values you created yourself, sit on the left; the output on the right. (PyTorch users
+# get the same picture from `torchviz`, which walks `grad_fn.next_functions` the same way; the package
+# draws tensor graphs in chapter 10.)
+#
+# Write `trace(root, parents)`. Start at `root` and follow `parents(v)` (the Values `v` was computed
+# from) until nothing new turns up:
+#
+# - `nodes`: every Value `root` depends on, `root` included, **each once**, however many paths lead to
+#   it. Two Values are the same node only if they are the same object (`is`), not if their data are
+#   equal;
+# - `edges`: a pair `(parent, child)` for **every entry** of `parents(child)`, pointing the way the data
+#   flows. `x * x` has the parents `(x, x)`, so it has two edges from `x`: the picture draws both, and
+#   backprop will send a gradient along each.
+#
+# A Value reached along two paths must not be expanded twice, or its edges would be listed twice.
+
+
+# %% [solution] id=trace
+def trace(root, parents=value_parents):
+    """(nodes, edges) of the graph behind `root`: every node once; one (parent, child) pair per parent entry."""
+    ### BEGIN SOLUTION
+    nodes, edges, seen, todo = [], [], set(), [root]
+    while todo:
+        v = todo.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        nodes.append(v)
+        for p in parents(v):
+            edges.append((p, v))
+            todo.append(p)
+    return nodes, edges
+    ### END SOLUTION
+
+
+# %% [tests] id=trace_tests points=3
+from collections import Counter  # noqa: E402
+
+
+def _named(pairs):
+    """Edges as a multiset of (parent label, child label)."""
+    return Counter((p.label, c.label) for p, c in pairs)
+
+
+def _check_trace(root, want_nodes, want_edges, call):
+    """`trace(root)` against the expected node labels and (parent, child) label pairs."""
+    got = trace(root)
+    testing.assert_true(isinstance(got, tuple) and len(got) == 2, call=call, got=type(got).__name__,
+                        expected="a pair (nodes, edges)", hint="return nodes, edges")
+    nodes, edges = got
+    ids = [id(v) for v in nodes]
+    testing.assert_true(len(ids) == len(set(ids)), call=f"{call} -> nodes",
+                        got=f"{len(ids)} nodes, {len(ids) - len(set(ids))} listed twice", expected="each node once",
+                        hint="a Value reached along two paths was listed twice: remember the ones you have seen")
+    testing.assert_equal(sorted(v.label for v in nodes), sorted(want_nodes), call=f"{call} -> node labels", hints=[
+        (lambda got, exp: len(got) < len(exp), "some nodes are missing: keep following the parents of the parents, "
+         "and include root itself"),
+        (lambda got, exp: len(got) > len(exp), "too many nodes: is a node listed twice?"),
+    ])
+    testing.assert_equal(dict(_named(edges)), dict(Counter(want_edges)), call=f"{call} -> edges as (parent, child)",
+                         hints=[
+        (lambda got, exp: Counter({(c, p): n for (p, c), n in got.items()}) == Counter(exp),
+         "every edge is reversed: the pair is (parent, child), the way the data flows"),
+        (lambda got, exp: sum(got.values()) > sum(exp.values()), "edges are listed more than once: a node reached "
+         "along two paths was expanded twice"),
+        (lambda got, exp: sum(got.values()) < sum(exp.values()), "edges are missing: one pair per entry of "
+         "parents(child), so x * x has two edges from x, and follow the whole graph, not just root's parents"),
+    ])
+
+
+def _labelled(**values):
+    for name, v in values.items():
+        v.label = name
+
+
+with testing.part("trace"):
+    _check_trace(L, ["a", "b", "c", "d", "e", "f", "L"],
+                 [("a", "e"), ("b", "e"), ("e", "d"), ("c", "d"), ("d", "L"), ("f", "L")], call="trace(L)")
+    leaf = Value(1.5, label="leaf")
+    _check_trace(leaf, ["leaf"], [], call="trace(a leaf)")
+    # a diamond: p is used by two nodes, which meet again in out
+    p = Value(2.0)
+    q, r = p * 3.0, p.exp()
+    out = q + r
+    _labelled(p=p, q=q, r=r, out=out)
+    q.parents[1].label = "3"
+    _check_trace(out, ["p", "3", "q", "r", "out"],
+                 [("p", "q"), ("3", "q"), ("p", "r"), ("q", "out"), ("r", "out")], call="trace(out = p * 3 + exp(p))")
+### BEGIN HIDDEN TESTS
+with testing.part("trace", hidden=True):
+    # the same Value twice in one operation: two edges, one node
+    x = Value(3.0)
+    sq = x * x
+    top = sq + x
+    _labelled(x=x, sq=sq, top=top)
+    _check_trace(top, ["x", "sq", "top"], [("x", "sq"), ("x", "sq"), ("sq", "top"), ("x", "top")],
+                 call="trace(x * x + x)")
+    # two different leaves with the same data are two nodes
+    u, w = Value(2.0), Value(2.0)
+    prod = u * w
+    _labelled(u=u, w=w, prod=prod)
+    _check_trace(prod, ["u", "w", "prod"], [("u", "prod"), ("w", "prod")], call="trace(u * w), u and w both 2.0")
+    # a shared node deep down, reached along many paths: expanded once
+    base = Value(0.5)
+    level, names = base, {"base": base}
+    want = []
+    for i in range(6):
+        nxt = level * level + level
+        mul = nxt.parents[0]
+        names[f"m{i}"], names[f"s{i}"] = mul, nxt
+        prev = "base" if i == 0 else f"s{i - 1}"
+        want += [(prev, f"m{i}"), (prev, f"m{i}"), (f"m{i}", f"s{i}"), (prev, f"s{i}")]
+        level = nxt
+    _labelled(**names)
+    _check_trace(level, list(names), want, call="trace of six nested (v * v + v)")
+    # another parents function: a graph of plain dicts
+    g = {"name": "g", "in": []}
+    h = {"name": "h", "in": [g]}
+    k = {"name": "k", "in": [g, h]}
+    nodes, edges = trace(k, parents=lambda n: n["in"])
+    testing.assert_equal(sorted(n["name"] for n in nodes), ["g", "h", "k"], call="trace(k, parents=...) -> nodes")
+    testing.assert_equal(sorted((a["name"], b["name"]) for a, b in edges), [("g", "h"), ("g", "k"), ("h", "k")],
+                         call="trace(k, parents=...) -> edges", hints="use the `parents` argument, not v.parents")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# `draw_graph` below lays out your `nodes` in columns (a node one column right of its deepest parent) and
+# draws one arrow per edge of yours: if the picture looks wrong, so is the trace.
 
 
 # %% [setup]
-def graph_nodes(root):
-    """Every Value `root` depends on (root included), each once."""
-    seen, todo, nodes = set(), [root], []
-    while todo:
-        v = todo.pop()
-        if id(v) not in seen:
-            seen.add(id(v))
-            nodes.append(v)
-            todo.extend(v.parents)
-    return nodes
-
-
 def draw_graph(root, title="", ax=None):
-    """Draw the computation graph of `root`: boxes show label, data and grad."""
-    nodes = graph_nodes(root)
+    """Draw the computation graph of `root` from your `trace(root)`: boxes show label, data and grad."""
+    try:
+        nodes, edges = trace(root)
+    except NotImplementedError:
+        print("draw_graph needs your `trace` (the part above): not written yet, so no picture")
+        return None
+    inputs = {id(v): [] for v in nodes}  # each node's parents, in the order of your edges
+    for parent, child in edges:
+        inputs.setdefault(id(child), []).append(parent)
     depth = {}
 
     def column(v):  # a node's column: 1 + the deepest of its parents (leaves in column 0)
         if id(v) not in depth:
-            depth[id(v)] = 0 if not v.parents else 1 + max(column(p) for p in v.parents)
+            depth[id(v)] = 0 if not inputs.get(id(v)) else 1 + max(column(p) for p in inputs[id(v)])
         return depth[id(v)]
 
     for v in nodes:
@@ -189,14 +311,17 @@ def draw_graph(root, title="", ax=None):
         _, ax = plt.subplots(figsize=(max(width, 5), 1.1 * max(rows.values()) + 0.8), dpi=80)
     for v in nodes:
         x, y = pos[id(v)]
-        if v.parents:
+        mine = inputs.get(id(v), [])
+        if mine:
             ox = x - 0.75
             op_style = {"boxstyle": "circle,pad=0.3", "fc": "#f6d6a8", "ec": "none"}
             ax.text(ox, y, v.op, ha="center", va="center", fontsize=8, zorder=3, bbox=op_style)
             ax.annotate("", (x - 0.55, y), (ox + 0.2, y), arrowprops={"arrowstyle": "->"})
-            for k, p in enumerate(v.parents):
+            for k, p in enumerate(mine):
+                if id(p) not in pos:
+                    continue  # an edge from a node your trace did not list
                 px, py = pos[id(p)]
-                again = sum(q is p for q in v.parents[:k])  # a Value used twice: a second, curved edge
+                again = sum(q is p for q in mine[:k])  # a Value used twice: a second, curved edge
                 skips = x - px > 2.5 and py == y  # a straight edge along a row would cross boxes: bend it
                 rad = 0.35 * again + (-0.3 if skips else 0.0)
                 style = {"arrowstyle": "->", "color": "0.4", "connectionstyle": f"arc3,rad={rad}"}
@@ -209,7 +334,7 @@ def draw_graph(root, title="", ax=None):
             va="center",
             fontsize=8,
             zorder=3,
-            bbox={"boxstyle": "round", "fc": "#cfe3f7" if v.parents else "#d9f2d0"},
+            bbox={"boxstyle": "round", "fc": "#cfe3f7" if mine else "#d9f2d0"},
         )
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
@@ -221,8 +346,8 @@ def draw_graph(root, title="", ax=None):
 
 
 # %%
-draw_graph(L, "L = (a * b + c) * f, before backward: every grad is 0")
-plt.show()
+if draw_graph(L, "L = (a * b + c) * f, before backward: every grad is 0") is not None:
+    plt.show()
 
 # %% [markdown]
 # ## Derivative rules: one line each
@@ -494,6 +619,18 @@ def topological_order(root, parents=value_parents):
 
 
 # %% [tests] id=topological_order_tests points=4
+def graph_nodes(root):
+    """Every Value `root` depends on (root included), each once: what the checks compare with."""
+    seen, todo, nodes = set(), [root], []
+    while todo:
+        v = todo.pop()
+        if id(v) not in seen:
+            seen.add(id(v))
+            nodes.append(v)
+            todo.extend(v.parents)
+    return nodes
+
+
 def _check_order(order, root, parents, call):
     """Shared by the visible and hidden checks: each node once, root first, children before parents."""
     every = graph_nodes(root) if isinstance(root, Value) else None
@@ -663,8 +800,8 @@ with testing.part("backprop", hidden=True):
 for v in graph_nodes(L):
     v.grad = 0.0
 L.backward()
-draw_graph(L, "after L.backward(): dL/dv in every box")
-plt.show()
+if draw_graph(L, "after L.backward(): dL/dv in every box") is not None:
+    plt.show()
 
 # %% [markdown]
 # A Value used more than once collects a gradient from every use. Here `x` feeds the product
@@ -675,8 +812,8 @@ x = Value(3.0, label="x")
 y = x * x + x
 y.label = "y"
 y.backward()
-draw_graph(y, "y = x * x + x: x gets 3 + 3 + 1 = 7 from its three uses")
-plt.show()
+if draw_graph(y, "y = x * x + x: x gets 3 + 3 + 1 = 7 from its three uses") is not None:
+    plt.show()
 
 # %% [markdown]
 # Check the first graph by hand: `L = d * f`, so `dL/df = d = 4` and `dL/dd = f = -2`; `d = e + c` passes

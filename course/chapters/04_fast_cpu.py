@@ -16,11 +16,13 @@
 # order. Then you race them against the package's reference and NumPy, and train a network on them.
 
 # %% [setup]
+import inspect
 import sys
 import time
 from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -75,6 +77,23 @@ def is_contiguous(strides, shape):
             return False
         expected *= shape[d]
     return True
+
+
+_SIGNATURES = {1: numba.float64(numba.float64), 2: numba.float64(numba.float64, numba.float64)}
+_compiled = {}
+
+
+def compiled(fn):
+    """`fn` (a scalar function of 1 or 2 floats) compiled on its own into a C function, once per function.
+
+    numba passes it to a kernel as a *first-class function* (a function pointer of a fixed signature), so a
+    kernel is compiled once per dtype and serves every scalar function; only the small `fn` is compiled anew.
+    Arguments and results are float64: float32 and int64 data are converted on the way in and out.
+    """
+    if fn not in _compiled:
+        arity = len(inspect.signature(fn).parameters)
+        _compiled[fn] = numba.cfunc(_SIGNATURES[arity])(fn)
+    return _compiled[fn]
 
 
 def ints(values):
@@ -177,6 +196,12 @@ for label, f in [("python", py_sum), ("numba, 1st call (compiles)", nb_sum), ("n
 #   compiled separately. Shapes and strides are tuples in the kernel contract, and a tuple of length 2 is a
 #   different type from one of length 3. So your kernels turn them into int64 arrays first with `ints(...)`:
 #   one compiled version serves every number of dims.
+# - **Pass the scalar function in, do not bake it in.** A training step calls about twenty scalar functions
+#   (add, mul, exp, tanh, the comparisons of the backwards, ...). A parallel loop compiled for each one
+#   costs a second or more each. Instead, `compiled(fn)` (in the setup cell) turns `fn` alone into a small
+#   C function, and your loop takes it as an argument `f`: numba compiles the loop once per dtype and calls
+#   `f` through a function pointer. That is how C libraries pass callbacks (`qsort`'s comparator), and why
+#   one compiled loop serves every op.
 # - **`cache=True`** stores the machine code on disk, so the next process loads it in milliseconds instead of
 #   compiling again. The package's kernels use it (`minitorch_edu/backends/numba_cpu.py`). It needs a
 #   function that lives in a file, so the kernels you define in this notebook compile afresh each session.
@@ -196,36 +221,39 @@ for label, f in [("python", py_sum), ("numba, 1st call (compiles)", nb_sum), ("n
 # `TensorIterator` does exactly this check ("is it contiguous?") before every elementwise kernel.
 #
 # Write the njit body: if `out_strides` and `a_strides` are equal *and* contiguous for `shape`, take the flat
-# `prange` loop; else the strided loop (one index array per iteration). The Python wrapper `kernel` is
-# given: it converts the tuples with `ints`.
+# `prange` loop; else the strided loop (one index array per iteration). Your loop is `map_loop`, compiled
+# with `@njit(parallel=True)`; `f` is the compiled scalar function, called as `f(x)`. The factory
+# `tensor_map(fn)` below it is given: it compiles `fn` with `compiled` and converts the tuples with `ints`.
 
 # %% [solution] id=tensor_map
+@njit(parallel=True)
+def map_loop(out, out_strides, a, a_strides, shape, f):
+    """The loop of tensor_map: out[index] = f(a[index]) for every index of shape (int64 arrays)."""
+    n = 1
+    for s in shape:
+        n *= s
+    ### BEGIN SOLUTION
+    if is_contiguous(out_strides, shape) and (out_strides == a_strides).all():
+        for i in prange(n):
+            out[i] = f(a[i])
+    else:
+        for i in prange(n):
+            index = np.empty(len(shape), np.int64)
+            to_index(i, shape, index)
+            out[position(index, out_strides)] = f(a[position(index, a_strides)])
+    ### END SOLUTION
+
+
 def tensor_map(fn):
     """A compiled map kernel for the scalar function `fn`:  out[index] = fn(a[index]) for every index.
 
         kernel = tensor_map(scalar.neg)
         kernel(out, out_strides, a, a_strides, shape)   # same contract as chapter 03
     """
-    f = njit(inline="always")(fn)
-
-    @njit(parallel=True)
-    def run(out, out_strides, a, a_strides, shape):
-        n = 1
-        for s in shape:
-            n *= s
-        ### BEGIN SOLUTION
-        if is_contiguous(out_strides, shape) and (out_strides == a_strides).all():
-            for i in prange(n):
-                out[i] = f(a[i])
-        else:
-            for i in prange(n):
-                index = np.empty(len(shape), np.int64)
-                to_index(i, shape, index)
-                out[position(index, out_strides)] = f(a[position(index, a_strides)])
-        ### END SOLUTION
+    f = compiled(fn)  # fn on its own, as a C function: compiled once, shared by every kernel
 
     def kernel(out, out_strides, a, a_strides, shape):
-        run(out, ints(out_strides), a, ints(a_strides), ints(shape))
+        map_loop(out, ints(out_strides), a, ints(a_strides), ints(shape), f)
 
     return kernel
 
@@ -298,32 +326,34 @@ with testing.part("tensor_map", hidden=True), sealed_backends("tensor_map"):
 # storage order, so only the strided loop is right.
 
 # %% [solution] id=tensor_zip
+@njit(parallel=True)
+def zip_loop(out, out_strides, a, a_strides, b, b_strides, shape, f):
+    """The loop of tensor_zip: out[index] = f(a[index], b[index])."""
+    n = 1
+    for s in shape:
+        n *= s
+    ### BEGIN SOLUTION
+    if is_contiguous(out_strides, shape) and (out_strides == a_strides).all() and (out_strides == b_strides).all():
+        for i in prange(n):
+            out[i] = f(a[i], b[i])
+    else:
+        for i in prange(n):
+            index = np.empty(len(shape), np.int64)
+            to_index(i, shape, index)
+            out[position(index, out_strides)] = f(a[position(index, a_strides)], b[position(index, b_strides)])
+    ### END SOLUTION
+
+
 def tensor_zip(fn):
     """A compiled zip kernel:  out[index] = fn(a[index], b[index]) (broadcast inputs have stride 0).
 
         kernel = tensor_zip(scalar.add)
         kernel(out, out_strides, a, a_strides, b, b_strides, shape)
     """
-    f = njit(inline="always")(fn)
-
-    @njit(parallel=True)
-    def run(out, out_strides, a, a_strides, b, b_strides, shape):
-        n = 1
-        for s in shape:
-            n *= s
-        ### BEGIN SOLUTION
-        if is_contiguous(out_strides, shape) and (out_strides == a_strides).all() and (out_strides == b_strides).all():
-            for i in prange(n):
-                out[i] = f(a[i], b[i])
-        else:
-            for i in prange(n):
-                index = np.empty(len(shape), np.int64)
-                to_index(i, shape, index)
-                out[position(index, out_strides)] = f(a[position(index, a_strides)], b[position(index, b_strides)])
-        ### END SOLUTION
+    f = compiled(fn)  # fn on its own, as a C function: compiled once, shared by every kernel
 
     def kernel(out, out_strides, a, a_strides, b, b_strides, shape):
-        run(out, ints(out_strides), a, ints(a_strides), b, ints(b_strides), ints(shape))
+        zip_loop(out, ints(out_strides), a, ints(a_strides), b, ints(b_strides), ints(shape), f)
 
     return kernel
 
@@ -392,35 +422,37 @@ with testing.part("tensor_zip", hidden=True), sealed_backends("tensor_zip"):
 # (GPU code meets the same problem in chapter 05, and solves it with a tree in shared memory.)
 
 # %% [solution] id=tensor_reduce
+@njit(parallel=True)
+def reduce_loop(out, out_strides, a, a_strides, a_shape, dim, f):
+    """The loop of tensor_reduce: fold dim `dim` of a into out, which holds the start value."""
+    out_shape = a_shape.copy()
+    out_shape[dim] = 1
+    n = 1
+    for s in out_shape:
+        n *= s
+    ### BEGIN SOLUTION
+    for i in prange(n):
+        index = np.empty(len(a_shape), np.int64)
+        to_index(i, out_shape, index)
+        o = position(index, out_strides)
+        start = position(index, a_strides)
+        acc = out[o]
+        for j in range(a_shape[dim]):
+            acc = f(acc, a[start + j * a_strides[dim]])
+        out[o] = acc
+    ### END SOLUTION
+
+
 def tensor_reduce(fn):
     """A compiled reduce kernel: out[index] = fn(... fn(fn(out[index], a[index, 0]), a[index, 1]) ..., a[index, n-1]).
 
         kernel = tensor_reduce(scalar.add)
         kernel(out, out_strides, a, a_strides, a_shape, dim)   # out has a_shape with a_shape[dim] == 1
     """
-    f = njit(inline="always")(fn)
-
-    @njit(parallel=True)
-    def run(out, out_strides, a, a_strides, a_shape, dim):
-        out_shape = a_shape.copy()
-        out_shape[dim] = 1
-        n = 1
-        for s in out_shape:
-            n *= s
-        ### BEGIN SOLUTION
-        for i in prange(n):
-            index = np.empty(len(a_shape), np.int64)
-            to_index(i, out_shape, index)
-            o = position(index, out_strides)
-            start = position(index, a_strides)
-            acc = out[o]
-            for j in range(a_shape[dim]):
-                acc = f(acc, a[start + j * a_strides[dim]])
-            out[o] = acc
-        ### END SOLUTION
+    f = compiled(fn)  # fn on its own, as a C function: compiled once, shared by every kernel
 
     def kernel(out, out_strides, a, a_strides, a_shape, dim):
-        run(out, ints(out_strides), a, ints(a_strides), ints(a_shape), dim)
+        reduce_loop(out, ints(out_strides), a, ints(a_strides), ints(a_shape), dim, f)
 
     return kernel
 
@@ -549,10 +581,17 @@ def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
 
 # %% [markdown]
 # The tests of this part also check speed, generously: on a 128×128 float32 matmul your kernel must take at
-# most **100 times** the time of the package's reference kernel, both timed here, in the same run, on the
-# same machine. A kernel that is not compiled, or walks `b` by columns with a large penalty, misses it.
+# most **60 times** the time of the package's reference kernel, both timed here, in turns, on one thread
+# (so the number of cores, and other programs, matter little). The reference packs tiles of `b` into
+# cache-sized panels and vectorises; on the machine this course is tested on, the i-r-j loop took about 22
+# times its time, the Python loop of chapter 03 several thousand times, and a compiled loop that builds
+# index arrays for every term over a hundred times. Any compiled i-r-j loop passes; a loop the interpreter runs,
+# or one that allocates in its innermost loop, does not.
 
 # %% [tests] id=tensor_matmul_tests points=6
+MATMUL_TARGET = 60  # at most this many times the reference kernel's time, measured in the same run
+
+
 def time_matmul(kernel, n=128, repeats=5):
     """Fastest seconds of one (n, n) @ (n, n) float32 call of `kernel`, after a warm-up call."""
     rng = np.random.default_rng(0)
@@ -569,7 +608,43 @@ def time_matmul(kernel, n=128, repeats=5):
     return float(min(times)), out.reshape(n, n), a.reshape(n, n) @ b.reshape(n, n)
 
 
-reference_s = time_matmul(REFERENCE_MATMUL)[0]
+def race_matmul(kernel, reference, n=128, rounds=40, budget_s=1.0):
+    """(yours, reference's) fastest seconds on (n, n) float32, timed in turns, and (got, expected).
+
+    Both run on one thread, in turns, and the fastest of many calls counts: that keeps the ratio steady on a
+    busy machine (a parallel call waits for its slowest thread, and other programs take cores away) and
+    the same whatever the number of cores. It compares the code, not the machine."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(n * n).astype(np.float32), rng.standard_normal(n * n).astype(np.float32)
+    outs = [np.zeros(n * n, np.float32), np.zeros(n * n, np.float32)]
+    best = [np.inf, np.inf]
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        _race(kernel, reference, a, b, outs, best, n, rounds, budget_s)
+    finally:
+        numba.set_num_threads(threads)
+    return best[0], best[1], outs[0].reshape(n, n), a.reshape(n, n) @ b.reshape(n, n)
+
+
+def _race(kernel, reference, a, b, outs, best, n, rounds, budget_s):
+    spent = 0.0
+    for round_ in range(rounds + 1):  # round 0 warms both up (and compiles)
+        for which, k in enumerate((kernel, reference)):
+            start = time.perf_counter()
+            k(outs[which], (n, 1), a, (n, 1), b, (n, 1), (n, n), n)
+            took = time.perf_counter() - start
+            if round_:  # not the warm-up, which compiles
+                spent += took
+                best[which] = min(best[which], took)
+        if round_ and spent > budget_s:  # a slow kernel: a few rounds of it tell enough...
+            break
+    for _ in range(rounds - round_):  # ...but the reference's best time needs all its calls
+        start = time.perf_counter()
+        reference(outs[1], (n, 1), a, (n, 1), b, (n, 1), (n, n), n)
+        best[1] = min(best[1], time.perf_counter() - start)
+
+
 with testing.part("tensor_matmul"), sealed_backends("tensor_matmul"):
     own(tensor_matmul, "tensor_matmul")
     A, B = np.arange(6.0), np.arange(12.0) - 4.0
@@ -581,12 +656,12 @@ with testing.part("tensor_matmul"), sealed_backends("tensor_matmul"):
         view(out, (2, 4), (4, 1)), A.reshape(2, 3) @ B.reshape(3, 4), call=call,
         hints=[(lambda got, exp: np.isnan(got).any(), "set each row of out to 0 before accumulating into it")],
     )
-    yours_s, got, expected = time_matmul(tensor_matmul)
+    yours_s, reference_s, got, expected = race_matmul(tensor_matmul, REFERENCE_MATMUL)
     testing.assert_close(got, expected, rtol=1e-4, atol=1e-3, call="tensor_matmul on (128, 128) @ (128, 128) float32")
     print(f"128x128 matmul: yours {1000 * yours_s:.2f} ms, the reference {1000 * reference_s:.2f} ms "
-          f"({yours_s / reference_s:.1f}x its time; the target is at most 100x)")
-    testing.assert_true(yours_s <= 100 * reference_s, call="time of tensor_matmul on (128, 128) @ (128, 128)",
-                        got=f"{yours_s / reference_s:.1f}x the reference's time", expected="at most 100x",
+          f"({yours_s / reference_s:.1f}x its time; the target is at most {MATMUL_TARGET}x)")
+    testing.assert_true(yours_s <= MATMUL_TARGET * reference_s, call="time of tensor_matmul on (128, 128) @ (128, 128)",
+                        got=f"{yours_s / reference_s:.1f}x the reference's time", expected=f"at most {MATMUL_TARGET}x",
                         hint="is your kernel compiled (@njit(parallel=True), prange over the rows) "
                              "and is the innermost loop over j (a row of b)?")
 ### BEGIN HIDDEN TESTS
@@ -705,24 +780,16 @@ except ImportError:
     pass
 
 # %% [markdown]
-# ## 7 · Your matmul trains a network
+# ## 7 · Your kernels train a network
 #
-# The same network as in chapter 03, a two-layer MLP on points inside or outside a circle. Training it calls
-# about twenty different scalar functions (add, mul, exp, log, tanh, max, the comparisons of the backwards,
-# Adam's sqrt and div, ...). Each would be one more compiled kernel of yours, a second or more each: over this
-# notebook's time budget. The package's kernels avoid that with `cache=True` (loaded from disk in
-# milliseconds). So here the backend `"mine_mm"` runs **your matmul**, the kernel where compiling pays off
-# most, and the package's cached map, zip and reduce. With a warm cache in your own session, try
-# `device="mine"` instead: every op then runs on your kernels (the first step compiles them all).
+# The same network as in chapter 03, a two-layer MLP on points inside or outside a circle, now on the
+# backend `"mine"`: every op of the forward pass, the backward pass and the optimizer runs on your map, zip,
+# reduce and matmul. Training calls about twenty different scalar functions; thanks to `compiled`, each
+# costs a small compile of its own, and your loops are compiled once per dtype (float32 here: the tests
+# above used float64). The first step pays those compiles; the later ones are fast.
 
 # %%
-from minitorch_edu.backends import numba_cpu  # noqa: E402
-
-training = mt.register_backend(mt.Backend(
-    "mine_mm", map=numba_cpu.tensor_map, zip=numba_cpu.tensor_zip, reduce=numba_cpu.tensor_reduce,
-    matmul=chapter.fallback("tensor_matmul", tensor_matmul, probe_matmul),
-))
-DEVICE = "mine_mm"
+DEVICE = "mine"
 
 # %%
 X, y = mt.data.toy.circle(400, seed=0)
@@ -753,7 +820,7 @@ fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
 left.plot(losses)
 left.set_xlabel("step")
 left.set_ylabel("loss")
-left.set_title("training on your compiled matmul", fontsize=10)
+left.set_title("training on your compiled kernels", fontsize=10)
 right.semilogy(step_ms)
 right.set_xlabel("step")
 right.set_ylabel("ms per step (log)")

@@ -202,8 +202,8 @@ def _one_gpu_pass(dst: Any, src: Any) -> bool:
     return (
         isinstance(dst, Tensor)
         and isinstance(src, Tensor)
-        and dst.device == "cuda"
-        and src.device == "cuda"
+        and dst.backend.name == "cuda"  # the package's kernel: not for a learner's backend on the GPU
+        and src.backend.name == "cuda"
         and dst.shape == src.shape
         and dst.dtype == src.dtype
         and dst.is_contiguous()

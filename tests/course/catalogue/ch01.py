@@ -273,3 +273,74 @@ def backprop(order, grad=1.0):
 """,
     },
 }
+
+_TRACE = '''
+def trace(root, parents=value_parents):
+    nodes, edges, seen, todo = [], [], set(), [root]
+    while todo:
+        v = todo.pop()
+        if {seen_key} in seen:
+            continue
+        seen.add({seen_key})
+        nodes.append(v)
+        for p in parents(v):
+            edges.append({edge})
+            todo.append(p)
+    return {result}
+'''
+
+
+def _trace(seen_key: str = "id(v)", edge: str = "(p, v)", result: str = "nodes, edges") -> str:
+    return _TRACE.format(seen_key=seen_key, edge=edge, result=result)
+
+
+WRONG["trace"] = {
+    # no memory of visited nodes: a node reached along two paths is listed (and expanded) twice
+    "no_seen_set": """
+def trace(root, parents=value_parents):
+    nodes, edges, todo = [], [], [root]
+    while todo:
+        v = todo.pop()
+        nodes.append(v)
+        for p in parents(v):
+            edges.append((p, v))
+            todo.append(p)
+    return nodes, edges
+""",
+    # the pairs point from child to parent, against the flow of the data
+    "edges_reversed": _trace(edge="(v, p)"),
+    # only root and its direct parents: the graph stops at depth 1
+    "stops_at_depth_one": """
+def trace(root, parents=value_parents):
+    nodes, edges = [root], []
+    for p in parents(root):
+        if all(p is not n for n in nodes):
+            nodes.append(p)
+        edges.append((p, root))
+    return nodes, edges
+""",
+    # the root itself is left out of the nodes
+    "misses_the_root": _trace(result="nodes[1:], edges"),
+    # edges kept as a set: x * x gets one edge from x instead of two (the visible graphs use no node
+    # twice in one operation)
+    "edges_deduplicated_hidden_only": _trace(result="nodes, list(dict.fromkeys(edges))"),
+    # nodes told apart by their data, not their identity: two leaves that are both 2.0 merge
+    "seen_by_data_hidden_only": _trace(seen_key="v.data"),
+    # v.parents instead of the `parents` argument: right for Values, wrong for any other graph
+    "ignores_parents_argument_hidden_only": """
+def trace(root, parents=value_parents):
+    nodes, edges, seen, todo = [], [], set(), [root]
+    while todo:
+        v = todo.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        nodes.append(v)
+        for p in v.parents:
+            edges.append((p, v))
+            todo.append(p)
+    return nodes, edges
+""",
+    # only the nodes: the edges are left for the drawing to find
+    "returns_nodes_only": _trace(result="nodes"),
+}

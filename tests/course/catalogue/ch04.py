@@ -5,55 +5,59 @@ Names ending in `_hidden_only` pass the visible self-check and fail only the hid
 
 SLUG = "04_fast_cpu"
 
+# the chapter's structure: the learner's loop takes the compiled scalar function `f` as an argument
 _MAP = '''
-def tensor_map(fn):
-    f = njit(inline="always")(fn)
-
-    @njit(parallel=True)
-    def run(out, out_strides, a, a_strides, shape):
-        n = 1
-        for s in shape:
-            n *= s
+@njit(parallel=True)
+def map_loop(out, out_strides, a, a_strides, shape, f):
+    n = 1
+    for s in shape:
+        n *= s
 {body}
 
+
+def tensor_map(fn):
+    f = compiled(fn)
+
     def kernel(out, out_strides, a, a_strides, shape):
-        run(out, ints(out_strides), a, ints(a_strides), ints(shape))
+        map_loop(out, ints(out_strides), a, ints(a_strides), ints(shape), f)
 
     return kernel
 '''
 
 _ZIP = '''
-def tensor_zip(fn):
-    f = njit(inline="always")(fn)
-
-    @njit(parallel=True)
-    def run(out, out_strides, a, a_strides, b, b_strides, shape):
-        n = 1
-        for s in shape:
-            n *= s
+@njit(parallel=True)
+def zip_loop(out, out_strides, a, a_strides, b, b_strides, shape, f):
+    n = 1
+    for s in shape:
+        n *= s
 {body}
 
+
+def tensor_zip(fn):
+    f = compiled(fn)
+
     def kernel(out, out_strides, a, a_strides, b, b_strides, shape):
-        run(out, ints(out_strides), a, ints(a_strides), b, ints(b_strides), ints(shape))
+        zip_loop(out, ints(out_strides), a, ints(a_strides), b, ints(b_strides), ints(shape), f)
 
     return kernel
 '''
 
 _REDUCE = '''
-def tensor_reduce(fn):
-    f = njit(inline="always")(fn)
-
-    @njit(parallel=True)
-    def run(out, out_strides, a, a_strides, a_shape, dim):
-        out_shape = a_shape.copy()
-        out_shape[dim] = 1
-        n = 1
-        for s in out_shape:
-            n *= s
+@njit(parallel=True)
+def reduce_loop(out, out_strides, a, a_strides, a_shape, dim, f):
+    out_shape = a_shape.copy()
+    out_shape[dim] = 1
+    n = 1
+    for s in out_shape:
+        n *= s
 {body}
 
+
+def tensor_reduce(fn):
+    f = compiled(fn)
+
     def kernel(out, out_strides, a, a_strides, a_shape, dim):
-        run(out, ints(out_strides), a, ints(a_strides), ints(a_shape), dim)
+        reduce_loop(out, ints(out_strides), a, ints(a_strides), ints(a_shape), dim, f)
 
     return kernel
 '''
@@ -84,15 +88,15 @@ def _indent(body, spaces):
 
 
 def _map(body):
-    return _MAP.format(body=_indent(body, 8))
+    return _MAP.format(body=_indent(body, 4))
 
 
 def _zip(body):
-    return _ZIP.format(body=_indent(body, 8))
+    return _ZIP.format(body=_indent(body, 4))
 
 
 def _reduce(body):
-    return _REDUCE.format(body=_indent(body, 8))
+    return _REDUCE.format(body=_indent(body, 4))
 
 
 def _matmul(body):
@@ -311,6 +315,19 @@ def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
                 acc += a[a0 + r * a_strides[-1]] * b[b0 + r * b_strides[-2] + j * b_strides[-1]]
             out[o + j * out_strides[-1]] = acc
 """,
+        # compiled and right, but it builds index arrays for every term: the allocations in the innermost
+        # loop make it far slower than the speed target allows
+        "index_arrays_per_term": _matmul("""
+o += i * out_strides[nd - 2]
+for j in range(m):
+    acc = 0.0
+    for r in range(k):
+        ia = np.zeros(nd, np.int64)
+        ib = np.zeros(nd, np.int64)
+        ia[nd - 2], ia[nd - 1], ib[nd - 2], ib[nd - 1] = i, r, r, j
+        acc += a[a0 + position(ia[nd - 2:], a_strides[nd - 2:])] * b[b0 + position(ib[nd - 2:], b_strides[nd - 2:])]
+    out[o + j * out_strides[nd - 1]] = acc
+"""),
         "delegates_to_numba_matmul": """
 def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
     from minitorch_edu.backends import numba_matmul

@@ -1,7 +1,9 @@
 """Wrong solutions of chapter 05 (numba.cuda kernels): each must lose its part's points.
 
 They run in numba's CUDA simulator, which raises IndexError on an out-of-bounds access (a real GPU would
-read garbage). Names ending in `_hidden_only` pass the visible self-check and fail only the hidden tests.
+read garbage). The races (a missing `cuda.syncthreads()`) are caught deterministically: the chapter's tests
+launch the shared-memory kernels in `in_thread_order()`, one thread at a time up to its next barrier.
+Names ending in `_hidden_only` pass the visible self-check and fail only the hidden tests.
 """
 
 SLUG = "05_gpu"
@@ -191,8 +193,10 @@ while stride > 0:
     cuda.syncthreads()
     stride //= 2
 """),
-        # a race: no syncthreads between steps, so a thread reads a slot its neighbour has not added to yet
-        # (the simulator runs a block's threads in turn between barriers, so the race shows every time)
+        # a race: no syncthreads between steps, so a thread reads a slot its neighbour has not added to yet.
+        # The tests launch inside the chapter's `in_thread_order()`: each thread runs alone up to its next
+        # barrier, thread 0 first, so thread 0 reads cache[2] before thread 2 has added cache[6] into it,
+        # on every run (the simulator's own schedule releases a barrier's threads in set order)
         "no_sync_in_tree": _sum(tree="""
 stride = tpb // 2
 while stride > 0:
@@ -271,4 +275,214 @@ def tiled_matmul_kernel(tpb):
     return cuda_matmul.matmul_registers(tpb)
 """,
     },
+}
+
+
+# the reference launchers of sections 8 and 9, with one piece swapped for a mistake
+_DEVICE = """
+def device_map(fn):
+    f = cuda.jit(device=True)(fn)
+
+    @cuda.jit
+    def kernel(out, out_strides, a, a_strides, shape, n):
+{map_loop}
+
+    def launch(out, out_strides, a, a_strides, shape):
+{map_launch}
+
+    return launch
+
+
+def device_zip(fn):
+    f = cuda.jit(device=True)(fn)
+
+    @cuda.jit
+    def kernel(out, out_strides, a, a_strides, b, b_strides, shape, n):
+{zip_loop}
+
+    def launch(out, out_strides, a, a_strides, b, b_strides, shape):
+{zip_launch}
+
+    return launch
+"""
+
+_MAP_LOOP = """
+for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+    rest, po, pa = i, 0, 0
+    for d in range(len(shape) - 1, -1, -1):
+        index = rest % shape[d]
+        rest //= shape[d]
+        po += index * out_strides[d]
+        pa += index * a_strides[d]
+    out[po] = f(a[pa])
+"""
+_MAP_LAUNCH = """
+if not (on_device(out) and on_device(a)):
+    raise TypeError("device arrays only")
+kernel[GRID](out, out_strides, a, a_strides, shape, size_of(shape))
+"""
+_ZIP_LOOP = """
+for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+    rest, po, pa, pb = i, 0, 0, 0
+    for d in range(len(shape) - 1, -1, -1):
+        index = rest % shape[d]
+        rest //= shape[d]
+        po += index * out_strides[d]
+        pa += index * a_strides[d]
+        pb += index * b_strides[d]
+    out[po] = f(a[pa], b[pb])
+"""
+_ZIP_LAUNCH = """
+if not (on_device(out) and on_device(a) and on_device(b)):
+    raise TypeError("device arrays only")
+kernel[GRID](out, out_strides, a, a_strides, b, b_strides, shape, size_of(shape))
+"""
+
+
+def _device(map_loop: str = _MAP_LOOP, map_launch: str = _MAP_LAUNCH, zip_loop: str = _ZIP_LOOP,
+            zip_launch: str = _ZIP_LAUNCH) -> str:
+    return _DEVICE.format(map_loop=_indent(map_loop, 8), map_launch=_indent(map_launch, 8),
+                          zip_loop=_indent(zip_loop, 8), zip_launch=_indent(zip_launch, 8))
+
+
+_REDUCE = """
+def device_reduce(fn):
+    f = cuda.jit(device=True)(fn)
+
+    @cuda.jit
+    def kernel(out, out_strides, a, a_strides, out_shape, dim, size, n):
+{loop}
+
+    def launch(out, out_strides, a, a_strides, a_shape, dim):
+{launch}
+
+    return launch
+"""
+_REDUCE_LOOP = """
+for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+    rest, po, pa = i, 0, 0
+    for d in range(len(out_shape) - 1, -1, -1):
+        index = rest % out_shape[d]
+        rest //= out_shape[d]
+        po += index * out_strides[d]
+        pa += index * a_strides[d]
+    acc = {start}
+    for j in range(size):
+        acc = f(acc, a[pa + j * {step}])
+    out[{write}] = acc
+"""
+_REDUCE_LAUNCH = """
+if not (on_device(out) and on_device(a)):
+    raise TypeError("device arrays only")
+out_shape = tuple(a_shape[:dim]) + (1,) + tuple(a_shape[dim + 1:])
+kernel[GRID](out, out_strides, a, a_strides, out_shape, dim, a_shape[dim], size_of(out_shape))
+"""
+
+
+def _reduce(start: str = "out[po]", step: str = "a_strides[dim]", write: str = "po", loop: str | None = None,
+            launch: str = _REDUCE_LAUNCH) -> str:
+    body = loop if loop is not None else _REDUCE_LOOP.format(start=start, step=step, write=write)
+    return _REDUCE.format(loop=_indent(body, 8), launch=_indent(launch, 8))
+
+
+WRONG["device_map_zip"] = {
+    # right values, but every launch goes through the host: download, compute there, upload the result
+    "copies_through_the_host": _device(map_launch="""
+if not (on_device(out) and on_device(a)):
+    raise TypeError("device arrays only")
+host_out, host_a = out.copy_to_host(), a.copy_to_host()
+kernel[GRID](host_out, out_strides, host_a, a_strides, shape, size_of(shape))
+out.copy_to_device(host_out)
+"""),
+    # the operands are uploaded "to be sure" on every call: two copies per launch (a real GPU pays them)
+    "uploads_operands_again": _device(zip_launch="""
+if not (on_device(out) and on_device(a) and on_device(b)):
+    raise TypeError("device arrays only")
+a_d, b_d = cuda.to_device(a.copy_to_host()), cuda.to_device(b.copy_to_host())
+kernel[GRID](out, out_strides, a_d, a_strides, b_d, b_strides, shape, size_of(shape))
+"""),
+    # no check of the operands: a NumPy array is accepted (and on a GPU silently copied both ways)
+    "accepts_host_arrays": _device(map_launch="kernel[GRID](out, out_strides, a, a_strides, shape, size_of(shape))",
+                                   zip_launch="kernel[GRID](out, out_strides, a, a_strides, b, b_strides, shape, "
+                                              "size_of(shape))"),
+    # contiguous only: the ordinal is used as the position, so transposes and broadcasts are wrong
+    "ignores_strides": _device(map_loop="""
+for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+    out[i] = f(a[i])
+""", zip_loop="""
+for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+    out[i] = f(a[i], b[i])
+"""),
+    # b's position taken with out's strides: right without broadcasting, wrong for a stride-0 operand
+    "b_at_out_position": _device(
+        zip_loop=_ZIP_LOOP.replace("pb += index * b_strides[d]", "pb += index * out_strides[d]")
+    ),
+    # out written at the ordinal: right for a contiguous out (the visible checks), wrong for a strided one
+    "out_assumed_contiguous_hidden_only": _device(
+        map_loop=_MAP_LOOP.replace("out[po] = f(a[pa])", "out[i] = f(a[pa])")
+    ),
+    # the result goes into a new device array, which the caller never sees: out stays unwritten
+    "writes_a_new_array": _device(map_launch="""
+if not (on_device(out) and on_device(a)):
+    raise TypeError("device arrays only")
+result = cuda.device_array_like(out)
+kernel[GRID](result, out_strides, a, a_strides, shape, size_of(shape))
+return result
+"""),
+    # one element per thread and no loop: only the first gridsize elements are written
+    "no_grid_stride_loop": _device(map_loop="""
+i = cuda.grid(1)
+if i < n:
+    rest, po, pa = i, 0, 0
+    for d in range(len(shape) - 1, -1, -1):
+        index = rest % shape[d]
+        rest //= shape[d]
+        po += index * out_strides[d]
+        pa += index * a_strides[d]
+    out[po] = f(a[pa])
+"""),
+    # the out position taken with a's strides: right while out and a have the same layout
+    "out_at_a_position": _device(map_loop=_MAP_LOOP.replace("out[po] = f(a[pa])", "out[pa] = f(a[pa])")),
+    "delegates_to_reference": """
+def device_map(fn):
+    from minitorch_edu.backends import cuda as package_cuda
+    return package_cuda.tensor_map(fn)
+
+
+def device_zip(fn):
+    from minitorch_edu.backends import cuda as package_cuda
+    return package_cuda.tensor_zip(fn)
+""",
+}
+
+WRONG["device_reduce"] = {
+    # the fold starts from 0 instead of the start value in out: wrong for a max of negative numbers
+    "starts_from_zero": _reduce(start="0.0"),
+    # the elements of one output are taken as adjacent (step 1): right only along the last, contiguous dim
+    "steps_by_one": _reduce(step="1"),
+    # right values, computed on the host and uploaded
+    "reduces_on_the_host": _reduce(launch="""
+if not (on_device(out) and on_device(a)):
+    raise TypeError("device arrays only")
+out_shape = tuple(a_shape[:dim]) + (1,) + tuple(a_shape[dim + 1:])
+host_out, host_a = out.copy_to_host(), a.copy_to_host()
+kernel[GRID](host_out, out_strides, host_a, a_strides, out_shape, dim, a_shape[dim], size_of(out_shape))
+out.copy_to_device(host_out)
+"""),
+    # the output written at its ordinal, not at its position from out_strides: wrong for a strided out
+    "ignores_out_strides_hidden_only": _reduce(write="i"),
+    # one output per thread without the grid-stride loop: outputs past the grid's threads stay unwritten
+    "no_grid_stride_loop_hidden_only": _reduce(loop=_REDUCE_LOOP.format(start="out[po]", step="a_strides[dim]",
+                                                                         write="po").replace(
+        "for i in range(cuda.grid(1), n, cuda.gridsize(1)):", "i = cuda.grid(1)\nif i < n:")),
+    # no check of the operands: a NumPy out is accepted
+    "accepts_host_arrays": _reduce(launch="""
+out_shape = tuple(a_shape[:dim]) + (1,) + tuple(a_shape[dim + 1:])
+kernel[GRID](out, out_strides, a, a_strides, out_shape, dim, a_shape[dim], size_of(out_shape))
+"""),
+    "delegates_to_reference": """
+def device_reduce(fn):
+    from minitorch_edu.backends import cuda as package_cuda
+    return package_cuda.tensor_reduce(fn)
+""",
 }
