@@ -194,7 +194,8 @@ def test_reductions_of_an_empty_tensor_raise(backend: str, op: str) -> None:
         getattr(mt.zeros(0, 3, device=backend), op)(0)
     torch_raises(lambda t: getattr(t.zeros(0, 3), op)(), (RuntimeError, IndexError))
     # along a non-empty dim, an empty result is fine
-    assert getattr(mt.zeros(0, 3, device=backend), op)(1).shape == (0,)
+    out = getattr(mt.zeros(0, 3, device=backend), op)(1)
+    assert (out if op.startswith("arg") else out.values).shape == (0,)
 
 
 # ---------------------------------------------------------------------- 6. 0-d tensors
@@ -211,7 +212,8 @@ def test_dim_ops_of_a_0d_tensor(backend: str, op: str, expected: float) -> None:
 
 def test_max_and_argmax_of_a_0d_tensor_along_dim_0(backend: str) -> None:
     x = mt.tensor(3.0, device=backend)
-    same(x.max(0), 3.0)
+    same(x.max(0).values, 3.0)
+    assert x.max(0).indices.item() == 0
     assert x.argmax(0).item() == 0 and x.argmax(0).shape == ()
 
 
@@ -220,3 +222,60 @@ def test_cat_of_0d_tensors_raises_as_in_pytorch(backend: str) -> None:
         mt.cat([mt.tensor(1.0, device=backend), mt.tensor(2.0, device=backend)])
     torch_raises(lambda t: t.cat([t.tensor(1.0), t.tensor(2.0)]), RuntimeError)
     same(mt.stack([mt.tensor(1.0, device=backend), mt.tensor(2.0, device=backend)]), [1.0, 2.0])
+
+
+# ---------------------------------------------------------------------- 7. max/min(dim): (values, indices)
+def test_max_and_min_along_a_dim_return_values_and_indices(backend: str) -> None:
+    x = mt.tensor([[1.0, 5.0], [7.0, 2.0]], device=backend)
+    v, i = x.max(1)
+    same(v, [5.0, 7.0], "float32")
+    same(i, [1, 0], "int64")
+    out = mt.min(x, 0, keepdim=True)
+    same(out.values, [[1.0, 2.0]])
+    same(out.indices, [[0, 1]], "int64")
+    assert type(out).__name__ == "min" and isinstance(out, tuple)
+    assert isinstance(x.max(), mt.Tensor)  # no dim: the largest element itself
+    same(x.max(), 7.0)
+    if torch is not None:
+        tv, ti = torch.tensor([[1.0, 5.0], [7.0, 2.0]]).max(1)
+        assert tv.tolist() == v.tolist() and ti.tolist() == i.tolist()
+
+
+TIES = [[1.0, 5.0, 5.0], [7.0, 7.0, 2.0]]
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        # no dim: the gradient is shared evenly among the tied extremes
+        (lambda t: t.max(), [[0.0, 0.0, 0.0], [0.5, 0.5, 0.0]]),
+        (lambda t: t.min(), [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),
+        (lambda t: (t * 0 + 5).max(), [[0.0] * 3, [0.0] * 3]),  # the graph goes through the product
+        # along a dim: all of it goes to the index returned (the first extreme)
+        (lambda t: t.max(1).values.sum(), [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]),
+        (lambda t: t.min(1).values.sum(), [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+        (lambda t: t.max(0).values.sum(), [[0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]),
+    ],
+    ids=["max", "min", "max-of-const", "max-dim", "min-dim", "max-dim0"],
+)
+def test_max_min_gradients_over_ties_match_pytorch(backend: str, call, expected) -> None:
+    x = mt.tensor(TIES, requires_grad=True, device=backend)
+    call(x).backward()
+    same(x.grad, expected)
+    if torch is not None:
+        tx = torch.tensor(TIES, requires_grad=True)
+        call(tx).backward()
+        np.testing.assert_allclose(tx.grad.numpy(), expected)
+
+
+def test_max_gradient_with_nan_goes_to_the_nans(backend: str) -> None:
+    x = mt.tensor([[1.0, NAN, NAN]], requires_grad=True, device=backend)
+    x.max().backward()
+    same(x.grad, [[0.0, 0.5, 0.5]])
+    x.grad = None
+    x.max(1).values.sum().backward()
+    same(x.grad, [[0.0, 1.0, 0.0]])
+    if torch is not None:
+        tx = torch.tensor([[1.0, NAN, NAN]], requires_grad=True)
+        tx.max().backward()
+        np.testing.assert_allclose(tx.grad.numpy(), [[0.0, 0.5, 0.5]])

@@ -252,10 +252,11 @@ class TensorOperators:
     def var(self, dim: Any = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
         return _ops().var(self, dim, keepdim, unbiased)
 
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        """A tensor (no dim), or the named tuple `(values, indices)` along `dim`, as `torch.max`."""
         return _ops().max(self, dim, keepdim)
 
-    def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
         return _ops().min(self, dim, keepdim)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
