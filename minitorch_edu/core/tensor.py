@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backends import Backend, get_backend
 from . import shape as S
-from .autograd import Node, current_backprop, is_grad_enabled, no_grad
+from .autograd import Node, Version, current_backprop, free_graph, is_grad_enabled, no_grad
 from .dtype import as_dtype, is_floating, promote
 from .operators import TensorOperators
 
@@ -36,8 +36,14 @@ class Tensor(TensorOperators):
         strides: Sequence[int],
         backend: Backend,
         requires_grad: bool = False,
+        version: Version | None = None,
+        offset: int = 0,
     ) -> None:
         self._storage = storage
+        # views share their storage's version counter; `_offset` is where this view starts in it
+        # (in elements), so that in-place ops can tell overlapping views apart
+        self._version_counter = Version() if version is None else version
+        self._offset = offset
         # internal callers pass tuples of ints already; only convert other sequences
         self.shape: tuple[int, ...] = shape if type(shape) is tuple else tuple(int(s) for s in shape)
         self._strides: tuple[int, ...] = strides if type(strides) is tuple else tuple(int(s) for s in strides)
@@ -74,6 +80,11 @@ class Tensor(TensorOperators):
 
     def stride(self, dim: int | None = None) -> Any:
         return self._strides if dim is None else self._strides[S.normalize_dim(dim, self.ndim)]
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's storage has had (PyTorch's `t._version`)."""
+        return self._version_counter.value
 
     def is_contiguous(self) -> bool:
         return S.is_contiguous(self.shape, self._strides)
@@ -185,7 +196,8 @@ class Tensor(TensorOperators):
 
     def detach(self) -> Tensor:
         """The same data (shared storage) without history."""
-        return Tensor(self._storage, self.shape, self._strides, self.backend)
+        return Tensor(self._storage, self.shape, self._strides, self.backend, version=self._version_counter,
+                      offset=self._offset)
 
     @property
     def data(self) -> Tensor:
@@ -196,10 +208,15 @@ class Tensor(TensorOperators):
         if value.shape != self.shape:
             raise ValueError(f"cannot set .data of shape {self.shape} to shape {value.shape}")
         self._storage, self._strides, self.backend = value._storage, value._strides, value.backend
+        self._version_counter, self._offset = value._version_counter, value._offset
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, gradient: Tensor | None = None) -> None:
-        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires a gradient."""
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires a gradient.
+
+        Then frees what the graph saved for backward, as PyTorch does: a second `backward()` through
+        it raises, unless this one passed `retain_graph=True`.
+        """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad and has no history")
         if gradient is None:
@@ -215,6 +232,8 @@ class Tensor(TensorOperators):
             raise ValueError(f"gradient of shape {gradient.shape} does not match the tensor's shape {self.shape}")
         with no_grad():
             current_backprop()(self, gradient.detach())
+        if not retain_graph:
+            free_graph(self)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -407,7 +426,8 @@ class Tensor(TensorOperators):
 
     def _view_raw(self, shape: Sequence[int], strides: Sequence[int], offset: int = 0) -> Tensor:
         storage = self._storage[offset:] if offset else self._storage
-        return Tensor(storage, shape, strides, self.backend)
+        offset += self._offset
+        return Tensor(storage, shape, strides, self.backend, version=self._version_counter, offset=offset)
 
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:
