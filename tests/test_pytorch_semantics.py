@@ -279,3 +279,64 @@ def test_max_gradient_with_nan_goes_to_the_nans(backend: str) -> None:
         tx = torch.tensor([[1.0, NAN, NAN]], requires_grad=True)
         tx.max().backward()
         np.testing.assert_allclose(tx.grad.numpy(), [[0.0, 0.5, 0.5]])
+
+
+# ---------------------------------------------------------------------- 8. gradients in the leaf's dtype
+def test_a_float32_leaf_gets_a_float32_gradient_from_a_float64_op(backend: str) -> None:
+    x = mt.tensor([1.0, 2.0], requires_grad=True, device=backend)
+    w = mt.tensor([2.0, 3.0], dtype="float64", requires_grad=True, device=backend)
+    y = x * w
+    assert y.dtype == np.float64
+    y.sum().backward()
+    same(x.grad, [2.0, 3.0], "float32")
+    same(w.grad, [1.0, 2.0], "float64")
+    if torch is not None:
+        tx = torch.tensor([1.0, 2.0], requires_grad=True)
+        (tx * torch.tensor([2.0, 3.0], dtype=torch.float64)).sum().backward()
+        assert tx.grad.dtype == torch.float32
+
+
+# ---------------------------------------------------------------------- 9. 0-d tensors and scalars do not widen
+@pytest.mark.parametrize(
+    ("left", "right", "expected"),
+    [
+        (([1.0, 2.0], "float32"), (1.0, "float64"), "float32"),  # 0-d float64 does not widen float32
+        (([1.0, 2.0], "float64"), (1.0, "float32"), "float64"),
+        (([1, 2], "int64"), (1.5, "float32"), "float32"),  # a higher category does
+        (([1, 2], "int64"), (1.5, "float64"), "float64"),
+        (([1.0, 2.0], "float32"), ([1.0, 1.0], "float64"), "float64"),  # two tensors with dims: promote
+        ((1.0, "float32"), (1.0, "float64"), "float64"),  # two 0-d tensors: promote
+    ],
+)
+def test_0d_tensors_do_not_widen_a_tensor_with_dims(backend: str, left, right, expected: str) -> None:
+    a = mt.tensor(left[0], dtype=left[1], device=backend)
+    b = mt.tensor(right[0], dtype=right[1], device=backend)
+    for out in (a + b, b * a, a - b, b / a):
+        assert out.dtype == np.dtype(expected), (a.dtype, a.shape, b.dtype, b.shape, out.dtype)
+    same(a + b, np.asarray(left[0]) + np.asarray(right[0]))
+    if torch is not None:
+        ta = torch.tensor(left[0], dtype=getattr(torch, left[1]))
+        tb = torch.tensor(right[0], dtype=getattr(torch, right[1]))
+        assert str((ta + tb).dtype) == f"torch.{expected}"
+
+
+def test_python_scalars_do_not_widen_and_lift_to_the_default_dtype(backend: str) -> None:
+    ints = mt.tensor([1, 2], device=backend)
+    same(ints + 0.5, [1.5, 2.5], "float32")  # torch's default dtype
+    same(0.5 * ints, [0.5, 1.0], "float32")
+    same(ints + 1, [2, 3], "int64")
+    same(mt.tensor([1.0], device=backend) * 2.5, [2.5], "float32")
+    same(mt.tensor([1.0], dtype="float64", device=backend) * 2.5, [2.5], "float64")
+    same(ints + mt.tensor(0.5, device=backend), [1.5, 2.5], "float32")  # int tensor + 0-d float tensor
+    if torch is not None:
+        assert (torch.tensor([1, 2]) + 0.5).dtype == torch.float32
+        assert (torch.tensor([1, 2]) + torch.tensor(0.5)).dtype == torch.float32
+
+
+def test_a_float32_model_stays_float32_with_a_float64_scalar_tensor(backend: str) -> None:
+    x = mt.tensor([[1.0, 2.0]], requires_grad=True, device=backend)
+    scale = mt.tensor(0.5, dtype="float64", device=backend)
+    y = (x * scale).exp().sum()
+    assert y.dtype == np.float32
+    y.backward()
+    same(x.grad, [[0.5 * math.exp(0.5), 0.5 * math.exp(1.0)]], "float32")

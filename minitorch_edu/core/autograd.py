@@ -139,7 +139,14 @@ class Node:
     def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
         """Gradients of this node's inputs, given the gradient of its output (one per input)."""
         grads = self.function.backward(self.ctx, grad)
-        return grads if isinstance(grads, tuple) else (grads,)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        # a gradient has its input's dtype (a float32 leaf gets a float32 .grad even when the op ran
+        # in float64 because of another operand), as in PyTorch
+        return tuple(
+            g._cast_raw(t.dtype) if g is not None and t is not None and g.dtype != t.dtype and t.dtype.kind == "f"
+            else g
+            for g, t in zip(grads, self.inputs + (None,) * (len(grads) - len(self.inputs)))
+        )
 
 
 class Function:

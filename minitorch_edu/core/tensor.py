@@ -17,7 +17,7 @@ import numpy as np
 from ..backends import Backend, get_backend
 from . import shape as S
 from .autograd import Node, Version, current_backprop, free_graph, is_grad_enabled, no_grad
-from .dtype import as_dtype, is_floating, promote
+from .dtype import as_dtype, is_floating, promote, promote_operands
 from .operators import TensorOperators
 
 Scalar = int | float
@@ -383,7 +383,9 @@ class Tensor(TensorOperators):
     def _zip(self, fn: Any, other: Tensor, out: Tensor | None = None) -> Tensor:
         _check_same_device(self, other)
         shape = S.broadcast_shapes(self.shape, other.shape)
-        dtype = promote(self.dtype, other.dtype)
+        dtype = self.dtype
+        if other.dtype != dtype:  # a 0-d operand does not widen a tensor with dimensions (PyTorch)
+            dtype = promote_operands(dtype, len(self.shape), other.dtype, len(other.shape))
         a, b = self._cast_raw(dtype), other._cast_raw(dtype)
         a_strides = S.expand_strides(a.shape, a._strides, shape)
         b_strides = S.expand_strides(b.shape, b._strides, shape)
