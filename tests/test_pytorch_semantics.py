@@ -340,3 +340,72 @@ def test_a_float32_model_stays_float32_with_a_float64_scalar_tensor(backend: str
     assert y.dtype == np.float32
     y.backward()
     same(x.grad, [[0.5 * math.exp(0.5), 0.5 * math.exp(1.0)]], "float32")
+
+
+# ---------------------------------------------------------------------- 10. stable BCE, checked classes
+def test_bce_of_a_saturated_sigmoid_has_a_zero_gradient(backend: str) -> None:
+    x = mt.tensor([20.0, -20.0], requires_grad=True, device=backend)
+    loss = F.binary_cross_entropy(x.sigmoid(), mt.tensor([1.0, 0.0], device=backend))
+    loss.backward()
+    assert x.grad.numpy()[0] == 0.0  # sigmoid(20) is exactly 1 in float32: the old gradient was nan
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0], atol=1e-8)
+    np.testing.assert_allclose(loss.numpy(), 0.0, atol=1e-8)
+    if torch is not None:
+        tx = torch.tensor([20.0, -20.0], requires_grad=True)
+        torch.nn.functional.binary_cross_entropy(tx.sigmoid(), torch.tensor([1.0, 0.0])).backward()
+        np.testing.assert_allclose(tx.grad.numpy(), [0.0, 0.0], atol=1e-8)
+
+
+def test_bce_at_p_0_and_1_is_clamped_like_pytorch(backend: str) -> None:
+    p = mt.tensor([0.0, 1.0, 0.25], requires_grad=True, device=backend)
+    y = mt.tensor([1.0, 0.0, 1.0], device=backend)
+    loss = F.binary_cross_entropy(p, y, reduction="none")
+    same(loss, [100.0, 100.0, -math.log(0.25)])
+    loss.sum().backward()
+    # (p - y) / max(p (1 - p), 1e-12): -1e12, 1e12, and -1/p where nothing is clamped
+    np.testing.assert_allclose(p.grad.numpy(), [-1e12, 1e12, -4.0], rtol=1e-5)
+    if torch is not None:
+        tp = torch.tensor([0.0, 1.0, 0.25], requires_grad=True)
+        tl = torch.nn.functional.binary_cross_entropy(tp, torch.tensor([1.0, 0.0, 1.0]), reduction="none")
+        np.testing.assert_allclose(tl.detach().numpy(), loss.numpy(), rtol=1e-6)
+        tl.sum().backward()
+        np.testing.assert_allclose(tp.grad.numpy(), p.grad.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, NAN])
+def test_bce_outside_0_1_raises_like_pytorch(backend: str, bad: float) -> None:
+    p = mt.tensor([0.5, bad], device=backend)
+    with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
+        F.binary_cross_entropy(p, mt.tensor([1.0, 0.0], device=backend))
+    torch_raises(
+        lambda t: t.nn.functional.binary_cross_entropy(t.tensor([0.5, bad]), t.tensor([1.0, 0.0])), RuntimeError
+    )
+
+
+def test_one_hot_with_an_out_of_range_class_raises(backend: str) -> None:
+    with pytest.raises(RuntimeError, match="smaller than num_classes: class 3 with num_classes=3"):
+        F.one_hot(mt.tensor([0, 3], device=backend), 3)
+    with pytest.raises(RuntimeError, match="non-negative, got class -1"):
+        F.one_hot(mt.tensor([0, -1], device=backend), 3)
+    torch_raises(lambda t: t.nn.functional.one_hot(t.tensor([0, 3]), 3), RuntimeError)
+    same(F.one_hot(mt.tensor([0, 2], device=backend), 3), [[1, 0, 0], [0, 0, 1]])
+    same(F.one_hot(mt.tensor([1, 0], device=backend)), [[0, 1], [1, 0]])  # num_classes=-1: inferred
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss", "cross_entropy_weighted"])
+@pytest.mark.parametrize("target", [2, -1])
+def test_class_targets_out_of_range_raise_on_every_backend(backend: str, loss: str, target: int) -> None:
+    """On the CPU backends at once; on CUDA from a device-side count, when the loss is read."""
+    logits = mt.tensor([[1.0, 2.0], [0.5, 0.0]], device=backend)
+    classes = mt.tensor([0, target], device=backend)
+    with pytest.raises(IndexError, match=r"out of range for 2 classes \(valid indices are 0 to 1\)"):
+        if loss == "nll_loss":
+            out = F.nll_loss(logits.log_softmax(1), classes)
+        elif loss == "cross_entropy_weighted":
+            out = F.cross_entropy(logits, classes, weight=mt.tensor([1.0, 2.0], device=backend))
+        else:
+            out = F.cross_entropy(logits, classes)
+        out.item()
+    torch_raises(lambda t: t.nn.functional.cross_entropy(t.tensor([[1.0, 2.0]]), t.tensor([target])), IndexError)
+    good = F.cross_entropy(logits, mt.tensor([0, 1], device=backend))
+    same(good, (math.log(1 + math.e) + math.log(1 + math.exp(0.5))) / 2)

@@ -120,6 +120,8 @@ class Tensor(TensorOperators):
     # ------------------------------------------------------------------ conversions
     def numpy(self) -> np.ndarray:
         """A NumPy copy of the values (copied to the host for CUDA tensors)."""
+        if getattr(self, "_deferred_checks", None):
+            _run_deferred_checks(self)
         host = self.backend.storage.to_numpy(self._storage)
         item = host.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(host, self.shape, tuple(s * item for s in self._strides))
@@ -444,6 +446,18 @@ class Tensor(TensorOperators):
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def _run_deferred_checks(t: Tensor) -> None:
+    """Checks a loss left on the device (`nn.functional.defer_class_check`), read with its value."""
+    for count, name, n_classes in t._deferred_checks:
+        bad = int(count.numpy().reshape(-1)[0])
+        if bad:  # the check stays: every read of this loss raises
+            raise IndexError(
+                f"{name}: {bad} target class index(es) out of range for {n_classes} classes "
+                f"(valid indices are 0 to {n_classes - 1}); checked on the device"
+            )
+    t._deferred_checks = ()
 
 
 def _is_bool_mask(key: Any) -> bool:
