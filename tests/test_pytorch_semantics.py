@@ -409,3 +409,37 @@ def test_class_targets_out_of_range_raise_on_every_backend(backend: str, loss: s
     torch_raises(lambda t: t.nn.functional.cross_entropy(t.tensor([[1.0, 2.0]]), t.tensor([target])), IndexError)
     good = F.cross_entropy(logits, mt.tensor([0, 1], device=backend))
     same(good, (math.log(1 + math.e) + math.log(1 + math.exp(0.5))) / 2)
+
+
+# ---------------------------------------------------------------------- 11. accurate float32 sums
+def test_a_long_float32_sum_is_accurate(backend: str) -> None:
+    """2e5 uniform values: one float32 running sum per SIMD lane was off by ~0.1 (PyTorch: ~0.003)."""
+    values = np.random.default_rng(0).random(200_000).astype(np.float32)
+    exact = values.astype(np.float64).sum()
+    x = mt.tensor(values, device=backend)
+    got = x.sum()
+    assert got.dtype == np.float32
+    assert abs(got.item() - exact) < 0.01, (got.item(), exact)
+    assert abs(x.mean().item() - exact / values.size) < 0.01 / values.size
+    rows = mt.tensor(values.reshape(4, 50_000), device=backend).sum(1)
+    np.testing.assert_allclose(rows.numpy(), values.reshape(4, 50_000).astype(np.float64).sum(1), atol=0.005)
+    columns = values.reshape(50_000, 4)  # the reduced dim is not the contiguous one
+    got = mt.tensor(columns, device=backend).sum(0)
+    np.testing.assert_allclose(got.numpy(), columns.astype(np.float64).sum(0), atol=0.005)
+
+
+@pytest.mark.parametrize("n", [20, 300])
+def test_a_long_fold_starts_from_the_value_in_out(backend: str, n: int) -> None:
+    """The unrolled path (16+ elements per row) folds onto `out`'s start value, as the short one does."""
+    from minitorch_edu.backends import scalar
+
+    x = mt.tensor(np.arange(3.0 * n).reshape(3, n), device=backend)
+    out = x._reduce(scalar.add, 1, 10.0)
+    expected = np.arange(3.0 * n).reshape(3, n).sum(1) + 10.0  # n = 20: [200, 600, 1000]
+    same(out.reshape(-1), expected)
+    if n == 20:
+        same(out.reshape(-1), [200.0, 600.0, 1000.0])
+    peak = x._reduce(scalar.maximum, 1, 1e9)  # a start value above every element wins
+    same(peak.reshape(-1), [1e9] * 3)
+    ints = mt.tensor(np.arange(3 * n).reshape(3, n), device=backend)._reduce(scalar.add, 1, 10)
+    same(ints.reshape(-1), np.arange(3 * n).reshape(3, n).sum(1) + 10, "int64")
