@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from numba import cuda, from_dtype
 from numba.cuda.random import xoroshiro128p_uniform_float32, xoroshiro128p_uniform_float64
 
@@ -198,7 +199,10 @@ def reduce_kernel(fn: Callable[[float, float], float], dtype: Any) -> Any:
     the reduced dim is the contiguous one, false when the outputs are.
     """
     f = device_function(fn)
-    element = from_dtype(dtype)  # shared arrays need their type at compile time
+    # float32 folds accumulate in float64 (each lane adds ~n / 256 values in sequence: in float32 a
+    # sum of 2e5 values lost ~0.01); the result is rounded to float32 once, when stored in `out`
+    element = from_dtype(np.float64 if np.dtype(dtype) == np.float32 else dtype)
+    widen = element  # called on each loaded value: float32 -> float64, other dtypes unchanged
 
     @cuda.jit
     def reduce_tree(out, out_strides, a, a_strides, shape, n_out, n, step, lanes, slots, lanes_on_x):  # noqa: ANN001, ANN202
@@ -221,17 +225,17 @@ def reduce_kernel(fn: Callable[[float, float], float], dtype: Any) -> Any:
             if active:
                 po, pa = _positions2(o, shape, out_strides, a_strides)
                 # lanes <= n, so every lane owns at least element `lane`
-                acc = a[pa + lane * step]
+                acc = widen(a[pa + lane * step])
                 j = lane + lanes
                 while j + 7 * lanes < n:  # eight independent loads in flight per thread
-                    x0 = f(a[pa + j * step], a[pa + (j + lanes) * step])
-                    x1 = f(a[pa + (j + 2 * lanes) * step], a[pa + (j + 3 * lanes) * step])
-                    x2 = f(a[pa + (j + 4 * lanes) * step], a[pa + (j + 5 * lanes) * step])
-                    x3 = f(a[pa + (j + 6 * lanes) * step], a[pa + (j + 7 * lanes) * step])
+                    x0 = f(widen(a[pa + j * step]), widen(a[pa + (j + lanes) * step]))
+                    x1 = f(widen(a[pa + (j + 2 * lanes) * step]), widen(a[pa + (j + 3 * lanes) * step]))
+                    x2 = f(widen(a[pa + (j + 4 * lanes) * step]), widen(a[pa + (j + 5 * lanes) * step]))
+                    x3 = f(widen(a[pa + (j + 6 * lanes) * step]), widen(a[pa + (j + 7 * lanes) * step]))
                     acc = f(acc, f(f(x0, x1), f(x2, x3)))
                     j += 8 * lanes
                 while j < n:
-                    acc = f(acc, a[pa + j * step])
+                    acc = f(acc, widen(a[pa + j * step]))
                     j += lanes
                 partial[mine] = acc
             cuda.syncthreads()
@@ -242,7 +246,7 @@ def reduce_kernel(fn: Callable[[float, float], float], dtype: Any) -> Any:
                 cuda.syncthreads()
                 half //= 2
             if active and lane == 0:
-                out[po] = f(out[po], partial[mine])  # fold onto the start value already in out
+                out[po] = f(widen(out[po]), partial[mine])  # fold onto the start value already in out
             cuda.syncthreads()  # partial is reused by the next group
 
     return reduce_tree

@@ -40,13 +40,20 @@ def tensor_reduce(fn: Callable[[float, float], float]) -> Kernel:
         for ordinal in range(size_of(out_shape)):
             index = to_index(ordinal, out_shape)
             o = index_to_position(index, out_strides)
-            acc = out[o]
+            # .item(): fold in Python numbers (float64, exact ints), so a long float32 sum keeps its
+            # accuracy; the result is rounded to the output's dtype once, when stored
+            acc = _item(out[o])
             for j in range(a_shape[dim]):
                 index[dim] = j
-                acc = fn(acc, a[index_to_position(index, a_strides)])
+                acc = fn(acc, _item(a[index_to_position(index, a_strides)]))
             out[o] = acc
 
     return kernel
+
+
+def _item(value: object) -> object:
+    """A NumPy scalar as the Python number it holds (other values as they are)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k) -> None:

@@ -54,15 +54,72 @@ def no_grad() -> Any:
     return set_grad_enabled(False)
 
 
+FREED_GRAPH = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they "
+    "have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward(). Specify retain_graph=True if you need to backward through the graph a second time "
+    "or if you need to access saved tensors after calling backward."
+)
+
+
+class Version:
+    """How many times a storage was written in place, shared by every view of that storage.
+
+    `Context.save_for_backward` records the count of each tensor it saves; a backward that finds a
+    different count refuses, as PyTorch does, instead of computing with the overwritten values.
+    `op` names the last in-place op, for the error message.
+    """
+
+    __slots__ = ("value", "op")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.op = ""
+
+    def bump(self, op: str) -> None:
+        self.value += 1
+        self.op = op
+
+
 class Context:
     """What `forward` leaves for `backward`: saved tensors and any other values."""
 
-    def __init__(self) -> None:
-        self.saved_tensors: tuple[Tensor, ...] = ()
+    def __init__(self, name: str = "") -> None:
         self.needs_input_grad: tuple[bool, ...] = ()
+        self._name = name  # e.g. "MulBackward": named in the errors below
+        self._saved: tuple[Tensor, ...] = ()
+        self._versions: tuple[int | None, ...] = ()
+        self._freed = False
 
     def save_for_backward(self, *tensors: Tensor) -> None:
-        self.saved_tensors = tensors
+        self._saved = tensors
+        self._versions = tuple(_version_of(t) for t in tensors)
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor, ...]:
+        """The tensors `forward` saved, checked: not freed by an earlier backward, not modified since."""
+        if self._freed:
+            raise RuntimeError(FREED_GRAPH)
+        for t, expected in zip(self._saved, self._versions):
+            if expected is not None and t._version_counter.value != expected:
+                counter = t._version_counter
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [{t.dtype} tensor of shape {t.shape}, saved by {self._name or 'a Function'}] "
+                    f"is at version {counter.value}; expected version {expected} instead. It was last "
+                    f"modified by the in-place op {counter.op}: make that update out of place (y = y + ...), "
+                    "or .clone() the tensor before changing it"
+                )
+        return self._saved
+
+    def free(self) -> None:
+        """Drop the saved tensors (what `backward()` does unless `retain_graph=True`)."""
+        self._saved, self._versions, self._freed = (), (), True
+
+
+def _version_of(t: Any) -> int | None:
+    counter = getattr(t, "_version_counter", None)
+    return None if counter is None else counter.value
 
 
 class Node:
@@ -82,7 +139,14 @@ class Node:
     def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
         """Gradients of this node's inputs, given the gradient of its output (one per input)."""
         grads = self.function.backward(self.ctx, grad)
-        return grads if isinstance(grads, tuple) else (grads,)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        # a gradient has its input's dtype (a float32 leaf gets a float32 .grad even when the op ran
+        # in float64 because of another operand), as in PyTorch
+        return tuple(
+            g._cast_raw(t.dtype) if g is not None and t is not None and g.dtype != t.dtype and t.dtype.kind == "f"
+            else g
+            for g, t in zip(grads, self.inputs + (None,) * (len(grads) - len(self.inputs)))
+        )
 
 
 class Function:
@@ -109,7 +173,7 @@ class Function:
     @classmethod
     def run(cls, *inputs: Tensor, **options: Any) -> Tensor:
         """What `apply` does outside tracing: forward, and record the autograd node."""
-        ctx = Context()
+        ctx = Context(cls.__name__ + "Backward")
         ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
         out = cls.forward(ctx, *(t.detach() for t in inputs), **options)
         if is_grad_enabled() and any(ctx.needs_input_grad):
@@ -163,6 +227,13 @@ def backpropagate(root: Tensor, grad: Tensor) -> None:
                     )
                 key = id(parent)
                 grads[key] = pg if key not in grads else grads[key] + pg
+
+
+def free_graph(root: Tensor) -> None:
+    """Free what every node behind `root` saved: a second backward through it then raises."""
+    for tensor in topological_order(root):
+        if tensor._node is not None:
+            tensor._node.ctx.free()
 
 
 # ---------------------------------------------------------------------- the learner's extension point

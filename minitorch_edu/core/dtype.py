@@ -47,3 +47,19 @@ def promote(a: np.dtype, b: np.dtype) -> np.dtype:
     if float32 in (a, b):
         return float32
     return int64
+
+
+def promote_operands(a: np.dtype, a_ndim: int, b: np.dtype, b_ndim: int) -> np.dtype:
+    """Result type of a binary op by PyTorch's rules: a 0-d operand (a lifted Python number too) does
+    not widen a tensor with dimensions unless it is of a higher category (float over integer).
+
+    float32 tensor + 0-d float64 -> float32; int64 tensor + 2.5 -> float32 (a Python float lifts to
+    float32, the default dtype); int64 tensor + 0-d float64 -> float64; two tensors with dimensions,
+    or two 0-d tensors: `promote`.
+    """
+    if (a_ndim == 0) == (b_ndim == 0):
+        return promote(a, b)
+    dims, zero = (a, b) if b_ndim == 0 else (b, a)
+    if is_floating(zero) and not is_floating(dims):
+        return promote(a, b)
+    return dims

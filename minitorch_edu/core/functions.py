@@ -403,21 +403,32 @@ class Prod(Function):
 
 
 class Max(Function):
-    """Max over one dim (kept as size 1). The gradient goes to the first maximal element."""
+    """Max over one dim (kept as size 1), with PyTorch's two gradient rules.
+
+    `ties="split"` (`x.max()`, no dim): the gradient is shared evenly among the maximal elements
+    (among the nans, when the max is nan). `ties="first"` (`x.max(dim)`): all of it goes to the
+    element whose index `max(dim)` returns, the first maximum (or the first nan).
+    """
 
     @staticmethod
-    def forward(ctx: Context, a: Tensor, dim: int) -> Tensor:
+    def forward(ctx: Context, a: Tensor, dim: int, ties: str = "split") -> Tensor:
         out = a._reduce(scalar.maximum, dim, lowest(a.dtype))
         ctx.save_for_backward(a, out)
-        ctx.dim = dim
+        ctx.dim, ctx.ties = dim, ties
         return out
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
         a, out = ctx.saved_tensors
-        first = _first_index_where(a._zip(scalar.eq, out), ctx.dim)
-        onehot = _positions_along(a, ctx.dim)._zip(scalar.eq, first)
-        return onehot._zip(scalar.mul, grad)
+        # a nan max is won by the nans (nan == nan is false, so x != x marks them)
+        winners = a._zip(scalar.eq, out)._zip(scalar.add, a._zip(scalar.ne, a))
+        if ctx.ties == "first":
+            first = _first_index_where(winners, ctx.dim)
+            onehot = _positions_along(a, ctx.dim)._zip(scalar.eq, first)
+            return onehot._cast_raw(grad.dtype)._zip(scalar.mul, grad)
+        winners = winners._cast_raw(grad.dtype)
+        count = winners._reduce(scalar.add, ctx.dim, 0.0)
+        return winners._zip(scalar.mul, grad._zip(scalar.div, count))
 
 
 class CumSum(Function):

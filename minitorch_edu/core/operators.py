@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import shape as S
 from .autograd import is_grad_enabled
 
 if TYPE_CHECKING:
@@ -25,6 +26,57 @@ def scalar_div() -> Any:
     from ..backends import scalar
 
     return scalar.div
+
+
+_INPLACE_NAMES = {"add": "add_ (+=)", "sub": "sub_ (-=)", "mul": "mul_ (*=)", "div": "div_ (/=)"}
+
+
+def check_writable(dst: Tensor, src: Tensor, op: str) -> None:
+    """Refuse an in-place write whose result would depend on the order the kernel visits elements.
+
+    As in PyTorch: a destination in which several elements share one memory location (an
+    `expand`ed tensor, stride 0) raises, and so does a source that partly overlaps the destination
+    (`x[1:] += x[:-1]`). The same view on both sides (`x += x`) is fine: each element is read
+    before it is written.
+    """
+    for size, stride in zip(dst.shape, dst._strides):
+        if stride == 0 and size > 1:
+            raise RuntimeError(
+                f"unsupported operation: {op} into a tensor of shape {dst.shape} with strides {dst._strides}: "
+                "more than one element of the written-to tensor refers to a single memory location "
+                "(an expanded tensor). Please clone() the tensor before performing the operation."
+            )
+    if src._version_counter is not dst._version_counter or not dst.numel():
+        return  # different storages cannot overlap
+    src_strides = S.expand_strides(src.shape, src._strides, dst.shape)
+    if src._offset == dst._offset and all(a == b or n == 1 for n, a, b in zip(dst.shape, src_strides, dst._strides)):
+        return
+    if _overlaps(dst._offset, dst.shape, dst._strides, src._offset, src_strides):
+        raise RuntimeError(
+            f"unsupported operation: {op} of a tensor of shape {src.shape} (strides {src._strides}) into one "
+            f"of shape {dst.shape} (strides {dst._strides}) that shares memory with it: some elements of "
+            "the input tensor and the written-to tensor refer to a single memory location. "
+            "Please clone() the tensor before performing the operation."
+        )
+
+
+def _overlaps(a_offset: int, shape: tuple[int, ...], a_strides: tuple[int, ...], b_offset: int,
+              b_strides: tuple[int, ...]) -> bool:
+    """Whether two views of one storage touch a common element (exact, on the host; rare path)."""
+    import numpy as np
+
+    def span(offset: int, strides: tuple[int, ...]) -> tuple[int, int]:
+        low = offset + sum((n - 1) * s for n, s in zip(shape, strides) if s < 0)
+        high = offset + sum((n - 1) * s for n, s in zip(shape, strides) if s > 0)
+        return low, high
+
+    (a_lo, a_hi), (b_lo, b_hi) = span(a_offset, a_strides), span(b_offset, b_strides)
+    if a_hi < b_lo or b_hi < a_lo:
+        return False
+    grid = np.indices(shape).reshape(len(shape), -1)
+    a_at = a_offset + (np.asarray(a_strides)[:, None] * grid).sum(0) if shape else np.array([a_offset])
+    b_at = b_offset + (np.asarray(b_strides)[:, None] * grid).sum(0) if shape else np.array([b_offset])
+    return bool(np.intersect1d(a_at, b_at).size)
 
 
 class TensorOperators:
@@ -164,7 +216,9 @@ class TensorOperators:
                 f"desired output type {self.dtype} of this in-place op; use an out-of-place op "
                 "(x = x + ...) or make the tensor float first (x = x.float())"
             )
+        check_writable(self, other, _INPLACE_NAMES.get(getattr(fn, "__name__", ""), "an in-place op"))
         self._zip(fn, other, out=self)
+        self._version_counter.bump(_INPLACE_NAMES.get(getattr(fn, "__name__", ""), "an in-place op"))
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
@@ -209,7 +263,9 @@ class TensorOperators:
         if src.device != self.device:
             src = src.to(self.backend)
         src = src.detach().expand(self.shape) if src.shape != self.shape else src.detach()
+        check_writable(self, src, "copy_")
         src._map(scalar.identity, out=self)
+        self._version_counter.bump("copy_")
         return self
 
     def fill_(self, value: float) -> Tensor:
@@ -295,10 +351,11 @@ class TensorOperators:
     def norm(self, p: float | str = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
         return _ops().norm(self, p, dim, keepdim)
 
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        """A tensor (no dim), or the named tuple `(values, indices)` along `dim`, as `torch.max`."""
         return _ops().max(self, dim, keepdim)
 
-    def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
         return _ops().min(self, dim, keepdim)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:

@@ -10,8 +10,8 @@ import builtins
 from typing import Any
 
 from . import functions as F
+from . import return_types, views
 from . import shape as S
-from . import views
 from .tensor import Tensor
 
 Dim = int | tuple[int, ...] | list[int] | None
@@ -250,21 +250,33 @@ def _keep(out: Tensor, x: Tensor, dims: list[int], keepdim: bool) -> Tensor:
     return out.reshape(tuple(1 if d in dims else s for d, s in enumerate(x.shape)))
 
 
-def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    """Largest element (over all, or along `dim`). Use `argmax` for its index."""
+def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """The largest element (a tensor), or along `dim` the named tuple `(values, indices)`, as PyTorch.
+
+    Gradients follow PyTorch: `max()` shares the gradient evenly among tied maxima; `max(dim)` gives
+    it to the element at the returned index.
+    """
     F.check_nonempty("max", x, dim)
     if dim is None:
         return F.Max.apply(x.reshape(-1), dim=0).reshape((1,) * x.ndim if keepdim else ())
+    return return_types.max(_max_values(x, dim, keepdim), argmax(x, dim, keepdim))
+
+
+def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """The smallest element, or along `dim` the named tuple `(values, indices)` (see `max`)."""
+    F.check_nonempty("min", x, dim)
+    if dim is None:
+        return -max(-x, None, keepdim)
+    return return_types.min(-_max_values(-x, dim, keepdim), argmin(x, dim, keepdim))
+
+
+def _max_values(x: Tensor, dim: int, keepdim: bool) -> Tensor:
+    """Max along `dim`, the gradient going to the first maximum (that `argmax` returns)."""
     if x.ndim == 0:
         F.check_scalar_dim("max", dim)
         return x
     d = S.normalize_dim(dim, x.ndim)
-    return _drop(F.Max.apply(x, dim=d), [d], keepdim)
-
-
-def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    F.check_nonempty("min", x, dim)
-    return -max(-x, dim, keepdim)
+    return _drop(F.Max.apply(x, dim=d, ties="first"), [d], keepdim)
 
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -290,7 +302,7 @@ def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
 
 def _shift(x: Tensor, d: int) -> Tensor:
     """The (constant) max along `d`, or 0 where that max is infinite (so that x - shift is never nan)."""
-    shift = max(x, d, keepdim=True).detach()
+    shift = _max_values(x, d, keepdim=True).detach()
     return where(shift.abs() == float("inf"), 0.0, shift) if shift.dtype.kind == "f" else shift
 
 
@@ -311,7 +323,7 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
         F.check_scalar_dim("softmax", dim)
         return softmax(x.reshape(1), 0).reshape(())
     d = S.normalize_dim(dim, x.ndim)
-    e = exp(x - max(x, d, keepdim=True).detach())
+    e = exp(x - _max_values(x, d, keepdim=True).detach())
     return e / sum(e, d, keepdim=True)
 
 

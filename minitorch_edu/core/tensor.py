@@ -16,8 +16,8 @@ import numpy as np
 
 from ..backends import Backend, get_backend
 from . import shape as S
-from .autograd import Node, current_backprop, is_grad_enabled, no_grad
-from .dtype import as_dtype, is_floating, promote
+from .autograd import Node, Version, current_backprop, free_graph, is_grad_enabled, no_grad
+from .dtype import as_dtype, is_floating, promote, promote_operands
 from .operators import TensorOperators
 
 Scalar = int | float
@@ -36,8 +36,14 @@ class Tensor(TensorOperators):
         strides: Sequence[int],
         backend: Backend,
         requires_grad: bool = False,
+        version: Version | None = None,
+        offset: int = 0,
     ) -> None:
         self._storage = storage
+        # views share their storage's version counter; `_offset` is where this view starts in it
+        # (in elements), so that in-place ops can tell overlapping views apart
+        self._version_counter = Version() if version is None else version
+        self._offset = offset
         # internal callers pass tuples of ints already; only convert other sequences
         self.shape: tuple[int, ...] = shape if type(shape) is tuple else tuple(int(s) for s in shape)
         self._strides: tuple[int, ...] = strides if type(strides) is tuple else tuple(int(s) for s in strides)
@@ -75,6 +81,11 @@ class Tensor(TensorOperators):
     def stride(self, dim: int | None = None) -> Any:
         return self._strides if dim is None else self._strides[S.normalize_dim(dim, self.ndim)]
 
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's storage has had (PyTorch's `t._version`)."""
+        return self._version_counter.value
+
     def is_contiguous(self) -> bool:
         return S.is_contiguous(self.shape, self._strides)
 
@@ -109,6 +120,8 @@ class Tensor(TensorOperators):
     # ------------------------------------------------------------------ conversions
     def numpy(self) -> np.ndarray:
         """A NumPy copy of the values (copied to the host for CUDA tensors)."""
+        if getattr(self, "_deferred_checks", None):
+            _run_deferred_checks(self)
         host = self.backend.storage.to_numpy(self._storage)
         item = host.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(host, self.shape, tuple(s * item for s in self._strides))
@@ -185,7 +198,8 @@ class Tensor(TensorOperators):
 
     def detach(self) -> Tensor:
         """The same data (shared storage) without history."""
-        return Tensor(self._storage, self.shape, self._strides, self.backend)
+        return Tensor(self._storage, self.shape, self._strides, self.backend, version=self._version_counter,
+                      offset=self._offset)
 
     @property
     def data(self) -> Tensor:
@@ -196,10 +210,15 @@ class Tensor(TensorOperators):
         if value.shape != self.shape:
             raise ValueError(f"cannot set .data of shape {self.shape} to shape {value.shape}")
         self._storage, self._strides, self.backend = value._storage, value._strides, value.backend
+        self._version_counter, self._offset = value._version_counter, value._offset
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, gradient: Tensor | None = None) -> None:
-        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires a gradient."""
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires a gradient.
+
+        Then frees what the graph saved for backward, as PyTorch does: a second `backward()` through
+        it raises, unless this one passed `retain_graph=True`.
+        """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad and has no history")
         if gradient is None:
@@ -215,6 +234,8 @@ class Tensor(TensorOperators):
             raise ValueError(f"gradient of shape {gradient.shape} does not match the tensor's shape {self.shape}")
         with no_grad():
             current_backprop()(self, gradient.detach())
+        if not retain_graph:
+            free_graph(self)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -364,7 +385,9 @@ class Tensor(TensorOperators):
     def _zip(self, fn: Any, other: Tensor, out: Tensor | None = None) -> Tensor:
         _check_same_device(self, other)
         shape = S.broadcast_shapes(self.shape, other.shape)
-        dtype = promote(self.dtype, other.dtype)
+        dtype = self.dtype
+        if other.dtype != dtype:  # a 0-d operand does not widen a tensor with dimensions (PyTorch)
+            dtype = promote_operands(dtype, len(self.shape), other.dtype, len(other.shape))
         a, b = self._cast_raw(dtype), other._cast_raw(dtype)
         a_strides = S.expand_strides(a.shape, a._strides, shape)
         b_strides = S.expand_strides(b.shape, b._strides, shape)
@@ -407,7 +430,8 @@ class Tensor(TensorOperators):
 
     def _view_raw(self, shape: Sequence[int], strides: Sequence[int], offset: int = 0) -> Tensor:
         storage = self._storage[offset:] if offset else self._storage
-        return Tensor(storage, shape, strides, self.backend)
+        offset += self._offset
+        return Tensor(storage, shape, strides, self.backend, version=self._version_counter, offset=offset)
 
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:
@@ -422,6 +446,18 @@ class Tensor(TensorOperators):
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def _run_deferred_checks(t: Tensor) -> None:
+    """Checks a loss left on the device (`nn.functional.defer_class_check`), read with its value."""
+    for count, name, n_classes in t._deferred_checks:
+        bad = int(count.numpy().reshape(-1)[0])
+        if bad:  # the check stays: every read of this loss raises
+            raise IndexError(
+                f"{name}: {bad} target class index(es) out of range for {n_classes} classes "
+                f"(valid indices are 0 to {n_classes - 1}); checked on the device"
+            )
+    t._deferred_checks = ()
 
 
 def _is_bool_mask(key: Any) -> bool:

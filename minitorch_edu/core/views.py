@@ -89,7 +89,7 @@ class ToBackend(Function):
 def _move(a: Tensor, backend: Any) -> Tensor:
     """The same values on another backend: shared storage on the same device, else a copy."""
     if backend.device == a.device:
-        return Tensor(a._storage, a.shape, a._strides, backend)
+        return Tensor(a._storage, a.shape, a._strides, backend, version=a._version_counter, offset=a._offset)
     host = np.ascontiguousarray(a.numpy())
     return Tensor(backend.storage.from_numpy(host), a.shape, S.contiguous_strides(a.shape), backend)
 

@@ -156,7 +156,7 @@ def _no_inplace(out: Tensor | None) -> None:
 def _plain(t: Any) -> Any:
     """The same data as a plain Tensor (ops run on these, so nothing inside them is recorded)."""
     if isinstance(t, Tensor):
-        return Tensor(t._storage, t.shape, t._strides, t.backend)
+        return Tensor(t._storage, t.shape, t._strides, t.backend, version=t._version_counter, offset=t._offset)
     return t
 
 

@@ -224,8 +224,31 @@ def layer_norm(
     return out if bias is None else out + bias
 
 
-def one_hot(target: Tensor, num_classes: int) -> Tensor:
-    """(..., ) integer classes -> (..., num_classes) of 0/1, built by comparison (works on every backend)."""
+def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
+    """(..., ) integer classes -> (..., num_classes) of 0/1, built by comparison (works on every backend).
+
+    As in PyTorch, a class outside [0, num_classes) raises (it would give a row of zeros), and
+    num_classes=-1 means one more than the largest class. The check reads the classes on the host.
+    """
+    if target.dtype.kind not in "iu":
+        raise RuntimeError(f"one_hot is only applicable to index tensors (int64), got {target.dtype}")
+    if target.numel():
+        lo, hi = int(target.min().item()), int(target.max().item())
+        if num_classes == -1:
+            num_classes = hi + 1
+        if lo < 0:
+            raise RuntimeError(f"one_hot: Class values must be non-negative, got class {lo}")
+        if hi >= num_classes:
+            raise RuntimeError(
+                f"one_hot: Class values must be smaller than num_classes: class {hi} with num_classes={num_classes}"
+            )
+    elif num_classes == -1:
+        raise RuntimeError("one_hot: Can not infer total number of classes from empty tensor.")
+    return _one_hot(target, num_classes)
+
+
+def _one_hot(target: Tensor, num_classes: int) -> Tensor:
+    """`one_hot` for classes already range-checked (the losses check them once, their own way)."""
     classes = arange(num_classes, device=target.backend)
     return target.reshape(target.shape + (1,)) == classes
 
@@ -302,6 +325,33 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
+class _BCE(Function):
+    """-(y log p + (1 - y) log(1 - p)), each log clamped at -100, with PyTorch's backward
+    (p - y) / max(p (1 - p), 1e-12): finite at p = 0 and 1, where the chain rule through the clamped
+    logs would give 0 * inf = nan (sigmoid(20) is exactly 1 in float32)."""
+
+    @staticmethod
+    def forward(ctx: Context, p: Tensor, y: Tensor) -> Tensor:
+        ctx.save_for_backward(p, y)
+        log_p, log_not_p = _clamped_logs(p)
+        return -(y * log_p + (1.0 - y) * log_not_p)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        p, y = ctx.saved_tensors
+        gp = gy = None
+        if ctx.needs_input_grad[0]:
+            gp = grad * (p - y) / ops.maximum(p * (1.0 - p), 1e-12)
+        if ctx.needs_input_grad[1]:
+            log_p, log_not_p = _clamped_logs(p)
+            gy = grad * (log_not_p - log_p)
+        return gp, gy
+
+
+def _clamped_logs(p: Tensor) -> tuple[Tensor, Tensor]:
+    return ops.clamp(ops.log(p), min=-100.0), ops.clamp(ops.log(1.0 - p), min=-100.0)
+
+
 def binary_cross_entropy(
     input: Tensor,  # noqa: A002
     target: Any,
@@ -309,11 +359,20 @@ def binary_cross_entropy(
     reduction: str = "mean",
 ) -> Tensor:
     """Binary cross-entropy on probabilities; each log is clamped at -100, as in PyTorch, so p = 0
-    or 1 gives a large finite loss instead of inf. Prefer the `_with_logits` form for training."""
+    or 1 gives a large finite loss (and a finite gradient) instead of inf. Prefer the `_with_logits`
+    form for training. Probabilities outside [0, 1] (or nan) raise, as in PyTorch; the check reads
+    two reductions on the host."""
     target = _same_shape("binary_cross_entropy", input, target)
-    log_p = ops.clamp(ops.log(input), min=-100.0)
-    log_not_p = ops.clamp(ops.log(1.0 - input), min=-100.0)
-    loss = -(target * log_p + (1.0 - target) * log_not_p)
+    if input.numel():
+        with no_grad():
+            lo, hi = float(input.detach().min().item()), float(input.detach().max().item())
+        if not (0.0 <= lo and hi <= 1.0):  # nan fails both
+            raise RuntimeError(
+                f"binary_cross_entropy: all elements of input should be between 0 and 1, got values in "
+                f"[{lo:.6g}, {hi:.6g}] (shape {input.shape}); pass probabilities (e.g. x.sigmoid()), or use "
+                "binary_cross_entropy_with_logits on the raw scores"
+            )
+    loss = _BCE.apply(input, target)
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
@@ -340,8 +399,8 @@ def _check_class_targets(name: str, input: Tensor, target: Any) -> Tensor:
     if target.dtype.kind not in "iu":
         raise TypeError(f"{name}: class indices must be integers, got dtype {target.dtype}")
     n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
-    # on a GPU the check would cost a device-to-host copy every step, so (as in PyTorch, whose
-    # CUDA kernels only assert on the device) GPU-resident targets are not range-checked here
+    # on a GPU a check now would cost a device-to-host copy every step: `defer_class_check` counts
+    # the bad targets on the device instead, and the count is read when the loss is next read
     if target.numel() and target.device != "cuda":
         host = target.numpy()  # host memory already: a copy of the labels, cheaper than two reductions
         for index in (int(host.min()), int(host.max())):
@@ -351,6 +410,21 @@ def _check_class_targets(name: str, input: Tensor, target: Any) -> Tensor:
                     f"(valid indices are 0 to {n_classes - 1})"
                 )
     return target
+
+
+def defer_class_check(name: str, loss: Tensor, input: Tensor, target: Tensor) -> Tensor:
+    """On CUDA, attach to `loss` a device-side count of targets outside [0, C): reading the loss
+    (`.item()`, `.numpy()`, printing) raises if it is non-zero. No host sync until then, as PyTorch's
+    device-side assert; the fused kernel meanwhile writes nan for such rows instead of reading past
+    the row. Elsewhere the targets were checked already (`_check_class_targets`)."""
+    if target.device != "cuda" or not target.numel():
+        return loss
+    n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    t = target.detach()
+    bad = t._zip(scalar.lt, t._full((), 0))._zip(scalar.add, t._zip(scalar.ge, t._full((), n_classes)))
+    count = bad.reshape(-1)._reduce(scalar.add, 0, 0)
+    loss._deferred_checks = getattr(loss, "_deferred_checks", ()) + ((count, name, n_classes),)
+    return loss
 
 
 def nll_loss(
@@ -367,16 +441,16 @@ def nll_loss(
     """
     target = _check_class_targets("nll_loss", input, target)
     log_p = _classes_last(input)
-    mask = one_hot(target.reshape(-1), log_p.shape[1]).to(dtype=log_p.dtype)
+    mask = _one_hot(target.reshape(-1), log_p.shape[1]).to(dtype=log_p.dtype)
     loss = -(log_p * mask).sum(1)
     if weight is not None:
         per_sample = (mask * weight.to(dtype=log_p.dtype)).sum(1)
         loss = loss * per_sample
         if reduction == "mean":
-            return loss.sum() / per_sample.sum()
+            return defer_class_check("nll_loss", loss.sum() / per_sample.sum(), input, target)
     if reduction == "none":
-        return loss.reshape(target.shape)
-    return _reduce(loss, reduction)
+        return defer_class_check("nll_loss", loss.reshape(target.shape), input, target)
+    return defer_class_check("nll_loss", _reduce(loss, reduction), input, target)
 
 
 def cross_entropy(
@@ -406,7 +480,8 @@ def cross_entropy(
     class_dim = 0 if input.ndim == 1 else 1
     if weight is None and input.ndim == 2 and input.dtype.kind == "f":
         target = _check_class_targets("cross_entropy", input, target)
-        return _reduce(_SoftmaxCrossEntropy.apply(input, target), reduction)
+        loss = _reduce(_SoftmaxCrossEntropy.apply(input, target), reduction)
+        return defer_class_check("cross_entropy", loss, input, target)
     return nll_loss(log_softmax(input, class_dim), target, weight, reduction)
 
 
@@ -436,7 +511,7 @@ class _SoftmaxCrossEntropy(Function):
             ctx.save_for_backward(probs)
             ctx.classes, ctx.kernels = classes, kernels
             return loss
-        onehot = one_hot(target, c)._cast_raw(x.dtype)
+        onehot = _one_hot(target, c)._cast_raw(x.dtype)
         shifted = x._zip(scalar.sub, x._reduce(scalar.maximum, 1, -math.inf))
         exps = shifted._map(scalar.exp)
         total = exps._reduce(scalar.add, 1, 0.0)

@@ -81,6 +81,8 @@ class Optimizer:
                         self._update(p, p.grad.detach(), state, group)
                     else:
                         self._update_host(views[0], views[1], state, group)
+                    # the fast paths (NumPy views, fused CUDA kernels) write p without its operators
+                    p._version_counter.bump(f"{type(self).__name__}.step")
         return loss
 
     def _update_host(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
