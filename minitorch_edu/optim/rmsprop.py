@@ -15,7 +15,7 @@ from typing import Any
 
 from ..core.creation import zeros_like
 from ..core.tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, add_scaled
 
 
 class RMSprop(Optimizer):
@@ -47,20 +47,19 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = zeros_like(p)
         state["step"] += 1
+        # each running average in one fused pass: avg = alpha * avg + (1 - alpha) * new
         square_avg = state["square_avg"]
-        square_avg *= alpha
-        square_avg += g * g * (1.0 - alpha)
+        add_scaled(square_avg, g * g, 1.0 - alpha, beta=alpha)
         if group["centered"]:
             grad_avg = state["grad_avg"]
-            grad_avg *= alpha
-            grad_avg += g * (1.0 - alpha)
-            avg = (square_avg - grad_avg * grad_avg).sqrt() + eps
+            add_scaled(grad_avg, g, 1.0 - alpha, beta=alpha)
+            avg = (square_avg - grad_avg * grad_avg).sqrt()
         else:
-            avg = square_avg.sqrt() + eps
+            avg = square_avg.sqrt()
+        avg += eps
         if momentum > 0:
             buf = state["momentum_buffer"]
-            buf *= momentum
-            buf += g / avg
-            p -= buf * group["lr"]
+            add_scaled(buf, g / avg, 1.0, beta=momentum)
+            add_scaled(p, buf, -group["lr"])
         else:
-            p -= g / avg * group["lr"]
+            add_scaled(p, g / avg, -group["lr"])
