@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..core.shape import contiguous_strides, size_of
 from . import scalar
+from .shape import contiguous_strides, size_of
 
 if TYPE_CHECKING:
     from .base import Backend, Geometry, Storage

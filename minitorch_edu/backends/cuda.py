@@ -6,7 +6,7 @@ Python wrapper that
 
 1. checks that every operand is a device array (a NumPy array would be copied to the device and
    back on every launch, silently: the classic GPU performance bug);
-2. coalesces dimensions (`core.shape.coalesce`), so contiguous tensors take the flat fast path;
+2. coalesces dimensions (`backends.shape.coalesce`), so contiguous tensors take the flat fast path;
 3. sizes the launch from the problem and calls a kernel of `cuda_kernels`.
 
 Data never visits the host here: only `CudaStorage.from_numpy` / `to_numpy` move it.
@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 from numba.core.errors import NumbaError
 
-from ..core.shape import coalesce, contiguous_strides, is_contiguous, size_of
 from . import cuda_conv, cuda_losses, cuda_matmul, cuda_memory, scalar
 from . import cuda_kernels as K
 from .base import Backend, Kernel
 from .cuda_kernels import simulated
 from .cuda_launch import launch
 from .cuda_storage import CudaStorage, NoDevicePointerError
+from .shape import coalesce, contiguous_strides, is_contiguous, size_of
 
 __all__ = [
     "CudaStorage",

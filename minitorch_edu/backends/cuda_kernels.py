@@ -2,7 +2,7 @@
 
 Every kernel reads and writes 1-D device arrays; shapes and strides arrive as tuples of ints
 (numba passes tuples by value: a NumPy array argument would be copied host <-> device on every
-launch). Shapes reach these kernels already coalesced (see `core.shape.coalesce`).
+launch). Shapes reach these kernels already coalesced (see `backends.shape.coalesce`).
 
 - `map_*` / `zip_*`: one thread per element with a grid-stride loop, so any grid size covers any
   problem size; `*_flat` is the fast path for contiguous operands (no index arithmetic at all),

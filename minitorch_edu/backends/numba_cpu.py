@@ -30,11 +30,11 @@ from pathlib import Path
 import numba
 from numba.core.errors import TypingError
 
-from ..core.shape import coalesce
 from . import numba_conv, numba_kernels, numba_losses, numba_optim
 from .base import Backend, Kernel
 from .numba_cache import cache_root
 from .numba_matmul import matmul as tensor_matmul
+from .shape import coalesce
 
 TILE = 32
 COLUMN_BLOCK = 256

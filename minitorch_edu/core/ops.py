@@ -9,8 +9,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from ..backends import shape as S
 from . import functions as F
-from . import shape as S
 from . import views
 from .tensor import Tensor
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..backends import Backend, get_backend
-from . import shape as S
+from ..backends import shape as S
 from .autograd import Node, current_backprop, is_grad_enabled, no_grad
 from .dtype import as_dtype, is_floating, promote
 from .operators import TensorOperators
