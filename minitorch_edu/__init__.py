@@ -78,11 +78,12 @@ from .core.ops import (
 )
 from .core.tensor import Tensor
 from .serialization import load, save
+from .train import keras as _keras  # noqa: F401  (binds Module.compile / fit / evaluate / predict)
 
 __version__ = "0.1.0"
 
-# Sub-packages load on first use (`mt.nn`, `mt.optim`, ...): `import minitorch_edu` stays fast,
-# and nn/optim/train may import the core without a circular import.
+# `train` (and with it nn, optim and data) is imported above to bind the Keras-style methods;
+# graph and onnx load on first use (`mt.jit`, `mt.onnx`), which keeps `import minitorch_edu` fast.
 _LAZY_SUBMODULES = ("nn", "optim", "data", "train", "graph", "onnx")
 
 

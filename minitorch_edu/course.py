@@ -3,7 +3,9 @@
 Each chapter's first cell says which of the package's functions are the reference for each graded
 part:
 
-    chapter = Chapter("02_tensors", references={"index_to_position": ["minitorch_edu.core.shape.index_to_position"]})
+    chapter = Chapter(
+        "02_tensors", references={"index_to_position": ["minitorch_edu.backends.shape.index_to_position"]}
+    )
 
 - While a part's checks run (`testing.part(name)`), its references are *sealed*: a call from notebook
   code raises `ReferenceSealed`, so a solution that hands the work to the package scores nothing

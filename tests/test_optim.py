@@ -242,20 +242,30 @@ def test_linear_warmup_then_cosine() -> None:
     assert lrs[6] == pytest.approx(0.25) and lrs[8] == pytest.approx(0.0)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), CASES)
-def test_tensor_path_equals_numpy_path(name: str, kwargs: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    """CPU tensors are updated through NumPy views; other devices through Tensor ops: same numbers."""
-    params, grads = _params(2)
-    fast = _run_mt(getattr(optim, name), kwargs, params, grads)
-    from minitorch_edu.optim import optimizer as base
+def _run_on(device: str, cls, kwargs: dict, params, grads) -> list[np.ndarray]:
+    ps = [mt.tensor(p, dtype="float64", device=device, requires_grad=True) for p in params]
+    opt = cls(ps, **kwargs)
+    for step_grads in grads:
+        for p, g in zip(ps, step_grads):
+            p.grad = mt.tensor(g, dtype="float64", device=device)
+        opt.step()
+    return [p.numpy() for p in ps]
 
-    monkeypatch.setattr(base, "host_view", lambda t, writable=True: None)
-    slow = _run_mt(getattr(optim, name), kwargs, params, grads)
-    for a, b in zip(fast, slow):
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES)
+def test_fused_updates_equal_composed_updates(name: str, kwargs: dict) -> None:
+    """numba's fused axpby / adam_step kernels and the python backend's (composed from its zip and
+    map kernels, `backends.composed`) give the same numbers."""
+    assert "adam_step" in mt.get_backend("numba").fused_kernels
+    assert mt.get_backend("python").fused_kernels == ()
+    params, grads = _params(2)
+    fast = _run_on("numba", getattr(optim, name), kwargs, params, grads)
+    composed = _run_on("python", getattr(optim, name), kwargs, params, grads)
+    for a, b in zip(fast, composed):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
-def test_numpy_path_updates_parameters_in_place() -> None:
+def test_fused_updates_write_parameters_in_place() -> None:
     w = mt.tensor([1.0, 2.0], requires_grad=True)
     storage = w._storage
     opt = optim.SGD([w], lr=0.5, momentum=0.9)
@@ -265,9 +275,24 @@ def test_numpy_path_updates_parameters_in_place() -> None:
     assert isinstance(opt.state[w]["momentum_buffer"], mt.Tensor)
 
 
+def test_adam_on_a_non_contiguous_parameter_matches_a_contiguous_one() -> None:
+    base = np.arange(6.0).reshape(2, 3)
+    grads = [np.full((3, 2), 0.5), np.linspace(-1, 1, 6).reshape(3, 2)]
+    results = []
+    for transposed in (True, False):
+        p = mt.tensor(base, dtype="float64").T if transposed else mt.tensor(base.T.copy(), dtype="float64")
+        p.requires_grad = True
+        opt = optim.Adam([p], lr=0.1, amsgrad=True)
+        for g in grads:
+            p.grad = mt.tensor(g, dtype="float64")
+            opt.step()
+        results.append(p.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
+
+
 @pytest.mark.parametrize(("name", "kwargs"), CASES[0:4] + CASES[6:7] + CASES[10:11])
 def test_cuda_tensors_take_the_tensor_path(name: str, kwargs: dict, cuda_reason: str | None) -> None:
-    """On the GPU (or numba's simulator) the update runs as Tensor ops (SGD: one axpy kernel) and matches the CPU."""
+    """On the GPU (or numba's simulator) the update runs the cuda backend's fused kernels and matches the CPU."""
     reason = cuda_reason  # tests/conftest.py's fixture (a module named conftest is ambiguous: tests/autograder has one)
     if reason:
         pytest.skip(reason)

@@ -1,4 +1,4 @@
-"""Properties of shapes and strides (core/shape.py), checked against NumPy's memory model."""
+"""Properties of shapes and strides (backends/shape.py), checked against NumPy's memory model."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from minitorch_edu.core import shape as S
+from minitorch_edu.backends import shape as S
 
 shapes = st.lists(st.integers(1, 4), min_size=0, max_size=4).map(tuple)
 

@@ -71,12 +71,12 @@ def test_unwritten_part_says_so(capsys) -> None:
 
 
 def test_sealed_reference_refuses_notebook_code_but_serves_the_package() -> None:
-    import minitorch_edu.core.shape as S
+    import minitorch_edu.backends.shape as S
 
     original = S.index_to_position
-    course.Chapter("t", references={"pos": ["minitorch_edu.core.shape.index_to_position"]})
+    course.Chapter("t", references={"pos": ["minitorch_edu.backends.shape.index_to_position"]})
     namespace = {"__name__": "__main__"}
-    exec("import minitorch_edu.core.shape as S\ndef mine(i, s):\n    return S.index_to_position(i, s)\n", namespace)
+    exec("import minitorch_edu.backends.shape as S\ndef mine(i, s):\n    return S.index_to_position(i, s)\n", namespace)
     assert namespace["mine"]((1, 2), (3, 1)) == 5
     with pytest.raises(course.ReferenceSealed, match="index_to_position"):
         with testing.part("pos", hidden=True):
@@ -89,7 +89,7 @@ def test_sealed_reference_refuses_notebook_code_but_serves_the_package() -> None
 def test_fallback_uses_the_reference_only_for_unwritten_parts(capsys, monkeypatch) -> None:
     monkeypatch.delenv("MINITORCH_EDU_GRADING", raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    chapter = course.Chapter("t", references={"pos": ["minitorch_edu.core.shape.index_to_position"]})
+    chapter = course.Chapter("t", references={"pos": ["minitorch_edu.backends.shape.index_to_position"]})
 
     def unwritten(i, s):
         raise NotImplementedError()
@@ -97,7 +97,7 @@ def test_fallback_uses_the_reference_only_for_unwritten_parts(capsys, monkeypatc
     def mine(i, s):
         return 0
 
-    import minitorch_edu.core.shape as S
+    import minitorch_edu.backends.shape as S
 
     assert chapter.fallback("pos", unwritten, lambda f: f((0,), (1,))) is S.index_to_position
     assert chapter.fallback("pos", mine, lambda f: f((0,), (1,))) is mine
@@ -110,5 +110,5 @@ def test_fallback_uses_the_reference_only_for_unwritten_parts(capsys, monkeypatc
 
 
 def test_a_chapter_naming_a_missing_reference_fails_at_once() -> None:
-    with pytest.raises(ValueError, match="does not exist: minitorch_edu.core.shape.nope"):
-        course.Chapter("t", references={"x": ["minitorch_edu.core.shape.nope"]})
+    with pytest.raises(ValueError, match="does not exist: minitorch_edu.backends.shape.nope"):
+        course.Chapter("t", references={"x": ["minitorch_edu.backends.shape.nope"]})

@@ -30,13 +30,13 @@ from minitorch_edu.course import Chapter
 chapter = Chapter(
     "02_tensors",
     references={
-        "index_to_position": ["minitorch_edu.core.shape.index_to_position"],
-        "to_index": ["minitorch_edu.core.shape.to_index"],
-        "contiguous_strides": ["minitorch_edu.core.shape.contiguous_strides"],
-        "is_contiguous": ["minitorch_edu.core.shape.is_contiguous"],
-        "view": ["minitorch_edu.core.shape.view_strides", "minitorch_edu.core.shape.infer_shape"],
-        "broadcast_shape": ["minitorch_edu.core.shape.broadcast_shapes"],
-        "broadcast_index": ["minitorch_edu.core.shape.expand_strides"],
+        "index_to_position": ["minitorch_edu.backends.shape.index_to_position"],
+        "to_index": ["minitorch_edu.backends.shape.to_index"],
+        "contiguous_strides": ["minitorch_edu.backends.shape.contiguous_strides"],
+        "is_contiguous": ["minitorch_edu.backends.shape.is_contiguous"],
+        "view": ["minitorch_edu.backends.shape.view_strides", "minitorch_edu.backends.shape.infer_shape"],
+        "broadcast_shape": ["minitorch_edu.backends.shape.broadcast_shapes"],
+        "broadcast_index": ["minitorch_edu.backends.shape.expand_strides"],
     },
 )
 
@@ -1143,7 +1143,7 @@ print("your index functions ran the package's ops correctly:", np.allclose(resul
 # - `permute` and `view`: new shapes and strides over the same storage (and when `view` must refuse);
 # - `broadcast_shape` and `broadcast_index`: NumPy's broadcasting rule, as PyTorch, TensorFlow and JAX use it.
 #
-# The package's versions live in `minitorch_edu/core/shape.py` (compare `view_strides` with your
+# The package's versions live in `minitorch_edu/backends/shape.py` (compare `view_strides` with your
 # `view`: it allows the more lenient PyTorch rule) and `minitorch_edu/core/views.py`. In chapter 03
 # you turn the strided loop above into real `map`, `zip` and `reduce` kernels and give every
 # tensor operation a gradient.

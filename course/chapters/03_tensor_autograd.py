@@ -35,7 +35,7 @@ import minitorch_edu as mt
 from minitorch_edu import testing
 from minitorch_edu.backends import scalar
 from minitorch_edu.core import functions as package_functions
-from minitorch_edu.core.shape import index_to_position, size_of, to_index
+from minitorch_edu.backends.shape import index_to_position, size_of, to_index
 from minitorch_edu.course import Chapter, ReferenceSealed
 
 chapter = Chapter(
@@ -325,8 +325,8 @@ with testing.part("tensor_map", hidden=True):
 # Below, a `(2, 3)` matrix plus a row `(3,)`: the row's strides for shape `(2, 3)` are `(0, 1)`.
 
 # %%
-print("row (3,) expanded to (2, 3):", mt.core.shape.expand_strides((3,), (1,), (2, 3)))
-print("column (2, 1) expanded to (2, 3):", mt.core.shape.expand_strides((2, 1), (1, 1), (2, 3)))
+print("row (3,) expanded to (2, 3):", mt.backends.shape.expand_strides((3,), (1,), (2, 3)))
+print("column (2, 1) expanded to (2, 3):", mt.backends.shape.expand_strides((2, 1), (1, 1), (2, 3)))
 
 # %% [solution] id=tensor_zip
 def tensor_zip(fn):

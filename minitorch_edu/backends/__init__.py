@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Backend, HostStorage
+from .base import FUSED_KERNELS, Backend, HostStorage, Storage
 
 __all__ = [
+    "FUSED_KERNELS",
     "Backend",
     "DeviceUnavailableError",
     "HostStorage",
+    "Storage",
     "available",
     "get_backend",
     "register_backend",

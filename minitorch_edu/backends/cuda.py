@@ -6,7 +6,7 @@ Python wrapper that
 
 1. checks that every operand is a device array (a NumPy array would be copied to the device and
    back on every launch, silently: the classic GPU performance bug);
-2. coalesces dimensions (`core.shape.coalesce`), so contiguous tensors take the flat fast path;
+2. coalesces dimensions (`backends.shape.coalesce`), so contiguous tensors take the flat fast path;
 3. sizes the launch from the problem and calls a kernel of `cuda_kernels`.
 
 Data never visits the host here: only `CudaStorage.from_numpy` / `to_numpy` move it.
@@ -16,6 +16,7 @@ on numba's (slow) CPU simulator.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,13 +24,13 @@ from typing import Any
 import numpy as np
 from numba.core.errors import NumbaError
 
-from ..core.shape import coalesce, contiguous_strides, is_contiguous, size_of
+from . import cuda_conv, cuda_losses, cuda_matmul, cuda_memory, scalar
 from . import cuda_kernels as K
-from . import cuda_matmul, cuda_memory, scalar
 from .base import Backend, Kernel
 from .cuda_kernels import simulated
 from .cuda_launch import launch
 from .cuda_storage import CudaStorage, NoDevicePointerError
+from .shape import coalesce, contiguous_strides, is_contiguous, size_of
 
 __all__ = [
     "CudaStorage",
@@ -265,6 +266,43 @@ def _split_k(out, a, b, out_shape, batch_shape, batch_strides, mat_strides, k, s
 
 tensor_matmul = make_matmul(TILE)
 
+
+def axpby(y: Any, x: Any, alpha: float, beta: float, n: int) -> None:
+    """y = beta * y + alpha * x: one kernel, not a product kernel, a temporary and a sum kernel."""
+    if n:
+        t = y.dtype.type
+        K.launch_1d(K.axpby, n, y, x, t(alpha), t(beta), n)
+
+
+def adam_step(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, beta1, beta2, eps, step) -> None:  # noqa: ANN001, PLR0913
+    """One Adam update in one kernel (`base.Backend.adam_step`), instead of about a dozen."""
+    if not n:
+        return
+    t = p.dtype.type
+    amsgrad = max_exp_avg_sq is not None
+    vmax = max_exp_avg_sq if amsgrad else p  # unread without amsgrad
+    sqrt_bias2, step_size = math.sqrt(1.0 - beta2**step), lr / (1.0 - beta1**step)
+    args = (t(beta1), t(beta2), t(eps), t(sqrt_bias2), t(step_size))
+    K.launch_1d(K.adam, n, p, g, exp_avg, exp_avg_sq, vmax, amsgrad, n, *args)
+
+
 cuda_backend = Backend(
-    "cuda", map=tensor_map, zip=tensor_zip, reduce=tensor_reduce, matmul=tensor_matmul, storage=CudaStorage
+    "cuda",
+    map=tensor_map,
+    zip=tensor_zip,
+    reduce=tensor_reduce,
+    matmul=tensor_matmul,
+    storage=CudaStorage,
+    conv2d_forward=cuda_conv.conv2d_forward,
+    conv2d_input_grad=cuda_conv.conv2d_input_grad,
+    conv2d_weight_grad=cuda_conv.conv2d_weight_grad,
+    conv2d_bias_grad=cuda_conv.conv2d_bias_grad,
+    max_pool2d_forward=cuda_conv.max_pool2d_forward,
+    max_pool2d_backward=cuda_conv.max_pool2d_backward,
+    avg_pool2d_forward=cuda_conv.avg_pool2d_forward,
+    avg_pool2d_backward=cuda_conv.avg_pool2d_backward,
+    softmax_cross_entropy_forward=cuda_losses.softmax_xent_forward,
+    softmax_cross_entropy_backward=cuda_losses.softmax_xent_backward,
+    axpby=axpby,
+    adam_step=adam_step,
 )

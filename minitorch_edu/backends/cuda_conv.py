@@ -8,8 +8,8 @@ The weight and bias gradients have few elements, each a sum over the whole batch
 block per element spreads that sum over its threads and adds their parts as a tree.
 
 Kernels take 1-D device arrays and sizes as plain ints: passing NumPy arrays would silently copy
-them to and from the GPU on every launch. The Python wrappers at the bottom have the same names and
-arguments as the CPU ones in `numba_conv`, so `nn.conv_functions` can pick either by device.
+them to and from the GPU on every launch. The Python wrappers at the bottom are the cuda backend's
+fused convolution and pooling kernels (the contract is in `base.Backend`).
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def _avg_pool_forward(out, x, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
     out[i] = acc / (kh * kw)
 
 
-# ---------------------------------------------------------------------- wrappers (same API as numba_conv)
+# ------------------------------------------------------------ the cuda backend's fused kernels (`base.Backend`)
 # geo = (batch, c_in, h, w, c_out, kh, kw, oh, ow, sh, sw, ph, pw), all Python ints
 
 
@@ -245,10 +245,12 @@ def conv2d_bias_grad(gb: Any, g: Any, geo: tuple[int, ...]) -> None:
     _launch_sums(_channel_sum, c_out, gb, g, batch, c_out, oh * ow)
 
 
-def max_pool2d_forward(out: Any, argmax: Any, x: Any, geo: tuple[int, ...]) -> None:
-    """geo = (planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw)."""
+def max_pool2d_forward(out: Any, x: Any, geo: tuple[int, ...]) -> Any:
+    """geo = (planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw). Returns argmax (a device array)."""
     planes, oh, ow = geo[0], geo[5], geo[6]
+    argmax = cuda.device_array(max(planes * oh * ow, 1), dtype=np.int64)
     _launch(_max_pool_forward, planes * oh * ow, out, argmax, x, *geo)
+    return argmax
 
 
 def max_pool2d_backward(gx: Any, g: Any, argmax: Any, geo: tuple[int, ...]) -> None:
@@ -264,8 +266,3 @@ def avg_pool2d_forward(out: Any, x: Any, geo: tuple[int, ...]) -> None:
 def avg_pool2d_backward(gx: Any, g: Any, geo: tuple[int, ...]) -> None:
     planes, h, w = geo[:3]
     _launch(_pool_backward, planes * h * w, gx, g, g, False, *geo)
-
-
-def index_storage(n: int) -> Any:
-    """A device array for the argmax positions of max pooling."""
-    return cuda.device_array(max(n, 1), dtype=np.int64)

@@ -2,7 +2,7 @@
 
 Every kernel reads and writes 1-D device arrays; shapes and strides arrive as tuples of ints
 (numba passes tuples by value: a NumPy array argument would be copied host <-> device on every
-launch). Shapes reach these kernels already coalesced (see `core.shape.coalesce`).
+launch). Shapes reach these kernels already coalesced (see `backends.shape.coalesce`).
 
 - `map_*` / `zip_*`: one thread per element with a grid-stride loop, so any grid size covers any
   problem size; `*_flat` is the fast path for contiguous operands (no index arithmetic at all),
@@ -19,6 +19,7 @@ launch). Shapes reach these kernels already coalesced (see `core.shape.coalesce`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -105,10 +106,26 @@ def arange(out, start, step, n):  # noqa: ANN001, ANN201
 
 
 @cuda.jit
-def axpy(y, x, alpha, n):  # noqa: ANN001, ANN201
-    """y[i] += alpha * x[i]: an optimizer's update in one pass (no temporary for alpha * x)."""
+def axpby(y, x, alpha, beta, n):  # noqa: ANN001, ANN201
+    """y[i] = beta * y[i] + alpha * x[i]: an optimizer's update in one pass (no temporary for alpha * x)."""
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        y[i] += alpha * x[i]
+        y[i] = beta * y[i] + alpha * x[i]
+
+
+@cuda.jit
+def adam(p, g, m, v, vmax, amsgrad, n, beta1, beta2, eps, sqrt_bias2, step_size):  # noqa: ANN001, ANN201
+    """One Adam update per element (`base.Backend.adam_step`): moments, then the parameter."""
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        gi = g[i]
+        mi = beta1 * m[i] + (1 - beta1) * gi
+        vi = beta2 * v[i] + (1 - beta2) * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            if vmax[i] > vi:
+                vi = vmax[i]
+            vmax[i] = vi
+        p[i] -= mi / (math.sqrt(vi) / sqrt_bias2 + eps) * step_size
 
 
 RNG_BLOCKS, RNG_THREADS = (2, 8) if SIMULATED else (128, 256)  # one generator state per thread

@@ -295,7 +295,7 @@ def avg_pool_backward(gx, g, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
                             gx[xbase + iy * w + ix] += share
 
 
-# ---------------------------------------------------------------------- wrappers (same API as cuda_conv)
+# ------------------------------------------------------------ the numba backend's fused kernels (`base.Backend`)
 # geo = (batch, c_in, h, w, c_out, kh, kw, oh, ow, sh, sw, ph, pw), all Python ints
 
 
@@ -331,9 +331,11 @@ def conv2d_bias_grad(gb: np.ndarray, g: np.ndarray, geo: tuple) -> None:
     channel_sum(gb, g, gb.dtype.type(0), geo[0], geo[4], geo[7] * geo[8])
 
 
-def max_pool2d_forward(out: np.ndarray, argmax: np.ndarray, x: np.ndarray, geo: tuple) -> None:
-    """geo = (planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw)."""
+def max_pool2d_forward(out: np.ndarray, x: np.ndarray, geo: tuple) -> np.ndarray:
+    """geo = (planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw). Returns argmax, each maximum's position in its plane."""
+    argmax = np.empty(max(geo[0] * geo[5] * geo[6], 1), dtype=np.int64)
     max_pool_forward(out, argmax, x, *geo)
+    return argmax
 
 
 def max_pool2d_backward(gx: np.ndarray, g: np.ndarray, argmax: np.ndarray, geo: tuple) -> None:
@@ -347,8 +349,3 @@ def avg_pool2d_forward(out: np.ndarray, x: np.ndarray, geo: tuple) -> None:
 
 def avg_pool2d_backward(gx: np.ndarray, g: np.ndarray, geo: tuple) -> None:
     avg_pool_backward(gx, g, *geo)
-
-
-def index_storage(n: int) -> np.ndarray:
-    """An array for the argmax positions of max pooling."""
-    return np.empty(max(n, 1), dtype=np.int64)

@@ -30,11 +30,11 @@ from pathlib import Path
 import numba
 from numba.core.errors import TypingError
 
-from ..core.shape import coalesce
-from . import numba_kernels
+from . import numba_conv, numba_kernels, numba_losses, numba_optim
 from .base import Backend, Kernel
 from .numba_cache import cache_root
 from .numba_matmul import matmul as tensor_matmul
+from .shape import coalesce
 
 TILE = 32
 COLUMN_BLOCK = 256
@@ -212,4 +212,23 @@ def tensor_reduce(fn: Callable[[float, float], float]) -> Kernel:
     return kernel
 
 
-numba_backend = Backend("numba", map=tensor_map, zip=tensor_zip, reduce=tensor_reduce, matmul=tensor_matmul)
+# the fused kernels of `base.Backend`: one compiled pass where map/zip/reduce would take many
+numba_backend = Backend(
+    "numba",
+    map=tensor_map,
+    zip=tensor_zip,
+    reduce=tensor_reduce,
+    matmul=tensor_matmul,
+    conv2d_forward=numba_conv.conv2d_forward,
+    conv2d_input_grad=numba_conv.conv2d_input_grad,
+    conv2d_weight_grad=numba_conv.conv2d_weight_grad,
+    conv2d_bias_grad=numba_conv.conv2d_bias_grad,
+    max_pool2d_forward=numba_conv.max_pool2d_forward,
+    max_pool2d_backward=numba_conv.max_pool2d_backward,
+    avg_pool2d_forward=numba_conv.avg_pool2d_forward,
+    avg_pool2d_backward=numba_conv.avg_pool2d_backward,
+    softmax_cross_entropy_forward=numba_losses.softmax_xent_forward,
+    softmax_cross_entropy_backward=numba_losses.softmax_xent_backward,
+    axpby=numba_optim.axpby,
+    adam_step=numba_optim.adam_step,
+)

@@ -4,7 +4,7 @@
 replaced by an import of that function, so numba's on-disk cache (`cache=True`) works: a new
 process loads the compiled kernels in milliseconds instead of compiling them again.
 
-Shapes reach these kernels already coalesced (see `core.shape.coalesce`): a contiguous tensor of
+Shapes reach these kernels already coalesced (see `backends.shape.coalesce`): a contiguous tensor of
 any shape arrives as one flat dimension, and the other layouts as few dimensions as possible.
 Each kernel is split into a *task* (one chunk, row or tile: `_*_task`) and two drivers that run
 all tasks: `name` in parallel with `prange`, and `name_serial` in a plain loop, which small

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..core.shape import index_to_position, size_of, to_index
 from .base import Backend, Kernel
+from .shape import index_to_position, size_of, to_index
 
 
 def tensor_map(fn: Callable[[float], float]) -> Kernel:

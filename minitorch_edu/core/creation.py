@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..backends import Backend, get_backend
-from . import shape as S
+from ..backends import shape as S
 from .dtype import as_dtype, infer_dtype
 from .tensor import Tensor
 

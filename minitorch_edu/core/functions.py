@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..backends import scalar
-from . import shape as S
+from ..backends import shape as S
 from .autograd import Context, Function
 from .tensor import Tensor
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from ..backends import shape as S
 from . import functions as F
 from . import return_types, views
-from . import shape as S
 from .tensor import Tensor
 
 Dim = int | tuple[int, ...] | list[int] | None

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..backends import Backend, get_backend
-from . import shape as S
+from ..backends import shape as S
 from .autograd import Node, Version, current_backprop, free_graph, is_grad_enabled, no_grad
 from .dtype import as_dtype, is_floating, promote, promote_operands
 from .operators import TensorOperators

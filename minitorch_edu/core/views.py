@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..backends import scalar
-from . import shape as S
+from ..backends import shape as S
 from .autograd import Context, Function
 from .functions import _positions_along, lowest, unbroadcast
 from .tensor import Tensor

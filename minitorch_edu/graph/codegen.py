@@ -35,7 +35,7 @@ import numba
 import numpy as np
 
 from ..backends import scalar
-from ..core import shape as S
+from ..backends import shape as S
 from .ir import Node, Value
 from .passes import scalar_of
 

@@ -1,9 +1,10 @@
 """Differentiable convolution and pooling (like `torch.nn.functional.conv2d` and friends).
 
-Each op is a `Function` whose forward and backward hand contiguous storages to a kernel module:
-`backends.cuda_conv` for tensors on "cuda", `backends.numba_conv` for every CPU backend (python,
-numba or a learner's own: their storages are all NumPy arrays). Both kernel modules expose the
-same functions, so the Functions below do not care which one runs.
+Each op is a `Function` whose forward and backward hand contiguous storages to the fused kernels
+of the tensor's backend (`Backend.conv2d_forward`, `max_pool2d_forward`, ...: the contract is in
+`backends.base`). The numba and cuda backends register their own fast kernels; any other backend
+(the python one, a learner's) runs `backends.composed`, the same computation on its own
+map / zip / reduce / matmul kernels.
 
 conv1d is conv2d on a height-1 image: the reshapes are views, so it costs nothing and autograd
 flows through them. Dilation and groups are not implemented.
@@ -11,7 +12,6 @@ flows through them. Dilation and groups are not implemented.
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -30,17 +30,6 @@ def _pair(value: Any, name: str) -> tuple[int, int]:
     if len(pair) != 2 or any(int(v) != v for v in pair):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
     return int(pair[0]), int(pair[1])
-
-
-def kernels_for(t: Tensor) -> ModuleType:
-    """The kernel module for a tensor's device."""
-    if t.device == "cuda":
-        from ..backends import cuda_conv
-
-        return cuda_conv
-    from ..backends import numba_conv
-
-    return numba_conv
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -83,12 +72,12 @@ class Conv2dFunction(Function):
         _, _, (oh, ow) = _geometry("conv2d", (h, wd), (kh, kw), stride, padding)
         geo = (batch, c_in, h, wd, c_out, kh, kw, oh, ow, *stride, *padding)
         out = x._empty((batch, c_out, oh, ow), dtype)
-        kernels = kernels_for(x)
         saved = None
         if out.numel():
-            saved = kernels.conv2d_forward(out._storage, x._storage, w._storage, None if b is None else b._storage, geo)
+            bias_storage = None if b is None else b._storage
+            saved = x.backend.conv2d_forward(out._storage, x._storage, w._storage, bias_storage, geo)
         ctx.save_for_backward(x, w)
-        # the CPU kernels' im2col columns: the weight gradient reuses them (kept only when it is needed)
+        # e.g. the CPU kernels' im2col columns: the weight gradient reuses them (kept only when it is needed)
         ctx.cols = saved if ctx.needs_input_grad[1] else None
         ctx.geo, ctx.has_bias = geo, b is not None
         return out
@@ -96,7 +85,7 @@ class Conv2dFunction(Function):
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, ...]:
         x, w = ctx.saved_tensors
-        geo, kernels = ctx.geo, kernels_for(x)
+        geo, backend = ctx.geo, x.backend
         g = _raw(grad, x.dtype)
         gx = gw = gb = None
         empty = g.numel() == 0  # no output positions: every gradient is zero
@@ -107,17 +96,17 @@ class Conv2dFunction(Function):
         if ctx.needs_input_grad[0]:
             gx = alloc(x, x.shape)
             if not empty:
-                kernels.conv2d_input_grad(gx._storage, g._storage, w._storage, geo)
+                backend.conv2d_input_grad(gx._storage, g._storage, w._storage, geo)
             gx = gx._cast_raw(ctx.dtypes[0])  # each gradient in its input's dtype
         if ctx.needs_input_grad[1]:
             gw = alloc(w, w.shape)
             if not empty:
-                kernels.conv2d_weight_grad(gw._storage, g._storage, x._storage, ctx.cols, geo)
+                backend.conv2d_weight_grad(gw._storage, g._storage, x._storage, ctx.cols, geo)
             gw = gw._cast_raw(ctx.dtypes[1])
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gb = alloc(w, (geo[4],))
             if not empty:
-                kernels.conv2d_bias_grad(gb._storage, g._storage, geo)
+                backend.conv2d_bias_grad(gb._storage, g._storage, geo)
             gb = gb._cast_raw(ctx.dtypes[2])
         return (gx, gw, gb) if ctx.has_bias else (gx, gw)
 
@@ -209,10 +198,7 @@ class MaxPool2dFunction(Function):
     def forward(ctx: Context, x: Tensor, geo: tuple) -> Tensor:
         x = _raw(x, x.dtype if is_floating(x.dtype) else np.dtype("float32"))
         out = x._empty(x.shape[:2] + (geo[5], geo[6]))
-        kernels = kernels_for(x)
-        argmax = kernels.index_storage(out.numel())
-        if out.numel():
-            kernels.max_pool2d_forward(out._storage, argmax, x._storage, geo)
+        argmax = x.backend.max_pool2d_forward(out._storage, x._storage, geo) if out.numel() else None
         # an empty tensor of x's backend and dtype makes the gradient later, without keeping x alive
         ctx.geo, ctx.argmax, ctx.x, ctx.x_shape = geo, argmax, x._empty((0,)), x.shape
         return out
@@ -230,7 +216,7 @@ class AvgPool2dFunction(Function):
         x = _raw(x, x.dtype if is_floating(x.dtype) else np.dtype("float32"))
         out = x._empty(x.shape[:2] + (geo[5], geo[6]))
         if out.numel():
-            kernels_for(x).avg_pool2d_forward(out._storage, x._storage, geo)
+            x.backend.avg_pool2d_forward(out._storage, x._storage, geo)
         ctx.geo, ctx.x, ctx.x_shape = geo, x._empty((0,)), x.shape
         return out
 
@@ -240,12 +226,12 @@ class AvgPool2dFunction(Function):
 
 
 def _pool_input_grad(ctx: Context, grad: Tensor, run: Any) -> Tensor:
-    """The input's gradient of a pool: `run(kernels, gx storage, grad storage)` fills it."""
+    """The input's gradient of a pool: `run(backend, gx storage, grad storage)` fills it."""
     g = _raw(grad, ctx.x.dtype)
     if not g.numel():
         return ctx.x._full(ctx.x_shape, 0.0)
     gx = ctx.x._empty(ctx.x_shape)
-    run(kernels_for(ctx.x), gx._storage, g._storage)
+    run(ctx.x.backend, gx._storage, g._storage)
     return gx
 
 

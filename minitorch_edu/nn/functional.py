@@ -489,62 +489,30 @@ class _SoftmaxCrossEntropy(Function):
     """Per-row -log softmax(x)[target] for (N, C) logits and integer class targets (N,), fused.
 
     The gradient is the textbook softmax(x) - onehot(target), computed in one pass instead of
-    through the dozen nodes of log_softmax, the one-hot product and the sum. On the numba and
-    cuda backends both passes are single kernels (`backends.numba_losses` / `cuda_losses`);
-    elsewhere they are composed from the backend's map/zip/reduce kernels, so a learner's
-    backend runs them too.
+    through the dozen nodes of log_softmax, the one-hot product and the sum. Both passes are the
+    backend's fused kernels (`Backend.softmax_cross_entropy_forward` / `_backward`): single
+    kernels on numba and cuda, composed from the backend's own map/zip/reduce kernels elsewhere.
     """
 
     @staticmethod
     def forward(ctx: Context, x: Tensor, target: Tensor) -> Tensor:
         n, c = x.shape
-        kernels = _fused_loss_kernels(x)
-        if kernels is not None:
-            rows = x if x.is_contiguous() else x._map(scalar.identity)
-            loss, probs = x._empty((n,)), x._empty((n, c))
-            if x.device == "cuda":
-                classes = target if target.is_contiguous() else target._map(scalar.identity)
-                classes = classes._cast_raw(np.dtype(np.int64))._storage
-            else:
-                classes = np.ascontiguousarray(target.numpy(), dtype=np.int64)
-            kernels.softmax_xent_forward(loss._storage, probs._storage, rows._storage, classes, n, c)
-            ctx.save_for_backward(probs)
-            ctx.classes, ctx.kernels = classes, kernels
-            return loss
-        onehot = _one_hot(target, c)._cast_raw(x.dtype)
-        shifted = x._zip(scalar.sub, x._reduce(scalar.maximum, 1, -math.inf))
-        exps = shifted._map(scalar.exp)
-        total = exps._reduce(scalar.add, 1, 0.0)
-        log_p = shifted._zip(scalar.sub, total._map(scalar.log))
-        ctx.save_for_backward(exps._zip(scalar.div, total), onehot)
-        return log_p._zip(scalar.mul, onehot)._reduce(scalar.add, 1, 0.0)._map(scalar.neg).reshape(x.shape[:1])
+        rows = x if x.is_contiguous() else x._map(scalar.identity)
+        classes = target if target.is_contiguous() else target._map(scalar.identity)
+        classes = classes._cast_raw(np.dtype(np.int64))._storage
+        loss, probs = x._empty((n,)), x._empty((n, c))
+        x.backend.softmax_cross_entropy_forward(loss._storage, probs._storage, rows._storage, classes, n, c)
+        ctx.save_for_backward(probs)
+        ctx.classes = classes
+        return loss
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, None]:
-        if len(ctx.saved_tensors) == 1:  # the fused kernels
-            (probs,) = ctx.saved_tensors
-            n, c = probs.shape
-            # the gradient of a mean is one value broadcast (stride 0): read it without a copy
-            g = grad if grad._strides in ((0,), (1,)) else grad._map(scalar.identity)
-            gx = probs._empty((n, c))
-            step = g._strides[0]
-            ctx.kernels.softmax_xent_backward(gx._storage, probs._storage, ctx.classes, g._storage, step, n, c)
-            return gx, None
-        probs, onehot = ctx.saved_tensors
-        return probs._zip(scalar.sub, onehot)._zip(scalar.mul, grad.reshape(grad.shape + (1,))), None
-
-
-def _fused_loss_kernels(x: Tensor) -> Any:
-    """The fused loss kernel module for these logits (`numba_losses`, `cuda_losses`), or None: other
-    backends (the python one, a learner's) run the composed version on their own kernels."""
-    if x.dtype not in (np.float32, np.float64):
-        return None
-    if x.backend.name == "numba" and isinstance(x._storage, np.ndarray):
-        from ..backends import numba_losses
-
-        return numba_losses
-    if x.backend.name == "cuda":
-        from ..backends import cuda_losses
-
-        return cuda_losses
-    return None
+        (probs,) = ctx.saved_tensors
+        n, c = probs.shape
+        # the gradient of a mean is one value broadcast (stride 0): read it without a copy
+        g = grad if grad._strides in ((0,), (1,)) else grad._map(scalar.identity)
+        gx = probs._empty((n, c))
+        step = g._strides[0]
+        probs.backend.softmax_cross_entropy_backward(gx._storage, probs._storage, ctx.classes, g._storage, step, n, c)
+        return gx, None

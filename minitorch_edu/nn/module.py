@@ -2,8 +2,9 @@
 
 Assigning a `Parameter` or a `Module` to an attribute registers it (as in `torch.nn.Module`), so
 `parameters()`, `state_dict()`, `train()`/`eval()` and `to(device)` walk the whole tree without
-the layer author listing anything. Keras-style `compile`/`fit`/`evaluate`/`predict` are here too,
-delegating to `minitorch_edu.train.keras`, so one model object serves both styles of training.
+the layer author listing anything. Keras-style `model.compile`/`fit`/`evaluate`/`predict` work on
+every Module too: `minitorch_edu.train.keras` defines them and binds them here when the package is
+imported (train depends on nn, never the other way round), so one model serves both styles.
 """
 
 from __future__ import annotations
@@ -263,21 +264,6 @@ class Module:
                         targets[f"{prefix}.{name}" if prefix else name] = tensor
         return targets
 
-    # ------------------------------------------------------------------ Keras-style training
-    def compile(self, *args: Any, **kwargs: Any) -> Any:
-        """Keras-style: remember optimizer, loss and metrics for `fit` (see `minitorch_edu.train.keras`)."""
-        return _keras().compile(self, *args, **kwargs)
-
-    def fit(self, *args: Any, **kwargs: Any) -> Any:
-        """Keras-style training loop; returns a History (see `minitorch_edu.train.keras.fit`)."""
-        return _keras().fit(self, *args, **kwargs)
-
-    def evaluate(self, *args: Any, **kwargs: Any) -> Any:
-        return _keras().evaluate(self, *args, **kwargs)
-
-    def predict(self, *args: Any, **kwargs: Any) -> Any:
-        return _keras().predict(self, *args, **kwargs)
-
     # ------------------------------------------------------------------ printing
     def extra_repr(self) -> str:
         """The layer's arguments, shown inside the parentheses of its repr: override in layers."""
@@ -300,8 +286,3 @@ class Module:
 def _shape_of(value: Any) -> tuple[int, ...]:
     return tuple(value.shape) if hasattr(value, "shape") else ()
 
-
-def _keras() -> Any:
-    from ..train import keras  # lazy: train depends on nn, not the other way round
-
-    return keras

@@ -3,7 +3,8 @@
 Same update as `torch.optim.Adam` / `AdamW` (t counts steps from 1):
 
     m = b1 * m + (1 - b1) * g          v = b2 * v + (1 - b2) * g^2
-    p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    v_hat = max(v_hat, v) with amsgrad, else v
+    p = p - lr / (1 - b1^t) * m / (sqrt(v_hat) / sqrt(1 - b2^t) + eps)
 
 Adam folds weight decay into the gradient (g += wd * p, i.e. L2 regularisation); AdamW decays the
 weights directly (p *= 1 - lr * wd), which is what "decoupled weight decay" means.
@@ -11,11 +12,12 @@ weights directly (p *= 1 - lr * wd), which is what "decoupled weight decay" mean
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
-from .optimizer import Optimizer, copy_into, maximum, sqrt, zeros_like
+from ..core.creation import zeros_like
+from ..core.tensor import Tensor
+from .optimizer import Optimizer, adam_step
 
 
 class Adam(Optimizer):
@@ -40,10 +42,9 @@ class Adam(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _update(self, p: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         g = -grad if group["maximize"] else grad
         lr, wd = group["lr"], group["weight_decay"]
-        beta1, beta2 = group["betas"]
         if wd:
             if self.decoupled:
                 p *= 1.0 - lr * wd
@@ -53,23 +54,13 @@ class Adam(Optimizer):
             state["step"] = 0
             state["exp_avg"] = zeros_like(p)
             state["exp_avg_sq"] = zeros_like(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = zeros_like(p)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = zeros_like(p)
         state["step"] += 1
-        t = state["step"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= beta1
-        m += g * (1.0 - beta1)
-        v *= beta2
-        v += g * g * (1.0 - beta2)
-        if group["amsgrad"]:
-            vmax = state["max_exp_avg_sq"]
-            copy_into(vmax, maximum(vmax, v))
-            v = vmax
-        bias1 = 1.0 - beta1**t
-        bias2 = 1.0 - beta2**t
-        denom = sqrt(v) / math.sqrt(bias2) + group["eps"]
-        p -= m / denom * (lr / bias1)
+        vmax = state["max_exp_avg_sq"] if group["amsgrad"] else None
+        beta1, beta2 = group["betas"]
+        # the moments and the parameter in one fused pass of p's backend (the formula: module docstring)
+        adam_step(p, g, state["exp_avg"], state["exp_avg_sq"], vmax, lr, beta1, beta2, group["eps"], state["step"])
 
 
 class AdamW(Adam):

@@ -2,7 +2,9 @@
 
 Like `torch.optim.Optimizer`, an optimizer holds `param_groups` (lists of parameters, each with
 its own hyper-parameters such as `lr`) and a `state` dict keyed by parameter (momentum buffers,
-Adam moments, step counts). Subclasses only write `step`; everything else lives here.
+Adam moments, step counts). Subclasses only write the update of one parameter, `_update`, in
+Tensor ops (or the fused updates `add_scaled` / `adam_step` at the bottom, which run the
+parameter's backend's `axpby` / `adam_step` kernels); everything else lives here.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
-from numba import njit
 
-from ..backends import numba_cache  # noqa: F401  (compiled kernels cached per thread count)
-from ..core.autograd import no_grad
+from ..core.autograd import no_grad, set_grad_enabled
+from ..core.creation import tensor
 from ..core.tensor import Tensor
 
 
@@ -66,47 +67,20 @@ class Optimizer:
         """One update of every parameter that has a gradient; `closure` re-evaluates the loss."""
         loss = None
         if closure is not None:
-            from ..core.autograd import set_grad_enabled
-
             with set_grad_enabled(True):
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state.setdefault(p, {})
-                    views = [host_view(p), host_view(p.grad, writable=False)]
-                    if views[0] is None or views[1] is None:
-                        self._update(p, p.grad.detach(), state, group)
-                    else:
-                        self._update_host(views[0], views[1], state, group)
-                    # the fast paths (NumPy views, fused CUDA kernels) write p without its operators
-                    p._version_counter.bump(f"{type(self).__name__}.step")
+                    if p.grad is not None:
+                        self._update(p, p.grad.detach(), self.state.setdefault(p, {}), group)
+                        # the fused updates (add_scaled, adam_step) write p's storage, not through its operators
+                        p._version_counter.bump(f"{type(self).__name__}.step")
         return loss
 
-    def _update_host(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """Run `_update` on NumPy views of CPU tensors: one fused NumPy call per operation instead
-        of a kernel launch, which matters for the many small tensors of a model. The state keeps
-        Tensors (sharing the same memory), so state_dict and other devices see the same values."""
-        arrays = {k: (host_view(v) if isinstance(v, Tensor) else v) for k, v in state.items()}
-        if any(v is None for v in arrays.values()):  # a buffer that is not a plain host view
-            arrays = {k: (v.numpy() if isinstance(v, Tensor) else v) for k, v in state.items()}
-        self._update(p, grad, arrays, group)
-        from ..core.creation import from_numpy
-
-        for key, value in arrays.items():
-            old = state.get(key)
-            if isinstance(value, np.ndarray):
-                if isinstance(old, Tensor) and host_view(old) is not None and np.shares_memory(host_view(old), value):
-                    continue
-                state[key] = from_numpy(value)
-            else:
-                state[key] = value
-
-    def _update(self, p: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """Update `p` in place from `grad`. Both are Tensors, or NumPy views of CPU tensors: use the
-        shared operators and the helpers `sqrt`, `maximum`, `zeros_like`, `clone`, `copy_into` of this module."""
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Update `p` in place from `grad` (Tensors, under `no_grad`), keeping buffers (Tensors) in `state`.
+        Tensor ops do it anywhere; `add_scaled` and `adam_step` below are the backend's fused updates."""
         raise NotImplementedError(f"{type(self).__name__} must implement _update (or override step)")
 
     # ------------------------------------------------------------------ checkpoints
@@ -151,83 +125,48 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-def host_view(t: Tensor, writable: bool = True) -> np.ndarray | None:
-    """A NumPy view (no copy) of a tensor in main memory, or None for other tensors.
-
-    Writable views need a contiguous tensor; read-only ones (gradients, which are often
-    transposed views) may have any strides.
-    """
-    storage = t._storage
-    if t.device != "cpu" or not isinstance(storage, np.ndarray):
-        return None
-    if t.is_contiguous():
-        return storage[: t.numel()].reshape(t.shape)
-    if writable:
-        return None
-    strides = tuple(s * storage.itemsize for s in t.stride())
-    return np.lib.stride_tricks.as_strided(storage, t.shape, strides, writeable=False)
+def _fusable(t: Tensor, like: Tensor) -> bool:
+    """Whether `t` can be handed to `like`'s backend as a flat storage of like's elements."""
+    return t.backend is like.backend and t.shape == like.shape and t.dtype == like.dtype and t.is_contiguous()
 
 
-# The update rules are written once, with operators that NumPy arrays and Tensors share
-# (+, -, *, /, +=, -=, *=, /=); these helpers cover the rest.
-def sqrt(x: Any) -> Any:
-    return np.sqrt(x) if isinstance(x, np.ndarray) else x.sqrt()
+def add_scaled(dst: Tensor, src: Tensor, alpha: float, beta: float = 1.0) -> None:
+    """dst = beta * dst + alpha * src, in place: the backend's fused `axpby`, one pass with no
+    temporary the size of a weight matrix (whose fresh pages would cost as much as the arithmetic)."""
+    if _fusable(dst, dst) and _fusable(src, dst):
+        dst.backend.axpby(dst._storage, src._storage, alpha, beta, dst.numel())
+        return
+    if beta != 1.0:
+        dst *= beta
+    dst += src * alpha
 
 
-def maximum(a: Any, b: Any) -> Any:
-    return np.maximum(a, b) if isinstance(a, np.ndarray) else a.maximum(b)
-
-
-def zeros_like(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        return np.zeros_like(x)
-    from ..core.creation import zeros_like as tensor_zeros_like
-
-    return tensor_zeros_like(x)
-
-
-def add_scaled(dst: Any, src: Any, alpha: float) -> None:
-    """dst += alpha * src, in place. On NumPy arrays one fused pass (no temporary the size of a
-    weight matrix, whose fresh pages would cost as much as the arithmetic)."""
-    if isinstance(dst, np.ndarray) and dst.flags.c_contiguous and src.flags.c_contiguous and dst.shape == src.shape:
-        _add_scaled(dst.reshape(-1), src.reshape(-1), dst.dtype.type(alpha))
-    elif _one_gpu_pass(dst, src):  # one kernel, not a product kernel, a temporary and a sum kernel
-        from ..backends import cuda_kernels
-
-        n = dst.numel()
-        cuda_kernels.launch_1d(cuda_kernels.axpy, n, dst._storage, src._storage, dst.dtype.type(alpha), n)
-    else:
-        dst += src * alpha
-
-
-def _one_gpu_pass(dst: Any, src: Any) -> bool:
-    return (
-        isinstance(dst, Tensor)
-        and isinstance(src, Tensor)
-        and dst.backend.name == "cuda"  # the package's kernel: not for a learner's backend on the GPU
-        and src.backend.name == "cuda"
-        and dst.shape == src.shape
-        and dst.dtype == src.dtype
-        and dst.is_contiguous()
-        and src.is_contiguous()
+def adam_step(
+    p: Tensor,
+    grad: Tensor,
+    exp_avg: Tensor,
+    exp_avg_sq: Tensor,
+    max_exp_avg_sq: Tensor | None,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    step: int,
+) -> None:
+    """One Adam update of `p` and its moments, in place: the backend's fused `adam_step` (the
+    formula is in `backends.base.Backend.adam_step`). The buffers are p's zeros_like, so only a
+    non-contiguous parameter or a gradient of another layout needs a contiguous copy first."""
+    work = p if _fusable(p, p) else p.contiguous()  # a copy: written back below
+    g = grad if _fusable(grad, p) else grad.to(dtype=p.dtype).contiguous()
+    buffers = [exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
+    if not all(_fusable(b, p) for b in buffers):
+        raise RuntimeError(f"adam_step: the state buffers must be contiguous like the parameter {p.shape} {p.dtype}")
+    vmax = None if max_exp_avg_sq is None else max_exp_avg_sq._storage
+    p.backend.adam_step(
+        work._storage, g._storage, exp_avg._storage, exp_avg_sq._storage, vmax, p.numel(), lr, beta1, beta2, eps, step
     )
-
-
-@njit(cache=True, nogil=True, fastmath=True)
-def _add_scaled(dst: np.ndarray, src: np.ndarray, alpha: float) -> None:
-    for i in range(dst.size):
-        dst[i] += alpha * src[i]
-
-
-def copy_into(dst: Any, src: Any) -> None:
-    if isinstance(dst, np.ndarray):
-        dst[...] = src
-    else:
-        dst.copy_(src)
-
-
-def clone(x: Any) -> Any:
-    return x.copy() if isinstance(x, np.ndarray) else x.detach().clone()
+    if work is not p:
+        p.copy_(work)
 
 
 def _copy(value: Any) -> Any:
@@ -239,8 +178,6 @@ def _restore(value: Any, like: Tensor) -> Any:
     if isinstance(value, Tensor):
         return value.detach().to(like.backend).clone()
     if isinstance(value, np.ndarray) and value.ndim > 0:
-        from ..core.creation import tensor
-
         return tensor(value, device=like.backend)
     if isinstance(value, np.ndarray | np.generic):
         return value.item()

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .optimizer import Optimizer, sqrt, zeros_like
+from ..core.creation import zeros_like
+from ..core.tensor import Tensor
+from .optimizer import Optimizer, add_scaled
 
 
 class RMSprop(Optimizer):
@@ -34,7 +36,7 @@ class RMSprop(Optimizer):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
         super().__init__(params, defaults)
 
-    def _update(self, p: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
         g = grad + p * group["weight_decay"] if group["weight_decay"] else grad
         if not state:
@@ -45,20 +47,19 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = zeros_like(p)
         state["step"] += 1
+        # each running average in one fused pass: avg = alpha * avg + (1 - alpha) * new
         square_avg = state["square_avg"]
-        square_avg *= alpha
-        square_avg += g * g * (1.0 - alpha)
+        add_scaled(square_avg, g * g, 1.0 - alpha, beta=alpha)
         if group["centered"]:
             grad_avg = state["grad_avg"]
-            grad_avg *= alpha
-            grad_avg += g * (1.0 - alpha)
-            avg = sqrt(square_avg - grad_avg * grad_avg) + eps
+            add_scaled(grad_avg, g, 1.0 - alpha, beta=alpha)
+            avg = (square_avg - grad_avg * grad_avg).sqrt()
         else:
-            avg = sqrt(square_avg) + eps
+            avg = square_avg.sqrt()
+        avg += eps
         if momentum > 0:
             buf = state["momentum_buffer"]
-            buf *= momentum
-            buf += g / avg
-            p -= buf * group["lr"]
+            add_scaled(buf, g / avg, 1.0, beta=momentum)
+            add_scaled(p, buf, -group["lr"])
         else:
-            p -= g / avg * group["lr"]
+            add_scaled(p, g / avg, -group["lr"])

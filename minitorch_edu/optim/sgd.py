@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .optimizer import Optimizer, add_scaled, clone
+from ..core.tensor import Tensor
+from .optimizer import Optimizer, add_scaled
 
 
 class SGD(Optimizer):
@@ -42,7 +43,7 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _update(self, p: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         g = -grad if group["maximize"] else grad
         if group["weight_decay"]:
             g = g + p * group["weight_decay"]
@@ -51,9 +52,8 @@ class SGD(Optimizer):
             buf = state.get("momentum_buffer")
             if buf is None:
                 # the first step starts the buffer at the gradient itself (no dampening), as in torch
-                buf = state["momentum_buffer"] = clone(g)
+                buf = state["momentum_buffer"] = g.detach().clone()
             else:
-                buf *= momentum
-                add_scaled(buf, g, 1.0 - group["dampening"])
+                add_scaled(buf, g, 1.0 - group["dampening"], beta=momentum)
             g = g + buf * momentum if group["nesterov"] else buf
         add_scaled(p, g, -group["lr"])

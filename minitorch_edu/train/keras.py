@@ -1,5 +1,9 @@
 """Keras-style training: `compile` once, then `fit`, `evaluate` and `predict` (also as Module methods).
 
+The four are functions of the model, defined here and bound onto `nn.Module` when this module is
+imported (`import minitorch_edu` does), so `model.fit(...)` is `fit(model, ...)` and `nn` never
+imports `train`:
+
     model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
     history = model.fit(x_train, y_train, batch_size=32, epochs=10, validation_data=(x_test, y_test))
     loss, acc = model.evaluate(x_test, y_test)
@@ -19,8 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from .. import optim
 from ..core.autograd import no_grad
 from ..core.tensor import Tensor
+from ..data import DataLoader, TensorDataset
+from ..nn import functional as F
+from ..nn.module import Module
 from .callbacks import Callback, CallbackList
 from .history import History
 from .loop import Metric, evaluate_loop, model_device, resolve_metrics, train_epoch
@@ -41,8 +49,6 @@ def _loss_fn(loss: str | Callable[..., Tensor]) -> tuple[Callable[[Tensor, Tenso
     """The loss function and the decision threshold for one-output accuracy (logits: 0, else 0.5)."""
     if callable(loss):
         return loss, 0.0
-    from ..nn import functional as F
-
     def as_float_like(out: Tensor, y: Tensor) -> Tensor:
         # Keras lets y be (N,) for an (N, 1) output and integer labels for a float loss
         y = y.reshape(out.shape) if y.shape != out.shape and y.numel() == out.numel() else y
@@ -67,8 +73,6 @@ def compile(  # noqa: A001  (Keras's name)
 ) -> Any:
     """Attach an optimizer (a name or an Optimizer), a loss (a name or a function) and metrics."""
     if isinstance(optimizer, str):
-        from .. import optim
-
         key = optimizer.lower()
         if key not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)} or an Optimizer")
@@ -93,8 +97,6 @@ def _is_dataset(obj: Any) -> bool:
 
 def as_loader(x: Any, y: Any = None, batch_size: int = 32, shuffle: bool = False, device: Any = None) -> Any:
     """A DataLoader for arrays/tensors (x, y), a Dataset, or a DataLoader (returned as it is)."""
-    from ..data import DataLoader, TensorDataset
-
     if isinstance(x, DataLoader) or (
         y is None
         and hasattr(x, "__iter__")
@@ -187,8 +189,6 @@ def evaluate(
 
 def predict(model: Any, x: Any, batch_size: int = 32) -> np.ndarray:
     """The model's outputs for the inputs `x` (arrays, a Tensor, a Dataset or a DataLoader) as NumPy."""
-    from ..data import DataLoader
-
     device = model_device(model)
     if isinstance(x, DataLoader) or _is_dataset(x) and not isinstance(x, tuple):
         batches = (b[0] if isinstance(b, tuple | list) else b for b in as_loader(x, None, batch_size, False, device))
@@ -206,3 +206,12 @@ def predict(model: Any, x: Any, batch_size: int = 32) -> np.ndarray:
     finally:
         model.train(was_training)
     return np.concatenate(outputs) if outputs else np.empty((0,))
+
+
+def _bind_to_module() -> None:
+    """`model.compile(...)`, `model.fit(...)`, `model.evaluate(...)`, `model.predict(...)` on every Module."""
+    for method in (compile, fit, evaluate, predict):
+        setattr(Module, method.__name__, method)
+
+
+_bind_to_module()

@@ -27,7 +27,7 @@ def index_to_position(index, strides):
 """,
         "delegates_to_reference": """
 def index_to_position(index, strides):
-    from minitorch_edu.core.shape import index_to_position as reference
+    from minitorch_edu.backends.shape import index_to_position as reference
     return reference(index, strides)
 """,
     },
@@ -65,7 +65,7 @@ def to_index(ordinal, shape):
 """,
         "delegates_to_reference": """
 def to_index(ordinal, shape):
-    import minitorch_edu.core.shape as S
+    import minitorch_edu.backends.shape as S
     return S.to_index(ordinal, shape)
 """,
     },
@@ -98,7 +98,7 @@ def contiguous_strides(shape):
 """,
         "delegates_to_reference": """
 def contiguous_strides(shape):
-    from minitorch_edu.core import shape as S
+    from minitorch_edu.backends import shape as S
     return S.contiguous_strides(shape)
 """,
     },
@@ -132,7 +132,7 @@ def is_contiguous(shape, strides):
         "delegates_to_reference": """
 def is_contiguous(shape, strides):
     import minitorch_edu as mt
-    return mt.core.shape.is_contiguous(shape, strides)
+    return mt.backends.shape.is_contiguous(shape, strides)
 """,
     },
     "permute": {
@@ -249,7 +249,7 @@ def view(shape, strides, new_shape):
 """,
         "delegates_to_reference": """
 def view(shape, strides, new_shape):
-    from minitorch_edu.core import shape as S
+    from minitorch_edu.backends import shape as S
     new_shape = S.infer_shape(new_shape, S.size_of(shape))
     new_strides = S.view_strides(shape, strides, new_shape)
     if new_strides is None:
@@ -302,7 +302,7 @@ def broadcast_shape(shape_a, shape_b):
 """,
         "delegates_to_reference": """
 def broadcast_shape(shape_a, shape_b):
-    from minitorch_edu.core.shape import broadcast_shapes
+    from minitorch_edu.backends.shape import broadcast_shapes
     return broadcast_shapes(shape_a, shape_b)
 """,
     },
@@ -328,7 +328,7 @@ def broadcast_index(big_index, big_shape, shape):
 """,
         "delegates_to_reference": """
 def broadcast_index(big_index, big_shape, shape):
-    from minitorch_edu.core import shape as S
+    from minitorch_edu.backends import shape as S
     strides = S.expand_strides(shape, S.contiguous_strides(shape), big_shape)
     return S.to_index(S.index_to_position(big_index, strides), shape)
 """,

@@ -1,0 +1,303 @@
+"""The fused kernels' defaults, written with a backend's own map / zip / reduce / matmul kernels.
+
+A backend that registers no fast convolution, pooling, loss or optimizer kernel runs these
+(`Backend.conv2d_forward` and friends call them), so its four primitives run every layer.
+Each default is a few whole-tensor kernel calls over strided views of the storages:
+
+- convolution is im2col, one strided copy (`map`) of the padded input into columns
+  cols[n, oy, ox, ci, ki, kj], then one batched `matmul` with the weight; its backward is the
+  transposed products, and col2im adds the columns back window offset by window offset (`zip`);
+- a pooling window is kh*kw strided views of the padded input (one per offset ki, kj) folded
+  with `zip`; max pooling remembers, per output, the ordinal ki*kw + kj of its first maximum;
+- softmax cross-entropy and the optimizer updates are the formulas in `base.Backend`'s
+  docstrings, one kernel per operation, with constants as one-element storages read at stride 0.
+
+They are slower than a backend's own fused kernels (more passes over memory, temporaries), never
+different: the tests compare them with the numba backend's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from . import scalar
+from .shape import contiguous_strides, size_of
+
+if TYPE_CHECKING:
+    from .base import Backend, Geometry, Storage
+
+
+# ---------------------------------------------------------------------- helpers
+def _const(backend: Backend, value: float, dtype: Any) -> Storage:
+    """A one-element storage: read with stride 0, it is `value` at every index."""
+    return backend.storage.full(1, value, dtype)
+
+
+def _copy(backend: Backend, out: Storage, out_strides: tuple, a: Storage, a_strides: tuple, shape: tuple) -> None:
+    if size_of(shape):
+        backend.map(scalar.identity)(out, out_strides, a, a_strides, shape)
+
+
+def _zip(backend: Backend, fn: Any, out: Any, a: Any, b: Any, shape: tuple) -> None:
+    """out = fn(a, b); `out`, `a`, `b` are (storage, strides) pairs over `shape`."""
+    if size_of(shape):
+        backend.zip(fn)(out[0], out[1], a[0], a[1], b[0], b[1], shape)
+
+
+def _fill(backend: Backend, out: Storage, n: int, value: float) -> None:
+    _copy(backend, out, (1,), _const(backend, value, out.dtype), (0,), (n,))
+
+
+def _padded(backend: Backend, x: Storage, shape4: tuple, pad: tuple, value: float) -> tuple[Storage, int, int]:
+    """x (a, b, h, w) copied into a fresh (a, b, h + 2 ph, w + 2 pw) storage filled with `value`."""
+    a, b, h, w = shape4
+    ph, pw = pad
+    if not ph and not pw:
+        return x, h, w
+    hp, wp = h + 2 * ph, w + 2 * pw
+    xp = backend.storage.full(a * b * hp * wp, value, x.dtype)
+    _copy(backend, xp[ph * wp + pw :], (b * hp * wp, hp * wp, wp, 1), x, contiguous_strides(shape4), shape4)
+    return xp, hp, wp
+
+
+def _unpad(backend: Backend, gx: Storage, gxp: Storage, shape4: tuple, hp: int, wp: int, pad: tuple) -> None:
+    """gx (a, b, h, w) = the interior of the padded gxp (a, b, hp, wp)."""
+    a, b, h, w = shape4
+    ph, pw = pad
+    _copy(backend, gx, contiguous_strides(shape4), gxp[ph * wp + pw :], (b * hp * wp, hp * wp, wp, 1), shape4)
+
+
+def _window(planes_stride: tuple, hp: int, wp: int, sh: int, sw: int, ki: int, kj: int) -> tuple[int, tuple]:
+    """(offset, strides) of the (..., oh, ow) view of a padded input at window offset (ki, kj)."""
+    return ki * wp + kj, planes_stride + (sh * wp, sw)
+
+
+# ---------------------------------------------------------------------- convolution
+def _im2col(backend: Backend, x: Storage, geo: Geometry) -> Storage:
+    """cols (batch, oh, ow, c_in, kh, kw) = x_padded[n, ci, oy*sh + ki, ox*sw + kj]: one strided copy."""
+    batch, c_in, h, w, _, kh, kw, oh, ow, sh, sw, ph, pw = geo
+    xp, hp, wp = _padded(backend, x, (batch, c_in, h, w), (ph, pw), 0.0)
+    shape = (batch, oh, ow, c_in, kh, kw)
+    cols = backend.storage.empty(max(size_of(shape), 1), x.dtype)
+    _copy(backend, cols, contiguous_strides(shape), xp, (c_in * hp * wp, sh * wp, sw, hp * wp, wp, 1), shape)
+    return cols
+
+
+def conv2d_forward(backend: Backend, out: Storage, x: Storage, w: Storage, b: Storage | None, geo: Geometry) -> Any:
+    batch, c_in, _, _, c_out, kh, kw, oh, ow = geo[:9]
+    rows, plane = c_in * kh * kw, oh * ow
+    cols = _im2col(backend, x, geo)
+    # out[n, co, p] = sum_j cols[n, p, j] * w[co, j]: (batch, plane, rows) @ w.T, written through
+    # out's (n, p, co) strides, so no transpose is copied
+    backend.matmul(
+        out, (c_out * plane, 1, plane), cols, (plane * rows, rows, 1), w, (0, 1, rows), (batch, plane, c_out), rows
+    )
+    if b is not None:
+        shape = (batch, c_out, plane)
+        o = (out, contiguous_strides(shape))
+        _zip(backend, scalar.add, o, o, (b, (0, 1, 0)), shape)
+    return cols
+
+
+def conv2d_input_grad(backend: Backend, gx: Storage, g: Storage, w: Storage, geo: Geometry) -> None:
+    batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw = geo
+    rows, plane = c_in * kh * kw, oh * ow
+    # grad_cols[n, p, j] = sum_co g[n, co, p] * w[co, j]
+    gcols = backend.storage.empty(max(batch * plane * rows, 1), gx.dtype)
+    shape = (batch, plane, rows)
+    backend.matmul(gcols, contiguous_strides(shape), g, (c_out * plane, 1, plane), w, (0, rows, 1), shape, c_out)
+    # col2im: add the columns of each window offset onto the padded input gradient
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    gxp = backend.storage.full(max(batch * c_in * hp * wp, 1), 0.0, gx.dtype)
+    view = (batch, c_in, oh, ow)
+    for ki in range(kh):
+        for kj in range(kw):
+            offset, strides = _window((c_in * hp * wp, hp * wp), hp, wp, sh, sw, ki, kj)
+            target = (gxp[offset:], strides)
+            cols = (gcols[ki * kw + kj :], (plane * rows, kh * kw, ow * rows, rows))
+            _zip(backend, scalar.add, target, target, cols, view)
+    _unpad(backend, gx, gxp, (batch, c_in, h, wd), hp, wp, (ph, pw))
+
+
+def conv2d_weight_grad(backend: Backend, gw: Storage, g: Storage, x: Storage, saved: Any, geo: Geometry) -> None:
+    batch, c_in, _, _, c_out, kh, kw, oh, ow = geo[:9]
+    rows, plane = c_in * kh * kw, oh * ow
+    cols = saved if saved is not None else _im2col(backend, x, geo)
+    # per sample g[n] (c_out, plane) @ cols[n] (plane, rows), then the sum over the batch
+    shape = (batch, c_out, rows)
+    per_sample = backend.storage.empty(max(size_of(shape), 1), gw.dtype)
+    backend.matmul(
+        per_sample, contiguous_strides(shape), g, (c_out * plane, plane, 1), cols, (plane * rows, rows, 1), shape, plane
+    )
+    _fill(backend, gw, c_out * rows, 0.0)
+    backend.reduce(scalar.add)(gw, (0, rows, 1), per_sample, contiguous_strides(shape), shape, 0)
+
+
+def conv2d_bias_grad(backend: Backend, gb: Storage, g: Storage, geo: Geometry) -> None:
+    batch, c_out, plane = geo[0], geo[4], geo[7] * geo[8]
+    shape = (batch, c_out, plane)
+    per_sample = backend.storage.full(max(batch * c_out, 1), 0.0, gb.dtype)
+    backend.reduce(scalar.add)(per_sample, (c_out, 1, 0), g, contiguous_strides(shape), shape, 2)
+    _fill(backend, gb, c_out, 0.0)
+    backend.reduce(scalar.add)(gb, (0, 1, 0), per_sample, (c_out, 1, 0), (batch, c_out, 1), 0)
+
+
+# ---------------------------------------------------------------------- pooling
+def _pool_views(geo: Geometry, hp: int, wp: int) -> list[tuple[int, tuple]]:
+    """(offset, strides) of each window offset's (planes, oh, ow) view, in the order ki, kj."""
+    _, _, _, kh, kw, _, _, sh, sw = geo[:9]
+    return [_window((hp * wp,), hp, wp, sh, sw, ki, kj) for ki in range(kh) for kj in range(kw)]
+
+
+def max_pool2d_forward(backend: Backend, out: Storage, x: Storage, geo: Geometry) -> Any:
+    planes, h, w, _, _, oh, ow, _, _, ph, pw = geo
+    xp, hp, wp = _padded(backend, x, (1, planes, h, w), (ph, pw), -math.inf)
+    shape = (planes, oh, ow)
+    n = size_of(shape)
+    o = (out, contiguous_strides(shape))
+    # which window offset holds the first maximum so far: its ordinal, in x's dtype (kh*kw is small)
+    best = (backend.storage.full(max(n, 1), 0.0, x.dtype), o[1])
+    beats = (backend.storage.empty(max(n, 1), x.dtype), o[1])
+    moved = (backend.storage.empty(max(n, 1), x.dtype), o[1])
+    for k, (offset, strides) in enumerate(_pool_views(geo, hp, wp)):
+        window = (xp[offset:], strides)
+        if k == 0:
+            _copy(backend, out, o[1], window[0], strides, shape)
+            continue
+        _zip(backend, scalar.lt, beats, o, window, shape)  # strictly larger: the first maximum stays
+        ordinal = (_const(backend, float(k), x.dtype), (0, 0, 0))
+        _zip(backend, scalar.sub, moved, ordinal, best, shape)  # best += beats * (k - best)
+        _zip(backend, scalar.mul, moved, moved, beats, shape)
+        _zip(backend, scalar.add, best, best, moved, shape)
+        _zip(backend, scalar.maximum, o, o, window, shape)
+    return best[0]
+
+
+def max_pool2d_backward(backend: Backend, gx: Storage, g: Storage, saved: Any, geo: Geometry) -> None:
+    planes, h, w, _, _, oh, ow, _, _, ph, pw = geo
+    hp, wp = h + 2 * ph, w + 2 * pw
+    gxp = backend.storage.full(max(planes * hp * wp, 1), 0.0, gx.dtype)
+    shape = (planes, oh, ow)
+    dense = contiguous_strides(shape)
+    share = (backend.storage.empty(max(size_of(shape), 1), gx.dtype), dense)
+    for k, (offset, strides) in enumerate(_pool_views(geo, hp, wp)):
+        ordinal = (_const(backend, float(k), gx.dtype), (0, 0, 0))
+        _zip(backend, scalar.eq, share, (saved, dense), ordinal, shape)  # 1 where offset k won
+        _zip(backend, scalar.mul, share, share, (g, dense), shape)
+        target = (gxp[offset:], strides)
+        _zip(backend, scalar.add, target, target, share, shape)
+    _unpad(backend, gx, gxp, (1, planes, h, w), hp, wp, (ph, pw))
+
+
+def avg_pool2d_forward(backend: Backend, out: Storage, x: Storage, geo: Geometry) -> None:
+    planes, h, w, kh, kw, oh, ow, _, _, ph, pw = geo
+    xp, hp, wp = _padded(backend, x, (1, planes, h, w), (ph, pw), 0.0)
+    shape = (planes, oh, ow)
+    o = (out, contiguous_strides(shape))
+    _fill(backend, out, size_of(shape), 0.0)
+    for offset, strides in _pool_views(geo, hp, wp):
+        _zip(backend, scalar.add, o, o, (xp[offset:], strides), shape)
+    _zip(backend, scalar.mul, o, o, (_const(backend, 1.0 / (kh * kw), out.dtype), (0, 0, 0)), shape)
+
+
+def avg_pool2d_backward(backend: Backend, gx: Storage, g: Storage, geo: Geometry) -> None:
+    planes, h, w, kh, kw, oh, ow, _, _, ph, pw = geo
+    hp, wp = h + 2 * ph, w + 2 * pw
+    gxp = backend.storage.full(max(planes * hp * wp, 1), 0.0, gx.dtype)
+    shape = (planes, oh, ow)
+    dense = contiguous_strides(shape)
+    share = (backend.storage.empty(max(size_of(shape), 1), gx.dtype), dense)
+    _zip(backend, scalar.mul, share, (g, dense), (_const(backend, 1.0 / (kh * kw), gx.dtype), (0, 0, 0)), shape)
+    for offset, strides in _pool_views(geo, hp, wp):
+        target = (gxp[offset:], strides)
+        _zip(backend, scalar.add, target, target, share, shape)
+    _unpad(backend, gx, gxp, (1, planes, h, w), hp, wp, (ph, pw))
+
+
+# ---------------------------------------------------------------------- softmax cross-entropy
+def _one_hot(backend: Backend, out: Storage, classes: Storage, n: int, c: int) -> None:
+    """out (n, c) = 1 where j == classes[i], else 0: the classes against an arange, broadcast."""
+    columns = backend.storage.arange(0.0, 1.0, c, classes.dtype)
+    _zip(backend, scalar.eq, (out, (c, 1)), (classes, (1, 0)), (columns, (0, 1)), (n, c))
+
+
+def softmax_cross_entropy_forward(
+    backend: Backend, loss: Storage, probs: Storage, x: Storage, classes: Storage, n: int, c: int
+) -> None:
+    dtype, rows, column = x.dtype, (c, 1), (1, 0)  # column: one value per row, broadcast along it
+    shape = (n, c)
+    top = backend.storage.full(max(n, 1), -math.inf, dtype)
+    backend.reduce(scalar.maximum)(top, column, x, rows, shape, 1)
+    shifted = backend.storage.empty(max(n * c, 1), dtype)
+    _zip(backend, scalar.sub, (shifted, rows), (x, rows), (top, column), shape)
+    _copy(backend, probs, rows, shifted, rows, shape)
+    if n * c:
+        backend.map(scalar.exp)(probs, rows, shifted, rows, shape)
+    total = backend.storage.full(max(n, 1), 0.0, dtype)
+    backend.reduce(scalar.add)(total, column, probs, rows, shape, 1)
+    _zip(backend, scalar.div, (probs, rows), (probs, rows), (total, column), shape)
+    if n:
+        backend.map(scalar.log)(total, (1,), total, (1,), (n,))
+    _zip(backend, scalar.sub, (shifted, rows), (shifted, rows), (total, column), shape)  # log-probabilities
+    onehot = backend.storage.empty(max(n * c, 1), dtype)
+    _one_hot(backend, onehot, classes, n, c)
+    _zip(backend, scalar.mul, (shifted, rows), (shifted, rows), (onehot, rows), shape)
+    picked = backend.storage.full(max(n, 1), 0.0, dtype)
+    backend.reduce(scalar.add)(picked, column, shifted, rows, shape, 1)
+    if n:
+        backend.map(scalar.neg)(loss, (1,), picked, (1,), (n,))
+
+
+def softmax_cross_entropy_backward(
+    backend: Backend, gx: Storage, probs: Storage, classes: Storage, g: Storage, g_step: int, n: int, c: int
+) -> None:
+    rows, shape = (c, 1), (n, c)
+    _one_hot(backend, gx, classes, n, c)
+    _zip(backend, scalar.sub, (gx, rows), (probs, rows), (gx, rows), shape)
+    _zip(backend, scalar.mul, (gx, rows), (gx, rows), (g, (g_step, 0)), shape)
+
+
+# ---------------------------------------------------------------------- optimizer updates
+def _scaled(backend: Backend, out: Storage, a: Storage, factor: float, n: int) -> None:
+    """out = factor * a over n contiguous elements."""
+    _zip(backend, scalar.mul, (out, (1,)), (a, (1,)), (_const(backend, factor, out.dtype), (0,)), (n,))
+
+
+def axpby(backend: Backend, y: Storage, x: Storage, alpha: float, beta: float, n: int) -> None:
+    ax = backend.storage.empty(max(n, 1), y.dtype)
+    _scaled(backend, ax, x, alpha, n)
+    if beta != 1.0:
+        _scaled(backend, y, y, beta, n)
+    _zip(backend, scalar.add, (y, (1,)), (y, (1,)), (ax, (1,)), (n,))
+
+
+def adam_step(
+    backend: Backend,
+    p: Storage,
+    g: Storage,
+    exp_avg: Storage,
+    exp_avg_sq: Storage,
+    max_exp_avg_sq: Storage | None,
+    n: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    step: int,
+) -> None:
+    flat, shape = (1,), (n,)
+    tmp = backend.storage.empty(max(n, 1), p.dtype)
+    axpby(backend, exp_avg, g, 1.0 - beta1, beta1, n)  # m = beta1 m + (1 - beta1) g
+    _zip(backend, scalar.mul, (tmp, flat), (g, flat), (g, flat), shape)
+    axpby(backend, exp_avg_sq, tmp, 1.0 - beta2, beta2, n)  # v = beta2 v + (1 - beta2) g²
+    v = exp_avg_sq
+    if max_exp_avg_sq is not None:
+        _zip(backend, scalar.maximum, (max_exp_avg_sq, flat), (max_exp_avg_sq, flat), (v, flat), shape)
+        v = max_exp_avg_sq
+    if n:  # denominator sqrt(v) / sqrt(1 - beta2^t) + eps
+        backend.map(scalar.sqrt)(tmp, flat, v, flat, shape)
+    _scaled(backend, tmp, tmp, 1.0 / math.sqrt(1.0 - beta2**step), n)
+    _zip(backend, scalar.add, (tmp, flat), (tmp, flat), (_const(backend, eps, p.dtype), (0,)), shape)
+    _zip(backend, scalar.div, (tmp, flat), (exp_avg, flat), (tmp, flat), shape)
+    axpby(backend, p, tmp, -lr / (1.0 - beta1**step), 1.0, n)
