@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import shape as S
+from ..backends import shape as S
 from .autograd import is_grad_enabled
 
 if TYPE_CHECKING:
