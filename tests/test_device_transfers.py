@@ -55,7 +55,9 @@ def test_a_training_step_moves_no_data_between_host_and_device(transfers, make_o
         losses.append(loss)
     assert transfers == before, f"a training step copied data: {transfers} (before the steps: {before})"
     first, second = (loss.item() for loss in losses)  # what the user asks for is counted
-    assert transfers["to_host"] == before["to_host"] + 2
+    # each read copies the loss and the count of out-of-range class targets, which cross_entropy keeps
+    # on the device until the loss is read (issue 10: no host sync per step for the range check)
+    assert transfers["to_host"] == before["to_host"] + 2 * 2
     assert second < first  # the steps did train
 
 
