@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .report import Row, Stats, measure_interleaved
+from .report import Row, Stats, groups_to_run, keeps_row, measure_interleaved
 
 try:
     import torch
@@ -61,6 +61,7 @@ def _gflops(flops: float, ms: float) -> float:
 
 # ---------------------------------------------------------------------------------- workloads
 def matmul_rows(repeats: int) -> list[Row]:
+    """matmul 512x512, matmul 1024x1024 and batched matmul (64,128,128): a @ b and the kernel."""
     import minitorch_edu as mt
     from minitorch_edu.backends.numba_matmul import matmul as kernel
 
@@ -123,6 +124,7 @@ def matmul_rows(repeats: int) -> list[Row]:
 
 
 def elementwise_rows(repeats: int) -> list[Row]:
+    """a + b and a * b over 4M float32 (ops and kernels), broadcast (N,N)+(N,1), transposed (N,N)+(N,N).T."""
     import minitorch_edu as mt
     from minitorch_edu.backends import numba_cpu, scalar
 
@@ -166,6 +168,7 @@ def elementwise_rows(repeats: int) -> list[Row]:
 
 
 def reduction_rows(repeats: int) -> list[Row]:
+    """sum over dim 0 and sum over dim 1 of (2048,2048) float32."""
     import minitorch_edu as mt
 
     rows = []
@@ -389,12 +392,10 @@ def run(repeats: int = 15, only: str | None = None) -> list[Row]:
     """Every CPU workload; a workload that raises becomes an ERROR row instead of stopping the run."""
     rows: list[Row] = []
     warm_up_small()
-    for group in GROUPS:
-        if only and only.lower() not in group.__name__ + " " + (group.__doc__ or "").lower():
-            continue
+    for group in groups_to_run(only, GROUPS):
         try:
             produced = group(repeats)
         except Exception as exc:  # noqa: BLE001
             produced = [Row(group.__name__.replace("_rows", ""), None, error=f"{type(exc).__name__}: {exc}")]
-        rows += [r for r in produced if not only or only.lower() in r.name.lower()]
+        rows += [r for r in produced if keeps_row(only, group, r.name)]
     return rows

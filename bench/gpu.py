@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .report import Row, Stats, measure
+from .report import Row, Stats, groups_to_run, keeps_row, measure
 
 try:
     import torch
@@ -84,6 +84,7 @@ def copy_bandwidth(n_bytes: int, repeats: int) -> float:
 
 
 def matmul_rows(repeats: int) -> list[Row]:
+    """matmul NxN (cuda) against PyTorch with TF32 off."""
     import minitorch_edu as mt
 
     n = MATMUL_N
@@ -107,7 +108,7 @@ def matmul_rows(repeats: int) -> list[Row]:
 
 
 def bandwidth_rows(repeats: int) -> list[Row]:
-    """Elementwise add and a sum over a dim, as a fraction of copy bandwidth."""
+    """Elementwise add (float32 (cuda)) and sum over dim 0 and sum over dim 1, as a fraction of copy bandwidth."""
     import minitorch_edu as mt
 
     rows = []
@@ -181,10 +182,10 @@ GROUPS = (matmul_rows, bandwidth_rows, mlp_rows)
 def run(repeats: int = 15, only: str | None = None) -> list[Row]:
     """Every GPU workload; a workload that raises becomes an ERROR row instead of stopping the run."""
     rows: list[Row] = []
-    for group in GROUPS:
+    for group in groups_to_run(only, GROUPS):
         try:
             produced = group(repeats)
         except Exception as exc:  # noqa: BLE001
             produced = [Row(group.__name__.replace("_rows", ""), None, error=f"{type(exc).__name__}: {exc}")]
-        rows += [r for r in produced if not only or only.lower() in r.name.lower()]
+        rows += [r for r in produced if keeps_row(only, group, r.name)]
     return rows

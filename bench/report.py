@@ -293,3 +293,22 @@ def write_json(path: str, env: dict[str, Any], rows: list[Row]) -> None:
         records.append(d)
     with open(path, "w") as f:
         json.dump({"environment": env, "rows": records}, f, indent=2, default=str)
+
+
+def groups_to_run(only: str | None, groups: tuple[Callable[..., Any], ...]) -> list[Callable[..., Any]]:
+    """The workload groups `--only TEXT` needs: those with TEXT in their name or docstring (which
+    names their rows); when none has, every group runs and the rows are picked by name."""
+    if not only:
+        return list(groups)
+    text = only.lower()
+    named = [g for g in groups if text in g.__name__.lower() or text in (g.__doc__ or "").lower()]
+    return named or list(groups)
+
+
+def keeps_row(only: str | None, group: Callable[..., Any], row_name: str) -> bool:
+    """`--only TEXT` keeps a row whose name contains TEXT, and every row of a group whose name does
+    (`--only reduction` keeps all the reduction rows, `--only "sum over dim"` the sums)."""
+    if not only:
+        return True
+    text = only.lower()
+    return text in row_name.lower() or text in group.__name__.lower()

@@ -82,3 +82,61 @@ def test_gpu_header_names_the_card_and_allocator_or_says_why_not():
     env = report.environment("cuda")
     assert env["notes"][0].startswith("gpu: ")
     assert "gpu: " in report.header(env)
+
+
+def _fake_groups(calls: list[str]):
+    from bench.report import Row, Stats
+
+    def row(name: str) -> Row:
+        return Row(name, Stats(1.0, 1.0, 1.0, 1.0, 1.0, 1), None, None, "")
+
+    def reduction_rows(repeats):
+        """sum over dim 0 and sum over dim 1 of (8,8)."""
+        calls.append("reduction")
+        return [row("sum over dim 0 of (8,8)"), row("sum over dim 1 of (8,8)")]
+
+    def matmul_rows(repeats):
+        """matmul 8x8."""
+        calls.append("matmul")
+        return [row("matmul 8x8 (a @ b)"), row("matmul 8x8 (kernel)")]
+
+    def misc_rows(repeats):  # no docstring: only the fallback finds its rows by name
+        calls.append("misc")
+        return [row("odd one out")]
+
+    return (reduction_rows, matmul_rows, misc_rows)
+
+
+@pytest.mark.parametrize(
+    ("only", "ran", "kept"),
+    [
+        ("sum over dim", ["reduction"], ["sum over dim 0 of (8,8)", "sum over dim 1 of (8,8)"]),  # the row name
+        ("REDUCTION", ["reduction"], ["sum over dim 0 of (8,8)", "sum over dim 1 of (8,8)"]),  # the group name
+        ("sum over dim 1", ["reduction"], ["sum over dim 1 of (8,8)"]),
+        ("kernel", ["reduction", "matmul", "misc"], ["matmul 8x8 (kernel)"]),  # in no name or doc: every group runs
+        ("odd one", ["reduction", "matmul", "misc"], ["odd one out"]),
+        (None, ["reduction", "matmul", "misc"], ["sum over dim 0 of (8,8)", "sum over dim 1 of (8,8)",
+                                                  "matmul 8x8 (a @ b)", "matmul 8x8 (kernel)", "odd one out"]),
+    ],
+)
+def test_only_matches_a_row_name_or_its_group_name(monkeypatch, only, ran, kept):
+    from bench import cpu
+
+    calls: list[str] = []
+    monkeypatch.setattr(cpu, "GROUPS", _fake_groups(calls))
+    monkeypatch.setattr(cpu, "warm_up_small", lambda: None)
+    assert [r.name for r in cpu.run(repeats=1, only=only)] == kept
+    assert calls == ran
+    calls.clear()
+    monkeypatch.setattr(gpu, "GROUPS", _fake_groups(calls))
+    assert [r.name for r in gpu.run(repeats=1, only=only)] == kept
+    assert calls == ran
+
+
+def test_the_real_reduction_rows_are_found_by_their_names():
+    from bench import cpu
+    from bench.report import groups_to_run
+
+    assert groups_to_run("sum over dim", cpu.GROUPS) == [cpu.reduction_rows]
+    assert groups_to_run("sum over dim", gpu.GROUPS) == [gpu.bandwidth_rows]
+    assert groups_to_run("matmul 1024x1024", cpu.GROUPS) == [cpu.matmul_rows]

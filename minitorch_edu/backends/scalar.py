@@ -144,6 +144,31 @@ def pick_unless(cond: float, x: float) -> float:
     return 0.0 if cond != 0.0 else x
 
 
+def finite_or_zero(x: float) -> float:
+    """x, or 0 for inf and nan: the finite part of a selection."""
+    return x if x == x and x != INF and x != -INF else 0.0
+
+
+def finite_flag(x: float) -> float:
+    return 1.0 if x == x and x != INF and x != -INF else 0.0
+
+
+def up_flag(x: float) -> float:
+    """1 for +inf and for nan: a nan counts as both an up and a down overflow (inf - inf)."""
+    return 1.0 if x == INF or x != x else 0.0
+
+
+def down_flag(x: float) -> float:
+    return 1.0 if x == -INF or x != x else 0.0
+
+
+def overflow_value(up: float, down: float) -> float:
+    """What a sum with `up` (+inf or nan) and `down` (-inf or nan) terms adds to its finite part."""
+    if up != 0.0:
+        return NAN if down != 0.0 else INF
+    return -INF if down != 0.0 else 0.0
+
+
 def sign(x: float) -> float:
     return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
 

@@ -336,12 +336,44 @@ class Tensor(TensorOperators):
         return Index.apply(self, key=key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        """`t[key] = value` for basic indexing (ints, slices, None, ...): writes into the storage."""
-        if isinstance(key, (Tensor, list, np.ndarray)):
-            raise TypeError("assignment through an index list or tensor is not supported; use basic indexing")
+        """`t[key] = value` for basic indexing (ints, slices, None, ...) and boolean masks: writes
+        into the storage."""
+        if isinstance(key, (Tensor, list, np.ndarray)) and not _is_bool_mask(key):
+            raise TypeError(
+                "assignment through an index list or tensor is not supported; use basic indexing or a boolean mask"
+            )
         if self.requires_grad and is_grad_enabled():
             raise RuntimeError("assignment into a tensor that requires grad: wrap it in `with mt.no_grad():`")
-        self.detach()[key].copy_(value)
+        if isinstance(key, (Tensor, list, np.ndarray)):
+            self._masked_assign(key, value)
+        else:
+            self.detach()[key].copy_(value)
+
+    def _masked_assign(self, mask: Any, value: Any) -> None:
+        """`t[mask] = value`: a value broadcast over each selected element (or sub-tensor), written
+        with `where`, which picks values instead of multiplying by 0/1 (exact with inf and nan)."""
+        from .creation import tensor
+        from .ops import where
+
+        if not isinstance(mask, Tensor):
+            mask = tensor(np.asarray(mask), device=self.backend)
+        if mask.ndim > self.ndim or self.shape[: mask.ndim] != mask.shape:
+            raise IndexError(
+                f"the shape of the mask {mask.shape} does not match the shape of the indexed tensor {self.shape}"
+            )
+        value = self._lift(value).detach()
+        rest = self.shape[mask.ndim :]
+        try:
+            fits = value.ndim <= len(rest) and S.broadcast_shapes(value.shape, rest) == rest
+        except ValueError:
+            fits = False
+        if not fits:
+            raise RuntimeError(
+                f"t[mask] = value takes a value that broadcasts to each selected element, of shape {rest}; "
+                f"got shape {value.shape} (mask {mask.shape}, tensor {self.shape})"
+            )
+        cond = mask.detach().reshape(mask.shape + (1,) * len(rest))
+        self.copy_(where(cond, value, self.detach()))
 
     def contiguous(self) -> Tensor:
         from .views import Copy

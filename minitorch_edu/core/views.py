@@ -15,7 +15,8 @@ import numpy as np
 from ..backends import scalar
 from ..backends import shape as S
 from .autograd import Context, Function
-from .functions import _positions_along, lowest, unbroadcast
+from .dtype import is_floating
+from .functions import _positions_along, _swap_last, lowest, unbroadcast
 from .tensor import Tensor
 
 
@@ -208,11 +209,49 @@ def stack(tensors: Any, dim: int = 0) -> Tensor:
     return cat([t.unsqueeze(dim) for t in tensors], dim)
 
 
+class SelectRows(Function):
+    """`onehot @ a` for a 0/1 matrix `onehot` (k, n) and rows `a` (n, m): row i of the result is the
+    row of `a` that row i of `onehot` picks; the backward adds each gradient row back into the row
+    it came from (`onehot.T @ grad`). Both products are exact with inf and nan (`_onehot_matmul`)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, onehot: Tensor) -> Tensor:
+        ctx.onehot = onehot
+        return _onehot_matmul(onehot, a)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, None]:
+        return _onehot_matmul(_swap_last(ctx.onehot), grad), None
+
+
+def _onehot_matmul(onehot: Tensor, values: Tensor) -> Tensor:
+    """onehot @ values for a 0/1 `onehot`, with each output the IEEE sum of the rows it picks.
+
+    A plain matmul also adds 0 * v for every row it does not pick, and 0 * inf = 0 * nan = nan
+    would spread one non-finite value to every output. So when `values` has any (one check, read
+    on the host), the finite parts are summed, and two more products count the +inf and -inf terms
+    of each sum (a nan counts as both, since inf - inf = nan); the counts are exact small integers.
+    """
+    onehot = onehot._cast_raw(values.dtype)
+    if not is_floating(values.dtype) or not values.numel() or _all_finite(values):
+        return onehot._matmul(values)
+    finite = onehot._matmul(values._map(scalar.finite_or_zero))
+    up = onehot._matmul(values._map(scalar.up_flag))
+    down = onehot._matmul(values._map(scalar.down_flag))
+    return finite._zip(scalar.add, up._zip(scalar.overflow_value, down))
+
+
+def _all_finite(t: Tensor) -> bool:
+    flags = t._map(scalar.finite_flag)  # contiguous, so it flattens to one reduce
+    flat = flags._view_raw((flags.numel(),), (1,))
+    return bool(flat._reduce(scalar.minimum, 0, 1.0).item())
+
+
 def index_select(a: Tensor, dim: int, index: Any) -> Tensor:
     """Rows (along `dim`) picked by an integer index, differentiable, on every backend.
 
     Built from ops the backends already have: a one-hot matrix (index == position) times
-    the tensor, so the gradient scatters back by the same matmul, transposed.
+    the tensor, so the gradient scatters back by the same matmul, transposed (`SelectRows`).
     """
     from .creation import tensor
 
@@ -237,7 +276,7 @@ def index_select(a: Tensor, dim: int, index: Any) -> Tensor:
             idx = idx._zip(scalar.add, idx._zip(scalar.lt, idx._full((), 0))._zip(scalar.mul, idx._full((), n)))
     onehot = idx.reshape(-1, 1)._zip(scalar.eq, _positions_along(a, dim).reshape(1, n)._cast_raw(idx.dtype))
     moved = a.transpose(0, dim) if dim else a
-    rows = onehot._cast_raw(a.dtype) @ moved.reshape(n, -1)
+    rows = SelectRows.apply(moved.reshape(n, -1), onehot)
     rows = rows.reshape((idx.shape[0],) + moved.shape[1:])
     return rows.transpose(0, dim) if dim else rows
 
