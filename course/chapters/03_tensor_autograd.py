@@ -34,8 +34,8 @@ import numpy as np
 import minitorch_edu as mt
 from minitorch_edu import testing
 from minitorch_edu.backends import scalar
-from minitorch_edu.core import functions as package_functions
 from minitorch_edu.backends.shape import index_to_position, size_of, to_index
+from minitorch_edu.core import functions as package_functions
 from minitorch_edu.course import Chapter, ReferenceSealed
 
 chapter = Chapter(
