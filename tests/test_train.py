@@ -233,6 +233,7 @@ def test_plots(data) -> None:
 
 
 def test_history_plot_saves_to_a_path_and_warns_without_a_display(tmp_path):
+    import ipykernel  # noqa: F401  (other tests in the same process import it: no kernel runs, so still warn)
     import matplotlib
     import pytest
 

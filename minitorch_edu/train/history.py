@@ -75,7 +75,7 @@ def _show(fig: Any, path: str | None) -> None:
     if path is not None:
         fig.savefig(path, dpi=100)
         print(f"saved the plot to {path}")
-    elif "ipykernel" in sys.modules:
+    elif _in_jupyter_kernel(sys.modules.get("IPython")):
         return
     elif matplotlib.get_backend().lower() in ("agg", "pdf", "svg", "ps", "cairo", "template"):
         warnings.warn(
@@ -85,3 +85,9 @@ def _show(fig: Any, path: str | None) -> None:
         )
     else:
         plt.show()
+
+
+def _in_jupyter_kernel(ipython: Any) -> bool:
+    """True inside a running Jupyter kernel (not merely with ipykernel imported, as a test run may have)."""
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
