@@ -103,7 +103,10 @@ def run_jobs(specs: list[dict], workers: int, scheduler: str | None, on_done) ->
         return
     import multiprocessing
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+    context = multiprocessing.get_context("forkserver")
+    # the workers fork from a server that has imported the job's modules once (jupyter_client, zmq)
+    context.set_forkserver_preload(["autograder.job"])
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = {pool.submit(grade_one, s): s for s in specs}
         for fut in as_completed(futures):
             on_done(futures[fut], fut.result())

@@ -7,10 +7,22 @@ flagged. It lives in the same (untrusted) process as the student's code: a submi
 subvert the guard itself can fake its own result, never another submission's (see the README).
 """
 
+#: the test machinery every chapter's tests may use
+BASE_MODULES = ("builtins", "math", "numpy", "numpy.testing")
+#: the course's helpers, guarded in the chapters that use the package (importing it costs 0.2 s of CPU)
+COURSE_MODULES = ("minitorch_edu.testing", "minitorch_edu.course")
+
+
+def preamble(source_text: str) -> str:
+    """The guard's code for a chapter whose source notebook is ``source_text``."""
+    names = list(BASE_MODULES) + (list(COURSE_MODULES) if "minitorch_edu" in source_text else [])
+    return PREAMBLE.replace("__AG_MODULES__", repr(names))
+
+
 PREAMBLE = r'''
 def _ag_install():
     import builtins, importlib, json, sys
-    names = ["builtins", "math", "numpy", "numpy.testing", "minitorch_edu.testing", "minitorch_edu.course"]
+    names = __AG_MODULES__
     mods = {}
     for n in names:
         try:

@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from .guard import PREAMBLE
+from .guard import preamble
 from .kernel import Kernel, KernelStartError
 from .sandbox import Limits, Sandbox
 
@@ -255,7 +255,7 @@ def _execute(spec: dict, plan: list, parts: list[Part], limits: Limits, rec: Rec
         with Kernel(sandbox, indir, env) as k:
             k.start()
             deadline = time.monotonic() + limits.total_timeout
-            pre = k.run(PREAMBLE, 60, keep_outputs=False)
+            pre = k.run(preamble(spec["source"]), 60, keep_outputs=False)
             if pre.status != "ok":
                 raise KernelStartError(f"the grader's preamble failed: {pre.ename} {pre.evalue}")
             seen_free = False

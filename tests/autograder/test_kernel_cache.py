@@ -1,7 +1,8 @@
 """A batch compiles the package's numba kernels once (its release notebook, sandboxed) and every
 submission loads them from a private copy of that cache: numba reports cache hits and no misses in
 the submission's kernel; without the warm cache the same check fails; a submission cannot plant
-anything in the cache the next one starts from."""
+anything in the cache the next one starts from. (In a chapter that uses the package, the guard also
+covers the course's test helpers.)"""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ misses = sum(sum(s.cache_misses.values()) for s in stats)
 assert hits > 0 and misses == 0, f"kernel cache: {hits} hits, {misses} misses"
 ### END HIDDEN TESTS
 '''
+PATCH = "import minitorch_edu.testing as T\nT.assert_close = lambda *a, **k: None\n"
 PLANT = 'open(os.path.join(os.environ["MINITORCH_EDU_CACHE"], "planted.py"), "w").write("x = 1")\n'
 
 
@@ -52,6 +54,9 @@ def _course(root):
     flat.mkdir()
     (flat / "ann.ipynb").write_bytes(F.dumps(answer))
     (flat / "bob.ipynb").write_bytes(F.dumps(planter))
+    patcher = nbformat.from_dict(nb)  # the course's helpers are guarded in a chapter that uses the package
+    patcher.cells[1].source = answer.cells[1].source + PATCH
+    (flat / "cy.ipynb").write_bytes(F.dumps(patcher))
     return course, flat
 
 
@@ -70,6 +75,8 @@ def test_submissions_load_the_batchs_compiled_kernels(tmp_path):
     cache = course / "autograded" / ".autograder" / "kernel-cache"
     assert any(cache.rglob("*.nbi")), "the warm-up filled the batch's cache"
     assert not list(cache.rglob("planted.py")), "a submission wrote into the shared cache"
+    assert (recs["cy"]["status"], recs["cy"]["score"]) == ("tampered", 1.0)
+    assert "monkeypatch:minitorch_edu.testing.assert_close" in recs["cy"]["flags"]
 
 
 def test_without_the_warm_cache_the_check_sees_compilation(tmp_path):
