@@ -254,9 +254,9 @@ def _run_on(device: str, cls, kwargs: dict, params, grads) -> list[np.ndarray]:
 
 @pytest.mark.parametrize(("name", "kwargs"), CASES)
 def test_fused_updates_equal_composed_updates(name: str, kwargs: dict) -> None:
-    """numba's fused axpby / adam_step kernels and the python backend's (composed from its zip and
+    """numba's fused axpby / adam_step / rmsprop_step kernels and the python backend's (composed from its zip and
     map kernels, `backends.composed`) give the same numbers."""
-    assert "adam_step" in mt.get_backend("numba").fused_kernels
+    assert {"axpby", "adam_step", "rmsprop_step"} <= set(mt.get_backend("numba").fused_kernels)
     assert mt.get_backend("python").fused_kernels == ()
     params, grads = _params(2)
     fast = _run_on("numba", getattr(optim, name), kwargs, params, grads)

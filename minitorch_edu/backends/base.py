@@ -64,6 +64,7 @@ FUSED_KERNELS = (
     "softmax_cross_entropy_backward",
     "axpby",
     "adam_step",
+    "rmsprop_step",
 )
 
 
@@ -256,6 +257,29 @@ class Backend:
             p = p - lr / (1 - beta1**step) * m / (sqrt(v_hat) / sqrt(1 - beta2**step) + eps)
         """
         self._run("adam_step", p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, beta1, beta2, eps, step)
+
+    def rmsprop_step(
+        self,
+        p: Storage,
+        g: Storage,
+        square_avg: Storage,
+        grad_avg: Storage | None,
+        buf: Storage | None,
+        n: int,
+        lr: float,
+        alpha: float,
+        eps: float,
+        momentum: float,
+    ) -> None:
+        """One RMSprop update of n elements, in place:
+
+            v = alpha * v + (1 - alpha) * g * g
+            centered (grad_avg given): a = alpha * a + (1 - alpha) * g;  d = sqrt(v - a * a) + eps
+            otherwise:                                                   d = sqrt(v) + eps
+            momentum (buf given): buf = momentum * buf + g / d;  p = p - lr * buf
+            otherwise:                                            p = p - lr * g / d
+        """
+        self._run("rmsprop_step", p, g, square_avg, grad_avg, buf, n, lr, alpha, eps, momentum)
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r}, device={self.device!r})"

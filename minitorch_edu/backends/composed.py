@@ -301,3 +301,38 @@ def adam_step(
     _zip(backend, scalar.add, (tmp, flat), (tmp, flat), (_const(backend, eps, p.dtype), (0,)), shape)
     _zip(backend, scalar.div, (tmp, flat), (exp_avg, flat), (tmp, flat), shape)
     axpby(backend, p, tmp, -lr / (1.0 - beta1**step), 1.0, n)
+
+
+def rmsprop_step(
+    backend: Backend,
+    p: Storage,
+    g: Storage,
+    square_avg: Storage,
+    grad_avg: Storage | None,
+    buf: Storage | None,
+    n: int,
+    lr: float,
+    alpha: float,
+    eps: float,
+    momentum: float,
+) -> None:
+    flat, shape = (1,), (n,)
+    tmp = backend.storage.empty(max(n, 1), p.dtype)
+    _zip(backend, scalar.mul, (tmp, flat), (g, flat), (g, flat), shape)
+    axpby(backend, square_avg, tmp, 1.0 - alpha, alpha, n)  # v = alpha v + (1 - alpha) g²
+    if grad_avg is not None:  # centered: v - a², a the running mean of g
+        axpby(backend, grad_avg, g, 1.0 - alpha, alpha, n)
+        _zip(backend, scalar.mul, (tmp, flat), (grad_avg, flat), (grad_avg, flat), shape)
+        _zip(backend, scalar.sub, (tmp, flat), (square_avg, flat), (tmp, flat), shape)
+        source = tmp
+    else:
+        source = square_avg
+    if n:  # d = sqrt(...) + eps
+        backend.map(scalar.sqrt)(tmp, flat, source, flat, shape)
+    _zip(backend, scalar.add, (tmp, flat), (tmp, flat), (_const(backend, eps, p.dtype), (0,)), shape)
+    _zip(backend, scalar.div, (tmp, flat), (g, flat), (tmp, flat), shape)  # g / d
+    if buf is not None:
+        axpby(backend, buf, tmp, 1.0, momentum, n)
+        axpby(backend, p, buf, -lr, 1.0, n)
+    else:
+        axpby(backend, p, tmp, -lr, 1.0, n)

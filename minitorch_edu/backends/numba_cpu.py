@@ -231,4 +231,5 @@ numba_backend = Backend(
     softmax_cross_entropy_backward=numba_losses.softmax_xent_backward,
     axpby=numba_optim.axpby,
     adam_step=numba_optim.adam_step,
+    rmsprop_step=numba_optim.rmsprop_step,
 )

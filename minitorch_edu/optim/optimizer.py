@@ -154,17 +154,36 @@ def adam_step(
     step: int,
 ) -> None:
     """One Adam update of `p` and its moments, in place: the backend's fused `adam_step` (the
-    formula is in `backends.base.Backend.adam_step`). The buffers are p's zeros_like, so only a
-    non-contiguous parameter or a gradient of another layout needs a contiguous copy first."""
+    formula is in `backends.base.Backend.adam_step`)."""
+    _fused_step("adam_step", p, grad, [exp_avg, exp_avg_sq, max_exp_avg_sq], lr, beta1, beta2, eps, step)
+
+
+def rmsprop_step(
+    p: Tensor,
+    grad: Tensor,
+    square_avg: Tensor,
+    grad_avg: Tensor | None,
+    buf: Tensor | None,
+    lr: float,
+    alpha: float,
+    eps: float,
+    momentum: float,
+) -> None:
+    """One RMSprop update of `p` and its running averages, in place: the backend's fused
+    `rmsprop_step` (the formula is in `backends.base.Backend.rmsprop_step`)."""
+    _fused_step("rmsprop_step", p, grad, [square_avg, grad_avg, buf], lr, alpha, eps, momentum)
+
+
+def _fused_step(name: str, p: Tensor, grad: Tensor, buffers: list[Tensor | None], *args: Any) -> None:
+    """Run the backend's fused update `name` on p, its gradient and its state buffers (None: absent).
+    The buffers are p's zeros_like, so only a non-contiguous parameter or a gradient of another layout
+    needs a contiguous copy first."""
     work = p if _fusable(p, p) else p.contiguous()  # a copy: written back below
     g = grad if _fusable(grad, p) else grad.to(dtype=p.dtype).contiguous()
-    buffers = [exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
-    if not all(_fusable(b, p) for b in buffers):
-        raise RuntimeError(f"adam_step: the state buffers must be contiguous like the parameter {p.shape} {p.dtype}")
-    vmax = None if max_exp_avg_sq is None else max_exp_avg_sq._storage
-    p.backend.adam_step(
-        work._storage, g._storage, exp_avg._storage, exp_avg_sq._storage, vmax, p.numel(), lr, beta1, beta2, eps, step
-    )
+    if not all(b is None or _fusable(b, p) for b in buffers):
+        raise RuntimeError(f"{name}: the state buffers must be contiguous like the parameter {p.shape} {p.dtype}")
+    storages = [None if b is None else b._storage for b in buffers]
+    getattr(p.backend, name)(work._storage, g._storage, *storages, p.numel(), *args)
     if work is not p:
         p.copy_(work)
 

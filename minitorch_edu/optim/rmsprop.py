@@ -15,7 +15,7 @@ from typing import Any
 
 from ..core.creation import zeros_like
 from ..core.tensor import Tensor
-from .optimizer import Optimizer, add_scaled
+from .optimizer import Optimizer, rmsprop_step
 
 
 class RMSprop(Optimizer):
@@ -47,19 +47,5 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = zeros_like(p)
         state["step"] += 1
-        # each running average in one fused pass: avg = alpha * avg + (1 - alpha) * new
-        square_avg = state["square_avg"]
-        add_scaled(square_avg, g * g, 1.0 - alpha, beta=alpha)
-        if group["centered"]:
-            grad_avg = state["grad_avg"]
-            add_scaled(grad_avg, g, 1.0 - alpha, beta=alpha)
-            avg = (square_avg - grad_avg * grad_avg).sqrt()
-        else:
-            avg = square_avg.sqrt()
-        avg += eps
-        if momentum > 0:
-            buf = state["momentum_buffer"]
-            add_scaled(buf, g / avg, 1.0, beta=momentum)
-            add_scaled(p, buf, -group["lr"])
-        else:
-            add_scaled(p, g / avg, -group["lr"])
+        rmsprop_step(p, g, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
+                     group["lr"], alpha, eps, momentum)
