@@ -174,13 +174,21 @@ def max_pool2d_forward(backend: Backend, out: Storage, x: Storage, geo: Geometry
     return best[0]
 
 
-def max_pool2d_backward(backend: Backend, gx: Storage, g: Storage, saved: Any, geo: Geometry) -> None:
+def _pool_grad_buffers(backend: Backend, gx: Storage, geo: Geometry) -> tuple[Any, ...]:
+    """For a pooling backward: the zeroed padded input gradient, its padded size, the output's shape
+    and strides, and a buffer shaped like the output for each window offset's share."""
     planes, h, w, _, _, oh, ow, _, _, ph, pw = geo
     hp, wp = h + 2 * ph, w + 2 * pw
     gxp = backend.storage.full(max(planes * hp * wp, 1), 0.0, gx.dtype)
     shape = (planes, oh, ow)
     dense = contiguous_strides(shape)
     share = (backend.storage.empty(max(size_of(shape), 1), gx.dtype), dense)
+    return gxp, hp, wp, shape, dense, share
+
+
+def max_pool2d_backward(backend: Backend, gx: Storage, g: Storage, saved: Any, geo: Geometry) -> None:
+    planes, h, w, ph, pw = geo[0], geo[1], geo[2], geo[9], geo[10]
+    gxp, hp, wp, shape, dense, share = _pool_grad_buffers(backend, gx, geo)
     for k, (offset, strides) in enumerate(_pool_views(geo, hp, wp)):
         ordinal = (_const(backend, float(k), gx.dtype), (0, 0, 0))
         _zip(backend, scalar.eq, share, (saved, dense), ordinal, shape)  # 1 where offset k won
@@ -202,12 +210,8 @@ def avg_pool2d_forward(backend: Backend, out: Storage, x: Storage, geo: Geometry
 
 
 def avg_pool2d_backward(backend: Backend, gx: Storage, g: Storage, geo: Geometry) -> None:
-    planes, h, w, kh, kw, oh, ow, _, _, ph, pw = geo
-    hp, wp = h + 2 * ph, w + 2 * pw
-    gxp = backend.storage.full(max(planes * hp * wp, 1), 0.0, gx.dtype)
-    shape = (planes, oh, ow)
-    dense = contiguous_strides(shape)
-    share = (backend.storage.empty(max(size_of(shape), 1), gx.dtype), dense)
+    planes, h, w, kh, kw, ph, pw = geo[0], geo[1], geo[2], geo[3], geo[4], geo[9], geo[10]
+    gxp, hp, wp, shape, dense, share = _pool_grad_buffers(backend, gx, geo)
     _zip(backend, scalar.mul, share, (g, dense), (_const(backend, 1.0 / (kh * kw), gx.dtype), (0, 0, 0)), shape)
     for offset, strides in _pool_views(geo, hp, wp):
         target = (gxp[offset:], strides)
