@@ -74,9 +74,13 @@ class Kernel:
         env = self.sandbox.env(self.extra_env)
         cmd = self.sandbox.wrap(argv, indir=self.indir, sockdir=sock, env=env)
         self._log = open(os.path.join(self._priv, "kernel.log"), "wb")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=env if not self.sandbox.enabled else _host_env(),
-                                     cwd=self.indir, start_new_session=True)
+        watched, self._lifeline = os.pipe()  # closes when this process dies: the sandbox then ends (WATCH)
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=watched, stdout=self._log, stderr=subprocess.STDOUT,
+                                         env=env if not self.sandbox.enabled else _host_env(),
+                                         cwd=self.indir, start_new_session=True)
+        finally:
+            os.close(watched)
         self._ctx = zmq.Context()
         self._ctx.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         kc = BlockingKernelClient(context=self._ctx)
@@ -152,6 +156,9 @@ class Kernel:
             self._ctx.destroy(linger=0)
         if hasattr(self, "_log"):
             self._log.close()
+        if hasattr(self, "_lifeline"):
+            os.close(self._lifeline)
+            del self._lifeline
         shutil.rmtree(self._priv, ignore_errors=True)
 
     def __enter__(self) -> Kernel:

@@ -18,6 +18,7 @@ from pathlib import Path
 import fixture as F
 import hostile
 import psutil
+import pytest
 import services
 
 from autograder.nbg import gradebook
@@ -189,6 +190,32 @@ def _marked(marker: str) -> list[psutil.Process]:
         except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
             pass
     return found
+
+
+_DIES_WHILE_STARTING = """
+import os, sys, tempfile, threading, time
+from autograder.kernel import Kernel
+from autograder.sandbox import Sandbox
+kernel = Kernel(Sandbox(enabled=sys.argv[2] == "1"), tempfile.mkdtemp(), {})
+threading.Thread(target=kernel.start, daemon=True).start()
+time.sleep(float(sys.argv[1]))
+os._exit(0)  # the grader dies as SIGKILL leaves it: no clean-up
+"""
+
+
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandbox", "no-sandbox"])
+def test_a_grader_killed_while_a_kernel_starts_leaves_no_kernel(sandboxed):
+    # bwrap arms --die-with-parent only after its set-up; the kernel's watcher covers the first milliseconds
+    for delay in (0.0, 0.001, 0.002, 0.005, 0.01, 0.05, 0.5, 2.0):
+        marker = uuid.uuid4().hex
+        subprocess.run([sys.executable, "-c", _DIES_WHILE_STARTING, str(delay), "01"[sandboxed]], cwd=REPO,
+                       env=_env(NUMBA_AG_TEST_RUN=marker), check=True, timeout=60)
+        gone_by = time.monotonic() + 10
+        while (left := _marked(marker)) and time.monotonic() < gone_by:
+            time.sleep(0.1)
+        for p in left:
+            p.kill()
+        assert left == [], f"the grader died {delay} s into a kernel's start and left {[p.name() for p in left]}"
 
 
 def test_a_batch_killed_mid_run_resumes_without_losing_finished_grades(tmp_path):
