@@ -13,7 +13,7 @@ extension points (`Backend`, `Function`, `nn.Module`, `optim.Optimizer`).
 from __future__ import annotations
 
 from .backends import Backend, get_backend, register_backend, set_default_backend
-from .core import return_types
+from .core import autograd, return_types
 from .core.autograd import Context, Function, is_grad_enabled, no_grad, set_grad_enabled, use_backprop
 from .core.creation import (
     arange,
@@ -111,6 +111,7 @@ __all__ = [
     "arange",
     "argmax",
     "argmin",
+    "autograd",
     "cat",
     "chunk",
     "clamp",

@@ -90,6 +90,9 @@ class Context:
         self._saved: tuple[Tensor, ...] = ()
         self._versions: tuple[int | None, ...] = ()
         self._freed = False
+        # forward sees detached inputs; a backward that builds a graph (create_graph=True) gets the
+        # inputs themselves back from saved_tensors, so that its math reaches their history
+        self._inputs: dict[int, Tensor] = {}
 
     def save_for_backward(self, *tensors: Tensor) -> None:
         self._saved = tensors
@@ -110,11 +113,13 @@ class Context:
                     f"modified by the in-place op {counter.op}: make that update out of place (y = y + ...), "
                     "or .clone() the tensor before changing it"
                 )
+        if self._inputs and is_grad_enabled():
+            return tuple(self._inputs.get(id(t), t) for t in self._saved)
         return self._saved
 
     def free(self) -> None:
         """Drop the saved tensors (what `backward()` does unless `retain_graph=True`)."""
-        self._saved, self._versions, self._freed = (), (), True
+        self._saved, self._versions, self._freed, self._inputs = (), (), True, {}
 
 
 def _version_of(t: Any) -> int | None:
@@ -138,15 +143,51 @@ class Node:
 
     def backward(self, grad: Tensor) -> tuple[Tensor | None, ...]:
         """Gradients of this node's inputs, given the gradient of its output (one per input)."""
-        grads = self.function.backward(self.ctx, grad)
+        function = self.function
+        if function.once_differentiable and is_grad_enabled():
+            return _once_differentiable(self, grad)
+        grads = function.backward(self.ctx, grad)
         grads = grads if isinstance(grads, tuple) else (grads,)
-        # a gradient has its input's dtype (a float32 leaf gets a float32 .grad even when the op ran
-        # in float64 because of another operand), as in PyTorch
         return tuple(
-            g._cast_raw(t.dtype) if g is not None and t is not None and g.dtype != t.dtype and t.dtype.kind == "f"
-            else g
+            _fit(g, t, function.broadcasts) if g is not None and t is not None else g
             for g, t in zip(grads, self.inputs + (None,) * (len(grads) - len(self.inputs)))
         )
+
+
+def _fit(grad: Tensor, like: Tensor, broadcasts: bool) -> Tensor:
+    """`grad` as the gradient of `like`: summed over the dims broadcasting stretched (for the
+    functions that broadcast their inputs: the one place broadcasting's backward is written), and
+    in `like`'s dtype (a float32 leaf gets a float32 .grad even when the op ran in float64 because
+    of another operand), as in PyTorch."""
+    if broadcasts and grad.shape != like.shape:
+        grad = unbroadcast(grad, like.shape)
+    if grad.dtype != like.dtype and like.dtype.kind == "f":
+        grad = grad.to(dtype=like.dtype)
+    return grad
+
+
+def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum `grad` over the dims that broadcasting added or stretched, giving `shape`:
+    a (4, 3) gradient of a (3,) input is summed over dim 0; of a (4, 1) input, over dim 1."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    dims = tuple(d for d in range(grad.ndim) if d < lead or (shape[d - lead] == 1 and grad.shape[d] != 1))
+    if dims:
+        grad = grad.sum(dims, keepdim=True)
+    return grad.reshape(shape) if grad.shape != shape else grad
+
+
+def _once_differentiable(node: Node, grad: Tensor) -> tuple[Tensor | None, ...]:
+    """A backward written in kernels rather than differentiable ops, inside create_graph=True: its
+    gradients are right, but differentiating them again would silently give zero. So they come
+    out behind a node that raises if a second backward reaches it (PyTorch's once_differentiable)."""
+    with set_grad_enabled(False):
+        grads = node.backward(grad)
+    sources = tuple(t for t in (*node.inputs, grad) if t is not None and t.requires_grad)
+    if not sources:
+        return grads
+    return tuple(None if g is None else _TwiceDifferentiated.apply(g, *sources, name=node.name) for g in grads)
 
 
 class Function:
@@ -155,6 +196,13 @@ class Function:
     `forward(ctx, *inputs, **options)` receives tensors without history and returns one tensor.
     `backward(ctx, grad)` returns one gradient (or None) per tensor input, each shaped like it.
     """
+
+    #: the inputs broadcast against each other: `backward` may return gradients of the broadcast
+    #: shape, and the engine sums them back to each input's shape (`unbroadcast`)
+    broadcasts: bool = False
+    #: `backward` is written in kernels, not differentiable ops: under create_graph=True its
+    #: gradients are right, and a second backward through them raises instead of giving zero
+    once_differentiable: bool = False
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Tensor:
@@ -175,11 +223,30 @@ class Function:
         """What `apply` does outside tracing: forward, and record the autograd node."""
         ctx = Context(cls.__name__ + "Backward")
         ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        out = cls.forward(ctx, *(t.detach() for t in inputs), **options)
+        detached = tuple(t.detach() for t in inputs)
+        out = cls.forward(ctx, *detached, **options)
         if is_grad_enabled() and any(ctx.needs_input_grad):
             out._node = Node(cls, ctx, inputs)
             out._requires_grad = True
+            ctx._inputs = {id(d): t for d, t in zip(detached, inputs) if t.requires_grad}
         return out
+
+
+class _TwiceDifferentiated(Function):
+    """Passes a gradient through; raises if a second backward reaches it (see `once_differentiable`)."""
+
+    @staticmethod
+    def forward(ctx: Context, grad: Tensor, *sources: Tensor, name: str) -> Tensor:
+        ctx.name = name
+        return grad.clone()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Any:
+        raise RuntimeError(
+            f"{ctx.name}'s backward is written in kernels, not differentiable tensor ops, so it cannot be "
+            "differentiated a second time (create_graph=True gave its gradient, but no gradient of that "
+            "gradient)"
+        )
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
@@ -204,20 +271,29 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def backpropagate(root: Tensor, grad: Tensor) -> None:
-    """Push `grad` (d out / d root) back through the graph into the `.grad` of every leaf."""
+def backpropagate(root: Tensor, grad: Tensor, create_graph: bool = False) -> None:
+    """Push `grad` (d out / d root) back through the graph into the `.grad` of every leaf.
+
+    With `create_graph` the backward math is itself recorded, so a `.grad` can be differentiated
+    again (a Hessian-vector product, a gradient penalty)."""
+    for tensor, g in flow(root, grad, create_graph):
+        if tensor._node is None or tensor._retains_grad:
+            tensor.grad = g if tensor.grad is None else tensor.grad + g
+
+
+def flow(root: Tensor, grad: Tensor, create_graph: bool = False) -> Iterator[tuple[Tensor, Tensor]]:
+    """Each tensor behind `root` with its whole gradient, in reverse topological order: the chain
+    rule, summing what every path brings to a tensor before it passes its gradient on."""
     grads: dict[int, Tensor] = {id(root): grad}
-    with no_grad():
+    with set_grad_enabled(create_graph):
         for tensor in topological_order(root):
             g = grads.pop(id(tensor), None)
             if g is None:
                 continue
-            if tensor._node is None:
-                tensor.grad = g if tensor.grad is None else tensor.grad + g
-                continue
-            if tensor._retains_grad:
-                tensor.grad = g if tensor.grad is None else tensor.grad + g
+            yield tensor, g
             node = tensor._node
+            if node is None:
+                continue
             for parent, pg in zip(node.inputs, node.backward(g)):
                 if pg is None or not parent.requires_grad:
                     continue
@@ -227,6 +303,38 @@ def backpropagate(root: Tensor, grad: Tensor) -> None:
                     )
                 key = id(parent)
                 grads[key] = pg if key not in grads else grads[key] + pg
+
+
+def grad(
+    outputs: Tensor,
+    inputs: Tensor | tuple[Tensor, ...] | list[Tensor],
+    grad_outputs: Tensor | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """d(outputs)/d(each input), returned rather than accumulated into `.grad` (`torch.autograd.grad`)."""
+    single = not isinstance(inputs, (tuple, list))
+    wanted = (inputs,) if single else tuple(inputs)
+    for t in wanted:
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: an input ({t.dtype} tensor of shape {t.shape}) does not require grad")
+    if not outputs.requires_grad:
+        raise RuntimeError("grad: the output does not require grad and has no history")
+    if grad_outputs is None:
+        if outputs.numel() != 1:
+            raise RuntimeError(f"grad: grad_outputs is needed for an output of shape {outputs.shape}")
+        grad_outputs = outputs._full(outputs.shape, 1.0)
+    found = {id(t): None for t in wanted}
+    for tensor, g in flow(outputs, grad_outputs if create_graph else grad_outputs.detach(), create_graph):
+        if id(tensor) in found:
+            found[id(tensor)] = g
+    if not (create_graph if retain_graph is None else retain_graph):
+        free_graph(outputs)
+    result = tuple(found[id(t)] for t in wanted)
+    if not allow_unused and any(g is None for g in result):
+        raise RuntimeError("grad: one of the inputs was not used to compute the output (pass allow_unused=True)")
+    return result
 
 
 def free_graph(root: Tensor) -> None:

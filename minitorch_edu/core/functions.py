@@ -2,8 +2,14 @@
 
 Shape ops and copies are in `core.views`.
 
-Binary ops broadcast by the NumPy rules. Their backward uses `unbroadcast`: a gradient that
-flowed into a broadcast (stride-0) dimension is summed back to the input's shape.
+Each backward is the derivative written in tensor ops (`grad * b`, `grad * s * (1 - s)`,
+`grad @ b.T`): it reads like the math, and under `backward(create_graph=True)` it is recorded too,
+so gradients can be differentiated again. Masks (which element won a max, where a > 0) come from
+comparisons, which carry no gradient, as in PyTorch.
+
+Binary ops broadcast by the NumPy rules and say so (`broadcasts = True`): their backward returns
+gradients of the broadcast shape, and the engine sums each back to its input's shape
+(`autograd.unbroadcast`, the one place that rule is written).
 """
 
 from __future__ import annotations
@@ -15,19 +21,10 @@ import numpy as np
 
 from ..backends import scalar
 from ..backends import shape as S
-from .autograd import Context, Function
+from .autograd import Context, Function, unbroadcast
 from .tensor import Tensor
 
-
-def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Sum `grad` over the dimensions that broadcasting added or stretched, giving `shape`."""
-    if grad.shape == shape:
-        return grad
-    lead = grad.ndim - len(shape)
-    for d in range(grad.ndim):
-        if d < lead or (shape[d - lead] == 1 and grad.shape[d] != 1):
-            grad = grad._reduce(scalar.add, d, 0.0)
-    return grad.reshape(shape) if grad.shape != shape else grad
+__all__ = ["unbroadcast"]  # re-exported: chapter 03's learners write their own and compare
 
 
 # ---------------------------------------------------------------------- elementwise
@@ -38,32 +35,36 @@ class Neg(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        return grad._map(scalar.neg)
+        return -grad
 
 
 class Add(Function):
+    broadcasts = True
+
     @staticmethod
     def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
-        ctx.shapes = (a.shape, b.shape)
         return a._zip(scalar.add, b)
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, Tensor]:
-        return unbroadcast(grad, ctx.shapes[0]), unbroadcast(grad, ctx.shapes[1])
+        return grad, grad
 
 
 class Sub(Function):
+    broadcasts = True
+
     @staticmethod
     def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
-        ctx.shapes = (a.shape, b.shape)
         return a._zip(scalar.sub, b)
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, Tensor]:
-        return unbroadcast(grad, ctx.shapes[0]), unbroadcast(grad._map(scalar.neg), ctx.shapes[1])
+        return grad, -grad
 
 
 class Mul(Function):
+    broadcasts = True
+
     @staticmethod
     def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
         ctx.save_for_backward(a, b)
@@ -72,12 +73,12 @@ class Mul(Function):
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a, b = ctx.saved_tensors
-        ga = unbroadcast(grad._zip(scalar.mul, b), a.shape) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(grad._zip(scalar.mul, a), b.shape) if ctx.needs_input_grad[1] else None
-        return ga, gb
+        return grad * b if ctx.needs_input_grad[0] else None, grad * a if ctx.needs_input_grad[1] else None
 
 
 class Div(Function):
+    broadcasts = True
+
     @staticmethod
     def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
         if a.dtype.kind != "f" and b.dtype.kind != "f":  # true division of integers gives floats
@@ -87,17 +88,15 @@ class Div(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        a, b = ctx.saved_tensors
-        ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = unbroadcast(grad._zip(scalar.div, b), a.shape)
-        if ctx.needs_input_grad[1]:  # d(a/b)/db = -a / b^2
-            quotient = a._zip(scalar.div, b._zip(scalar.mul, b))
-            gb = unbroadcast(grad._zip(scalar.mul, quotient)._map(scalar.neg), b.shape)
+        a, b = ctx.saved_tensors  # d(a/b)/da = 1 / b, d(a/b)/db = -a / b^2
+        ga = grad / b if ctx.needs_input_grad[0] else None
+        gb = -grad * a / (b * b) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
 class Pow(Function):
+    broadcasts = True
+
     @staticmethod
     def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
         if a.dtype.kind != "f" and b.dtype.kind != "f" and b.numel():
@@ -113,14 +112,9 @@ class Pow(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        a, b, out = ctx.saved_tensors
-        ga = gb = None
-        if ctx.needs_input_grad[0]:  # b * a^(b-1)
-            local = b._zip(scalar.mul, a._zip(scalar.pow_, b._zip(scalar.sub, b._full((), 1.0))))
-            ga = unbroadcast(grad._zip(scalar.mul, local), a.shape)
-        if ctx.needs_input_grad[1]:  # a^b * log(a)
-            local = out._zip(scalar.mul, a._map(scalar.log))
-            gb = unbroadcast(grad._zip(scalar.mul, local), b.shape)
+        a, b, out = ctx.saved_tensors  # d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log(a)
+        ga = grad * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
+        gb = grad * out * a.log() if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -149,6 +143,8 @@ class FloorDivide(Function):
 class Remainder(Function):
     """a % b = a - (a // b) * b, with the sign of b (Python's %, `torch.remainder`)."""
 
+    broadcasts = True
+
     @staticmethod
     def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
         _refuse_integer_zero_divisor("remainder", a, b)
@@ -158,11 +154,7 @@ class Remainder(Function):
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a, b = ctx.saved_tensors  # d/da = 1; d/db = -(a // b), constant between the jumps
-        ga = unbroadcast(grad, a.shape) if ctx.needs_input_grad[0] else None
-        gb = None
-        if ctx.needs_input_grad[1]:
-            gb = unbroadcast(grad._zip(scalar.mul, a._zip(scalar.floor_divide, b))._map(scalar.neg), b.shape)
-        return ga, gb
+        return grad, -grad * (a.detach() // b.detach()) if ctx.needs_input_grad[1] else None
 
 
 class Exp(Function):
@@ -174,7 +166,8 @@ class Exp(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        return grad._zip(scalar.mul, ctx.saved_tensors[0])
+        (out,) = ctx.saved_tensors  # d exp(a) = exp(a)
+        return grad * out
 
 
 class Log(Function):
@@ -185,7 +178,8 @@ class Log(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        return grad._zip(scalar.div, ctx.saved_tensors[0])
+        (a,) = ctx.saved_tensors
+        return grad / a
 
 
 class Sqrt(Function):
@@ -197,8 +191,8 @@ class Sqrt(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (out,) = ctx.saved_tensors
-        return grad._zip(scalar.div, out._zip(scalar.add, out))
+        (out,) = ctx.saved_tensors  # d sqrt(a) = 1 / (2 sqrt(a))
+        return grad / (2 * out)
 
 
 class Sigmoid(Function):
@@ -210,8 +204,8 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (s,) = ctx.saved_tensors  # s * (1 - s)
-        return grad._zip(scalar.mul, s._zip(scalar.mul, s._full((), 1.0)._zip(scalar.sub, s)))
+        (s,) = ctx.saved_tensors
+        return grad * s * (1 - s)
 
 
 class Tanh(Function):
@@ -223,8 +217,8 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (t,) = ctx.saved_tensors  # 1 - t^2
-        return grad._zip(scalar.mul, t._full((), 1.0)._zip(scalar.sub, t._zip(scalar.mul, t)))
+        (t,) = ctx.saved_tensors
+        return grad * (1 - t * t)
 
 
 class ReLU(Function):
@@ -235,7 +229,23 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        return ctx.saved_tensors[0]._zip(scalar.relu_back, grad)
+        (a,) = ctx.saved_tensors
+        return Gate.apply(a, grad)  # grad * (a > 0)
+
+
+class Gate(Function):
+    """`grad * (a > 0)` in one kernel (`relu_back`): ReLU's derivative, on every ReLU's backward.
+    Linear in `grad`, so its own backward is the same gate; the mask `a > 0` has no gradient."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Tensor, grad: Tensor) -> Tensor:
+        ctx.save_for_backward(a)
+        return a._zip(scalar.relu_back, grad)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> tuple[None, Tensor]:
+        (a,) = ctx.saved_tensors
+        return None, Gate.apply(a, grad)
 
 
 class Abs(Function):
@@ -246,7 +256,8 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        return grad._zip(scalar.mul, ctx.saved_tensors[0]._map(scalar.sign))
+        (a,) = ctx.saved_tensors  # sign(a)
+        return grad * ((a > 0) - (a < 0))
 
 
 class Sin(Function):
@@ -257,7 +268,8 @@ class Sin(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        return grad._zip(scalar.mul, ctx.saved_tensors[0]._map(scalar.cos))
+        (a,) = ctx.saved_tensors
+        return grad * a.cos()
 
 
 class Cos(Function):
@@ -267,8 +279,9 @@ class Cos(Function):
         return a._map(scalar.cos)
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:  # -sin(a)
-        return grad._zip(scalar.mul, ctx.saved_tensors[0]._map(scalar.sin))._map(scalar.neg)
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        (a,) = ctx.saved_tensors
+        return -grad * a.sin()
 
 
 class Log1p(Function):
@@ -280,9 +293,9 @@ class Log1p(Function):
         return a._map(scalar.log1p)
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:  # 1 / (1 + a)
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
         (a,) = ctx.saved_tensors
-        return grad._zip(scalar.div, a._zip(scalar.add, a._full((), 1.0)))
+        return grad / (1 + a)
 
 
 class Expm1(Function):
@@ -297,7 +310,7 @@ class Expm1(Function):
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:  # exp(a) = out + 1
         (out,) = ctx.saved_tensors
-        return grad._zip(scalar.mul, out._zip(scalar.add, out._full((), 1.0)))
+        return grad * (out + 1)
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -312,31 +325,32 @@ class Erf(Function):
         return a._map(scalar.erf)
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:  # (2 / sqrt(pi)) exp(-a²)
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
         (a,) = ctx.saved_tensors
-        bell = a._zip(scalar.mul, a)._map(scalar.neg)._map(scalar.exp)
-        return grad._zip(scalar.mul, bell._zip(scalar.mul, a._full((), _TWO_OVER_SQRT_PI)))
+        return grad * _TWO_OVER_SQRT_PI * (-a * a).exp()
 
 
 class Where(Function):
     """where(cond, a, b): a where cond is non-zero, else b. No gradient flows into cond."""
 
+    broadcasts = True
+
     @staticmethod
     def forward(ctx: Context, cond: Tensor, a: Tensor, b: Tensor) -> Tensor:
         ctx.save_for_backward(cond)
-        ctx.shapes = (a.shape, b.shape)
         return cond._zip(scalar.pick_if, a)._zip(scalar.add, cond._zip(scalar.pick_unless, b))
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[None, Tensor, Tensor]:
-        (cond,) = ctx.saved_tensors
-        ga = unbroadcast(cond._zip(scalar.pick_if, grad), ctx.shapes[0])
-        gb = unbroadcast(cond._zip(scalar.pick_unless, grad), ctx.shapes[1])
-        return None, ga, gb
+        (cond,) = ctx.saved_tensors  # the gradient goes where the value came from
+        zero = grad.new_zeros(())
+        return None, Where.apply(cond, grad, zero), Where.apply(cond, zero, grad)
 
 
 class Maximum(Function):
     """Elementwise max; at ties the gradient is split evenly, as in PyTorch."""
+
+    broadcasts = True
 
     @staticmethod
     def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
@@ -346,14 +360,8 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, Tensor]:
         a, b = ctx.saved_tensors
-        wins = a._zip(scalar.gt if ctx.fn is scalar.maximum else scalar.lt, b)
-        ties = a._zip(scalar.eq, b)._zip(scalar.mul, a._full((), 0.5))
-        share_a = wins._zip(scalar.add, ties)
-        share_b = a._full((), 1.0)._zip(scalar.sub, share_a)
-        return (
-            unbroadcast(grad._zip(scalar.mul, share_a), a.shape),
-            unbroadcast(grad._zip(scalar.mul, share_b), b.shape),
-        )
+        share_a = ((a > b) if ctx.fn is scalar.maximum else (a < b)) + 0.5 * (a == b)
+        return grad * share_a, grad * (1 - share_a)
 
 
 class Minimum(Maximum):
@@ -385,8 +393,10 @@ class Prod(Function):
 
     The gradient of element i is the product of all the others, computed as (product of those
     before i) * (product of those after i) with two scans: exact where some elements are zero,
-    where out / a would divide by zero.
+    where out / a would divide by zero. Those scans are kernels: no second derivative.
     """
+
+    once_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, a: Tensor, dim: int) -> Tensor:
@@ -421,18 +431,17 @@ class Max(Function):
     def backward(ctx: Context, grad: Tensor) -> Tensor:
         a, out = ctx.saved_tensors
         # a nan max is won by the nans (nan == nan is false, so x != x marks them)
-        winners = a._zip(scalar.eq, out)._zip(scalar.add, a._zip(scalar.ne, a))
+        winners = ((a == out) + (a != a)).to(dtype=grad.dtype)
         if ctx.ties == "first":
             first = _first_index_where(winners, ctx.dim)
-            onehot = _positions_along(a, ctx.dim)._zip(scalar.eq, first)
-            return onehot._cast_raw(grad.dtype)._zip(scalar.mul, grad)
-        winners = winners._cast_raw(grad.dtype)
-        count = winners._reduce(scalar.add, ctx.dim, 0.0)
-        return winners._zip(scalar.mul, grad._zip(scalar.div, count))
+            return grad * (_positions_along(a, ctx.dim) == first)
+        return grad * winners / winners.sum(ctx.dim, keepdim=True)
 
 
 class CumSum(Function):
     """Running sum along one dim; its backward is the running sum of the gradient from the end."""
+
+    once_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, a: Tensor, dim: int) -> Tensor:
@@ -550,15 +559,9 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
         a, b = ctx.saved_tensors
-        ga = grad._matmul(_swap_last(b)) if ctx.needs_input_grad[0] else None
-        gb = _swap_last(a)._matmul(grad) if ctx.needs_input_grad[1] else None
+        ga = grad @ b.transpose(-1, -2) if ctx.needs_input_grad[0] else None
+        gb = a.transpose(-1, -2) @ grad if ctx.needs_input_grad[1] else None
         return ga, gb
-
-
-def _swap_last(t: Tensor) -> Tensor:
-    order = list(range(t.ndim))
-    order[-1], order[-2] = order[-2], order[-1]
-    return t._view_raw(tuple(t.shape[i] for i in order), tuple(t._strides[i] for i in order))
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

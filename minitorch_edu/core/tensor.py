@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backends import Backend, get_backend
 from ..backends import shape as S
-from .autograd import Node, Version, current_backprop, free_graph, is_grad_enabled, no_grad
+from .autograd import Node, Version, backpropagate, current_backprop, free_graph, is_grad_enabled, no_grad
 from .dtype import as_dtype, is_floating, promote, promote_operands
 from .operators import TensorOperators
 
@@ -178,6 +178,10 @@ class Tensor(TensorOperators):
             out = Cast.apply(out, dtype=as_dtype(dtype))
         return out
 
+    def new_zeros(self, *size: Any, dtype: Any = None) -> Tensor:
+        """Zeros of `size` with this tensor's dtype and device (`torch.Tensor.new_zeros`)."""
+        return self._full(_shape_args(size), 0, dtype)
+
     def cpu(self) -> Tensor:
         return self.to("cpu") if self.device != "cpu" else self
 
@@ -213,11 +217,15 @@ class Tensor(TensorOperators):
         self._version_counter, self._offset = value._version_counter, value._offset
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, gradient: Tensor | None = None, retain_graph: bool = False) -> None:
+    def backward(
+        self, gradient: Tensor | None = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires a gradient.
 
         Then frees what the graph saved for backward, as PyTorch does: a second `backward()` through
-        it raises, unless this one passed `retain_graph=True`.
+        it raises, unless this one passed `retain_graph=True`. With `create_graph=True` the backward
+        pass is recorded too, so each `.grad` has a history and can be differentiated again (the
+        graph is then kept unless `retain_graph=False`).
         """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad and has no history")
@@ -232,9 +240,17 @@ class Tensor(TensorOperators):
             gradient = self._lift(gradient)
         if gradient.shape != self.shape:
             raise ValueError(f"gradient of shape {gradient.shape} does not match the tensor's shape {self.shape}")
-        with no_grad():
-            current_backprop()(self, gradient.detach())
-        if not retain_graph:
+        if create_graph:
+            if current_backprop() is not backpropagate:
+                raise RuntimeError(
+                    "backward(create_graph=True) needs the package's backprop; the one set with use_backprop "
+                    "runs without recording"
+                )
+            backpropagate(self, gradient, create_graph=True)
+        else:
+            with no_grad():
+                current_backprop()(self, gradient.detach())
+        if not (create_graph if retain_graph is None else retain_graph):
             free_graph(self)
 
     def zero_grad(self) -> None:

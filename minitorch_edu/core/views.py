@@ -14,9 +14,9 @@ import numpy as np
 
 from ..backends import scalar
 from ..backends import shape as S
-from .autograd import Context, Function
+from .autograd import Context, Function, unbroadcast
 from .dtype import is_floating
-from .functions import _positions_along, _swap_last, lowest, unbroadcast
+from .functions import _positions_along, lowest
 from .tensor import Tensor
 
 
@@ -73,7 +73,7 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor | None:
-        return grad._cast_raw(ctx.dtype) if ctx.dtype.kind == "f" else None
+        return grad.to(dtype=ctx.dtype) if ctx.dtype.kind == "f" else None
 
 
 class ToBackend(Function):
@@ -84,7 +84,7 @@ class ToBackend(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        return _move(grad, ctx.backend)
+        return grad.to(ctx.backend)
 
 
 def _move(a: Tensor, backend: Any) -> Tensor:
@@ -105,9 +105,22 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        full = grad._full(ctx.shape, 0.0)
-        grad._map(scalar.identity, out=_index_view(full, ctx.key))
+        return Unindex.apply(grad, shape=ctx.shape, key=ctx.key)
+
+
+class Unindex(Function):
+    """Index's adjoint: zeros of `shape` with `grad` written at `key` (its backward indexes again)."""
+
+    @staticmethod
+    def forward(ctx: Context, grad: Tensor, shape: tuple[int, ...], key: Any) -> Tensor:
+        ctx.key = key
+        full = grad._full(shape, 0.0)
+        grad._map(scalar.identity, out=_index_view(full, key))
         return full
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        return Index.apply(grad, key=ctx.key)
 
 
 def _index_view(a: Tensor, key: Any) -> Tensor:
@@ -161,9 +174,9 @@ class Cat(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, ...]:
-        grads, start = [], 0
-        for n in ctx.sizes:
-            grads.append(_narrow(grad, ctx.dim, start, n))
+        grads, start, before = [], 0, (slice(None),) * ctx.dim
+        for n in ctx.sizes:  # each part's gradient is its slice of the gradient
+            grads.append(grad[before + (slice(start, start + n),)])
             start += n
         return tuple(grads)
 
@@ -221,7 +234,7 @@ class SelectRows(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, None]:
-        return _onehot_matmul(_swap_last(ctx.onehot), grad), None
+        return SelectRows.apply(grad, ctx.onehot.transpose(-1, -2)), None
 
 
 def _onehot_matmul(onehot: Tensor, values: Tensor) -> Tensor:
@@ -411,8 +424,8 @@ class ConstantPad(Function):
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        return _middle(grad, ctx.pads, ctx.shape)
+    def backward(ctx: Context, grad: Tensor) -> Tensor:  # the middle of the gradient
+        return grad[tuple(slice(lo, lo + n) for (lo, _), n in zip(ctx.pads, ctx.shape))]
 
 
 def _middle(t: Tensor, pads: tuple[tuple[int, int], ...], shape: tuple[int, ...]) -> Tensor:

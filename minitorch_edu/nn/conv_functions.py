@@ -61,6 +61,8 @@ def _raw(t: Tensor, dtype: np.dtype) -> Tensor:
 class Conv2dFunction(Function):
     """out[n, co] = bias[co] + sum over ci, ki, kj of w[co, ci, ki, kj] * x[n, ci, oy*s + ki - p, ox*s + kj - p]."""
 
+    once_differentiable = True  # a fused kernel's backward
+
     @staticmethod
     def forward(ctx: Context, x: Tensor, w: Tensor, *bias: Tensor, stride: tuple, padding: tuple) -> Tensor:
         dtype = promote(x.dtype, w.dtype)
@@ -194,6 +196,8 @@ def _pool_geometry(name: str, x: Tensor, kernel_size: Any, stride: Any, padding:
 class MaxPool2dFunction(Function):
     """The maximum of each window; backward routes each gradient to the first maximum of its window."""
 
+    once_differentiable = True  # a fused kernel's backward
+
     @staticmethod
     def forward(ctx: Context, x: Tensor, geo: tuple) -> Tensor:
         x = _raw(x, x.dtype if is_floating(x.dtype) else np.dtype("float32"))
@@ -210,6 +214,8 @@ class MaxPool2dFunction(Function):
 
 class AvgPool2dFunction(Function):
     """The mean of each window (padding counts as zeros); backward spreads each gradient evenly."""
+
+    once_differentiable = True  # a fused kernel's backward
 
     @staticmethod
     def forward(ctx: Context, x: Tensor, geo: tuple) -> Tensor:
