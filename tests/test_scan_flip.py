@@ -321,3 +321,14 @@ def test_the_composed_defaults_give_numbas_answers(dtype, shape, dim):
         np.testing.assert_array_equal(flipped[0], flipped[1])
         np.testing.assert_array_equal(flipped[1], np.flip(x, dims))
     assert calls["zip"] > 0 and calls["map"] > 0
+
+
+@pytest.mark.skipif(not mt.backends.available("cuda"), reason="no CUDA (not even the simulator)")
+def test_cuda_flips_in_one_kernel_and_composes_cumsum():
+    cuda = mt.get_backend("cuda")
+    assert "flip" in cuda.fused_kernels and "cumsum" not in cuda.fused_kernels
+    (y, g), seen = traced(lambda: _forward_backward("cuda"))
+    assert "cuda.py:flip" in seen and "composed.py:scan" in seen and "composed.py:flip" not in seen
+    y_ref, g_ref = _forward_backward("numba")
+    np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-12, atol=1e-12)

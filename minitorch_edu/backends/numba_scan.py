@@ -26,7 +26,8 @@ the last element along those dims and walks them with negated strides,
     for index in every index of shape:                        # rows in parallel
         out[position(index, out_strides)] = a[base + position(index, signed_strides)]
 
-with base = sum of (shape[d] - 1) * a_strides[d] over the flipped dims, so no position is negative.
+with base = sum of (shape[d] - 1) * a_strides[d] over the flipped dims, so no position is negative
+(`shape.flipped`).
 Each kernel has a `_serial` twin that small tensors run (`numba_cpu.SERIAL_BELOW`).
 """
 
@@ -38,7 +39,7 @@ from numba import njit, prange
 
 import minitorch_edu.backends.numba_cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
 
-from .shape import coalesce, size_of
+from .shape import coalesce, flipped, size_of
 
 JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 SERIAL_BELOW = 1 << 15  # elements: below this, waking the thread pool costs more than the work
@@ -260,9 +261,7 @@ def flip(out, out_strides, a, a_strides, shape, dims) -> None:  # noqa: ANN001
     """out = a reversed along each of `dims` (`base.Backend.flip`): one strided copy."""
     if not size_of(shape):
         return
-    flipped = set(dims)
-    base = sum((shape[d] - 1) * a_strides[d] for d in flipped)
-    signed = tuple(-s if d in flipped else s for d, s in enumerate(a_strides))
+    base, signed = flipped(shape, a_strides, dims)
     merged, (so, sa) = coalesce(tuple(shape) or (1,), tuple(out_strides) or (0,), signed or (0,))
     if len(merged) == 1 and merged[0] >= SERIAL_BELOW:
         # one long line: rows of ROW elements for the threads, then the tail
