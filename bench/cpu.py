@@ -184,6 +184,44 @@ def reduction_rows(repeats: int) -> list[Row]:
     return rows
 
 
+def scan_rows(repeats: int) -> list[Row]:
+    """cumsum of (1024,1024) float32 along each dim and of 4M float32, flip of (1024,1024) along each
+    dim and both, against NumPy and PyTorch.
+
+    `np.flip` is a view, so NumPy's time is for the copy `np.flip(A, dim).copy()`: the same work
+    as ours and `torch.flip`, which copy."""
+    import minitorch_edu as mt
+
+    rows = []
+    rng = np.random.default_rng(6)
+    A = rng.standard_normal((1024, 1024), dtype=np.float32)
+    a = mt.tensor(A)
+    tA = torch.from_numpy(A) if torch else None
+    for dim in (0, 1):
+        label = f"cumsum over dim {dim} of (1024,1024)"
+        # against float64 sums: a float32 running sum of 1024 values must stay accurate
+        _check(a.cumsum(dim), A.astype(np.float64).cumsum(dim), label, rtol=1e-4, atol=1e-4)
+        ours, np_ms, t_ms = _compare(
+            lambda: a.cumsum(dim), lambda: np.cumsum(A, axis=dim), lambda: torch.cumsum(tA, dim), repeats
+        )
+        rows.append(Row(label, ours, np_ms, t_ms, "numpy", 1.5, "≤1.5x numpy"))
+    V = rng.standard_normal(4 * 1024 * 1024, dtype=np.float32)
+    v = mt.tensor(V)
+    tV = torch.from_numpy(V) if torch else None
+    label = "cumsum of 4M float32 (1-D)"
+    _check(v.cumsum(0), V.astype(np.float64).cumsum(), label, rtol=1e-4, atol=1e-2)
+    ours, np_ms, t_ms = _compare(lambda: v.cumsum(0), lambda: np.cumsum(V), lambda: torch.cumsum(tV, 0), repeats)
+    rows.append(Row(label, ours, np_ms, t_ms, "numpy", 1.5, "≤1.5x numpy"))
+    for dims in ((0,), (1,), (0, 1)):
+        label = f"flip dims {dims} of (1024,1024)"
+        _check(a.flip(dims), np.flip(A, dims), label, rtol=0, atol=0)
+        ours, np_ms, t_ms = _compare(
+            lambda: a.flip(dims), lambda: np.flip(A, dims).copy(), lambda: torch.flip(tA, dims), repeats
+        )
+        rows.append(Row(label, ours, np_ms, t_ms, "numpy", 1.5, "≤1.5x numpy", note="numpy: np.flip(A, dims).copy()"))
+    return rows
+
+
 def mlp_rows(repeats: int) -> list[Row]:
     """784-256-10 MLP, batch 128: forward, cross-entropy, backward, SGD, with mt.nn and mt.optim."""
     from .mlp_step import minitorch_step, torch_step
@@ -425,8 +463,8 @@ def jit_rows(repeats: int) -> list[Row]:
 
 
 GROUPS = (
-    matmul_rows, elementwise_rows, reduction_rows, mlp_rows, optimizer_rows, conv_rows, overhead_rows, startup_rows,
-    jit_rows,
+    matmul_rows, elementwise_rows, reduction_rows, scan_rows, mlp_rows, optimizer_rows, conv_rows, overhead_rows,
+    startup_rows, jit_rows,
 )
 
 

@@ -26,8 +26,9 @@ CUDA); position(index, strides) = sum(index * strides). An output may alias an i
 (out[i] = fn(out[i], b[i]) is how in-place ops run), never partly overlap it.
 
 **Fused kernels** are optional. A layer that would be a dozen primitive kernel launches
-(convolution, pooling, softmax cross-entropy, an optimizer's update) calls one method of the
-backend, and a backend may register one fast kernel for it: `Backend(..., conv2d_forward=...)`.
+(convolution, pooling, softmax cross-entropy, an optimizer's update, a running sum, a flip) calls
+one method of the backend, and a backend may register one fast kernel for it:
+`Backend(..., conv2d_forward=...)`.
 What a backend does not register runs `backends.composed`, the same computation written with the
 backend's own map / zip / reduce / matmul, so a backend built from the four primitives alone runs
 every layer of the package on its own kernels. The methods below document each fused kernel's
@@ -65,6 +66,8 @@ FUSED_KERNELS = (
     "axpby",
     "adam_step",
     "rmsprop_step",
+    "cumsum",
+    "flip",
 )
 
 
@@ -280,6 +283,36 @@ class Backend:
             otherwise:                                            p = p - lr * g / d
         """
         self._run("rmsprop_step", p, g, square_avg, grad_avg, buf, n, lr, alpha, eps, momentum)
+
+    # ------------------------------------------------------------------ fused: along one dim
+    def cumsum(
+        self, out: Storage, out_strides: Geometry, a: Storage, a_strides: Geometry, shape: Geometry, dim: int,
+        reverse: bool = False,
+    ) -> None:
+        """The inclusive running sum of a along `dim` (out and a have `shape`; out never overlaps a):
+
+            for index in every index of shape with index[dim] == 0:
+                acc = 0
+                for j in range(shape[dim]) (from shape[dim] - 1 down to 0 when `reverse`):
+                    acc = acc + a[index with index[dim] = j]
+                    out[index with index[dim] = j] = acc
+
+        `reverse` is the backward of a running sum (the gradient summed from the end). A float32 sum
+        must stay accurate over long dims: accumulate in float64 (numba's loop) or in a balanced
+        tree (the composed default, Hillis and Steele's scan)."""
+        self._run("cumsum", out, out_strides, a, a_strides, shape, dim, reverse)
+
+    def flip(
+        self, out: Storage, out_strides: Geometry, a: Storage, a_strides: Geometry, shape: Geometry,
+        dims: Geometry,
+    ) -> None:
+        """out = a reversed along each dim in `dims` (distinct, non-negative; out never overlaps a):
+
+            for index in every index of shape:
+                source = index with index[d] = shape[d] - 1 - index[d] for d in dims
+                out[position(index, out_strides)] = a[position(source, a_strides)]
+        """
+        self._run("flip", out, out_strides, a, a_strides, shape, dims)
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r}, device={self.device!r})"

@@ -10,7 +10,9 @@ Each default is a few whole-tensor kernel calls over strided views of the storag
 - a pooling window is kh*kw strided views of the padded input (one per offset ki, kj) folded
   with `zip`; max pooling remembers, per output, the ordinal ki*kw + kj of its first maximum;
 - softmax cross-entropy and the optimizer updates are the formulas in `base.Backend`'s
-  docstrings, one kernel per operation, with constants as one-element storages read at stride 0.
+  docstrings, one kernel per operation, with constants as one-element storages read at stride 0;
+- a running sum is Hillis and Steele's scan, log2(n) whole-tensor `zip` passes; a flip copies
+  each slice along a flipped dim to its mirrored place (`map`), one kernel per slice.
 
 They are slower than a backend's own fused kernels (more passes over memory, temporaries), never
 different: the tests compare them with the numba backend's.
@@ -340,3 +342,79 @@ def rmsprop_step(
         axpby(backend, p, buf, -lr, 1.0, n)
     else:
         axpby(backend, p, tmp, -lr, 1.0, n)
+
+
+# ---------------------------------------------------------------------- along one dim
+def _slab(view: tuple[Storage, tuple], dim: int, start: int) -> tuple[Storage, tuple]:
+    """The (storage, strides) view that starts at index `start` along `dim`."""
+    storage, strides = view
+    return (storage[start * strides[dim] :] if start else storage), strides
+
+
+def _resized(shape: tuple, dim: int, n: int) -> tuple:
+    return shape[:dim] + (n,) + shape[dim + 1 :]
+
+
+def _passes(backend: Backend, out: Any, a: Any, shape: tuple, count: int) -> list[tuple[Any, Any]]:
+    """(source, target) views for `count` passes from a to out through at most two temporaries:
+    pass i reads what pass i - 1 wrote, and no pass writes what it reads (nor ever writes a)."""
+    dense = contiguous_strides(shape)
+    spare = [(backend.storage.empty(size_of(shape), a[0].dtype), dense) for _ in range(min(count - 1, 2))]
+    views, source = [], a
+    for i in range(count):
+        target = out if i == count - 1 else spare[i % 2]
+        views.append((source, target))
+        source = target
+    return views
+
+
+def scan(
+    backend: Backend, fn: Any, out: Storage, out_strides: tuple, a: Storage, a_strides: tuple, shape: tuple,
+    dim: int, reverse: bool = False,
+) -> None:
+    """Inclusive scan along `dim`: out[i] = fn(a[i], fn(a[i - 1], ... a[0])) (from the end when `reverse`).
+
+    Hillis and Steele's parallel scan, the way GPUs do it: after the pass with shift k, each element
+    holds the fold of the 2k elements ending at it, so log2(n) zip kernels do the job (each pass
+    reads the previous pass's buffer, so no pass overwrites its input). A sum is then a balanced
+    tree of depth log2(n), as accurate in float32 as a pairwise sum."""
+    n = shape[dim]
+    if not size_of(shape):
+        return
+    if n == 1:
+        _copy(backend, out, out_strides, a, a_strides, shape)
+        return
+    shifts = []
+    while 1 << len(shifts) < n:
+        shifts.append(1 << len(shifts))
+    for k, (source, target) in zip(shifts, _passes(backend, (out, out_strides), (a, a_strides), shape, len(shifts))):
+        # element i (at `lo` + j) folds in its partner k places back (forward) or ahead (reverse);
+        # the k elements without a partner are copied unchanged
+        lo, partner, kept = (0, k, n - k) if reverse else (k, 0, 0)
+        src, dst = _slab(source, dim, kept), _slab(target, dim, kept)
+        _copy(backend, dst[0], dst[1], src[0], src[1], _resized(shape, dim, k))
+        folded = _resized(shape, dim, n - k)
+        _zip(backend, fn, _slab(target, dim, lo), _slab(source, dim, lo), _slab(source, dim, partner), folded)
+
+
+def cumsum(
+    backend: Backend, out: Storage, out_strides: tuple, a: Storage, a_strides: tuple, shape: tuple, dim: int,
+    reverse: bool = False,
+) -> None:
+    scan(backend, scalar.add, out, out_strides, a, a_strides, shape, dim, reverse)
+
+
+def flip(
+    backend: Backend, out: Storage, out_strides: tuple, a: Storage, a_strides: tuple, shape: tuple, dims: tuple
+) -> None:
+    """One pass per flipped dim (through temporaries), each slice along it copied to its mirror."""
+    if not size_of(shape):
+        return
+    if not dims:
+        _copy(backend, out, out_strides, a, a_strides, shape)
+        return
+    for dim, (source, target) in zip(dims, _passes(backend, (out, out_strides), (a, a_strides), shape, len(dims))):
+        n, one = shape[dim], _resized(shape, dim, 1)
+        for i in range(n):
+            src, dst = _slab(source, dim, i), _slab(target, dim, n - 1 - i)
+            _copy(backend, dst[0], dst[1], src[0], src[1], one)

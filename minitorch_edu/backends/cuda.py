@@ -30,7 +30,7 @@ from .base import Backend, Kernel
 from .cuda_kernels import simulated
 from .cuda_launch import launch
 from .cuda_storage import CudaStorage, NoDevicePointerError
-from .shape import coalesce, contiguous_strides, is_contiguous, size_of
+from .shape import coalesce, contiguous_strides, flipped, is_contiguous, size_of
 
 __all__ = [
     "CudaStorage",
@@ -286,6 +286,16 @@ def adam_step(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, n, lr, beta1, beta2, ep
     K.launch_1d(K.adam, n, p, g, exp_avg, exp_avg_sq, vmax, amsgrad, n, *args)
 
 
+def flip(out: Any, out_strides: tuple, a: Any, a_strides: tuple, shape: tuple, dims: tuple) -> None:
+    """out = a reversed along `dims` (`base.Backend.flip`) in one kernel, not one per slice: a
+    strided copy from the last element along the flipped dims, walking them backwards."""
+    n = size_of(shape)
+    if n:
+        base, signed = flipped(shape, a_strides, dims)
+        merged, (so, sa) = coalesce(tuple(shape), tuple(out_strides), signed)
+        K.launch_1d(K.copy_signed, n, out, so, a, base, sa, merged, n)
+
+
 cuda_backend = Backend(
     "cuda",
     map=tensor_map,
@@ -305,4 +315,5 @@ cuda_backend = Backend(
     softmax_cross_entropy_backward=cuda_losses.softmax_xent_backward,
     axpby=axpby,
     adam_step=adam_step,
+    flip=flip,
 )

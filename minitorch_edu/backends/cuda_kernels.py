@@ -92,6 +92,15 @@ def _positions3(i, shape, s1, s2, s3):  # noqa: ANN001, ANN202
 
 
 @cuda.jit
+def copy_signed(out, so, a, base, sa, shape, n):  # noqa: ANN001, ANN201
+    """out[index] = a[base + position(index, sa)], where sa may hold negative strides: a flip
+    (`shape.flipped`) in one kernel, one thread per element."""
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        po, pa = _positions2(i, shape, so, sa)
+        out[po] = a[base + pa]
+
+
+@cuda.jit
 def fill(out, value, n):  # noqa: ANN001, ANN201
     """out[i] = value: allocation-time initialisation that never touches the host."""
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):

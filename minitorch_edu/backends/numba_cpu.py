@@ -30,7 +30,7 @@ from pathlib import Path
 import numba
 from numba.core.errors import TypingError
 
-from . import numba_conv, numba_kernels, numba_losses, numba_optim
+from . import numba_conv, numba_kernels, numba_losses, numba_optim, numba_scan
 from .base import Backend, Kernel
 from .numba_cache import cache_root
 from .numba_matmul import matmul as tensor_matmul
@@ -232,4 +232,6 @@ numba_backend = Backend(
     axpby=numba_optim.axpby,
     adam_step=numba_optim.adam_step,
     rmsprop_step=numba_optim.rmsprop_step,
+    cumsum=numba_scan.cumsum,
+    flip=numba_scan.flip,
 )

@@ -150,6 +150,15 @@ def normalize_dim(dim: int, ndim: int) -> int:
     return dim % max(ndim, 1)
 
 
+def flipped(shape: Sequence[int], strides: Sequence[int], dims: Sequence[int]) -> tuple[int, Strides]:
+    """(base, signed strides) that read (shape, strides) reversed along `dims`: start at the last
+    element along those dims and walk them backwards. Every position base + sum(index * signed)
+    of an index of `shape` is then one of the view's own positions, so none is negative."""
+    dims = set(dims)
+    base = sum((shape[d] - 1) * strides[d] for d in dims if shape[d])
+    return base, tuple(-st if d in dims else st for d, st in enumerate(strides))
+
+
 def coalesce(shape: Sequence[int], *strides: Sequence[int]) -> tuple[Shape, list[Strides]]:
     """Merge neighbouring dimensions that every operand walks contiguously, and drop size-1 ones.
 

@@ -439,38 +439,36 @@ class Max(Function):
 
 
 class CumSum(Function):
-    """Running sum along one dim; its backward is the running sum of the gradient from the end."""
+    """Running sum along one dim (the backend's `cumsum` kernel); its backward is the running sum
+    of the gradient from the end (the same kernel, `reverse`)."""
 
     once_differentiable = True
 
     @staticmethod
     def forward(ctx: Context, a: Tensor, dim: int) -> Tensor:
         ctx.dim = dim
-        return _scan(a, dim, scalar.add)
+        return _cumsum(a, dim)
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        return _scan(grad, ctx.dim, scalar.add, reverse=True)
+        return _cumsum(grad, ctx.dim, reverse=True)
+
+
+def _cumsum(a: Tensor, dim: int, reverse: bool = False) -> Tensor:
+    """Inclusive running sum along `dim` (from the end when `reverse`): `Backend.cumsum`."""
+    out = a._empty(a.shape)
+    if a.numel():
+        a.backend.cumsum(out._storage, out._strides, a._storage, a._strides, a.shape, dim, reverse)
+    return out
 
 
 def _scan(a: Tensor, dim: int, fn: Any, reverse: bool = False) -> Tensor:
-    """Inclusive scan: out[i] = fn(a[0], ..., a[i]) along `dim` (from the end when `reverse`).
+    """Inclusive scan: out[i] = fn(a[0], ..., a[i]) along `dim` (from the end when `reverse`), for
+    any associative `fn` (products here): `backends.composed.scan`, log2(n) zip kernels."""
+    from ..backends import composed
 
-    Hillis and Steele's parallel scan, the way GPUs do it: after the pass with shift k, each
-    element holds the fold of the 2k elements ending at it, so log2(n) zip kernels do the job
-    (each element of a pass reads the previous pass's buffer, so no pass overwrites its input).
-    """
-    from .views import _narrow
-
-    out, n, k = a._map(scalar.identity), a.shape[dim], 1
-    while k < n:
-        step = out._empty(out.shape)
-        # element i (at `lo` + j) folds in its partner k places back (forward) or ahead (reverse);
-        # the k elements without a partner are copied unchanged
-        lo, partner, kept = (0, k, n - k) if reverse else (k, 0, 0)
-        _narrow(out, dim, kept, k)._map(scalar.identity, out=_narrow(step, dim, kept, k))
-        _narrow(out, dim, lo, n - k)._zip(fn, _narrow(out, dim, partner, n - k), out=_narrow(step, dim, lo, n - k))
-        out, k = step, 2 * k
+    out = a._empty(a.shape)
+    composed.scan(a.backend, fn, out._storage, out._strides, a._storage, a._strides, a.shape, dim, reverse)
     return out
 
 

@@ -353,8 +353,8 @@ def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 class Flip(Function):
     """Reverse the order along each of `dims`: a copy (a view would need negative strides).
 
-    Each slice along a flipped dim is copied to its mirrored place, one map kernel per slice;
-    the backward flips the gradient back the same way.
+    One call of the backend's `flip` kernel (numba: one strided copy that reads each dim backwards;
+    the composed default copies slice by slice); the backward flips the gradient back the same way.
     """
 
     @staticmethod
@@ -368,11 +368,9 @@ class Flip(Function):
 
 
 def _flipped(a: Tensor, dims: tuple[int, ...]) -> Tensor:
-    out = a._map(scalar.identity)
-    for dim in dims:
-        source, out, n = out, out._empty(out.shape), out.shape[dim]
-        for i in range(n):
-            _narrow(source, dim, i, 1)._map(scalar.identity, out=_narrow(out, dim, n - 1 - i, 1))
+    out = a._empty(a.shape)
+    if a.numel():
+        a.backend.flip(out._storage, out._strides, a._storage, a._strides, a.shape, tuple(dims))
     return out
 
 
