@@ -442,16 +442,14 @@ class CumSum(Function):
     """Running sum along one dim (the backend's `cumsum` kernel); its backward is the running sum
     of the gradient from the end (the same kernel, `reverse`)."""
 
-    once_differentiable = True
-
     @staticmethod
-    def forward(ctx: Context, a: Tensor, dim: int) -> Tensor:
-        ctx.dim = dim
-        return _cumsum(a, dim)
+    def forward(ctx: Context, a: Tensor, dim: int, reverse: bool = False) -> Tensor:
+        ctx.dim, ctx.reverse = dim, reverse
+        return _cumsum(a, dim, reverse)
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        return _cumsum(grad, ctx.dim, reverse=True)
+        return CumSum.apply(grad, dim=ctx.dim, reverse=not ctx.reverse)
 
 
 def _cumsum(a: Tensor, dim: int, reverse: bool = False) -> Tensor:

@@ -364,7 +364,7 @@ class Flip(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
-        return _flipped(grad, ctx.dims)
+        return Flip.apply(grad, dims=ctx.dims)
 
 
 def _flipped(a: Tensor, dims: tuple[int, ...]) -> Tensor:
