@@ -1100,8 +1100,13 @@ except ImportError:
 #   Broadcasting cost nothing (stride 0) and views never copied. That is why PyTorch's `expand` and
 #   `transpose` are free and `contiguous()` is not.
 # - `Function`s with forward and backward: `torch.autograd.Function`, `tf.custom_gradient`, `jax.custom_vjp`.
-#   The package defines every op this way, in `minitorch_edu/core/functions.py`. Compare your `Mul`,
-#   `MatMul` and `unbroadcast` with its versions.
+#   The package defines every op this way, in `minitorch_edu/core/functions.py`. Compare your `Mul` and
+#   `MatMul` with its versions: their backward rules are tensor math, as yours are, so PyTorch's
+#   `backward(create_graph=True)` works there too (the backward pass is recorded and can be differentiated
+#   again: `mt.autograd.grad(loss, x, create_graph=True)` is the start of a Hessian-vector product).
+# - Your `unbroadcast` lives in `minitorch_edu/core/autograd.py`: the package's engine applies it once, to
+#   the gradients of every op that says it broadcasts (`broadcasts = True`), as PyTorch's engine does with
+#   `sum_to`. Your own `Function`s are held to the strict contract: a gradient of the wrong shape is an error.
 # - A backend: the dispatch layer that lets one `Tensor` class run on different hardware.
 #
 # Your kernels are correct and slow: every element costs several Python function calls. Chapter 04

@@ -382,6 +382,18 @@ class TensorOperators:
     def index_select(self, dim: int, index: Any) -> Tensor:
         return _ops().index_select(self, dim, index)
 
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        return _ops().gather(self, dim, index)
+
+    def scatter(self, dim: int, index: Tensor, src: Any) -> Tensor:
+        return _ops().scatter(self, dim, index, src)
+
+    def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        return _ops().scatter_add(self, dim, index, src)
+
+    def masked_fill(self, mask: Tensor, value: Any) -> Tensor:
+        return _ops().masked_fill(self, mask, value)
+
     def floor_divide(self, other: Any) -> Tensor:
         return _ops().floor_divide(self, other)
 

@@ -121,6 +121,103 @@ def where(cond: Tensor, a: Any, b: Any) -> Tensor:
     return F.Where.apply(cond, ref._lift(a), ref._lift(b))
 
 
+def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
+    """`value` where `mask` is set, `x` elsewhere (`torch.masked_fill`); no gradient where filled."""
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, got shape {value.shape}")
+    return where(mask, x._lift(value).to(dtype=x.dtype) if isinstance(value, Tensor) else value, x)
+
+
+def _hits(x: Tensor, dim: int, index: Tensor, op: str) -> tuple[int, Tensor, Tensor]:
+    """The checks of gather and scatter, and their one-hot: with `dim` moved last, hit[..., j, i] is
+    1 where index[..., j] == i. Returns (dim, hit, the index's positions j along the last-but-one dim)."""
+    from .creation import arange
+
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype} (shape {index.shape})")
+    if index.ndim != builtins.max(x.ndim, 1):
+        raise RuntimeError(
+            f"{op}(): Index tensor must have the same number of dimensions as the input tensor "
+            f"(index {index.shape}, input {x.shape})"
+        )
+    dim = S.normalize_dim(dim, builtins.max(x.ndim, 1))
+    shape = x.shape or (1,)
+    for d, (i, n) in enumerate(zip(index.shape, shape)):
+        if d != dim and i > n:
+            raise RuntimeError(f"{op}(): Size does not match at dimension {d}: index {index.shape}, input {x.shape}")
+    n = shape[dim]
+    if index.numel():
+        lo, hi = int(index.min().item()), int(index.max().item())
+        if lo < 0 or hi >= n:
+            raise RuntimeError(
+                f"{op}(): index {lo if lo < 0 else hi} is out of bounds for dimension {dim} with size {n} "
+                f"(input {x.shape}, index {index.shape})"
+            )
+    last = index.transpose(dim, -1) if dim != index.ndim - 1 else index
+    positions = arange(n, dtype=index.dtype, device=x.backend)
+    hit = last.unsqueeze(-1) == positions  # (..., m, n)
+    return dim, hit, arange(last.shape[-1], dtype="float64", device=x.backend).unsqueeze(-1)
+
+
+def _leading(t: Tensor, index: Tensor, dim: int) -> Tensor:
+    """`t` cut to the index's size on every dim but `dim` (PyTorch lets the index be smaller there)."""
+    key = tuple(slice(None) if d == dim else slice(0, i) for d, i in enumerate(index.shape))
+    return t[key] if any(i < n for d, (i, n) in enumerate(zip(index.shape, t.shape)) if d != dim) else t
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """out[i][j][k] = x[i][index[i][j][k]][k] for dim=1, and so on (`torch.gather`); out has the
+    index's shape. Built from a one-hot mask: out[..., j] = sum over i of where(index[..., j] == i, x[..., i], 0),
+    which is exact (no products) and differentiable: the gradient scatters back through `where`."""
+    was_scalar = x.ndim == 0
+    x = x.reshape(1) if was_scalar else x
+    dim, hit, _ = _hits(x, dim, index, "gather")
+    src = _leading(x, index, dim)
+    src = src.transpose(dim, -1) if dim != x.ndim - 1 else src
+    out = where(hit, src.unsqueeze(-2), 0).sum(-1)
+    out = out.transpose(dim, -1) if dim != x.ndim - 1 else out
+    return out.reshape(()) if was_scalar else out
+
+
+def _scatter(x: Tensor, dim: int, index: Tensor, src: Any, op: str, add: bool) -> Tensor:
+    was_scalar = x.ndim == 0
+    x = x.reshape(1) if was_scalar else x
+    dim, hit, j = _hits(x, dim, index, op)
+    if not isinstance(src, Tensor):
+        src = x._lift(src).expand(index.shape)
+    elif src.ndim != index.ndim or builtins.any(i > s for i, s in zip(index.shape, src.shape)):
+        raise RuntimeError(f"{op}(): Expected index {index.shape} to be no larger than src {src.shape}")
+    src = _leading(src, index, dim).to(dtype=x.dtype)
+
+    def moved(t: Tensor) -> Tensor:  # dim last and back (a transpose is its own inverse)
+        return t.transpose(dim, -1) if dim != x.ndim - 1 else t
+
+    target = moved(x)
+    values = moved(src).unsqueeze(-1)  # (..., m, 1) against hit (..., m, n)
+    if not add:  # one writer per place: the last j that names it (PyTorch leaves the choice open)
+        last = where(hit, j, -1).max(-2, keepdim=True).values
+        hit = hit * (j == last)
+    landed, touched = where(hit, values, 0).sum(-2), hit.sum(-2)  # (..., n): what each place receives
+    if landed.shape != target.shape:  # an index smaller on the other dims reaches a leading block
+        pads = tuple((0, t - s) for s, t in zip(landed.shape, target.shape))
+        landed = views.ConstantPad.apply(landed, pads=pads, value=0.0)
+        touched = views.ConstantPad.apply(touched, pads=pads, value=0.0)
+    out = moved(target + landed if add else where(touched, landed, target))
+    return out.reshape(()) if was_scalar else out
+
+
+def scatter(x: Tensor, dim: int, index: Tensor, src: Any) -> Tensor:
+    """A copy of `x` with out[i][index[i][j][k]][k] = src[i][j][k] for dim=1 (`torch.scatter`);
+    `src` may be a number. Where the index names a place twice, the last write wins."""
+    return _scatter(x, dim, index, src, "scatter", add=False)
+
+
+def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """A copy of `x` with src[i][j][k] added at out[i][index[i][j][k]][k] for dim=1 (`torch.scatter_add`):
+    gather's adjoint, summing repeated places."""
+    return _scatter(x, dim, index, src, "scatter_add", add=True)
+
+
 def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     if min is not None:
         x = maximum(x, min)
