@@ -1,8 +1,11 @@
-"""The Tensor's operators and op methods: `a + b`, `a @ b`, `a < b`, `a += b`, `a.sum(1)`, ...
+"""The Tensor's operators: `a + b`, `a @ b`, `a < b`, `a += b`, and the methods whose form differs
+from their functional op (`x.flip(0, 1)`, `x.view(2, 3)`).
 
 A base class of `Tensor`, kept apart so that `tensor.py` shows the data structure. Each
 operator builds a `Function` (autograd records it); comparisons are not differentiable; in-place
 updates are refused on tensors that need a gradient unless autograd is off (`mt.no_grad()`).
+The ops that take the tensor first (`x.sum(1)`, `x.sigmoid()`) are defined once, in `core.ops`
+or `core.views`, and become methods there (`tensor_method`).
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def _overlaps(a_offset: int, shape: tuple[int, ...], a_strides: tuple[int, ...],
 
 
 class TensorOperators:
-    """Operators and op methods of `Tensor` (see `core.ops` for the functional forms)."""
+    """Operators of `Tensor` and the methods that differ from their functional form (`core.ops`)."""
 
     # provided by Tensor
     _lift: Any
@@ -275,103 +278,11 @@ class TensorOperators:
         return self.fill_(0.0)
 
     # ------------------------------------------------------------------ ops (see core.ops)
-    def exp(self) -> Tensor:
-        return _ops().exp(self)
-
-    def log(self) -> Tensor:
-        return _ops().log(self)
-
-    def sqrt(self) -> Tensor:
-        return _ops().sqrt(self)
-
-    def sigmoid(self) -> Tensor:
-        return _ops().sigmoid(self)
-
-    def tanh(self) -> Tensor:
-        return _ops().tanh(self)
-
-    def sin(self) -> Tensor:
-        return _ops().sin(self)
-
-    def cos(self) -> Tensor:
-        return _ops().cos(self)
-
-    def log1p(self) -> Tensor:
-        return _ops().log1p(self)
-
-    def expm1(self) -> Tensor:
-        return _ops().expm1(self)
-
-    def erf(self) -> Tensor:
-        return _ops().erf(self)
-
-    def relu(self) -> Tensor:
-        return _ops().relu(self)
-
-    def abs(self) -> Tensor:
-        return _ops().abs(self)
-
     def __abs__(self) -> Tensor:
         return _ops().abs(self)
 
     def pow(self, exponent: Any) -> Tensor:
         return self**exponent
-
-    def maximum(self, other: Any) -> Tensor:
-        return _ops().maximum(self, other)
-
-    def minimum(self, other: Any) -> Tensor:
-        return _ops().minimum(self, other)
-
-    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-        return _ops().clamp(self, min, max)
-
-    def sum(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return _ops().sum(self, dim, keepdim)
-
-    def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return _ops().mean(self, dim, keepdim)
-
-    def var(
-        self, dim: Any = None, keepdim: bool = False, unbiased: bool | None = None, *, correction: float | None = None
-    ) -> Tensor:
-        return _ops().var(self, dim, keepdim, unbiased, correction=correction)
-
-    def std(
-        self, dim: Any = None, keepdim: bool = False, unbiased: bool | None = None, *, correction: float | None = None
-    ) -> Tensor:
-        return _ops().std(self, dim, keepdim, unbiased, correction=correction)
-
-    def prod(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return _ops().prod(self, dim, keepdim)
-
-    def cumsum(self, dim: int) -> Tensor:
-        return _ops().cumsum(self, dim)
-
-    def norm(self, p: float | str = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return _ops().norm(self, p, dim, keepdim)
-
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
-        """A tensor (no dim), or the named tuple `(values, indices)` along `dim`, as `torch.max`."""
-        return _ops().max(self, dim, keepdim)
-
-    def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
-        return _ops().min(self, dim, keepdim)
-
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return _ops().argmax(self, dim, keepdim)
-
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return _ops().argmin(self, dim, keepdim)
-
-    def softmax(self, dim: int = -1) -> Tensor:
-        return _ops().softmax(self, dim)
-
-    def log_softmax(self, dim: int = -1) -> Tensor:
-        return _ops().log_softmax(self, dim)
-
-    def logsumexp(self, dim: int = -1, keepdim: bool = False) -> Tensor:
-        return _ops().logsumexp(self, dim, keepdim)
 
     def matmul(self, other: Any) -> Tensor:
         return self @ other
@@ -379,38 +290,8 @@ class TensorOperators:
     def eq(self, other: Any) -> Tensor:
         return self == other
 
-    def index_select(self, dim: int, index: Any) -> Tensor:
-        return _ops().index_select(self, dim, index)
-
-    def gather(self, dim: int, index: Tensor) -> Tensor:
-        return _ops().gather(self, dim, index)
-
-    def scatter(self, dim: int, index: Tensor, src: Any) -> Tensor:
-        return _ops().scatter(self, dim, index, src)
-
-    def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
-        return _ops().scatter_add(self, dim, index, src)
-
-    def masked_fill(self, mask: Tensor, value: Any) -> Tensor:
-        return _ops().masked_fill(self, mask, value)
-
-    def floor_divide(self, other: Any) -> Tensor:
-        return _ops().floor_divide(self, other)
-
-    def remainder(self, other: Any) -> Tensor:
-        return _ops().remainder(self, other)
-
-    def isnan(self) -> Tensor:
-        return _ops().isnan(self)
-
-    def isfinite(self) -> Tensor:
-        return _ops().isfinite(self)
-
     def split(self, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
         return _ops().split(self, split_size, dim)
-
-    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-        return _ops().chunk(self, chunks, dim)
 
     def flip(self, *dims: Any) -> Tensor:
         return _ops().flip(self, dims[0] if len(dims) == 1 else dims)

@@ -12,7 +12,7 @@ from typing import Any
 from ..backends import shape as S
 from . import functions as F
 from . import return_types, views
-from .tensor import Tensor
+from .tensor import Tensor, tensor_method
 
 Dim = int | tuple[int, ...] | list[int] | None
 
@@ -35,81 +35,99 @@ def _floating(x: Tensor) -> Tensor:
     return x if x.dtype.kind == "f" else x.float()
 
 
+@tensor_method
 def exp(x: Tensor) -> Tensor:
     return F.Exp.apply(_floating(x))
 
 
+@tensor_method
 def log(x: Tensor) -> Tensor:
     return F.Log.apply(_floating(x))
 
 
+@tensor_method
 def sqrt(x: Tensor) -> Tensor:
     return F.Sqrt.apply(_floating(x))
 
 
+@tensor_method
 def sigmoid(x: Tensor) -> Tensor:
     return F.Sigmoid.apply(_floating(x))
 
 
+@tensor_method
 def tanh(x: Tensor) -> Tensor:
     return F.Tanh.apply(_floating(x))
 
 
+@tensor_method
 def sin(x: Tensor) -> Tensor:
     return F.Sin.apply(_floating(x))
 
 
+@tensor_method
 def cos(x: Tensor) -> Tensor:
     return F.Cos.apply(_floating(x))
 
 
+@tensor_method
 def log1p(x: Tensor) -> Tensor:
     """log(1 + x), accurate for tiny x (where 1 + x rounds to 1)."""
     return F.Log1p.apply(_floating(x))
 
 
+@tensor_method
 def expm1(x: Tensor) -> Tensor:
     """exp(x) - 1, accurate for tiny x."""
     return F.Expm1.apply(_floating(x))
 
 
+@tensor_method
 def erf(x: Tensor) -> Tensor:
     """The Gauss error function."""
     return F.Erf.apply(_floating(x))
 
 
+@tensor_method
 def relu(x: Tensor) -> Tensor:
     return F.ReLU.apply(x)
 
 
+@tensor_method
 def abs(x: Tensor) -> Tensor:  # noqa: A001  (PyTorch's name)
     return F.Abs.apply(x)
 
 
-def maximum(a: Tensor, b: Any) -> Tensor:
-    return F.Maximum.apply(a, a._lift(b))
+@tensor_method
+def maximum(x: Tensor, other: Any) -> Tensor:
+    return F.Maximum.apply(x, x._lift(other))
 
 
-def minimum(a: Tensor, b: Any) -> Tensor:
-    return F.Minimum.apply(a, a._lift(b))
+@tensor_method
+def minimum(x: Tensor, other: Any) -> Tensor:
+    return F.Minimum.apply(x, x._lift(other))
 
 
-def floor_divide(a: Tensor, b: Any) -> Tensor:
+@tensor_method
+def floor_divide(x: Tensor, other: Any) -> Tensor:
     """a // b rounded towards -inf (PyTorch's and Python's rule: -7 // 2 == -4). No gradient."""
-    return F.FloorDivide.apply(a, a._lift(b))
+    return F.FloorDivide.apply(x, x._lift(other))
 
 
-def remainder(a: Tensor, b: Any) -> Tensor:
+@tensor_method
+def remainder(x: Tensor, other: Any) -> Tensor:
     """a % b with the sign of b (PyTorch's and Python's rule: -7 % 2 == 1)."""
-    return F.Remainder.apply(a, a._lift(b))
+    return F.Remainder.apply(x, x._lift(other))
 
 
+@tensor_method
 def isnan(x: Tensor) -> Tensor:
     """A mask, true where x is nan (nan is the one value that differs from itself)."""
     x = x.detach()
     return x != x
 
 
+@tensor_method
 def isfinite(x: Tensor) -> Tensor:
     """A mask, true where x is neither inf nor nan (a nan compares false with everything)."""
     return x.detach().abs() < float("inf")
@@ -121,6 +139,7 @@ def where(cond: Tensor, a: Any, b: Any) -> Tensor:
     return F.Where.apply(cond, ref._lift(a), ref._lift(b))
 
 
+@tensor_method
 def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
     """`value` where `mask` is set, `x` elsewhere (`torch.masked_fill`); no gradient where filled."""
     if isinstance(value, Tensor) and value.ndim:
@@ -165,6 +184,7 @@ def _leading(t: Tensor, index: Tensor, dim: int) -> Tensor:
     return t[key] if any(i < n for d, (i, n) in enumerate(zip(index.shape, t.shape)) if d != dim) else t
 
 
+@tensor_method
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """out[i][j][k] = x[i][index[i][j][k]][k] for dim=1, and so on (`torch.gather`); out has the
     index's shape. Built from a one-hot mask: out[..., j] = sum over i of where(index[..., j] == i, x[..., i], 0),
@@ -206,18 +226,21 @@ def _scatter(x: Tensor, dim: int, index: Tensor, src: Any, op: str, add: bool) -
     return out.reshape(()) if was_scalar else out
 
 
+@tensor_method
 def scatter(x: Tensor, dim: int, index: Tensor, src: Any) -> Tensor:
     """A copy of `x` with out[i][index[i][j][k]][k] = src[i][j][k] for dim=1 (`torch.scatter`);
     `src` may be a number. Where the index names a place twice, the last write wins."""
     return _scatter(x, dim, index, src, "scatter", add=False)
 
 
+@tensor_method
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """A copy of `x` with src[i][j][k] added at out[i][index[i][j][k]][k] for dim=1 (`torch.scatter_add`):
     gather's adjoint, summing repeated places."""
     return _scatter(x, dim, index, src, "scatter_add", add=True)
 
 
+@tensor_method
 def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     if min is not None:
         x = maximum(x, min)
@@ -226,6 +249,7 @@ def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tens
     return x
 
 
+@tensor_method
 def sum(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     dims = _dims(x, dim)
     out = x
@@ -240,6 +264,7 @@ def sum(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A
     return _drop(out, dims, keepdim)
 
 
+@tensor_method
 def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     count = 1
     for d in _dims(x, dim):
@@ -248,6 +273,7 @@ def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     return sum(_floating(x), dim, keepdim) / count
 
 
+@tensor_method
 def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Product of the elements (over all, or along one `dim`); the gradient is exact with zeros."""
     if dim is None:
@@ -259,6 +285,7 @@ def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return _drop(F.Prod.apply(x, dim=d), [d], keepdim)
 
 
+@tensor_method
 def cumsum(x: Tensor, dim: int) -> Tensor:
     """Running sum along `dim`: out[i] = x[0] + ... + x[i]."""
     if x.ndim == 0:
@@ -267,6 +294,7 @@ def cumsum(x: Tensor, dim: int) -> Tensor:
     return F.CumSum.apply(x, dim=S.normalize_dim(dim, x.ndim))
 
 
+@tensor_method
 def var(
     x: Tensor,
     dim: Dim = None,
@@ -290,6 +318,7 @@ def var(
     return sum(centred * centred, dim, keepdim) / builtins.max(count - correction, 0)
 
 
+@tensor_method
 def std(
     x: Tensor,
     dim: Dim = None,
@@ -302,6 +331,7 @@ def std(
     return sqrt(var(x, dim, keepdim, unbiased, correction=correction))
 
 
+@tensor_method
 def norm(x: Tensor, p: float | str = 2, dim: Dim = None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over `dim` (all elements when None): (sum |x|^p)^(1/p), max |x| for p=inf,
     min |x| for p=-inf, the number of non-zeros for p=0; 'fro' is p=2. As `torch.linalg.vector_norm`,
@@ -347,6 +377,7 @@ def _keep(out: Tensor, x: Tensor, dims: list[int], keepdim: bool) -> Tensor:
     return out.reshape(tuple(1 if d in dims else s for d, s in enumerate(x.shape)))
 
 
+@tensor_method
 def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
     """The largest element (a tensor), or along `dim` the named tuple `(values, indices)`, as PyTorch.
 
@@ -359,6 +390,7 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noq
     return return_types.max(_max_values(x, dim, keepdim), argmax(x, dim, keepdim))
 
 
+@tensor_method
 def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
     """The smallest element, or along `dim` the named tuple `(values, indices)` (see `max`)."""
     F.check_nonempty("min", x, dim)
@@ -376,15 +408,18 @@ def _max_values(x: Tensor, dim: int, keepdim: bool) -> Tensor:
     return _drop(F.Max.apply(x, dim=d, ties="first"), [d], keepdim)
 
 
+@tensor_method
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return F.argmax(x, dim, keepdim)
 
 
+@tensor_method
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     F.check_nonempty("argmin", x, dim)
     return F.argmax(-x.detach(), dim, keepdim)
 
 
+@tensor_method
 def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) without overflow: shift by the (constant) max first."""
     x = _floating(x)
@@ -403,6 +438,7 @@ def _shift(x: Tensor, d: int) -> Tensor:
     return where(shift.abs() == float("inf"), 0.0, shift) if shift.dtype.kind == "f" else shift
 
 
+@tensor_method
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x), computed as (x - max) - log(sum(exp(x - max))) to keep float32 precision."""
     x = _floating(x)
@@ -414,6 +450,7 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     return z - log(sum(exp(z), d, keepdim=True))
 
 
+@tensor_method
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     x = _floating(x)
     if x.ndim == 0:

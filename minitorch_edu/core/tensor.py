@@ -515,6 +515,13 @@ def _is_bool_mask(key: Any) -> bool:
     return np.asarray(key).dtype == np.bool_
 
 
+def tensor_method(fn: Any) -> Any:
+    """Make the op `fn(x, ...)` a Tensor method too: `x.sigmoid()` is `mt.sigmoid(x)`, one definition
+    for both (the ops in `core.ops` and `core.views` that take the tensor first say so with this)."""
+    setattr(Tensor, fn.__name__, fn)
+    return fn
+
+
 def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:
     """Accept both t.view(2, 3) and t.view((2, 3))."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):

@@ -17,7 +17,7 @@ from ..backends import shape as S
 from .autograd import Context, Function, unbroadcast
 from .dtype import is_floating
 from .functions import _positions_along, lowest
-from .tensor import Tensor
+from .tensor import Tensor, tensor_method
 
 
 class View(Function):
@@ -260,6 +260,7 @@ def _all_finite(t: Tensor) -> bool:
     return bool(flat._reduce(scalar.minimum, 0, 1.0).item())
 
 
+@tensor_method
 def index_select(a: Tensor, dim: int, index: Any) -> Tensor:
     """Rows (along `dim`) picked by an integer index, differentiable, on every backend.
 
@@ -339,6 +340,7 @@ def split(a: Tensor, split_size_or_sections: int | Any, dim: int = 0) -> tuple[T
     return tuple(pieces)
 
 
+@tensor_method
 def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """`chunks` views of equal size ceil(n / chunks) along `dim` (the last may be shorter, and there
     may be fewer pieces when the sizes do not work out, as in `torch.chunk`)."""
