@@ -4,7 +4,7 @@ from their functional op (`x.flip(0, 1)`, `x.view(2, 3)`).
 A base class of `Tensor`, kept apart so that `tensor.py` shows the data structure. Each
 operator builds a `Function` (autograd records it); comparisons are not differentiable; in-place
 updates are refused on tensors that need a gradient unless autograd is off (`mt.no_grad()`).
-The ops that take the tensor first (`x.sum(1)`, `x.sigmoid()`) are defined once, in `core.ops`
+The ops that take the tensor first (`x.sum(1)`, `x.exp()`) are defined once, in `core.ops`
 or `core.views`, and become methods there (`tensor_method`).
 """
 

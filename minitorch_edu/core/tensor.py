@@ -516,7 +516,7 @@ def _is_bool_mask(key: Any) -> bool:
 
 
 def tensor_method(fn: Any) -> Any:
-    """Make the op `fn(x, ...)` a Tensor method too: `x.sigmoid()` is `mt.sigmoid(x)`, one definition
+    """Make the op `fn(x, ...)` a Tensor method too: `x.sum(1)` is `mt.sum(x, 1)`, one definition
     for both (the ops in `core.ops` and `core.views` that take the tensor first say so with this)."""
     setattr(Tensor, fn.__name__, fn)
     return fn
