@@ -10,7 +10,7 @@ import numpy as np
 
 from ..backends import Backend, get_backend
 from ..backends import shape as S
-from .dtype import as_dtype, infer_dtype
+from .dtype import as_dtype, infer_dtype, is_floating
 from .tensor import Tensor
 
 _rng = np.random.default_rng()
@@ -139,3 +139,17 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 
 def eye(n: int, dtype: Any = "float32", device: Any = None) -> Tensor:
     return _from_host(np.eye(n, dtype=as_dtype(dtype)), device, False)
+
+
+def _lift(x: Tensor, value: Any) -> Tensor:
+    """`value` (a Python number or array) as a tensor on `x`'s backend: the other operand of `x + 2`.
+    A number keeps a float tensor's dtype and does not widen it, as in PyTorch."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (int, float, bool)) and not isinstance(value, np.ndarray):
+        dtype = x.dtype if is_floating(x.dtype) or isinstance(value, (int, bool)) else np.dtype("float32")
+        return x._full((), value, dtype)
+    return tensor(value, device=x.backend)
+
+
+Tensor._lift = _lift  # a method (every operator uses it) defined here, where tensors are made

@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import scalar
+from ..backends import composed, scalar
 from ..backends import shape as S
 from .autograd import Context, Function, unbroadcast
+from .creation import arange
 from .tensor import Tensor
 
 __all__ = ["unbroadcast"]  # re-exported: chapter 03's learners write their own and compare
@@ -463,8 +464,6 @@ def _cumsum(a: Tensor, dim: int, reverse: bool = False) -> Tensor:
 def _scan(a: Tensor, dim: int, fn: Any, reverse: bool = False) -> Tensor:
     """Inclusive scan: out[i] = fn(a[0], ..., a[i]) along `dim` (from the end when `reverse`), for
     any associative `fn` (products here): `backends.composed.scan`, log2(n) zip kernels."""
-    from ..backends import composed
-
     out = a._empty(a.shape)
     composed.scan(a.backend, fn, out._storage, out._strides, a._storage, a._strides, a.shape, dim, reverse)
     return out
@@ -473,14 +472,19 @@ def _scan(a: Tensor, dim: int, fn: Any, reverse: bool = False) -> Tensor:
 def _exclusive(scanned: Tensor, dim: int, start: float, reverse: bool = False) -> Tensor:
     """An inclusive scan shifted one place along `dim`, `start` in the freed place: out[i] =
     scanned[i - 1] and out[0] = start (reverse: out[i] = scanned[i + 1] and out[-1] = start)."""
-    from .views import _narrow
-
     n = scanned.shape[dim]
     out = scanned._full(scanned.shape, start)
     if n > 1:
         src, dst = (0, 1) if not reverse else (1, 0)
         _narrow(scanned, dim, src, n - 1)._map(scalar.identity, out=_narrow(out, dim, dst, n - 1))
     return out
+
+
+def _narrow(t: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """The raw view of `length` elements of `t` along `dim` from `start` (no graph node)."""
+    shape = list(t.shape)
+    shape[dim] = length
+    return t._view_raw(tuple(shape), t._strides, start * t._strides[dim])
 
 
 def lowest(dtype: np.dtype) -> float:
@@ -490,8 +494,6 @@ def lowest(dtype: np.dtype) -> float:
 
 def _positions_along(a: Tensor, dim: int) -> Tensor:
     """A tensor of a's dtype whose value at each element is its index along `dim` (broadcastable)."""
-    from .creation import arange
-
     n = a.shape[dim]
     shape = [1] * a.ndim
     shape[dim] = n

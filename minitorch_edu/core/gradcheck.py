@@ -6,13 +6,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .creation import tensor
 from .tensor import Tensor
 
 
 def numerical_grad(fn: Callable[..., Tensor], inputs: list[Tensor], i: int, eps: float) -> np.ndarray:
     """d sum(fn(inputs)) / d inputs[i] by central differences, computed in float64."""
-    from .creation import tensor
-
     values = inputs[i].detach().numpy().astype(np.float64)
     grad = np.zeros_like(values)
     for pos in np.ndindex(values.shape):

@@ -12,23 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from ..backends import scalar
 from ..backends import shape as S
 from .autograd import is_grad_enabled
 
 if TYPE_CHECKING:
     from .tensor import Tensor
-
-
-def _ops() -> Any:
-    from . import ops
-
-    return ops
-
-
-def scalar_div() -> Any:
-    from ..backends import scalar
-
-    return scalar.div
 
 
 _INPLACE_NAMES = {"add": "add_ (+=)", "sub": "sub_ (-=)", "mul": "mul_ (*=)", "div": "div_ (/=)"}
@@ -66,8 +57,6 @@ def check_writable(dst: Tensor, src: Tensor, op: str) -> None:
 def _overlaps(a_offset: int, shape: tuple[int, ...], a_strides: tuple[int, ...], b_offset: int,
               b_strides: tuple[int, ...]) -> bool:
     """Whether two views of one storage touch a common element (exact, on the host; rare path)."""
-    import numpy as np
-
     def span(offset: int, strides: tuple[int, ...]) -> tuple[int, int]:
         low = offset + sum((n - 1) * s for n, s in zip(shape, strides) if s < 0)
         high = offset + sum((n - 1) * s for n, s in zip(shape, strides) if s > 0)
@@ -89,116 +78,27 @@ class TensorOperators:
     _lift: Any
     requires_grad: bool
 
-    def __add__(self, other: Any) -> Tensor:
-        from .functions import Add
-
-        return Add.apply(self, self._lift(other))
-
-    def __radd__(self, other: Any) -> Tensor:
-        from .functions import Add
-
-        return Add.apply(self._lift(other), self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        from .functions import Sub
-
-        return Sub.apply(self, self._lift(other))
-
-    def __rsub__(self, other: Any) -> Tensor:
-        from .functions import Sub
-
-        return Sub.apply(self._lift(other), self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        from .functions import Mul
-
-        return Mul.apply(self, self._lift(other))
-
-    def __rmul__(self, other: Any) -> Tensor:
-        from .functions import Mul
-
-        return Mul.apply(self._lift(other), self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        from .functions import Div
-
-        return Div.apply(self, self._lift(other))
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        from .functions import Div
-
-        return Div.apply(self._lift(other), self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        from .functions import Pow
-
-        return Pow.apply(self, self._lift(other))
-
-    def __rpow__(self, other: Any) -> Tensor:
-        from .functions import Pow
-
-        return Pow.apply(self._lift(other), self)
-
-    def __floordiv__(self, other: Any) -> Tensor:
-        return _ops().floor_divide(self, other)
-
-    def __rfloordiv__(self, other: Any) -> Tensor:
-        return _ops().floor_divide(self._lift(other), self)
-
-    def __mod__(self, other: Any) -> Tensor:
-        return _ops().remainder(self, other)
-
-    def __rmod__(self, other: Any) -> Tensor:
-        return _ops().remainder(self._lift(other), self)
-
-    def __neg__(self) -> Tensor:
-        from .functions import Neg
-
-        return Neg.apply(self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        from .functions import matmul
-
-        return matmul(self, self._lift(other))
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        from .functions import matmul
-
-        return matmul(self._lift(other), self)
-
     def _compare(self, fn: Any, other: Any) -> Tensor:
         out = self.detach()._zip(fn, self._lift(other).detach())
         out._is_mask = True  # 0/1 values from a comparison: `x[x > 1]` selects with it
         return out
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        from ..backends import scalar
-
         return self._compare(scalar.eq, other)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        from ..backends import scalar
-
         return self._compare(scalar.ne, other)
 
     def __lt__(self, other: Any) -> Tensor:
-        from ..backends import scalar
-
         return self._compare(scalar.lt, other)
 
     def __le__(self, other: Any) -> Tensor:
-        from ..backends import scalar
-
         return self._compare(scalar.le, other)
 
     def __gt__(self, other: Any) -> Tensor:
-        from ..backends import scalar
-
         return self._compare(scalar.gt, other)
 
     def __ge__(self, other: Any) -> Tensor:
-        from ..backends import scalar
-
         return self._compare(scalar.ge, other)
 
     __hash__ = object.__hash__
@@ -211,7 +111,7 @@ class TensorOperators:
                 "wrap it in `with mt.no_grad():`"
             )
         other = self._lift(other)
-        result = "float" if other.dtype.kind == "f" or fn is scalar_div() else None
+        result = "float" if other.dtype.kind == "f" or fn is scalar.div else None
         if result and self.dtype.kind != "f":
             # an integer tensor cannot hold x + 0.5 or x / 2; PyTorch refuses rather than truncate
             raise RuntimeError(
@@ -225,23 +125,15 @@ class TensorOperators:
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
-        from ..backends import scalar
-
         return self._inplace(scalar.add, other)
 
     def __isub__(self, other: Any) -> Tensor:
-        from ..backends import scalar
-
         return self._inplace(scalar.sub, other)
 
     def __imul__(self, other: Any) -> Tensor:
-        from ..backends import scalar
-
         return self._inplace(scalar.mul, other)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        from ..backends import scalar
-
         return self._inplace(scalar.div, other)
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
@@ -258,8 +150,6 @@ class TensorOperators:
 
     def copy_(self, src: Any) -> Tensor:
         """Write `src` (broadcast to this shape) into this tensor's storage."""
-        from ..backends import scalar
-
         if self.requires_grad and is_grad_enabled():
             raise RuntimeError("copy_ into a tensor that requires grad: wrap it in `with mt.no_grad():`")
         src = self._lift(src)
@@ -277,10 +167,7 @@ class TensorOperators:
     def zero_(self) -> Tensor:
         return self.fill_(0.0)
 
-    # ------------------------------------------------------------------ ops (see core.ops)
-    def __abs__(self) -> Tensor:
-        return _ops().abs(self)
-
+    # ------------------------------------------------------------------ aliases
     def pow(self, exponent: Any) -> Tensor:
         return self**exponent
 
@@ -289,16 +176,3 @@ class TensorOperators:
 
     def eq(self, other: Any) -> Tensor:
         return self == other
-
-    def split(self, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
-        return _ops().split(self, split_size, dim)
-
-    def flip(self, *dims: Any) -> Tensor:
-        return _ops().flip(self, dims[0] if len(dims) == 1 else dims)
-
-    def repeat(self, *sizes: Any) -> Tensor:
-        """Tile along each dim: x.repeat(2, 3) or x.repeat((2, 3)), as `torch.Tensor.repeat`."""
-        from .views import repeat
-
-        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
-        return repeat(self, tuple(int(s) for s in sizes))

@@ -12,6 +12,8 @@ from typing import Any
 from ..backends import shape as S
 from . import functions as F
 from . import return_types, views
+from .autograd import Function
+from .creation import arange
 from .tensor import Tensor, tensor_method
 
 Dim = int | tuple[int, ...] | list[int] | None
@@ -150,8 +152,6 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
 def _hits(x: Tensor, dim: int, index: Tensor, op: str) -> tuple[int, Tensor, Tensor]:
     """The checks of gather and scatter, and their one-hot: with `dim` moved last, hit[..., j, i] is
     1 where index[..., j] == i. Returns (dim, hit, the index's positions j along the last-but-one dim)."""
-    from .creation import arange
-
     if index.dtype.kind not in "iu":
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {index.dtype} (shape {index.shape})")
     if index.ndim != builtins.max(x.ndim, 1):
@@ -473,3 +473,45 @@ split = views.split
 chunk = views.chunk
 flip = views.flip
 
+
+
+# ---------------------------------------------------------------------- operators
+# `a + b` is Add and `2 - a` is Sub with the operands swapped; a Python number or array becomes a
+# tensor on the other operand's backend first (`Tensor._lift`).
+def _operator(function: type[Function], name: str) -> None:
+    def operator(x: Tensor, other: Any) -> Tensor:
+        return function.apply(x, x._lift(other))
+
+    def reflected(x: Tensor, other: Any) -> Tensor:
+        return function.apply(x._lift(other), x)
+
+    operator.__name__, reflected.__name__ = f"__{name}__", f"__r{name}__"
+    setattr(Tensor, operator.__name__, operator)
+    setattr(Tensor, reflected.__name__, reflected)
+
+
+_operator(F.Add, "add")
+_operator(F.Sub, "sub")
+_operator(F.Mul, "mul")
+_operator(F.Div, "truediv")
+_operator(F.Pow, "pow")
+_operator(F.FloorDivide, "floordiv")
+_operator(F.Remainder, "mod")
+
+
+def _neg(x: Tensor) -> Tensor:
+    return F.Neg.apply(x)
+
+
+def _matmul(x: Tensor, other: Any) -> Tensor:
+    return F.matmul(x, x._lift(other))
+
+
+def _rmatmul(x: Tensor, other: Any) -> Tensor:
+    return F.matmul(x._lift(other), x)
+
+
+Tensor.__neg__ = _neg
+Tensor.__matmul__ = _matmul
+Tensor.__rmatmul__ = _rmatmul
+Tensor.__abs__ = abs

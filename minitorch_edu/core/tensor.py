@@ -1,10 +1,13 @@
 """The Tensor: a storage, a shape and strides, a backend that runs its kernels, and autograd history.
 
-Tensor methods are thin: views compute new strides over the same storage, and every op is a
+This module is the data structure and the autograd entry point (`backward`). Every op is a
 `Function` in `core.functions` / `core.views`, which records the graph and calls the backend's
 kernels through the four raw helpers at the bottom of this class (`_map`, `_zip`, `_reduce`,
-`_matmul`). The operators (`+`, `@`, `<`, `+=`) and the op methods (`exp`, `sum`, ...) live in
-the `TensorOperators` base class in `core.operators`.
+`_matmul`). Each op is defined once, next to its Function, and made a method there: `x.exp()`,
+`x.sum(1)` in `core.ops`, `x.view(...)`, `x[key]`, `x.to(...)` in `core.views`, `a + b`, `a @ b`
+in `core.ops`' operators. Comparisons and in-place updates (`<`, `+=`) are in the
+`TensorOperators` base class (`core.operators`). So this module imports none of them: the
+layers go shape/kernels → autograd → tensor → functions, views → ops.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import Backend, get_backend
+from ..backends import Backend, scalar
 from ..backends import shape as S
-from .autograd import Node, Version, backpropagate, current_backprop, free_graph, is_grad_enabled, no_grad
+from .autograd import Node, Version, backpropagate, current_backprop, free_graph, no_grad
 from .dtype import as_dtype, is_floating, promote, promote_operands
 from .operators import TensorOperators
 
@@ -165,19 +168,6 @@ class Tensor(TensorOperators):
             raise AttributeError(f"__cuda_array_interface__ exists only for CUDA tensors, not {self.device}")
         return self.backend.storage.array_interface(self._storage, self.shape, self._strides)
 
-    def to(self, device: str | Backend | None = None, dtype: Any = None) -> Tensor:
-        """Move to a device/backend ("cpu", "cuda", "python", "numba", a Backend) and/or cast."""
-        from .views import Cast, ToBackend
-
-        out = self
-        if device is not None:
-            backend = get_backend(device)
-            if backend is not self.backend:
-                out = ToBackend.apply(out, backend=backend)
-        if dtype is not None and as_dtype(dtype) != out.dtype:
-            out = Cast.apply(out, dtype=as_dtype(dtype))
-        return out
-
     def new_zeros(self, *size: Any, dtype: Any = None) -> Tensor:
         """Zeros of `size` with this tensor's dtype and device (`torch.Tensor.new_zeros`)."""
         return self._full(_shape_args(size), 0, dtype)
@@ -257,40 +247,11 @@ class Tensor(TensorOperators):
         self.grad = None
 
     # ------------------------------------------------------------------ views
-    def view(self, *shape: Any) -> Tensor:
-        from .views import View
-
-        shape = S.infer_shape(_shape_args(shape), self.numel())
-        if S.view_strides(self.shape, self._strides, shape) is None:
-            raise RuntimeError(
-                f"view of shape {self.shape} with strides {self._strides} as {shape} needs a copy: use .reshape()"
-            )
-        return View.apply(self, shape=shape)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        """A view when the strides allow one, else a copy; this tensor itself when nothing changes."""
-        from .views import View
-
-        shape = S.infer_shape(_shape_args(shape), self.numel())
-        if shape == self.shape:
-            return self
-        if S.view_strides(self.shape, self._strides, shape) is None:
-            return View.apply(self.contiguous(), shape=shape)
-        return View.apply(self, shape=shape)
-
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         start, end = S.normalize_dim(start_dim, self.ndim), S.normalize_dim(end_dim, self.ndim)
         return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1 :])
-
-    def permute(self, *order: Any) -> Tensor:
-        from .views import Permute
-
-        order = tuple(S.normalize_dim(d, self.ndim) for d in _shape_args(order))
-        if sorted(order) != list(range(self.ndim)):
-            raise ValueError(f"permute order {order} is not a permutation of the {self.ndim} dims of {self.shape}")
-        return Permute.apply(self, order=order)
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         order = list(range(self.ndim))
@@ -305,17 +266,6 @@ class Tensor(TensorOperators):
     @property
     def mT(self) -> Tensor:  # noqa: N802
         return self.transpose(-2, -1)
-
-    def expand(self, *shape: Any) -> Tensor:
-        from .views import Expand
-
-        shape = _shape_args(shape)
-        lead = len(shape) - self.ndim
-        shape = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
-        if shape == self.shape:
-            return self
-        S.expand_strides(self.shape, self._strides, shape)  # validates, with a clear error
-        return Expand.apply(self, shape=shape)
 
     def expand_as(self, other: Tensor) -> Tensor:
         return self.expand(other.shape)
@@ -335,84 +285,7 @@ class Tensor(TensorOperators):
             return self
         return self.reshape(self.shape[:dim] + self.shape[dim + 1 :])
 
-    def __getitem__(self, key: Any) -> Tensor:
-        from .views import Index, index_select, masked_select_rows
-
-        if isinstance(key, (Tensor, list, np.ndarray)):
-            if _is_bool_mask(key):
-                return masked_select_rows(self, key)
-            kind = key.dtype.kind if isinstance(key, (Tensor, np.ndarray)) else np.asarray(key).dtype.kind
-            if kind not in "iub":
-                dtype = key.dtype if isinstance(key, (Tensor, np.ndarray)) else np.asarray(key).dtype
-                raise IndexError(
-                    f"tensors used as indices must be integer (int64) or boolean masks, got {dtype}; "
-                    "use .long() for positions, or a comparison such as x > 0 for a mask"
-                )
-            return index_select(self, 0, key)
-        return Index.apply(self, key=key)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        """`t[key] = value` for basic indexing (ints, slices, None, ...) and boolean masks: writes
-        into the storage."""
-        if isinstance(key, (Tensor, list, np.ndarray)) and not _is_bool_mask(key):
-            raise TypeError(
-                "assignment through an index list or tensor is not supported; use basic indexing or a boolean mask"
-            )
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError("assignment into a tensor that requires grad: wrap it in `with mt.no_grad():`")
-        if isinstance(key, (Tensor, list, np.ndarray)):
-            self._masked_assign(key, value)
-        else:
-            self.detach()[key].copy_(value)
-
-    def _masked_assign(self, mask: Any, value: Any) -> None:
-        """`t[mask] = value`: a value broadcast over each selected element (or sub-tensor), written
-        with `where`, which picks values instead of multiplying by 0/1 (exact with inf and nan)."""
-        from .creation import tensor
-        from .ops import where
-
-        if not isinstance(mask, Tensor):
-            mask = tensor(np.asarray(mask), device=self.backend)
-        if mask.ndim > self.ndim or self.shape[: mask.ndim] != mask.shape:
-            raise IndexError(
-                f"the shape of the mask {mask.shape} does not match the shape of the indexed tensor {self.shape}"
-            )
-        value = self._lift(value).detach()
-        rest = self.shape[mask.ndim :]
-        try:
-            fits = value.ndim <= len(rest) and S.broadcast_shapes(value.shape, rest) == rest
-        except ValueError:
-            fits = False
-        if not fits:
-            raise RuntimeError(
-                f"t[mask] = value takes a value that broadcasts to each selected element, of shape {rest}; "
-                f"got shape {value.shape} (mask {mask.shape}, tensor {self.shape})"
-            )
-        cond = mask.detach().reshape(mask.shape + (1,) * len(rest))
-        self.copy_(where(cond, value, self.detach()))
-
-    def contiguous(self) -> Tensor:
-        from .views import Copy
-
-        return self if self.is_contiguous() else Copy.apply(self)
-
-    def clone(self) -> Tensor:
-        from .views import Copy
-
-        return Copy.apply(self)
-
     # ------------------------------------------------------------------ arithmetic
-    def _lift(self, value: Any) -> Tensor:
-        """A Python number or array as a tensor on this tensor's backend."""
-        if isinstance(value, Tensor):
-            return value
-        if isinstance(value, (int, float, bool)) and not isinstance(value, np.ndarray):
-            dtype = self.dtype if is_floating(self.dtype) or isinstance(value, (int, bool)) else np.dtype("float32")
-            return self._full((), value, dtype)
-        from .creation import tensor
-
-        return tensor(value, device=self.backend)
-
     def _full(self, shape: Sequence[int], value: float, dtype: Any = None) -> Tensor:
         dtype = self.dtype if dtype is None else as_dtype(dtype)
         storage = self.backend.storage.full(max(S.size_of(shape), 1), value, dtype)
@@ -472,8 +345,6 @@ class Tensor(TensorOperators):
     def _cast_raw(self, dtype: np.dtype) -> Tensor:
         if self.dtype == dtype:
             return self
-        from ..backends import scalar
-
         return self._map(scalar.identity, dtype=dtype)
 
     def _view_raw(self, shape: Sequence[int], strides: Sequence[int], offset: int = 0) -> Tensor:
@@ -506,13 +377,6 @@ def _run_deferred_checks(t: Tensor) -> None:
                 f"(valid indices are 0 to {n_classes - 1}); checked on the device"
             )
     t._deferred_checks = ()
-
-
-def _is_bool_mask(key: Any) -> bool:
-    """A comparison result, a NumPy bool array, or a (nested) list of Python bools."""
-    if isinstance(key, Tensor):
-        return key._is_mask
-    return np.asarray(key).dtype == np.bool_
 
 
 def tensor_method(fn: Any) -> Any:

@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import scalar
+from ..backends import Backend, get_backend, scalar
 from ..backends import shape as S
-from .autograd import Context, Function, unbroadcast
-from .dtype import is_floating
-from .functions import _positions_along, lowest
-from .tensor import Tensor, tensor_method
+from .autograd import Context, Function, is_grad_enabled, unbroadcast
+from .creation import tensor
+from .dtype import as_dtype, is_floating
+from .functions import Where, _narrow, _positions_along, lowest
+from .tensor import Tensor, _shape_args, tensor_method
 
 
 class View(Function):
@@ -181,12 +182,6 @@ class Cat(Function):
         return tuple(grads)
 
 
-def _narrow(t: Tensor, dim: int, start: int, length: int) -> Tensor:
-    shape = list(t.shape)
-    shape[dim] = length
-    return t._view_raw(tuple(shape), t._strides, start * t._strides[dim])
-
-
 def cat(tensors: Any, dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension (`torch.cat`)."""
     tensors = list(tensors)
@@ -267,8 +262,6 @@ def index_select(a: Tensor, dim: int, index: Any) -> Tensor:
     Built from ops the backends already have: a one-hot matrix (index == position) times
     the tensor, so the gradient scatters back by the same matmul, transposed (`SelectRows`).
     """
-    from .creation import tensor
-
     if not isinstance(index, Tensor):
         index = tensor(np.asarray(index, dtype=np.int64), device=a.backend)
     if index.ndim != 1:
@@ -432,3 +425,147 @@ def _middle(t: Tensor, pads: tuple[tuple[int, int], ...], shape: tuple[int, ...]
     """The view of `t` that leaves out the padding: `shape`, starting at each dim's `before`."""
     offset = sum(lo * st for (lo, _), st in zip(pads, t._strides))
     return t._view_raw(shape, t._strides, offset)
+
+
+# ---------------------------------------------------------------------- the Tensor methods of these ops
+@tensor_method
+def to(x: Tensor, device: str | Backend | None = None, dtype: Any = None) -> Tensor:
+    """Move to a device/backend ("cpu", "cuda", "python", "numba", a Backend) and/or cast."""
+    out = x
+    if device is not None:
+        backend = get_backend(device)
+        if backend is not x.backend:
+            out = ToBackend.apply(out, backend=backend)
+    if dtype is not None and as_dtype(dtype) != out.dtype:
+        out = Cast.apply(out, dtype=as_dtype(dtype))
+    return out
+
+
+@tensor_method
+def view(x: Tensor, *shape: Any) -> Tensor:
+    """The same storage seen with another shape; raises when the strides do not allow it."""
+    shape = S.infer_shape(_shape_args(shape), x.numel())
+    if S.view_strides(x.shape, x._strides, shape) is None:
+        raise RuntimeError(
+            f"view of shape {x.shape} with strides {x._strides} as {shape} needs a copy: use .reshape()"
+        )
+    return View.apply(x, shape=shape)
+
+
+@tensor_method
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    """A view when the strides allow one, else a copy; the tensor itself when nothing changes."""
+    shape = S.infer_shape(_shape_args(shape), x.numel())
+    if shape == x.shape:
+        return x
+    if S.view_strides(x.shape, x._strides, shape) is None:
+        return View.apply(contiguous(x), shape=shape)
+    return View.apply(x, shape=shape)
+
+
+@tensor_method
+def permute(x: Tensor, *order: Any) -> Tensor:
+    order = tuple(S.normalize_dim(d, x.ndim) for d in _shape_args(order))
+    if sorted(order) != list(range(x.ndim)):
+        raise ValueError(f"permute order {order} is not a permutation of the {x.ndim} dims of {x.shape}")
+    return Permute.apply(x, order=order)
+
+
+@tensor_method
+def expand(x: Tensor, *shape: Any) -> Tensor:
+    """A broadcast view: size-1 dims (and new leading dims) stretched with stride 0, no copy."""
+    shape = _shape_args(shape)
+    lead = len(shape) - x.ndim
+    shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    if shape == x.shape:
+        return x
+    S.expand_strides(x.shape, x._strides, shape)  # validates, with a clear error
+    return Expand.apply(x, shape=shape)
+
+
+@tensor_method
+def contiguous(x: Tensor) -> Tensor:
+    return x if x.is_contiguous() else Copy.apply(x)
+
+
+@tensor_method
+def clone(x: Tensor) -> Tensor:
+    return Copy.apply(x)
+
+
+def _is_bool_mask(key: Any) -> bool:
+    """A comparison result, a NumPy bool array, or a (nested) list of Python bools."""
+    if isinstance(key, Tensor):
+        return key._is_mask
+    return np.asarray(key).dtype == np.bool_
+
+
+def _getitem(x: Tensor, key: Any) -> Tensor:
+    """`x[key]`: basic indexing is a view (`Index`), a boolean mask selects, integers pick rows."""
+    if isinstance(key, (Tensor, list, np.ndarray)):
+        if _is_bool_mask(key):
+            return masked_select_rows(x, key)
+        kind = key.dtype.kind if isinstance(key, (Tensor, np.ndarray)) else np.asarray(key).dtype.kind
+        if kind not in "iub":
+            dtype = key.dtype if isinstance(key, (Tensor, np.ndarray)) else np.asarray(key).dtype
+            raise IndexError(
+                f"tensors used as indices must be integer (int64) or boolean masks, got {dtype}; "
+                "use .long() for positions, or a comparison such as x > 0 for a mask"
+            )
+        return index_select(x, 0, key)
+    return Index.apply(x, key=key)
+
+
+def _setitem(x: Tensor, key: Any, value: Any) -> None:
+    """`x[key] = value` for basic indexing (ints, slices, None, ...) and boolean masks: writes
+    into the storage."""
+    if isinstance(key, (Tensor, list, np.ndarray)) and not _is_bool_mask(key):
+        raise TypeError(
+            "assignment through an index list or tensor is not supported; use basic indexing or a boolean mask"
+        )
+    if x.requires_grad and is_grad_enabled():
+        raise RuntimeError("assignment into a tensor that requires grad: wrap it in `with mt.no_grad():`")
+    if isinstance(key, (Tensor, list, np.ndarray)):
+        _masked_assign(x, key, value)
+    else:
+        x.detach()[key].copy_(value)
+
+
+def _masked_assign(x: Tensor, mask: Any, value: Any) -> None:
+    """`x[mask] = value`: a value broadcast over each selected element (or sub-tensor), written
+    with `Where`, which picks values instead of multiplying by 0/1 (exact with inf and nan)."""
+    if not isinstance(mask, Tensor):
+        mask = tensor(np.asarray(mask), device=x.backend)
+    if mask.ndim > x.ndim or x.shape[: mask.ndim] != mask.shape:
+        raise IndexError(f"the shape of the mask {mask.shape} does not match the shape of the indexed tensor {x.shape}")
+    value = x._lift(value).detach()
+    rest = x.shape[mask.ndim :]
+    try:
+        fits = value.ndim <= len(rest) and S.broadcast_shapes(value.shape, rest) == rest
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(
+            f"t[mask] = value takes a value that broadcasts to each selected element, of shape {rest}; "
+            f"got shape {value.shape} (mask {mask.shape}, tensor {x.shape})"
+        )
+    cond = mask.detach().reshape(mask.shape + (1,) * len(rest))
+    x.copy_(Where.apply(cond, value, x.detach()))
+
+
+def _flip_method(x: Tensor, *dims: Any) -> Tensor:
+    """`x.flip(0, 1)` or `x.flip((0, 1))`."""
+    return flip(x, dims[0] if len(dims) == 1 else dims)
+
+
+def _repeat_method(x: Tensor, *sizes: Any) -> Tensor:
+    """Tile along each dim: x.repeat(2, 3) or x.repeat((2, 3)), as `torch.Tensor.repeat`."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    return repeat(x, tuple(int(s) for s in sizes))
+
+
+Tensor.__getitem__ = _getitem
+Tensor.__setitem__ = _setitem
+Tensor.flip = _flip_method
+Tensor.repeat = _repeat_method
+tensor_method(split)
