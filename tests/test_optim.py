@@ -307,3 +307,38 @@ def test_cuda_tensors_take_the_tensor_path(name: str, kwargs: dict, cuda_reason:
         assert w.device == device
         results.append(w.numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5)
+
+
+def test_an_optimizer_that_writes_only_step_trains_like_sgd(backend) -> None:
+    """The learner's contract, as in PyTorch: subclass Optimizer, write `step()` over
+    `self.param_groups` in tensor ops under no_grad; zero_grad, state and groups come with the base."""
+
+    class PlainSGD(mt.optim.Optimizer):
+        def __init__(self, params, lr):
+            super().__init__(params, {"lr": lr})
+
+        @mt.no_grad()
+        def step(self):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p -= group["lr"] * p.grad
+
+    def train(make_optimizer):
+        mt.manual_seed(0)
+        model = mt.nn.Sequential(mt.nn.Linear(3, 8), mt.nn.Tanh(), mt.nn.Linear(8, 1)).to(backend)
+        x = mt.tensor(np.linspace(-1, 1, 30).reshape(10, 3), device=backend)
+        y = (x * x).sum(1, keepdim=True)
+        opt = make_optimizer(model.parameters())
+        for _ in range(25):
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+        return loss.item(), [p.numpy() for p in model.parameters()]
+
+    mine, mine_params = train(lambda ps: PlainSGD(ps, lr=0.1))
+    reference, reference_params = train(lambda ps: mt.optim.SGD(ps, lr=0.1))
+    assert mine == pytest.approx(reference, rel=1e-5)
+    for a, b in zip(mine_params, reference_params):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

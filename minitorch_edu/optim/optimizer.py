@@ -20,7 +20,11 @@ from ..core.tensor import Tensor
 
 
 class Optimizer:
-    """Base class: subclasses pass their defaults and implement `_update(p, grad, state, group)`."""
+    """Base class, as PyTorch's: a subclass passes its defaults and writes `step()` over
+    `self.param_groups` in tensor ops under `no_grad` (`p -= group["lr"] * p.grad`); or it writes
+    only `_update(p, grad, state, group)` for one parameter, and the base `step` calls it for each
+    parameter that has a gradient (with the closure and version bookkeeping). The package's
+    optimizers do the latter, on the backend's fused update kernels."""
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
