@@ -12,10 +12,37 @@ is stretched by giving it stride 0, so every index along it reads the same eleme
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 
 Shape = tuple[int, ...]
 Strides = tuple[int, ...]
+
+
+
+_MISSING = object()
+
+
+def _memo(fn: Callable) -> Callable:
+    """Remember a pure function of shapes and strides: the ops of a training step repeat the same
+    few shapes, and recomputing this bookkeeping was a fifth of a small op's time. Arguments that
+    cannot be hashed (lists) are computed as they come."""
+    cache: dict = {}
+
+    @functools.wraps(fn)
+    def memo(*args: Sequence[int]) -> object:
+        try:
+            out = cache.get(args, _MISSING)
+        except TypeError:
+            return fn(*args)
+        if out is _MISSING:
+            out = fn(*args)
+            if len(cache) >= 1 << 16:
+                cache.clear()
+            cache[args] = out
+        return out
+
+    return memo
 
 
 def size_of(shape: Sequence[int]) -> int:
@@ -26,6 +53,7 @@ def size_of(shape: Sequence[int]) -> int:
     return n
 
 
+@_memo
 def contiguous_strides(shape: Sequence[int]) -> Strides:
     """Row-major strides: the last dimension moves fastest."""
     strides = []
@@ -59,6 +87,7 @@ def to_index(ordinal: int, shape: Sequence[int]) -> list[int]:
     return index
 
 
+@_memo
 def broadcast_shapes(*shapes: Sequence[int]) -> Shape:
     """NumPy broadcasting: align on the right; sizes must match or be 1."""
     ndim = max((len(s) for s in shapes), default=0)
@@ -72,6 +101,7 @@ def broadcast_shapes(*shapes: Sequence[int]) -> Shape:
     return tuple(out)
 
 
+@_memo
 def expand_strides(shape: Sequence[int], strides: Sequence[int], target: Sequence[int]) -> Strides:
     """Strides that view (shape, strides) as the larger `target` shape: stride 0 where broadcast."""
     if len(target) < len(shape):
@@ -159,7 +189,8 @@ def flipped(shape: Sequence[int], strides: Sequence[int], dims: Sequence[int]) -
     return base, tuple(-st if d in dims else st for d, st in enumerate(strides))
 
 
-def coalesce(shape: Sequence[int], *strides: Sequence[int]) -> tuple[Shape, list[Strides]]:
+@_memo
+def coalesce(shape: Sequence[int], *strides: Sequence[int]) -> tuple[Shape, tuple[Strides, ...]]:
     """Merge neighbouring dimensions that every operand walks contiguously, and drop size-1 ones.
 
     Kernels then loop over as few dimensions as possible: a contiguous tensor of any shape
@@ -167,7 +198,7 @@ def coalesce(shape: Sequence[int], *strides: Sequence[int]) -> tuple[Shape, list
     """
     dims = [d for d in range(len(shape)) if shape[d] != 1]
     if not dims:
-        return (1,), [(0,) for _ in strides]
+        return (1,), tuple((0,) for _ in strides)
     new_shape = [shape[dims[0]]]
     new_strides = [[st[dims[0]]] for st in strides]
     for d in dims[1:]:
@@ -179,4 +210,4 @@ def coalesce(shape: Sequence[int], *strides: Sequence[int]) -> tuple[Shape, list
             new_shape.append(shape[d])
             for ns, st in zip(new_strides, strides):
                 ns.append(st[d])
-    return tuple(new_shape), [tuple(ns) for ns in new_strides]
+    return tuple(new_shape), tuple(tuple(ns) for ns in new_strides)
