@@ -1094,6 +1094,26 @@ except ImportError:
     draw_boundary(100)
 
 # %% [markdown]
+# ## Gradients of gradients
+#
+# A backward rule written in tensor operations, as yours are and as the package's are (`grad * (1 - t * t)` for
+# tanh), is itself a computation that autograd can record. Ask for that with `create_graph=True` and the gradient
+# can be differentiated again: PyTorch's `torch.autograd.grad(..., create_graph=True)`, JAX's `jax.grad(jax.grad(f))`.
+# Newton's method, Hessian-vector products and the gradient penalty of WGAN-GP are built this way.
+
+# %%
+x = mt.tensor(np.linspace(-3, 3, 121), dtype="float64", device="python", requires_grad=True)
+y = x.tanh()
+(dy,) = mt.autograd.grad(y.sum(), x, create_graph=True)  # d tanh / dx, itself recorded
+(d2y,) = mt.autograd.grad(dy.sum(), x)  # ... and differentiated again
+fig, ax = plt.subplots(figsize=(5, 3))
+for values, label in ((y, "tanh(x)"), (dy, "1 - tanh²(x)"), (d2y, "-2 tanh(x) (1 - tanh²(x))")):
+    ax.plot(x.detach().numpy(), values.detach().numpy(), label=label)
+ax.set_xlabel("x")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
 # ## What you built, and what frameworks call it
 #
 # - `tensor_map`, `tensor_zip`, `tensor_reduce`, `tensor_matmul`: an operator library over strided storage.
