@@ -63,7 +63,7 @@ def _gflops(flops: float, ms: float) -> float:
 def matmul_rows(repeats: int) -> list[Row]:
     """matmul 512x512, matmul 1024x1024 and batched matmul (64,128,128): a @ b and the kernel."""
     import minitorch_edu as mt
-    from minitorch_edu.backends.numba_matmul import matmul as kernel
+    from minitorch_edu.backends.numba.matmul import matmul as kernel
 
     rows = []
     rng = np.random.default_rng(0)
@@ -126,7 +126,8 @@ def matmul_rows(repeats: int) -> list[Row]:
 def elementwise_rows(repeats: int) -> list[Row]:
     """a + b and a * b over 4M float32 (ops and kernels), broadcast (N,N)+(N,1), transposed (N,N)+(N,N).T."""
     import minitorch_edu as mt
-    from minitorch_edu.backends import numba_cpu, scalar
+    from minitorch_edu.backends import scalar
+    from minitorch_edu.backends.numba import cpu as numba_cpu
 
     rows = []
     n = 4 * 1024 * 1024

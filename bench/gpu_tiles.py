@@ -30,7 +30,7 @@ SHAPES = [
 def sweep(n: int = 4096, shapes: list[tuple[int, int, int, int, int]] = SHAPES, repeats: int = 10) -> list[str]:
     from numba import cuda
 
-    from minitorch_edu.backends.cuda import make_matmul
+    from minitorch_edu.backends.cuda.backend import make_matmul
 
     rng = np.random.default_rng(0)
     A = rng.standard_normal((n, n), dtype=np.float32)

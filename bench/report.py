@@ -175,7 +175,8 @@ def environment(device: str = "cpu") -> dict[str, Any]:
         "numba_threads": numba.get_num_threads(),
     }
     try:  # the layer is only chosen once a parallel kernel ran; run a tiny one
-        from minitorch_edu.backends import numba_cpu, scalar
+        from minitorch_edu.backends import scalar
+        from minitorch_edu.backends.numba import cpu as numba_cpu
 
         numba_cpu.compile_kernels(scalar.add).zip_flat(np.zeros(1), np.zeros(1), np.zeros(1), 1)
         env["numba_threading_layer"] = numba.threading_layer()
@@ -209,7 +210,8 @@ def _gpu_facts() -> dict[str, Any]:
     try:
         from numba import cuda
 
-        from minitorch_edu.backends import cuda_memory, get_backend
+        from minitorch_edu.backends import get_backend
+        from minitorch_edu.backends.cuda import memory as cuda_memory
 
         get_backend("cuda")  # installs the caching allocator before the first context
         facts["cuda_allocator"] = "caching (minitorch_edu)" if cuda_memory.install() else "numba's own"

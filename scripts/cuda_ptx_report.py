@@ -67,8 +67,10 @@ def inner_loop(cuobjdump: str, cubin: Path) -> str:
 
 
 def kernels() -> list[tuple[str, object, tuple]]:
-    from minitorch_edu.backends import cuda_kernels as K
-    from minitorch_edu.backends import cuda_losses, cuda_matmul, scalar
+    from minitorch_edu.backends import scalar
+    from minitorch_edu.backends.cuda import kernels as K
+    from minitorch_edu.backends.cuda import losses as cuda_losses
+    from minitorch_edu.backends.cuda import matmul as cuda_matmul
 
     found = []
     for name, ft in (("f32", float32), ("f64", float64)):

@@ -3,7 +3,7 @@
     python scripts/gpu_launch_report.py
 
 1. microseconds per launch of a small kernel through numba's `kernel[grid, block](...)` and
-   through `backends.cuda_launch.launch`, per device allocation, and per small tensor add;
+   through `backends.cuda.launch.launch`, per device allocation, and per small tensor add;
 2. where the host time of an MLP training step and of a 4096² matmul goes (cProfile);
 3. sums over each dim of (8192, 8192) for several reduction block shapes;
 4. the register-tiled matmul with and without a register cap.
@@ -23,8 +23,10 @@ from numba import cuda
 
 import minitorch_edu as mt
 from minitorch_edu.backends import cuda as _backend  # noqa: F401  (first: installs the caching allocator)
-from minitorch_edu.backends import cuda_kernels as K
-from minitorch_edu.backends import cuda_launch, cuda_matmul, scalar
+from minitorch_edu.backends import scalar
+from minitorch_edu.backends.cuda import kernels as K
+from minitorch_edu.backends.cuda import launch as cuda_launch
+from minitorch_edu.backends.cuda import matmul as cuda_matmul
 
 
 def per_call_us(fn, calls: int = 2000) -> float:  # noqa: ANN001

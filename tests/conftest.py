@@ -38,8 +38,8 @@ def cuda_skip_reason() -> str | None:
     import importlib.util
 
     try:
-        if importlib.util.find_spec("minitorch_edu.backends.cuda") is None:
-            return "minitorch_edu.backends.cuda does not exist yet"
+        if importlib.util.find_spec("minitorch_edu.backends.cuda.backend") is None:
+            return "minitorch_edu.backends.cuda.backend does not exist yet"
         from minitorch_edu import backends
 
         if not backends.available("cuda"):

@@ -25,7 +25,7 @@ rng = np.random.default_rng(5)
 
 
 def _sim() -> bool:
-    from minitorch_edu.backends.cuda import simulated
+    from minitorch_edu.backends.cuda.backend import simulated
 
     return simulated()
 
@@ -210,7 +210,7 @@ def test_matmul_2d_batched_and_transposed() -> None:
 
 def test_matmul_many_tiles() -> None:
     """A 4 x 4 tile makes these tiny shapes span several tiles with ragged edges."""
-    from minitorch_edu.backends.cuda import make_matmul
+    from minitorch_edu.backends.cuda.backend import make_matmul
 
     storage = get_backend("cuda").storage
     matmul = make_matmul(4)
@@ -225,8 +225,8 @@ def test_matmul_many_tiles() -> None:
 def test_matmul_kernels_every_layout(registers: bool, a_t: bool, b_t: bool) -> None:
     """Both GPU matmul kernels, on ragged edges (no size a multiple of a tile) and every operand layout:
     a transposed operand is read through its strides, so each kernel walks its stride-1 direction."""
-    from minitorch_edu.backends.cuda import make_matmul
-    from minitorch_edu.backends.cuda_matmul import block_tile
+    from minitorch_edu.backends.cuda.backend import make_matmul
+    from minitorch_edu.backends.cuda.matmul import block_tile
 
     rows, cols = block_tile()
     n, m, k = rows + 3, 2 * cols + 1, 11  # k not a multiple of the k slice either
@@ -250,16 +250,16 @@ def test_matmul_kernels_every_layout(registers: bool, a_t: bool, b_t: bool) -> N
 
 def test_matmul_picks_small_tiles_for_skinny_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
     """A (n, 1) output would leave all but one column of a register tile idle: the plain kernel runs."""
-    from minitorch_edu.backends import cuda as C
+    from minitorch_edu.backends.cuda import backend as C
 
     used = []
     original = C._matmul_kernel
     monkeypatch.setattr(C, "_matmul_kernel", lambda kind, dtype: used.append(kind) or original(kind, dtype))
-    rows, cols = C.cuda_matmul.block_tile()
+    rows, cols = C.matmul.block_tile()
     a, b = arr(rows, 5), arr(5, cols)
     close(cu(a) @ cu(b), a @ b, 1e-4)
     close(cu(a) @ cu(b[:, :1]), a @ b[:, :1], 1e-4)
-    assert used == [C.cuda_matmul.SHAPE, C.TILE]
+    assert used == [C.matmul.SHAPE, C.TILE]
 
 
 @pytest.mark.parametrize("reduction", ["mean", "none"])
@@ -286,7 +286,7 @@ def test_fused_cross_entropy_matches_cpu(reduction: str) -> None:
 def test_skinny_products_with_a_long_k_are_split_and_summed(monkeypatch: pytest.MonkeyPatch) -> None:
     """A weight gradient's shape (few outputs, long k): k is cut into pieces that run as one more
     batch dim of strided views, then summed; odd k, or a strided output, are not split."""
-    from minitorch_edu.backends import cuda as C
+    from minitorch_edu.backends.cuda import backend as C
 
     calls = []
     original = C._split_k

@@ -1,4 +1,4 @@
-"""The fast kernel launch path (backends/cuda_launch.py) packs parameters exactly as numba does.
+"""The fast kernel launch path (backends/cuda/launch.py) packs parameters exactly as numba does.
 
 On a GPU every CUDA test goes through that path; here (no GPU) its packing is checked against
 numba.cuda's own `_Kernel._prepare_args`, in a child process with numba's real CUDA target
@@ -18,7 +18,7 @@ CHECK = textwrap.dedent(
     import numpy as np
     from numba.cuda import types
     from numba.cuda.dispatcher import _Kernel
-    from minitorch_edu.backends.cuda_launch import _Plan, _describe
+    from minitorch_edu.backends.cuda.launch import _Plan, _describe
 
     class FakeDeviceArray:  # what numba reads of a device array, at a made-up address
         __cuda_memory__ = True

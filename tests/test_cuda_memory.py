@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from minitorch_edu.backends.cuda_memory import GRANULE, BlockCache, rounded
+from minitorch_edu.backends.cuda.memory import GRANULE, BlockCache, rounded
 
 
 class FakeDriver:
@@ -79,7 +79,7 @@ def test_numba_plugin_glue_reuses_freed_memory() -> None:
         """
         import gc
         from numba.cuda.cudadrv import driver as D
-        from minitorch_edu.backends import cuda_memory as M
+        from minitorch_edu.backends.cuda import memory as M
 
         class Fake:
             def __init__(self):

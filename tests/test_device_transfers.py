@@ -13,7 +13,7 @@ import minitorch_edu as mt
 from minitorch_edu import nn, optim
 from minitorch_edu.nn import functional as F
 
-cuda = pytest.importorskip("minitorch_edu.backends.cuda_storage")
+cuda = pytest.importorskip("minitorch_edu.backends.cuda.storage")
 pytestmark = pytest.mark.skipif(not mt.backends.available("cuda"), reason="no CUDA (not even the simulator)")
 
 

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minitorch_edu as mt
-from minitorch_edu.backends import Backend, numba_cpu, register_backend
+from minitorch_edu.backends import Backend, register_backend
+from minitorch_edu.backends.numba import cpu as numba_cpu
 from minitorch_edu.graph import TracerError, jit, trace
 from minitorch_edu.graph.passes import optimize
 
@@ -246,6 +247,7 @@ def test_gradients_through_jit_equal_eager():
 
 
 def test_jitted_mlp_training_step_follows_the_eager_loss_curve():
+    mt.manual_seed(1)  # the data too: drawn from whatever state earlier tests left, 15 steps sometimes fell short
     X, Y = mt.randn(32, 8), mt.randint(0, 3, (32,))
 
     def train(jitted: bool) -> list[float]:

@@ -1,4 +1,4 @@
-"""Compiled CPU kernels are cached per thread count (backends/numba_cache.py).
+"""Compiled CPU kernels are cached per thread count (backends/numba/cache.py).
 
 A `prange` kernel compiled in a one-thread process and cached in the shared folder ran on one
 thread in every later process; these tests check that each thread count has its own folder,
@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numba
 
-from minitorch_edu.backends import numba_cache, numba_matmul
+from minitorch_edu.backends.numba import cache as numba_cache
+from minitorch_edu.backends.numba import matmul as numba_matmul
 
 COMPILE_ONE = """
 import numpy as np
-from minitorch_edu.backends.numba_matmul import matmul_blocked
+from minitorch_edu.backends.numba.matmul import matmul_blocked
 a = np.ones(64 * 64, dtype=np.float32)
 out = np.zeros(64 * 64, dtype=np.float32)
 matmul_blocked(out, a, a, 1, 64, 64, 64, 0, 64, 1, 0, 64)
@@ -48,7 +49,7 @@ def _compile_with(threads: int, cache: Path) -> None:
 
 
 def _cached_matmuls(folder: Path) -> list[Path]:
-    return sorted(folder.rglob("numba_matmul.matmul_blocked-*.nbi")) if folder.exists() else []
+    return sorted(folder.rglob("matmul.matmul_blocked-*.nbi")) if folder.exists() else []
 
 
 def test_a_one_thread_process_never_writes_the_two_thread_cache(tmp_path: Path) -> None:
@@ -96,5 +97,5 @@ def test_a_small_product_first_keeps_the_threaded_kernel_for_large_ones(tmp_path
         layer, threads = _small_then_large(tmp_path)
         assert int(threads) == 2, f"the large product ran with {threads} thread(s) ({layer})"
     folder = tmp_path / "compiled" / "threads2"
-    assert sorted(folder.rglob("numba_matmul.matmul_serial-*.nbi")), "the serial kernel has no cache entry of its own"
+    assert sorted(folder.rglob("matmul.matmul_serial-*.nbi")), "the serial kernel has no cache entry of its own"
     assert _cached_matmuls(folder), "the threaded kernel has no cache entry"

@@ -1,7 +1,7 @@
 """Every layout path of the numba CPU kernels against NumPy, at sizes that reach the parallel paths.
 
 The numba wrappers choose among flat, strided-row, tiled, long-row-split and serial kernels by
-layout and size; each case here forces one of them (see backends/numba_cpu.py).
+layout and size; each case here forces one of them (see backends/numba/cpu.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import minitorch_edu as mt
-from minitorch_edu.backends import numba_cpu
+from minitorch_edu.backends.numba import cpu as numba_cpu
 
 N_LONG = numba_cpu.SERIAL_BELOW + numba_cpu.ROW // 2 + 3  # long, and not a multiple of ROW
 

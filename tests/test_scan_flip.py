@@ -1,6 +1,6 @@
 """cumsum and flip: the fused Backend entries, against NumPy on every backend.
 
-The numba backend registers one-pass loops (`backends.numba_scan`); a backend without them runs
+The numba backend registers one-pass loops (`backends.numba.scan`); a backend without them runs
 `backends.composed` (Hillis and Steele's scan, a slice-by-slice copy). Both are checked here against
 NumPy (in float64), against each other, and the numba backend is shown to run its own kernels (the
 same `sys.setprofile` trace as tests/test_backend_dispatch.py). Each layout numba's cumsum picks
@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 
 import minitorch_edu as mt
-from minitorch_edu.backends import composed, numba_cpu, numba_scan, python
+from minitorch_edu.backends import composed, python
+from minitorch_edu.backends.numba import cpu as numba_cpu
+from minitorch_edu.backends.numba import scan as numba_scan
 
 TOL = {"float32": dict(rtol=1e-5, atol=1e-5), "float64": dict(rtol=1e-12, atol=1e-12)}
 SHAPES_DIMS = [((7,), 0), ((3, 5), 0), ((3, 5), 1), ((2, 3, 4), 1), ((2, 3, 4), -1), ((4, 1, 3), 1), ((1, 6), 0),
@@ -234,7 +236,7 @@ def test_float32_running_sums_are_accurate_on_numba_and_composed():
 
 # ---------------------------------------------------------------------- which kernels run
 BACKENDS_DIR = Path(mt.__file__).parent / "backends"
-FAST_FILES = {str(p) for p in BACKENDS_DIR.glob("*.py") if p.name.startswith(("numba_", "cuda"))}
+FAST_FILES = {str(p) for folder in ("numba", "cuda") for p in (BACKENDS_DIR / folder).glob("*.py")}
 COMPOSED_FILE = str(BACKENDS_DIR / "composed.py")
 
 
@@ -245,7 +247,8 @@ def traced(fn: Any) -> tuple[Any, set[str]]:
     def profiler(frame: Any, event: str, arg: Any) -> None:
         name = frame.f_code.co_filename
         if event == "call" and (name in FAST_FILES or name == COMPOSED_FILE):
-            seen.add(f"{Path(name).name}:{frame.f_code.co_name}")
+            path = Path(name)
+            seen.add(f"{path.parent.name}/{path.name}:{frame.f_code.co_name}")
 
     sys.setprofile(profiler)
     try:
@@ -267,14 +270,14 @@ def test_numba_runs_its_own_cumsum_and_flip_kernels():
     assert {"cumsum", "flip"} <= set(mt.get_backend("numba").fused_kernels)
     assert mt.get_backend("python").fused_kernels == ()
     _, seen = traced(lambda: _forward_backward("numba"))
-    assert {"numba_scan.py:cumsum", "numba_scan.py:flip"} <= seen
-    assert not any(s.startswith("composed.py:") for s in seen), sorted(seen)
+    assert {"numba/scan.py:cumsum", "numba/scan.py:flip"} <= seen
+    assert not any(s.startswith("backends/composed.py:") for s in seen), sorted(seen)
 
 
 def test_a_primitives_only_backend_composes_cumsum_and_flip_and_agrees_with_numba():
     backend, calls = _counted_backend("counting-scan-flip")
     (y, g), seen = traced(lambda: _forward_backward(backend.name))
-    assert {"composed.py:cumsum", "composed.py:scan", "composed.py:flip"} <= seen
+    assert {"backends/composed.py:cumsum", "backends/composed.py:scan", "backends/composed.py:flip"} <= seen
     assert not any(s.startswith(("numba_", "cuda")) for s in seen), sorted(seen)
     assert calls["zip"] > 0 and calls["map"] > 0
     y_ref, g_ref = _forward_backward("numba")
@@ -328,7 +331,8 @@ def test_cuda_flips_in_one_kernel_and_composes_cumsum():
     cuda = mt.get_backend("cuda")
     assert "flip" in cuda.fused_kernels and "cumsum" not in cuda.fused_kernels
     (y, g), seen = traced(lambda: _forward_backward("cuda"))
-    assert "cuda.py:flip" in seen and "composed.py:scan" in seen and "composed.py:flip" not in seen
+    assert "cuda/backend.py:flip" in seen and "backends/composed.py:scan" in seen
+    assert "backends/composed.py:flip" not in seen
     y_ref, g_ref = _forward_backward("numba")
     np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(g, g_ref, rtol=1e-12, atol=1e-12)

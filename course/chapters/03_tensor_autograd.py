@@ -41,16 +41,16 @@ from minitorch_edu.course import Chapter, ReferenceSealed
 chapter = Chapter(
     "03_tensor_autograd",
     references={
-        "tensor_map": ["minitorch_edu.backends.python.tensor_map", "minitorch_edu.backends.numba_cpu.tensor_map"],
-        "tensor_zip": ["minitorch_edu.backends.python.tensor_zip", "minitorch_edu.backends.numba_cpu.tensor_zip"],
+        "tensor_map": ["minitorch_edu.backends.python.tensor_map", "minitorch_edu.backends.numba.cpu.tensor_map"],
+        "tensor_zip": ["minitorch_edu.backends.python.tensor_zip", "minitorch_edu.backends.numba.cpu.tensor_zip"],
         "tensor_reduce": [
             "minitorch_edu.backends.python.tensor_reduce",
-            "minitorch_edu.backends.numba_cpu.tensor_reduce",
+            "minitorch_edu.backends.numba.cpu.tensor_reduce",
         ],
         "tensor_matmul": [
             "minitorch_edu.backends.python.tensor_matmul",
-            "minitorch_edu.backends.numba_cpu.tensor_matmul",
-            "minitorch_edu.backends.numba_matmul.matmul",
+            "minitorch_edu.backends.numba.cpu.tensor_matmul",
+            "minitorch_edu.backends.numba.matmul.matmul",
         ],
         "unbroadcast": ["minitorch_edu.core.autograd.unbroadcast"],
         "mul_function": ["minitorch_edu.core.autograd.unbroadcast"],

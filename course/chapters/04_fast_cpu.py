@@ -28,21 +28,22 @@ from numba import njit, prange
 
 import minitorch_edu as mt
 from minitorch_edu import testing
-from minitorch_edu.backends import numba_matmul, scalar
+from minitorch_edu.backends import scalar
+from minitorch_edu.backends.numba import matmul as numba_matmul
 from minitorch_edu.course import Chapter, ReferenceSealed
 
 chapter = Chapter(
     "04_fast_cpu",
     references={
-        "tensor_map": ["minitorch_edu.backends.numba_cpu.tensor_map", "minitorch_edu.backends.python.tensor_map"],
-        "tensor_zip": ["minitorch_edu.backends.numba_cpu.tensor_zip", "minitorch_edu.backends.python.tensor_zip"],
+        "tensor_map": ["minitorch_edu.backends.numba.cpu.tensor_map", "minitorch_edu.backends.python.tensor_map"],
+        "tensor_zip": ["minitorch_edu.backends.numba.cpu.tensor_zip", "minitorch_edu.backends.python.tensor_zip"],
         "tensor_reduce": [
-            "minitorch_edu.backends.numba_cpu.tensor_reduce",
+            "minitorch_edu.backends.numba.cpu.tensor_reduce",
             "minitorch_edu.backends.python.tensor_reduce",
         ],
         "tensor_matmul": [
-            "minitorch_edu.backends.numba_matmul.matmul",
-            "minitorch_edu.backends.numba_cpu.tensor_matmul",
+            "minitorch_edu.backends.numba.matmul.matmul",
+            "minitorch_edu.backends.numba.cpu.tensor_matmul",
             "minitorch_edu.backends.python.tensor_matmul",
         ],
     },
@@ -203,7 +204,7 @@ for label, f in [("python", py_sum), ("numba, 1st call (compiles)", nb_sum), ("n
 #   `f` through a function pointer. That is how C libraries pass callbacks (`qsort`'s comparator), and why
 #   one compiled loop serves every op.
 # - **`cache=True`** stores the machine code on disk, so the next process loads it in milliseconds instead of
-#   compiling again. The package's kernels use it (`minitorch_edu/backends/numba_cpu.py`). It needs a
+#   compiling again. The package's kernels use it (`minitorch_edu/backends/numba/cpu.py`). It needs a
 #   function that lives in a file, so the kernels you define in this notebook compile afresh each session.
 #
 # Inside a `@njit` function you can call other `@njit` functions. The setup cell gave you three, from

@@ -46,14 +46,17 @@ chapter = Chapter(
     "05_gpu",
     references={
         # the package's CUDA kernels; your map and zip kernels have the call shape of their flat variants
-        "map_kernel": ["minitorch_edu.backends.cuda_kernels.map_kernels"],
-        "zip_kernel": ["minitorch_edu.backends.cuda_kernels.zip_kernels"],
+        "map_kernel": ["minitorch_edu.backends.cuda.kernels.map_kernels"],
+        "zip_kernel": ["minitorch_edu.backends.cuda.kernels.zip_kernels"],
         # the package's tree reduction and tiled matmul take other arguments: sealed so they cannot stand in
-        "block_sum_kernel": ["minitorch_edu.backends.cuda_kernels.reduce_kernel"],
-        "tiled_matmul_kernel": ["minitorch_edu.backends.cuda_matmul.matmul_registers"],
+        "block_sum_kernel": ["minitorch_edu.backends.cuda.kernels.reduce_kernel"],
+        "tiled_matmul_kernel": ["minitorch_edu.backends.cuda.matmul.matmul_registers"],
         # the package's launchers with the backend contract (sections 8 and 9)
-        "device_map_zip": ["minitorch_edu.backends.cuda.tensor_map", "minitorch_edu.backends.cuda.tensor_zip"],
-        "device_reduce": ["minitorch_edu.backends.cuda.tensor_reduce"],
+        "device_map_zip": [
+            "minitorch_edu.backends.cuda.backend.tensor_map",
+            "minitorch_edu.backends.cuda.backend.tensor_zip",
+        ],
+        "device_reduce": ["minitorch_edu.backends.cuda.backend.tensor_reduce"],
     },
 )
 
@@ -254,7 +257,7 @@ except ImportError:
 # **device function** (callable from a kernel, not from Python) and returns the kernel. Write the kernel
 # with a grid-stride loop starting at `cuda.grid(1)` and stepping by `cuda.gridsize(1)`: the `range`'s end
 # `n` is the bounds check. The package's version (with four loads in flight per thread) is `map_flat` in
-# `minitorch_edu/backends/cuda_kernels.py`. PyTorch's is its `gpu_kernel` loop in ATen's `Loops.cuh`.
+# `minitorch_edu/backends/cuda/kernels.py`. PyTorch's is its `gpu_kernel` loop in ATen's `Loops.cuh`.
 
 # %% [solution] id=map_kernel
 def map_kernel(fn):
@@ -391,7 +394,7 @@ with testing.part("zip_kernel", hidden=True):
 # therefore keep tensors in device memory: `cuda.to_device(x)` copies once, `cuda.device_array(shape)`
 # allocates without copying, and `.copy_to_host()` brings a result back when you really need it. This is
 # what `x.to("cuda")` does in PyTorch, and what the package's CUDA storage does
-# (`minitorch_edu/backends/cuda_storage.py`).
+# (`minitorch_edu/backends/cuda/storage.py`).
 
 # %%
 x = np.arange(16.0)
@@ -556,7 +559,7 @@ with testing.part("block_sum_kernel", hidden=True):
 # `tpb × tpb` threads load one `tpb × tpb` tile of `a` and one of `b` into shared memory, each thread one
 # element, `syncthreads()`, and then every thread multiplies the tiles from fast shared memory. Then the
 # next pair of tiles along `K`. Each element is read from global memory `N / tpb` times instead of `N`.
-# cuBLAS, behind PyTorch's `torch.matmul`, and the package's `cuda_matmul.py` go further (register tiles,
+# cuBLAS, behind PyTorch's `torch.matmul`, and the package's `backends/cuda/matmul.py` go further (register tiles,
 # several outputs per thread), but the idea is this one.
 #
 # Sizes need not be multiples of `tpb`: a thread whose tile element is outside `a` or `b` loads a **zero**,
@@ -643,7 +646,7 @@ with testing.part("tiled_matmul_kernel", hidden=True):
 # comes back. The package computes the same on the CPU with `mt` tensors, so you can compare.
 #
 # `chapter.fallback` uses your map and zip kernels when they work, and the package's CUDA kernels
-# (`cuda_kernels.py`) when yours are not written yet, and says which. For the reduction and the matmul,
+# (`backends/cuda/kernels.py`) when yours are not written yet, and says which. For the reduction and the matmul,
 # whose package kernels take other arguments, a part that is not written yet is replaced by NumPy on the
 # host (which costs a copy), and the cell says so too.
 
@@ -767,7 +770,7 @@ plt.show()
 #
 # The checks count every copy between host and device inside your launcher with `transfers()` (from the
 # first cell): there must be none. The package's launchers are `tensor_map` and `tensor_zip` in
-# `minitorch_edu/backends/cuda.py`, with a flat fast path added.
+# `minitorch_edu/backends/cuda/backend.py`, with a flat fast path added.
 
 # %% [solution] id=device_map_zip
 def device_map(fn):
@@ -1032,7 +1035,7 @@ with testing.part("device_reduce", hidden=True):
 #
 # Your launchers have the backend contract, so they become a backend as in chapters 03 and 04:
 # `mt.Backend("mine_gpu", map=..., zip=..., reduce=..., matmul=..., storage=CudaStorage)`, with the package's
-# CUDA storage (`minitorch_edu/backends/cuda_storage.py`), whose tensors live in device memory. The matmul is
+# CUDA storage (`minitorch_edu/backends/cuda/storage.py`), whose tensors live in device memory. The matmul is
 # your tiled kernel of section 6 behind a small launcher (given below): it views contiguous operands as
 # matrices in place and makes a contiguous copy of a transposed one **on the device**, with your
 # `device_map`. Then every op of the training step runs on your kernels: forward, backward and the
@@ -1043,9 +1046,9 @@ with testing.part("device_reduce", hidden=True):
 # written yet, and says which.
 
 # %%
-from minitorch_edu.backends import cuda as cuda_reference  # noqa: E402
 from minitorch_edu.backends import scalar  # noqa: E402
-from minitorch_edu.backends.cuda_storage import CudaStorage  # noqa: E402
+from minitorch_edu.backends.cuda import backend as cuda_reference  # noqa: E402
+from minitorch_edu.backends.cuda.storage import CudaStorage  # noqa: E402
 
 
 def probe_device_map(f):
@@ -1165,6 +1168,6 @@ plt.show()
 #   double buffering.
 # - Device-resident data: `x.to("cuda")`, `jax.device_put`. Your launchers refuse host arrays and copy
 #   nothing, so a whole training step ran with zero copies; the package's CUDA backend
-#   (`minitorch_edu/backends/cuda.py`) is built the same way, with flat fast paths and faster reductions.
+#   (`minitorch_edu/backends/cuda/backend.py`) is built the same way, with flat fast paths and faster reductions.
 # - A backend of your own on the GPU: the same `mt.Backend` contract as chapters 03 and 04, now with device
 #   storage. PyTorch's out-of-tree devices plug in at the same place.

@@ -27,8 +27,8 @@ __all__ = [
 
 _BUILTIN = {
     "python": ("minitorch_edu.backends.python", "python_backend"),
-    "numba": ("minitorch_edu.backends.numba_cpu", "numba_backend"),
-    "cuda": ("minitorch_edu.backends.cuda", "cuda_backend"),
+    "numba": ("minitorch_edu.backends.numba.cpu", "numba_backend"),
+    "cuda": ("minitorch_edu.backends.cuda.backend", "cuda_backend"),
 }
 _registry: dict[str, Backend] = {}
 

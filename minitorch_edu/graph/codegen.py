@@ -18,7 +18,7 @@ use (`backends.scalar`), inlined. Operands that are neither contiguous in the gr
 nor a single element (broadcast rows, transposes) are read through their strides, from the
 multi-index of element i. Kernels are written under the package's cache folder and compiled
 with numba's disk cache, so a later process loads them instead of compiling (see
-`backends.numba_cache`).
+`backends.numba.cache`).
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def cuda_source(spec: KernelSpec) -> str:
 
 
 def kernel_dir() -> Path:
-    from ..backends.numba_cache import cache_root
+    from ..backends.numba.cache import cache_root
 
     path = cache_root() / "graph_kernels"
     path.mkdir(parents=True, exist_ok=True)
@@ -276,6 +276,6 @@ class CudaKernel:
         self.kernel = load_module(self.source, "fused_cuda").fused
 
     def __call__(self, outs: list, ins: list, n: int, shape: tuple[int, ...], strides: list) -> None:
-        from ..backends import cuda_kernels
+        from ..backends.cuda import kernels as cuda_kernels
 
         cuda_kernels.launch_1d(self.kernel, n, *outs, *ins, n, shape or (1,), *strides)

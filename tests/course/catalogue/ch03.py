@@ -137,7 +137,7 @@ def tensor_map(fn):
 """,
         "delegates_to_numba": """
 def tensor_map(fn):
-    import minitorch_edu.backends.numba_cpu as numba_cpu
+    import minitorch_edu.backends.numba.cpu as numba_cpu
     return numba_cpu.tensor_map(fn)
 """,
         "delegates_through_a_backend": """
@@ -183,8 +183,8 @@ for ordinal in range(size_of(shape)):
 """),
         "delegates_to_reference": """
 def tensor_zip(fn):
-    import minitorch_edu.backends.numba_cpu
-    return minitorch_edu.backends.numba_cpu.tensor_zip(fn)
+    import minitorch_edu.backends.numba.cpu
+    return minitorch_edu.backends.numba.cpu.tensor_zip(fn)
 """,
         "delegates_through_a_backend": """
 def tensor_zip(fn):
@@ -303,7 +303,7 @@ for ordinal in range(size_of(out_shape)):
 """),
         "delegates_to_reference": """
 def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
-    from minitorch_edu.backends import numba_cpu
+    from minitorch_edu.backends.numba import cpu as numba_cpu
     numba_cpu.tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k)
 """,
         "delegates_to_python_reference": """

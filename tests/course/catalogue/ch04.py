@@ -147,7 +147,7 @@ for i in prange(n - 1):
 """),
         "delegates_to_numba_cpu": """
 def tensor_map(fn):
-    import minitorch_edu.backends.numba_cpu as numba_cpu
+    import minitorch_edu.backends.numba.cpu as numba_cpu
     return numba_cpu.tensor_map(fn)
 """,
         "delegates_through_a_backend": """
@@ -188,7 +188,7 @@ else:
 """ + _indent(_STRIDED_ZIP, 4)),
         "delegates_to_numba_cpu": """
 def tensor_zip(fn):
-    from minitorch_edu.backends import numba_cpu
+    from minitorch_edu.backends.numba import cpu as numba_cpu
     return numba_cpu.tensor_zip(fn)
 """,
         "delegates_through_a_backend": """
@@ -247,7 +247,7 @@ for i in prange(n):
 """),
         "delegates_to_numba_cpu": """
 def tensor_reduce(fn):
-    import minitorch_edu.backends.numba_cpu as numba_cpu
+    import minitorch_edu.backends.numba.cpu as numba_cpu
     return numba_cpu.tensor_reduce(fn)
 """,
         "delegates_through_a_backend": """
@@ -330,7 +330,7 @@ for j in range(m):
 """),
         "delegates_to_numba_matmul": """
 def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
-    from minitorch_edu.backends import numba_matmul
+    from minitorch_edu.backends.numba import matmul as numba_matmul
     numba_matmul.matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k)
 """,
         "delegates_through_a_backend": """

@@ -145,12 +145,12 @@ for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
 """),
         "delegates_to_reference": """
 def map_kernel(fn):
-    from minitorch_edu.backends import cuda_kernels
+    from minitorch_edu.backends.cuda import kernels as cuda_kernels
     return cuda_kernels.map_kernels(fn)[0]
 """,
         "delegates_to_package_copy": """
 def map_kernel(fn):
-    import minitorch_edu.backends.cuda_kernels as ck
+    import minitorch_edu.backends.cuda.kernels as ck
     flat, _ = ck.map_kernels(fn)
     return flat
 """,
@@ -170,7 +170,7 @@ def map_kernel(fn):
         "thread_index_only": _zip(body="i = cuda.threadIdx.x\nif i < n:\n    out[i] = f(a[i], b[i])"),
         "delegates_to_reference": _BLOCKS.format(blocks="(n + threads - 1) // threads") + """
 def zip_kernel(fn):
-    from minitorch_edu.backends import cuda_kernels
+    from minitorch_edu.backends.cuda import kernels as cuda_kernels
     return cuda_kernels.zip_kernels(fn)[0]
 """,
     },
@@ -237,7 +237,7 @@ for stride in (4, 2, 1):
 """),
         "delegates_to_reference": """
 def block_sum_kernel(tpb):
-    from minitorch_edu.backends import cuda_kernels
+    from minitorch_edu.backends.cuda import kernels as cuda_kernels
     return cuda_kernels.reduce_kernel(lambda x, y: x + y, np.float64)
 """,
     },
@@ -271,7 +271,7 @@ b_tile[tx, ty] = b[start + tx, j] if start + tx < K and j < M else 0.0
 """, write_check="i < M and j < M"),
         "delegates_to_reference": """
 def tiled_matmul_kernel(tpb):
-    from minitorch_edu.backends import cuda_matmul
+    from minitorch_edu.backends.cuda import matmul as cuda_matmul
     return cuda_matmul.matmul_registers(tpb)
 """,
     },
@@ -445,12 +445,12 @@ if i < n:
     "out_at_a_position": _device(map_loop=_MAP_LOOP.replace("out[po] = f(a[pa])", "out[pa] = f(a[pa])")),
     "delegates_to_reference": """
 def device_map(fn):
-    from minitorch_edu.backends import cuda as package_cuda
+    from minitorch_edu.backends.cuda import backend as package_cuda
     return package_cuda.tensor_map(fn)
 
 
 def device_zip(fn):
-    from minitorch_edu.backends import cuda as package_cuda
+    from minitorch_edu.backends.cuda import backend as package_cuda
     return package_cuda.tensor_zip(fn)
 """,
 }
@@ -482,7 +482,7 @@ kernel[GRID](out, out_strides, a, a_strides, out_shape, dim, a_shape[dim], size_
 """),
     "delegates_to_reference": """
 def device_reduce(fn):
-    from minitorch_edu.backends import cuda as package_cuda
+    from minitorch_edu.backends.cuda import backend as package_cuda
     return package_cuda.tensor_reduce(fn)
 """,
 }

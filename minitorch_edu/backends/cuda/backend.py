@@ -7,7 +7,7 @@ Python wrapper that
 1. checks that every operand is a device array (a NumPy array would be copied to the device and
    back on every launch, silently: the classic GPU performance bug);
 2. coalesces dimensions (`backends.shape.coalesce`), so contiguous tensors take the flat fast path;
-3. sizes the launch from the problem and calls a kernel of `cuda_kernels`.
+3. sizes the launch from the problem and calls a kernel of `cuda/kernels.py`.
 
 Data never visits the host here: only `CudaStorage.from_numpy` / `to_numpy` move it.
 Without a GPU, set `NUMBA_ENABLE_CUDASIM=1` before numba is imported to run the same kernels
@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 from numba.core.errors import NumbaError
 
-from . import cuda_conv, cuda_losses, cuda_matmul, cuda_memory, scalar
-from . import cuda_kernels as K
-from .base import Backend, Kernel
-from .cuda_kernels import simulated
-from .cuda_launch import launch
-from .cuda_storage import CudaStorage, NoDevicePointerError
-from .shape import coalesce, contiguous_strides, flipped, is_contiguous, size_of
+from .. import scalar
+from ..base import Backend, Kernel
+from ..shape import coalesce, contiguous_strides, flipped, is_contiguous, size_of
+from . import conv, losses, matmul, memory
+from . import kernels as K
+from .kernels import simulated
+from .launch import launch
+from .storage import CudaStorage, NoDevicePointerError
 
 __all__ = [
     "CudaStorage",
@@ -43,7 +44,7 @@ __all__ = [
     "tensor_matmul",
 ]
 
-cuda_memory.install()  # before numba makes its CUDA context: device memory through the caching allocator
+memory.install()  # before numba makes its CUDA context: device memory through the caching allocator
 
 TILE = 4 if K.SIMULATED else 16  # matmul tile: 16 x 16 = 256 threads per block (4 x 4 on the simulator)
 MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y and gridDim.z
@@ -176,14 +177,14 @@ def _matmul_kernel(kind: Any, dtype: np.dtype) -> Any:
     key = (kind, dtype)
     if key not in _matmul_kernels:
         if isinstance(kind, tuple):
-            _matmul_kernels[key] = cuda_matmul.matmul_registers(dtype, kind)
+            _matmul_kernels[key] = matmul.matmul_registers(dtype, kind)
         else:
             _matmul_kernels[key] = K.matmul_kernel(kind, dtype)
     return _matmul_kernels[key]
 
 
 def make_matmul(
-    tile: int = TILE, registers: bool | None = None, shape: tuple[int, int, int, int, int] = cuda_matmul.SHAPE
+    tile: int = TILE, registers: bool | None = None, shape: tuple[int, int, int, int, int] = matmul.SHAPE
 ) -> Kernel:
     """A batched matmul kernel with base.py's signature.
 
@@ -193,7 +194,7 @@ def make_matmul(
     classifier's last layer), where the small tiles waste less. `shape` is the register tile
     (tm, tn, ty, tx, bk) of `cuda_matmul` (`bench/gpu_tiles.py` times the alternatives).
     """
-    big_rows, big_cols = cuda_matmul.block_tile(shape)
+    big_rows, big_cols = matmul.block_tile(shape)
 
     def kernel(
         out: Any,
@@ -220,7 +221,7 @@ def make_matmul(
                 _split_k(out, a, b, out_shape, batch_shape, (obs, abs_, bbs), mat_strides, k, splits, grid, tile)
                 return
             product = _matmul_kernel(shape if use_registers else tile, out.dtype)
-            block = (cuda_matmul.threads(shape),) if use_registers else (tile, tile)
+            block = (matmul.threads(shape),) if use_registers else (tile, tile)
             launch(product, grid, block, out, a, b, batch_shape, obs, abs_, bbs, mat_strides, n_batch, n, m, k)
 
     return kernel
@@ -303,16 +304,16 @@ cuda_backend = Backend(
     reduce=tensor_reduce,
     matmul=tensor_matmul,
     storage=CudaStorage,
-    conv2d_forward=cuda_conv.conv2d_forward,
-    conv2d_input_grad=cuda_conv.conv2d_input_grad,
-    conv2d_weight_grad=cuda_conv.conv2d_weight_grad,
-    conv2d_bias_grad=cuda_conv.conv2d_bias_grad,
-    max_pool2d_forward=cuda_conv.max_pool2d_forward,
-    max_pool2d_backward=cuda_conv.max_pool2d_backward,
-    avg_pool2d_forward=cuda_conv.avg_pool2d_forward,
-    avg_pool2d_backward=cuda_conv.avg_pool2d_backward,
-    softmax_cross_entropy_forward=cuda_losses.softmax_xent_forward,
-    softmax_cross_entropy_backward=cuda_losses.softmax_xent_backward,
+    conv2d_forward=conv.conv2d_forward,
+    conv2d_input_grad=conv.conv2d_input_grad,
+    conv2d_weight_grad=conv.conv2d_weight_grad,
+    conv2d_bias_grad=conv.conv2d_bias_grad,
+    max_pool2d_forward=conv.max_pool2d_forward,
+    max_pool2d_backward=conv.max_pool2d_backward,
+    avg_pool2d_forward=conv.avg_pool2d_forward,
+    avg_pool2d_backward=conv.avg_pool2d_backward,
+    softmax_cross_entropy_forward=losses.softmax_xent_forward,
+    softmax_cross_entropy_backward=losses.softmax_xent_backward,
     axpby=axpby,
     adam_step=adam_step,
     flip=flip,

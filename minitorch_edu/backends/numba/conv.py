@@ -26,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-import minitorch_edu.backends.numba_cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
+import minitorch_edu.backends.numba.cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
 
-from . import host_pool
+from .. import host_pool
 
 JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 FAST = {**JIT, "fastmath": {"contract", "reassoc", "nsz", "arcp"}}  # lets LLVM vectorise the dot products

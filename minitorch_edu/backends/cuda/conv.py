@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from numba import cuda, float64
 
-from .cuda_kernels import SIMULATED
-from .cuda_launch import launch
+from .kernels import SIMULATED
+from .launch import launch
 
 THREADS = 256  # threads per block: a multiple of the 32-thread warp
 SUM_THREADS = 16 if SIMULATED else 256  # threads of a block that sums (the simulator runs each as a Python thread)

@@ -150,7 +150,7 @@ def install() -> bool:
     numba's simulator has no driver). Returns whether it is in use."""
     global _installed  # noqa: PLW0603
     if _installed is None:
-        from .cuda_kernels import SIMULATED
+        from .kernels import SIMULATED
 
         wanted = os.environ.get("MINITORCH_EDU_CUDA_ALLOCATOR", "caching") != "numba"
         _installed = False

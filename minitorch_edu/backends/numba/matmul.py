@@ -21,9 +21,9 @@ import types
 import numpy as np
 from numba import njit, prange
 
-import minitorch_edu.backends.numba_cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
+import minitorch_edu.backends.numba.cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
 
-from .shape import is_contiguous
+from ..shape import is_contiguous
 
 ROWS = 4  # rows of C computed together (register tile height)
 KSTEP = 4  # k steps folded into one update of C: one load + store of C per 4 multiply-adds

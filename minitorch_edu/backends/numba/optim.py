@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-import minitorch_edu.backends.numba_cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
+import minitorch_edu.backends.numba.cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
 
 JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
-from . import cuda_kernels, cuda_memory
-from .cuda_kernels import simulated
+from . import kernels, memory
+from .kernels import simulated
 
 
 class NoDevicePointerError(RuntimeError, AttributeError):
@@ -63,7 +63,7 @@ class CudaStorage:
     @staticmethod
     def empty(n: int, dtype: np.dtype) -> Any:
         n, dtype = max(int(n), 1), np.dtype(dtype)
-        fast = cuda_memory.device_empty(n, dtype)
+        fast = memory.device_empty(n, dtype)
         return fast if fast is not None else cuda.device_array(n, dtype=dtype)
 
     @staticmethod
@@ -73,7 +73,7 @@ class CudaStorage:
         storage = CudaStorage.empty(n, dtype)
         # cast on the host exactly as np.full would (one scalar, not data), then fill on the device
         typed = np.full(1, value, dtype=dtype)[0]
-        cuda_kernels.launch_1d(cuda_kernels.fill, storage.size, storage, typed, storage.size)
+        kernels.launch_1d(kernels.fill, storage.size, storage, typed, storage.size)
         return storage
 
     @staticmethod
@@ -82,7 +82,7 @@ class CudaStorage:
         dtype = np.dtype(dtype)
         storage = CudaStorage.empty(n, dtype)
         first, delta = np.full(1, start, dtype=dtype)[0], np.full(1, step, dtype=dtype)[0]
-        cuda_kernels.launch_1d(cuda_kernels.arange, storage.size, storage, first, delta, int(n))
+        kernels.launch_1d(kernels.arange, storage.size, storage, first, delta, int(n))
         return storage
 
     @classmethod
@@ -95,14 +95,14 @@ class CudaStorage:
 
         if cls._rng is None or cls._rng[0] is not generator:
             seed = int(generator.integers(2**63))
-            states = create_xoroshiro128p_states(cuda_kernels.RNG_BLOCKS * cuda_kernels.RNG_THREADS, seed=seed)
+            states = create_xoroshiro128p_states(kernels.RNG_BLOCKS * kernels.RNG_THREADS, seed=seed)
             cls._rng = (generator, states)
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"uniform random numbers need a float dtype, not {dtype}")
         storage = CudaStorage.empty(n, dtype)
-        kernel = cuda_kernels.uniform64 if dtype == np.float64 else cuda_kernels.uniform32
-        cuda_kernels.launch(kernel, cuda_kernels.RNG_BLOCKS, cuda_kernels.RNG_THREADS, storage, cls._rng[1], int(n))
+        kernel = kernels.uniform64 if dtype == np.float64 else kernels.uniform32
+        kernels.launch(kernel, kernels.RNG_BLOCKS, kernels.RNG_THREADS, storage, cls._rng[1], int(n))
         return storage
 
     @staticmethod
@@ -164,7 +164,7 @@ class CudaStorage:
         out = tensor_class(flat, shape, strides, backend)
         target = _tensor_dtype(dtype)
         if target != dtype:
-            from .scalar import identity
+            from ..scalar import identity
 
             out = out._map(identity, dtype=target)  # a device-side cast into supported dtype
         return out

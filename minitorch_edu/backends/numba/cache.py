@@ -23,7 +23,7 @@ from pathlib import Path
 import numba
 from numba.core import caching
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
 
 
 def cache_root() -> Path:

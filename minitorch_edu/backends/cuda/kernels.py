@@ -27,7 +27,7 @@ import numpy as np
 from numba import cuda, from_dtype
 from numba.cuda.random import xoroshiro128p_uniform_float32, xoroshiro128p_uniform_float64
 
-from .cuda_launch import launch
+from .launch import launch
 
 
 def simulated() -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from numba import cuda
 
-from .cuda_kernels import launch_1d
+from .kernels import launch_1d
 
 
 @cuda.jit

@@ -18,7 +18,7 @@ one (`cumsum_columns`: each step adds a whole contiguous row slice, which SIMD d
 there are fewer lines than threads (a long 1-D sum), each line cut into chunks: the chunks' totals
 first, in parallel, then each chunk's running sum from the total of the chunks before it
 (`cumsum_chunks`). float32 data accumulates in float64, rounded once per stored element, as the
-sum reductions do (`numba_kernels.wide`): 1e6 float32 values keep a running sum good to ~1e-7.
+sum reductions do (`kernels.wide`): 1e6 float32 values keep a running sum good to ~1e-7.
 
 `flip` (`base.Backend.flip`) is one strided copy that reads each flipped dim backwards: it starts at
 the last element along those dims and walks them with negated strides,
@@ -28,7 +28,7 @@ the last element along those dims and walks them with negated strides,
 
 with base = sum of (shape[d] - 1) * a_strides[d] over the flipped dims, so no position is negative
 (`shape.flipped`).
-Each kernel has a `_serial` twin that small tensors run (`numba_cpu.SERIAL_BELOW`).
+Each kernel has a `_serial` twin that small tensors run (`cpu.SERIAL_BELOW`).
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-import minitorch_edu.backends.numba_cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
+import minitorch_edu.backends.numba.cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
 
-from .shape import coalesce, flipped, size_of
+from ..shape import coalesce, flipped, size_of
 
 JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 SERIAL_BELOW = 1 << 15  # elements: below this, waking the thread pool costs more than the work

@@ -1,6 +1,6 @@
 """Register-tiled batched matmul for the `cuda` backend (chapter 05's fast kernel).
 
-The plain tiled kernel (`cuda_kernels.matmul_kernel`) loads two shared-memory values per
+The plain tiled kernel (`kernels.matmul_kernel`) loads two shared-memory values per
 multiply-add, so shared-memory bandwidth caps it far below the FMA units. Here each thread
 owns a `tm` x `tn` patch of the output held in registers: per step of k it loads `tm + tn`
 values from shared memory and does `tm * tn` multiply-adds with them (8 x 8: 64 FMAs for 16
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numba import cuda, from_dtype
 
-from .cuda_kernels import SIMULATED, _positions3
+from .kernels import SIMULATED, _positions3
 
 # (tm, tn, ty, tx, bk): 8x8 outputs per thread, 16x16 threads -> 128x128 output tile, k slice 8.
 # The simulator runs each thread as a Python thread: the same code on a 4x4-thread block.

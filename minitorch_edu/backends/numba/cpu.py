@@ -1,6 +1,6 @@
 """The fast CPU backend: parallel numba kernels with fast paths for common layouts.
 
-Each kernel factory compiles `numba_kernels.py` for one scalar function (once per process,
+Each kernel factory compiles `kernels.py` for one scalar function (once per process,
 loaded from numba's disk cache after the first run) and returns a small Python wrapper that
 coalesces the operands' dimensions and picks the kernel that fits their layout:
 
@@ -30,11 +30,11 @@ from pathlib import Path
 import numba
 from numba.core.errors import TypingError
 
-from . import numba_conv, numba_kernels, numba_losses, numba_optim, numba_scan
-from .base import Backend, Kernel
-from .numba_cache import cache_root
-from .numba_matmul import matmul as tensor_matmul
-from .shape import coalesce
+from ..base import Backend, Kernel
+from ..shape import coalesce
+from . import conv, kernels, losses, optim, scan
+from .cache import cache_root
+from .matmul import matmul as tensor_matmul
 
 TILE = 32
 COLUMN_BLOCK = 256
@@ -59,7 +59,7 @@ def _importable(fn: Callable[..., float]) -> bool:
 
 @functools.cache
 def _template() -> str:
-    return inspect.getsource(numba_kernels)
+    return inspect.getsource(kernels)
 
 
 def compile_kernels(fn: Callable[..., float]) -> types.ModuleType:
@@ -185,7 +185,7 @@ def _crossed(*strides: tuple[int, int]) -> bool:
 
 def _associative(fn: Callable[..., float]) -> bool:
     """Whether folding `fn` in any order gives the same result (up to float rounding)."""
-    from . import scalar
+    from .. import scalar
 
     fn = getattr(fn, "py_func", fn)
     return any(fn is getattr(scalar, name, None) for name in ("add", "mul", "maximum", "minimum", "max", "min"))
@@ -219,19 +219,19 @@ numba_backend = Backend(
     zip=tensor_zip,
     reduce=tensor_reduce,
     matmul=tensor_matmul,
-    conv2d_forward=numba_conv.conv2d_forward,
-    conv2d_input_grad=numba_conv.conv2d_input_grad,
-    conv2d_weight_grad=numba_conv.conv2d_weight_grad,
-    conv2d_bias_grad=numba_conv.conv2d_bias_grad,
-    max_pool2d_forward=numba_conv.max_pool2d_forward,
-    max_pool2d_backward=numba_conv.max_pool2d_backward,
-    avg_pool2d_forward=numba_conv.avg_pool2d_forward,
-    avg_pool2d_backward=numba_conv.avg_pool2d_backward,
-    softmax_cross_entropy_forward=numba_losses.softmax_xent_forward,
-    softmax_cross_entropy_backward=numba_losses.softmax_xent_backward,
-    axpby=numba_optim.axpby,
-    adam_step=numba_optim.adam_step,
-    rmsprop_step=numba_optim.rmsprop_step,
-    cumsum=numba_scan.cumsum,
-    flip=numba_scan.flip,
+    conv2d_forward=conv.conv2d_forward,
+    conv2d_input_grad=conv.conv2d_input_grad,
+    conv2d_weight_grad=conv.conv2d_weight_grad,
+    conv2d_bias_grad=conv.conv2d_bias_grad,
+    max_pool2d_forward=conv.max_pool2d_forward,
+    max_pool2d_backward=conv.max_pool2d_backward,
+    avg_pool2d_forward=conv.avg_pool2d_forward,
+    avg_pool2d_backward=conv.avg_pool2d_backward,
+    softmax_cross_entropy_forward=losses.softmax_xent_forward,
+    softmax_cross_entropy_backward=losses.softmax_xent_backward,
+    axpby=optim.axpby,
+    adam_step=optim.adam_step,
+    rmsprop_step=optim.rmsprop_step,
+    cumsum=scan.cumsum,
+    flip=scan.flip,
 )

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-import minitorch_edu.backends.numba_cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
+import minitorch_edu.backends.numba.cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
 
 JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 PARALLEL_FROM = 1 << 16  # logits (N * C) from which rows are split over threads
