@@ -158,80 +158,77 @@ class Remainder(Function):
         return grad, -grad * (a.detach() // b.detach()) if ctx.needs_input_grad[1] else None
 
 
-class Exp(Function):
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        out = a._map(scalar.exp)
-        ctx.save_for_backward(out)
-        return out
+class Elementwise(Function):
+    """A unary op, element by element: forward maps the scalar function `kernel` over the tensor;
+    backward is `chain(grad, t)`, the incoming gradient times the op's derivative at `t`, which is
+    the input, or the output for the ops whose derivative is best written with their result
+    (`saves = "output"`: d exp(a) = exp(a), d tanh(a) = 1 - tanh(a)²)."""
+
+    kernel: Any
+    saves = "input"
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (out,) = ctx.saved_tensors  # d exp(a) = exp(a)
+    def chain(grad: Tensor, t: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx: Context, a: Tensor) -> Tensor:  # type: ignore[override]
+        out = a._map(cls.kernel)
+        ctx.save_for_backward(out if cls.saves == "output" else a)
+        return out
+
+    @classmethod
+    def backward(cls, ctx: Context, grad: Tensor) -> Tensor:  # type: ignore[override]
+        (t,) = ctx.saved_tensors
+        return cls.chain(grad, t)
+
+
+class Exp(Elementwise):
+    kernel, saves = scalar.exp, "output"
+
+    @staticmethod
+    def chain(grad: Tensor, out: Tensor) -> Tensor:  # d exp(a) = exp(a)
         return grad * out
 
 
-class Log(Function):
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        ctx.save_for_backward(a)
-        return a._map(scalar.log)
+class Log(Elementwise):
+    kernel = scalar.log
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (a,) = ctx.saved_tensors
+    def chain(grad: Tensor, a: Tensor) -> Tensor:  # d log(a) = 1 / a
         return grad / a
 
 
-class Sqrt(Function):
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        out = a._map(scalar.sqrt)
-        ctx.save_for_backward(out)
-        return out
+class Sqrt(Elementwise):
+    kernel, saves = scalar.sqrt, "output"
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (out,) = ctx.saved_tensors  # d sqrt(a) = 1 / (2 sqrt(a))
+    def chain(grad: Tensor, out: Tensor) -> Tensor:  # d sqrt(a) = 1 / (2 sqrt(a))
         return grad / (2 * out)
 
 
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        out = a._map(scalar.sigmoid)
-        ctx.save_for_backward(out)
-        return out
+class Sigmoid(Elementwise):
+    kernel, saves = scalar.sigmoid, "output"
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (s,) = ctx.saved_tensors
+    def chain(grad: Tensor, s: Tensor) -> Tensor:  # d s(a) = s (1 - s)
         return grad * s * (1 - s)
 
 
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        out = a._map(scalar.tanh)
-        ctx.save_for_backward(out)
-        return out
+class Tanh(Elementwise):
+    kernel, saves = scalar.tanh, "output"
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (t,) = ctx.saved_tensors
+    def chain(grad: Tensor, t: Tensor) -> Tensor:  # d tanh(a) = 1 - tanh(a)²
         return grad * (1 - t * t)
 
 
-class ReLU(Function):
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        ctx.save_for_backward(a)
-        return a._map(scalar.relu)
+class ReLU(Elementwise):
+    kernel = scalar.relu
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (a,) = ctx.saved_tensors
-        return Gate.apply(a, grad)  # grad * (a > 0)
+    def chain(grad: Tensor, a: Tensor) -> Tensor:  # d relu(a) = 1 where a > 0, else 0
+        return Gate.apply(a, grad)
 
 
 class Gate(Function):
@@ -249,85 +246,60 @@ class Gate(Function):
         return None, Gate.apply(a, grad)
 
 
-class Abs(Function):
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        ctx.save_for_backward(a)
-        return a._map(scalar.abs_)
+class Abs(Elementwise):
+    kernel = scalar.abs_
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (a,) = ctx.saved_tensors  # sign(a)
+    def chain(grad: Tensor, a: Tensor) -> Tensor:  # d |a| = sign(a)
         return grad * ((a > 0) - (a < 0))
 
 
-class Sin(Function):
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        ctx.save_for_backward(a)
-        return a._map(scalar.sin)
+class Sin(Elementwise):
+    kernel = scalar.sin
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (a,) = ctx.saved_tensors
+    def chain(grad: Tensor, a: Tensor) -> Tensor:  # d sin(a) = cos(a)
         return grad * a.cos()
 
 
-class Cos(Function):
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        ctx.save_for_backward(a)
-        return a._map(scalar.cos)
+class Cos(Elementwise):
+    kernel = scalar.cos
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (a,) = ctx.saved_tensors
+    def chain(grad: Tensor, a: Tensor) -> Tensor:  # d cos(a) = -sin(a)
         return -grad * a.sin()
 
 
-class Log1p(Function):
+class Log1p(Elementwise):
     """log(1 + a), accurate where a is tiny."""
 
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        ctx.save_for_backward(a)
-        return a._map(scalar.log1p)
+    kernel = scalar.log1p
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (a,) = ctx.saved_tensors
+    def chain(grad: Tensor, a: Tensor) -> Tensor:  # d log(1 + a) = 1 / (1 + a)
         return grad / (1 + a)
 
 
-class Expm1(Function):
+class Expm1(Elementwise):
     """exp(a) - 1, accurate where a is tiny."""
 
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        out = a._map(scalar.expm1)
-        ctx.save_for_backward(out)
-        return out
+    kernel, saves = scalar.expm1, "output"
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:  # exp(a) = out + 1
-        (out,) = ctx.saved_tensors
+    def chain(grad: Tensor, out: Tensor) -> Tensor:  # d (exp(a) - 1) = exp(a) = out + 1
         return grad * (out + 1)
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
-class Erf(Function):
+class Erf(Elementwise):
     """The error function (2 / sqrt(pi)) * integral of exp(-t²) from 0 to a: exact GELU needs it."""
 
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
-        ctx.save_for_backward(a)
-        return a._map(scalar.erf)
+    kernel = scalar.erf
 
     @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> Tensor:
-        (a,) = ctx.saved_tensors
+    def chain(grad: Tensor, a: Tensor) -> Tensor:  # d erf(a) = (2 / sqrt(pi)) exp(-a²)
         return grad * _TWO_OVER_SQRT_PI * (-a * a).exp()
 
 
