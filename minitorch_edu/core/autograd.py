@@ -92,7 +92,7 @@ class Context:
         self._freed = False
         # forward sees detached inputs; a backward that builds a graph (create_graph=True) gets the
         # inputs themselves back from saved_tensors, so that its math reaches their history
-        self._inputs: dict[int, Tensor] = {}
+        self._inputs: tuple[tuple[Tensor, ...], tuple[Tensor, ...]] | None = None  # (detached, inputs)
 
     def save_for_backward(self, *tensors: Tensor) -> None:
         self._saved = tensors
@@ -113,13 +113,14 @@ class Context:
                     f"modified by the in-place op {counter.op}: make that update out of place (y = y + ...), "
                     "or .clone() the tensor before changing it"
                 )
-        if self._inputs and is_grad_enabled():
-            return tuple(self._inputs.get(id(t), t) for t in self._saved)
+        if self._inputs is not None and is_grad_enabled():  # only under create_graph=True: build the map then
+            originals = {id(d): t for d, t in zip(*self._inputs) if t.requires_grad}
+            return tuple(originals.get(id(t), t) for t in self._saved)
         return self._saved
 
     def free(self) -> None:
         """Drop the saved tensors (what `backward()` does unless `retain_graph=True`)."""
-        self._saved, self._versions, self._freed, self._inputs = (), (), True, {}
+        self._saved, self._versions, self._freed, self._inputs = (), (), True, None
 
 
 def _version_of(t: Any) -> int | None:
@@ -228,7 +229,7 @@ class Function:
         if is_grad_enabled() and any(ctx.needs_input_grad):
             out._node = Node(cls, ctx, inputs)
             out._requires_grad = True
-            ctx._inputs = {id(d): t for d, t in zip(detached, inputs) if t.requires_grad}
+            ctx._inputs = (detached, inputs)
         return out
 
 
