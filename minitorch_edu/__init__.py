@@ -30,6 +30,7 @@ from .core.creation import (
     zeros,
     zeros_like,
 )
+from .core.dtype import bool_ as bool  # noqa: A004  (PyTorch's name: mt.bool)
 from .core.dtype import float32, float64, int64
 from .core.gradcheck import grad_check
 from .core.ops import (
@@ -54,6 +55,10 @@ from .core.ops import (
     log,
     log1p,
     log_softmax,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
     logsumexp,
     masked_fill,
     matmul,
@@ -127,6 +132,7 @@ __all__ = [
     "expm1",
     "eye",
     "flip",
+    "bool",
     "float32",
     "float64",
     "floor_divide",
@@ -145,6 +151,10 @@ __all__ = [
     "log",
     "log1p",
     "log_softmax",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
     "logsumexp",
     "masked_fill",
     "manual_seed",

@@ -29,6 +29,7 @@ _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow",
 _UNARY = {"neg": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "sigmoid": "Sigmoid", "tanh": "Tanh",
           "relu": "Relu", "abs": "Abs", "copy": "Identity", "detach": "Identity", "sign": "Sign",
           "sin": "Sin", "cos": "Cos", "erf": "Erf"}
+_LOGICAL = {"add": "Or", "mul": "And", "maximum": "Or", "minimum": "And"}  # the same ops on masks
 _COMPARE = {"gt": "Greater", "lt": "Less", "ge": "GreaterOrEqual", "le": "LessOrEqual", "eq": "Equal"}
 
 
@@ -68,7 +69,11 @@ def _elem_type(dtype: np.dtype) -> int:
 
 def _convert(b: _Builder, n: Node, ins: list[str], out: str) -> None:
     op, o = n.op, n.options
-    if op in _BINARY:
+    if op in _LOGICAL and n.out.dtype == np.bool_:
+        b.op(_LOGICAL[op], ins, out)
+    elif op in _BINARY:  # ONNX takes one element type: a mask operand (x * (x > 0)) is cast first
+        ins = [i if v.dtype == n.out.dtype else b.op("Cast", [i], to=_elem_type(n.out.dtype))
+               for i, v in zip(ins, n.inputs)]
         b.op(_BINARY[op], ins, out)
     elif op in _UNARY:
         b.op(_UNARY[op], ins, out)

@@ -90,7 +90,7 @@ def test_moving_between_devices_is_differentiable():
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
 
 
-@pytest.mark.parametrize("dtype", ["int32", "float16", np.uint8, "complex128", "bool"])
+@pytest.mark.parametrize("dtype", ["int32", "float16", np.uint8, "complex128"])
 def test_unsupported_dtypes_raise_type_error(dtype):
     with pytest.raises(TypeError, match="unsupported dtype"):
         mt.tensor([1, 2], dtype=dtype)

@@ -333,3 +333,20 @@ def test_a_trailing_sum_joins_the_fused_kernel(dim):
     xe = x.detach().requires_grad_(True)
     f(xe, y).sum().backward()
     np.testing.assert_allclose(xg.grad.numpy(), xe.grad.numpy(), rtol=1e-12)
+
+
+def test_masks_fuse_with_the_float_ops_around_them():
+    """Comparisons write bool masks; a chain that makes and uses masks is still one kernel."""
+
+    def f(x):
+        keep = (x > 0) & (x < 2)
+        return mt.where(keep, x * 2.0, x * 0.5) + (x > 1)
+
+    x = mt.tensor([-1.0, 0.5, 1.5, 3.0, float("nan")])
+    jf = jit(f)
+    got, want = jf(x), f(x)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_allclose(want.numpy(), [-0.5, 1.0, 4.0, 2.5, float("nan")])
+    assert jf.graph.kernels_per_call() == 1, jf.graph.summary()
+    mask = jit(lambda x: (x > 0) & (x < 2))(x)
+    assert mask.dtype == mt.bool and mask.tolist() == [False, True, True, False, False]

@@ -51,3 +51,17 @@ def test_unsupported_op_names_op_and_node(tmp_path):
 
     with pytest.raises(ExportError, match=r"op 'index' \(node %\d+: f32\[2, 4\], made at test_onnx\.py:\d+\)"):
         export(picks, mt.randn(5, 4), str(tmp_path / "bad.onnx"))
+
+
+def test_masks_export_as_onnx_booleans(tmp_path):
+    """Comparisons are ONNX bool tensors; & and | of masks become And and Or; a mask times a float is cast."""
+
+    def gated(x):
+        keep = ((x > 0) & (x < 2)) | (x == -1)
+        return mt.where(keep, x * 2.0, x * 0.5) + x * (x > 1)
+
+    grid = mt.tensor([[-1.0, -0.5, 0.5], [1.5, 2.0, 3.0]])
+    proto = _roundtrip(gated, mt.randn(2, 3), [grid, mt.randn(2, 3) * 2], tmp_path / "masks.onnx")
+    kinds = {n.op_type for n in proto.graph.node}
+    assert {"And", "Or", "Greater", "Less", "Where", "Cast"} <= kinds
+    np.testing.assert_allclose(gated(grid).numpy(), [[-2.0, -0.25, 1.0], [4.5, 3.0, 4.5]])

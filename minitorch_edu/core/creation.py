@@ -10,7 +10,7 @@ import numpy as np
 
 from ..backends import Backend, get_backend
 from ..backends import shape as S
-from .dtype import as_dtype, infer_dtype, is_floating
+from .dtype import as_dtype, infer_dtype, scalar_dtype
 from .tensor import Tensor
 
 _rng = np.random.default_rng()
@@ -147,8 +147,7 @@ def _lift(x: Tensor, value: Any) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (int, float, bool)) and not isinstance(value, np.ndarray):
-        dtype = x.dtype if is_floating(x.dtype) or isinstance(value, (int, bool)) else np.dtype("float32")
-        return x._full((), value, dtype)
+        return x._full((), value, scalar_dtype(value, x.dtype))
     return tensor(value, device=x.backend)
 
 

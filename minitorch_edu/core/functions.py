@@ -29,9 +29,15 @@ __all__ = ["unbroadcast"]  # re-exported: chapter 03's learners write their own 
 
 
 # ---------------------------------------------------------------------- elementwise
+def _refuse_masks(message: str, *tensors: Tensor) -> None:
+    if all(t.dtype == np.bool_ for t in tensors):
+        raise TypeError(f"{message}, with bool tensors is not supported; to invert a mask, use `~` or logical_not()")
+
+
 class Neg(Function):
     @staticmethod
     def forward(ctx: Context, a: Tensor) -> Tensor:
+        _refuse_masks("Negation, the `-` operator", a)
         return a._map(scalar.neg)
 
     @staticmethod
@@ -56,6 +62,7 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
+        _refuse_masks("Subtraction, the `-` operator", a, b)
         return a._zip(scalar.sub, b)
 
     @staticmethod
@@ -251,7 +258,7 @@ class Abs(Elementwise):
 
     @staticmethod
     def chain(grad: Tensor, a: Tensor) -> Tensor:  # d |a| = sign(a)
-        return grad * ((a > 0) - (a < 0))
+        return grad * ((a > 0).type_as(a) - (a < 0))  # sign(a)
 
 
 class Sin(Elementwise):
@@ -461,7 +468,7 @@ def _narrow(t: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 def lowest(dtype: np.dtype) -> float:
     """The start value of a max-reduction for this dtype."""
-    return -np.inf if dtype.kind == "f" else int(np.iinfo(dtype).min)
+    return -np.inf if dtype.kind == "f" else False if dtype.kind == "b" else int(np.iinfo(dtype).min)
 
 
 def _positions_along(a: Tensor, dim: int) -> Tensor:

@@ -17,6 +17,7 @@ import numpy as np
 from ..backends import scalar
 from ..backends import shape as S
 from .autograd import is_grad_enabled
+from .dtype import bool_
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -79,9 +80,7 @@ class TensorOperators:
     requires_grad: bool
 
     def _compare(self, fn: Any, other: Any) -> Tensor:
-        out = self.detach()._zip(fn, self._lift(other).detach())
-        out._is_mask = True  # 0/1 values from a comparison: `x[x > 1]` selects with it
-        return out
+        return self.detach()._zip(fn, self._lift(other).detach(), dtype=bool_)
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(scalar.eq, other)

@@ -9,11 +9,15 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+import numpy as np
+
+from ..backends import scalar
 from ..backends import shape as S
 from . import functions as F
 from . import return_types, views
 from .autograd import Function
 from .creation import arange
+from .dtype import bool_
 from .tensor import Tensor, tensor_method
 
 Dim = int | tuple[int, ...] | list[int] | None
@@ -30,6 +34,11 @@ def _drop(x: Tensor, dims: list[int], keepdim: bool) -> Tensor:
     if keepdim:
         return x
     return x.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+
+def _counting(x: Tensor) -> Tensor:
+    """Masks are summed (and multiplied, and scanned) as int64 counts, as in PyTorch: `(x > 0).sum()`."""
+    return x.long() if x.dtype == bool_ else x
 
 
 def _floating(x: Tensor) -> Tensor:
@@ -135,6 +144,75 @@ def isfinite(x: Tensor) -> Tensor:
     return x.detach().abs() < float("inf")
 
 
+# ---------------------------------------------------------------------- masks (bool tensors)
+# No gradients flow through a mask, so these are raw kernels over the existing scalar vocabulary:
+# for bools, `and` is a product, `or` a sum (True + True is still True), `xor` is "not equal".
+def _mask(x: Any, like: Tensor | None = None) -> Tensor:
+    """`x` as a bool tensor: non-zero is true (Python bools and lists too, on `like`'s backend)."""
+    x = like._lift(x) if like is not None else x
+    return x if x.dtype == bool_ else x._zip(scalar.ne, x._full((), 0), dtype=bool_)
+
+
+@tensor_method
+def logical_not(x: Tensor) -> Tensor:
+    """True where x is zero (or false)."""
+    return _mask(x)._zip(scalar.eq, x._full((), False, bool_), dtype=bool_)
+
+
+@tensor_method
+def logical_and(x: Tensor, other: Any) -> Tensor:
+    return _mask(x)._zip(scalar.mul, _mask(other, x))
+
+
+@tensor_method
+def logical_or(x: Tensor, other: Any) -> Tensor:
+    return _mask(x)._zip(scalar.add, _mask(other, x))
+
+
+@tensor_method
+def logical_xor(x: Tensor, other: Any) -> Tensor:
+    return _mask(x)._zip(scalar.ne, _mask(other, x))
+
+
+@tensor_method
+def any(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where some element (along `dim`, or of all) is non-zero."""
+    return sum(_mask(x), dim, keepdim) > 0
+
+
+@tensor_method
+def all(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element (along `dim`, or of all) is non-zero; true for an empty tensor."""
+    return sum(logical_not(x), dim, keepdim) == 0
+
+
+def _bitwise(op: str, logical: Any) -> Any:
+    """`&`, `|`, `^` of masks (and Python bools); integers' bitwise forms are not in the vocabulary."""
+
+    def operator(x: Tensor, other: Any) -> Tensor:
+        other_dtype = other.dtype if isinstance(other, Tensor) else np.asarray(other).dtype
+        if x.dtype != bool_ or other_dtype != bool_:
+            raise TypeError(
+                f"the `{op}` operator takes bool tensors (masks such as x > 0), got {x.dtype} and {other_dtype}; "
+                "for numbers use logical_and / logical_or / logical_xor, which read non-zero as true"
+            )
+        return logical(x, other)
+
+    return operator
+
+
+def _invert(x: Tensor) -> Tensor:
+    if x.dtype != bool_:
+        raise TypeError(f"`~` inverts a bool mask; this tensor is {x.dtype} (shape {x.shape}): use logical_not")
+    return logical_not(x)
+
+
+Tensor.__and__ = Tensor.__rand__ = _bitwise("&", logical_and)
+Tensor.__or__ = Tensor.__ror__ = _bitwise("|", logical_or)
+Tensor.__xor__ = Tensor.__rxor__ = _bitwise("^", logical_xor)
+Tensor.__invert__ = _invert
+
+
 def where(cond: Tensor, a: Any, b: Any) -> Tensor:
     """Elementwise `a if cond else b` (cond: any tensor, non-zero means true)."""
     ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else cond
@@ -146,6 +224,9 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
     """`value` where `mask` is set, `x` elsewhere (`torch.masked_fill`); no gradient where filled."""
     if isinstance(value, Tensor) and value.ndim:
         raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, got shape {value.shape}")
+    if not isinstance(mask, Tensor) or mask.dtype != bool_:
+        got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
+        raise RuntimeError(f"masked_fill only supports boolean masks (such as x > 0), but got mask with dtype {got}")
     return where(mask, x._lift(value).to(dtype=x.dtype) if isinstance(value, Tensor) else value, x)
 
 
@@ -181,7 +262,7 @@ def _hits(x: Tensor, dim: int, index: Tensor, op: str) -> tuple[int, Tensor, Ten
 def _leading(t: Tensor, index: Tensor, dim: int) -> Tensor:
     """`t` cut to the index's size on every dim but `dim` (PyTorch lets the index be smaller there)."""
     key = tuple(slice(None) if d == dim else slice(0, i) for d, i in enumerate(index.shape))
-    return t[key] if any(i < n for d, (i, n) in enumerate(zip(index.shape, t.shape)) if d != dim) else t
+    return t[key] if builtins.any(i < n for d, (i, n) in enumerate(zip(index.shape, t.shape)) if d != dim) else t
 
 
 @tensor_method
@@ -252,7 +333,7 @@ def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tens
 @tensor_method
 def sum(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     dims = _dims(x, dim)
-    out = x
+    x = out = _counting(x)
     if dim is None and x.ndim > 1:  # one pass over the flattened tensor
         out = x.reshape(-1)
         out = F.Sum.apply(out, dim=0).reshape((1,) * x.ndim)
@@ -276,6 +357,7 @@ def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
 @tensor_method
 def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Product of the elements (over all, or along one `dim`); the gradient is exact with zeros."""
+    x = _counting(x)
     if dim is None:
         return F.Prod.apply(x.reshape(-1), dim=0).reshape((1,) * x.ndim if keepdim else ())
     if x.ndim == 0:
@@ -288,6 +370,7 @@ def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 @tensor_method
 def cumsum(x: Tensor, dim: int) -> Tensor:
     """Running sum along `dim`: out[i] = x[0] + ... + x[i]."""
+    x = _counting(x)
     if x.ndim == 0:
         F.check_scalar_dim("cumsum", dim)
         return F.CumSum.apply(x.reshape(1), dim=0).reshape(())
@@ -394,6 +477,9 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noq
 def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
     """The smallest element, or along `dim` the named tuple `(values, indices)` (see `max`)."""
     F.check_nonempty("min", x, dim)
+    if x.dtype == bool_:  # masks have no negation: the smallest is the largest of the negated counts
+        m = min(x.long(), dim, keepdim)
+        return m.bool() if dim is None else return_types.min(m.values.bool(), m.indices)
     if dim is None:
         return -max(-x, None, keepdim)
     return return_types.min(-_max_values(-x, dim, keepdim), argmin(x, dim, keepdim))
@@ -416,7 +502,7 @@ def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 @tensor_method
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     F.check_nonempty("argmin", x, dim)
-    return F.argmax(-x.detach(), dim, keepdim)
+    return F.argmax(-_counting(x.detach()), dim, keepdim)
 
 
 @tensor_method

@@ -54,7 +54,6 @@ class Tensor(TensorOperators):
         self.grad: Tensor | None = None
         self._node: Node | None = None
         self._retains_grad = False
-        self._is_mask = False  # set on comparison results, which index as boolean masks
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
@@ -187,6 +186,10 @@ class Tensor(TensorOperators):
     def long(self) -> Tensor:
         return self.to(dtype="int64")
 
+    def bool(self) -> Tensor:
+        """True where non-zero (nan included), as `torch.Tensor.bool`."""
+        return self.to(dtype="bool")
+
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(dtype=other.dtype)
 
@@ -303,17 +306,19 @@ class Tensor(TensorOperators):
             self.backend.map(fn)(out._storage, out._strides, self._storage, self._strides, self.shape)
         return out
 
-    def _zip(self, fn: Any, other: Tensor, out: Tensor | None = None) -> Tensor:
+    def _zip(self, fn: Any, other: Tensor, out: Tensor | None = None, dtype: Any = None) -> Tensor:
+        """`fn` over pairs of broadcast elements, computed in the promoted dtype; written into `out`,
+        or a new tensor of `dtype` (default: the promoted dtype; comparisons ask for bool)."""
         _check_same_device(self, other)
         shape = S.broadcast_shapes(self.shape, other.shape)
-        dtype = self.dtype
-        if other.dtype != dtype:  # a 0-d operand does not widen a tensor with dimensions (PyTorch)
-            dtype = promote_operands(dtype, len(self.shape), other.dtype, len(other.shape))
-        a, b = self._cast_raw(dtype), other._cast_raw(dtype)
+        common = self.dtype
+        if other.dtype != common:  # a 0-d operand does not widen a tensor with dimensions (PyTorch)
+            common = promote_operands(common, len(self.shape), other.dtype, len(other.shape))
+        a, b = self._cast_raw(common), other._cast_raw(common)
         a_strides = S.expand_strides(a.shape, a._strides, shape)
         b_strides = S.expand_strides(b.shape, b._strides, shape)
         if out is None:
-            out = self._empty(shape, dtype)
+            out = self._empty(shape, common if dtype is None else dtype)
         elif out.shape != shape:
             raise ValueError(f"in-place result of shape {shape} does not fit a tensor of shape {out.shape}")
         if S.size_of(shape):
@@ -358,7 +363,7 @@ class Tensor(TensorOperators):
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
-        if self.dtype != np.float32 and not (self.dtype == np.int64):
+        if self.dtype not in (np.float32, np.int64, np.bool_):  # the dtypes PyTorch does not print
             extras.append(f"dtype={self.dtype}")
         if self._node is not None:
             extras.append(f"grad_fn=<{self._node.name}>")

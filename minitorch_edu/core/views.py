@@ -494,10 +494,8 @@ def clone(x: Tensor) -> Tensor:
 
 
 def _is_bool_mask(key: Any) -> bool:
-    """A comparison result, a NumPy bool array, or a (nested) list of Python bools."""
-    if isinstance(key, Tensor):
-        return key._is_mask
-    return np.asarray(key).dtype == np.bool_
+    """A bool tensor (a comparison's result), a NumPy bool array, or a (nested) list of Python bools."""
+    return (key.dtype if isinstance(key, Tensor) else np.asarray(key).dtype) == np.bool_
 
 
 def _getitem(x: Tensor, key: Any) -> Tensor:

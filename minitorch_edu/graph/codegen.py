@@ -36,6 +36,7 @@ import numpy as np
 
 from ..backends import scalar
 from ..backends import shape as S
+from ..core.dtype import promote_operands
 from .ir import Node, Value
 from .passes import scalar_of
 
@@ -74,7 +75,17 @@ def _literal(v: Value) -> str:
         text = "math.nan" if x != x else ("math.inf" if x > 0 else "-math.inf")
     else:
         text = repr(x)
-    return f"{v.dtype.name}({text})"
+    return f"{_cast(v.dtype)}({text})"
+
+
+def _cast(dtype: np.dtype) -> str:
+    """The generated code's conversion to `dtype` (Python's `bool` for masks: non-zero is true)."""
+    return "bool" if dtype == np.bool_ else dtype.name
+
+
+def _array(dtype: str) -> str:
+    """numba's type name for an array element of a dtype name."""
+    return "boolean" if dtype == "bool" else dtype
 
 
 def spec_for(members: list[Node], outputs: list[Value]) -> KernelSpec:
@@ -105,8 +116,12 @@ def spec_for(members: list[Node], outputs: list[Value]) -> KernelSpec:
         names[v.id] = f"x{j}"
     used: list[str] = []
     for n in members:
-        d = n.out.dtype.name
-        args = [_literal(v) if v.kind == "literal" else f"{d}({names[v.id]})" for v in n.inputs]
+        d = _cast(n.out.dtype)
+        c = d  # the dtype it computes in: a binary op's promoted inputs' (a comparison writes a mask)
+        if n.op != "where" and len(n.inputs) == 2:
+            (a, b) = n.inputs
+            c = _cast(promote_operands(a.dtype, len(a.shape), b.dtype, len(b.shape)))
+        args = [_literal(v) if v.kind == "literal" else f"{c}({names[v.id]})" for v in n.inputs]
         t = f"t{n.out.id}"
         if n.op == "where":  # cond, a, b: the cond is tested, not cast
             cond = _literal(n.inputs[0]) if n.inputs[0].kind == "literal" else names[n.inputs[0].id]
@@ -209,7 +224,7 @@ def cpu_source(spec: KernelSpec, parallel: bool) -> str:
 
     Parallel (prange) when the group is big enough for threads to pay off: a graph's shapes are
     fixed, so only the variant it runs is compiled."""
-    arrays = ", ".join(f"nt.{d}[::1]" for d in spec.dtypes)
+    arrays = ", ".join(f"nt.{_array(d)}[::1]" for d in spec.dtypes)
     tuples = ", ".join([f"nt.UniTuple(nt.int64, {max(len(spec.shape), 1)})"] * (1 + spec.layouts.count("g")))
     lines = _header(spec, 'njit(inline="always", error_model="numpy")')
     lines.append(f"SIG = nt.void({arrays}, nt.int64, {tuples})")

@@ -73,7 +73,7 @@ def _run(n: Node, args: list) -> object:
     if n.raw == "map":
         return a._map(n.scalar, dtype=n.options.get("dtype"))
     if n.raw == "zip":
-        return a._zip(n.scalar, args[1])
+        return a._zip(n.scalar, args[1], dtype=n.options.get("dtype"))
     if n.raw == "reduce":
         return a._reduce(n.scalar, n.options["dim"], n.options["start"])
     if n.raw == "matmul":
@@ -83,7 +83,7 @@ def _run(n: Node, args: list) -> object:
 
 run_node = _run
 
-FUSABLE_DTYPES = (np.dtype("float32"), np.dtype("float64"))
+FUSABLE_DTYPES = (np.dtype("float32"), np.dtype("float64"), np.dtype("bool"))
 
 
 def scalar_of(n: Node) -> object:
@@ -94,7 +94,7 @@ def scalar_of(n: Node) -> object:
 
 
 def fusable(n: Node) -> bool:
-    """An elementwise op on floats whose per-element function the code generator knows."""
+    """An elementwise op on floats or masks whose per-element function the code generator knows."""
     if n.kind != "elementwise" or (n.op != "where" and scalar_of(n) is None):
         return False
     return n.out.dtype in FUSABLE_DTYPES and all(v.dtype in FUSABLE_DTYPES for v in n.inputs)

@@ -130,10 +130,11 @@ class Tracer(Tensor):
         info = raw_info("map", fn, dtype_change=np.dtype(result.dtype) != self.dtype)
         return _state().record_raw("map", fn, [self], result, info, {"dtype": result.dtype})
 
-    def _zip(self, fn: Any, other: Tensor, out: Tensor | None = None) -> Tensor:
+    def _zip(self, fn: Any, other: Tensor, out: Tensor | None = None, dtype: Any = None) -> Tensor:
         _no_inplace(out)
-        result = Tensor._zip(_plain(self), fn, _plain(other))
-        return _state().record_raw("zip", fn, [self, other], result, raw_info("zip", fn))
+        result = Tensor._zip(_plain(self), fn, _plain(other), dtype=dtype)
+        options = {} if dtype is None else {"dtype": result.dtype}  # comparisons write masks
+        return _state().record_raw("zip", fn, [self, other], result, raw_info("zip", fn), options)
 
     def _reduce(self, fn: Any, dim: int, start: float) -> Tensor:
         result = Tensor._reduce(_plain(self), fn, dim, start)

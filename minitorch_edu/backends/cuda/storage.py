@@ -36,10 +36,12 @@ def _no_pointer(what: str) -> NoDevicePointerError:
 
 
 def _tensor_dtype(dtype: np.dtype) -> np.dtype:
-    """The supported dtype (float32, float64, int64) that data of `dtype` becomes."""
+    """The supported dtype (float32, float64, int64, bool) that data of `dtype` becomes."""
     if dtype.kind == "f":
         return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
-    if dtype.kind in "iub":
+    if dtype.kind == "b":
+        return np.dtype(np.bool_)
+    if dtype.kind in "iu":
         return np.dtype(np.int64)
     raise TypeError(f"cannot make a CUDA tensor from device data of dtype {dtype}")
 
