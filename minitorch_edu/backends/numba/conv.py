@@ -17,8 +17,9 @@ per kernel offset, the output positions whose input lies inside the image, and t
     grad_cols[n] = w^T @ grad_out[n]        then `col2im` scatters them back onto grad_x
     grad_w[co, j] = sum_n,p grad_out[n, co, p] * cols[n, j, p]   (`conv_weight_grad`, dot products)
 
-Every kernel takes flat 1-D arrays plus sizes as ints; the parallel loop runs over independent
-(batch, channel) planes, so no two tasks ever write the same element.
+The window arithmetic (`_valid_range`, the pooling windows) is `backends/window.py`'s, compiled
+here and by the cuda backend. Every kernel takes flat 1-D arrays plus sizes as ints; the parallel
+loop runs over independent (batch, channel) planes, so no two tasks ever write the same element.
 """
 
 from __future__ import annotations
@@ -28,25 +29,16 @@ from numba import njit, prange
 
 import minitorch_edu.backends.numba.cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
 
-from .. import host_pool
+from .. import host_pool, window
 
 JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 FAST = {**JIT, "fastmath": {"contract", "reassoc", "nsz", "arcp"}}  # lets LLVM vectorise the dot products
 
 
-@njit(**JIT)
-def _valid_range(k, pad, stride, size, out_size):
-    """The output positions o (as [lo, hi)) whose input position o*stride + k - pad is inside [0, size)."""
-    lo = -((k - pad) // stride)  # ceil((pad - k) / stride); numba's // floors like Python's
-    if lo < 0:
-        lo = 0
-    last = size - 1 + pad - k
-    hi = last // stride + 1 if last >= 0 else 0
-    if hi > out_size:
-        hi = out_size
-    if hi < lo:
-        hi = lo
-    return lo, hi
+# the window arithmetic shared with cuda/conv.py, inlined into the parallel loops below
+_valid_range = njit(inline="always", **JIT)(window.valid_range)
+_window_max = njit(inline="always", **JIT)(window.window_max)
+_window_mean = njit(inline="always", **JIT)(window.window_mean)
 
 
 @njit(parallel=True, **JIT)
@@ -210,27 +202,19 @@ def conv_weight_grad(gw, g, cols, zero, batch, c_out, rows, plane):
 # ---------------------------------------------------------------------- pooling
 @njit(parallel=True, **JIT)
 def max_pool_forward(out, argmax, x, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
-    """Window maxima of x (planes, h, w); argmax holds each maximum's position in its plane (the first max)."""
+    """Window maxima of x (planes, h, w); argmax holds each maximum's position in its plane (the first max).
+
+        for plane, oy, ox:
+            out[plane, oy, ox], argmax[plane, oy, ox] = max of x[plane, oy*sh - ph + ki, ox*sw - pw + kj]
+                                                        over the window's (ki, kj) inside x
+    """
     for task in prange(planes):
         t = np.int64(task)
         xbase = t * h * w
         obase = t * oh * ow
         for oy in range(oh):
             for ox in range(ow):
-                best = -np.inf
-                where = -1
-                for ki in range(kh):
-                    iy = oy * sh + ki - ph
-                    if iy < 0 or iy >= h:
-                        continue
-                    for kj in range(kw):
-                        ix = ox * sw + kj - pw
-                        if ix < 0 or ix >= w:
-                            continue
-                        v = x[xbase + iy * w + ix]
-                        if where < 0 or v > best or (v != v and best == best):  # NaN wins, as in PyTorch
-                            best = v
-                            where = iy * w + ix
+                best, where = _window_max(x, xbase, h, w, oy * sh - ph, ox * sw - pw, kh, kw)
                 out[obase + oy * ow + ox] = best
                 argmax[obase + oy * ow + ox] = where
 
@@ -252,29 +236,28 @@ def max_pool_backward(gx, g, argmax, planes, h, w, oh, ow):
 
 @njit(parallel=True, **JIT)
 def avg_pool_forward(out, x, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
-    """Window means of x (planes, h, w); padding counts as zeros (PyTorch's count_include_pad=True)."""
-    scale = 1.0 / (kh * kw)
+    """Window means of x (planes, h, w); padding counts as zeros (PyTorch's count_include_pad=True).
+
+        for plane, oy, ox:
+            out[plane, oy, ox] = sum of x[plane, oy*sh - ph + ki, ox*sw - pw + kj] over the window / (kh*kw)
+    """
     for task in prange(planes):
         t = np.int64(task)
         xbase = t * h * w
         obase = t * oh * ow
         for oy in range(oh):
             for ox in range(ow):
-                acc = 0.0
-                for ki in range(kh):
-                    iy = oy * sh + ki - ph
-                    if iy < 0 or iy >= h:
-                        continue
-                    for kj in range(kw):
-                        ix = ox * sw + kj - pw
-                        if 0 <= ix < w:
-                            acc += x[xbase + iy * w + ix]
-                out[obase + oy * ow + ox] = acc * scale
+                out[obase + oy * ow + ox] = _window_mean(x, xbase, h, w, oy * sh - ph, ox * sw - pw, kh, kw)
 
 
 @njit(parallel=True, **JIT)
 def avg_pool_backward(gx, g, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
-    """gx (planes, h, w): each output gradient spread evenly over its window."""
+    """gx (planes, h, w): each output gradient spread evenly over its window (window_mean's transpose:
+    a scatter, as one task owns a whole plane).
+
+        for plane, oy, ox, (ki, kj) inside x:
+            gx[plane, oy*sh - ph + ki, ox*sw - pw + kj] += g[plane, oy, ox] / (kh*kw)
+    """
     scale = 1.0 / (kh * kw)
     for task in prange(planes):
         t = np.int64(task)
@@ -283,16 +266,14 @@ def avg_pool_backward(gx, g, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
         for i in range(h * w):
             gx[xbase + i] = 0.0
         for oy in range(oh):
+            iy0 = oy * sh - ph
             for ox in range(ow):
+                ix0 = ox * sw - pw
                 share = g[obase + oy * ow + ox] * scale
-                for ki in range(kh):
-                    iy = oy * sh + ki - ph
-                    if iy < 0 or iy >= h:
-                        continue
-                    for kj in range(kw):
-                        ix = ox * sw + kj - pw
-                        if 0 <= ix < w:
-                            gx[xbase + iy * w + ix] += share
+                for iy in range(max(iy0, 0), min(iy0 + kh, h)):  # the window clipped to x (`window.py`)
+                    row = xbase + iy * w
+                    for ix in range(max(ix0, 0), min(ix0 + kw, w)):
+                        gx[row + ix] += share
 
 
 # ------------------------------------------------------------ the numba backend's fused kernels (`base.Backend`)
