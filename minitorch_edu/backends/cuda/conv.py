@@ -37,6 +37,12 @@ _window_dot = cuda.jit(device=True)(window.window_dot)
 _covering = cuda.jit(device=True)(window.covering)
 
 
+@cuda.jit(device=True)
+def _nchw(i, c, h, w):  # noqa: ANN001, ANN202
+    """(n, c, y, x): the index of the i-th element of a contiguous (N, c, h, w) array."""
+    return i // (c * h * w), (i // (h * w)) % c, (i // w) % h, i % w
+
+
 def _launch(kernel: Any, total: int, *args: Any) -> None:
     if total > 0:
         launch(kernel, (total + THREADS - 1) // THREADS, THREADS, *args)
@@ -54,10 +60,7 @@ def _conv_forward(out, x, w, b, has_bias, batch, c_in, h, wd, c_out, kh, kw, oh,
     i = cuda.grid(1)
     if i >= batch * c_out * oh * ow:
         return
-    ox = i % ow
-    oy = (i // ow) % oh
-    co = (i // (ow * oh)) % c_out
-    n = i // (ow * oh * c_out)
+    n, co, oy, ox = _nchw(i, c_out, oh, ow)
     acc = b[co] if has_bias else 0.0
     for ci in range(c_in):
         xbase = (n * c_in + ci) * h * wd
@@ -72,10 +75,7 @@ def _conv_input_grad(gx, g, w, batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw
     i = cuda.grid(1)
     if i >= batch * c_in * h * wd:
         return
-    ix = i % wd
-    iy = (i // wd) % h
-    ci = (i // (wd * h)) % c_in
-    n = i // (wd * h * c_in)
+    n, ci, iy, ix = _nchw(i, c_in, h, wd)
     y0, y1 = _covering(iy, ph, kh, sh, oh)
     x0, x1 = _covering(ix, pw, kw, sw, ow)
     acc = 0.0
