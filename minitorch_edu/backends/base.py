@@ -41,6 +41,7 @@ matmul=...)`; every tensor op, autograd, the layers, the losses and the optimize
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
@@ -69,6 +70,12 @@ FUSED_KERNELS = (
     "cumsum",
     "flip",
 )
+
+
+def fused_in(module: ModuleType) -> dict[str, Callable[..., Any]]:
+    """The functions of `module` named like fused kernels, for `Backend(..., **fused_in(module))`: a
+    backend's module of fused kernels (its conv.py: conv2d_* and *_pool2d_*) registers them all."""
+    return {name: getattr(module, name) for name in FUSED_KERNELS if hasattr(module, name)}
 
 
 class Storage(Protocol):

@@ -25,7 +25,7 @@ import numpy as np
 from numba.core.errors import NumbaError
 
 from .. import scalar
-from ..base import Backend, Kernel
+from ..base import Backend, Kernel, fused_in
 from ..shape import coalesce, contiguous_strides, flipped, is_contiguous, size_of
 from . import conv, losses, matmul, memory
 from . import kernels as K
@@ -304,14 +304,7 @@ cuda_backend = Backend(
     reduce=tensor_reduce,
     matmul=tensor_matmul,
     storage=CudaStorage,
-    conv2d_forward=conv.conv2d_forward,
-    conv2d_input_grad=conv.conv2d_input_grad,
-    conv2d_weight_grad=conv.conv2d_weight_grad,
-    conv2d_bias_grad=conv.conv2d_bias_grad,
-    max_pool2d_forward=conv.max_pool2d_forward,
-    max_pool2d_backward=conv.max_pool2d_backward,
-    avg_pool2d_forward=conv.avg_pool2d_forward,
-    avg_pool2d_backward=conv.avg_pool2d_backward,
+    **fused_in(conv),  # conv2d_forward ... avg_pool2d_backward: the eight that cuda/conv.py defines
     softmax_cross_entropy_forward=losses.softmax_xent_forward,
     softmax_cross_entropy_backward=losses.softmax_xent_backward,
     axpby=axpby,

@@ -3,7 +3,9 @@
 One GPU thread computes one element of a result, always by *gathering*: the thread of an output
 element reads its window; the thread of an input gradient element finds the few outputs whose
 window covered it. So no two threads write the same element and no atomics are needed, which
-also keeps the sums deterministic. Padding is handled by bounds checks (nothing is copied).
+also keeps the sums deterministic. Padding is handled by clipping each window to the image
+(nothing is copied); that window arithmetic is `backends/window.py`'s, which the CPU kernels
+compile too.
 The weight and bias gradients have few elements, each a sum over the whole batch: there one
 block per element spreads that sum over its threads and adds their parts as a tree.
 
@@ -14,18 +16,31 @@ fused convolution and pooling kernels (the contract is in `base.Backend`).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from numba import cuda, float64
 
+from .. import window
 from .kernels import SIMULATED
 from .launch import launch
 
 THREADS = 256  # threads per block: a multiple of the 32-thread warp
 SUM_THREADS = 16 if SIMULATED else 256  # threads of a block that sums (the simulator runs each as a Python thread)
 MAX_SUM_BLOCKS = 4 if SIMULATED else 65535  # the block loops cover the rest
+
+
+# the window arithmetic shared with numba/conv.py, as device functions
+_window_max = cuda.jit(device=True)(window.window_max)
+_window_mean = cuda.jit(device=True)(window.window_mean)
+_window_dot = cuda.jit(device=True)(window.window_dot)
+_covering = cuda.jit(device=True)(window.covering)
+
+
+@cuda.jit(device=True)
+def _nchw(i, c, h, w):  # noqa: ANN001, ANN202
+    """(n, c, y, x): the index of the i-th element of a contiguous (N, c, h, w) array."""
+    return i // (c * h * w), (i // (h * w)) % c, (i // w) % h, i % w
 
 
 def _launch(kernel: Any, total: int, *args: Any) -> None:
@@ -41,50 +56,33 @@ def _launch_sums(kernel: Any, outputs: int, *args: Any) -> None:
 
 @cuda.jit
 def _conv_forward(out, x, w, b, has_bias, batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw):
+    """out[n, co, oy, ox] = b[co] + sum over ci of x[n, ci]'s window at (oy*sh - ph, ox*sw - pw) times w[co, ci]."""
     i = cuda.grid(1)
     if i >= batch * c_out * oh * ow:
         return
-    ox = i % ow
-    oy = (i // ow) % oh
-    co = (i // (ow * oh)) % c_out
-    n = i // (ow * oh * c_out)
-    acc = 0.0
-    if has_bias:
-        acc = b[co]
+    n, co, oy, ox = _nchw(i, c_out, oh, ow)
+    acc = b[co] if has_bias else 0.0
     for ci in range(c_in):
         xbase = (n * c_in + ci) * h * wd
-        wbase = (co * c_in + ci) * kh * kw
-        for ki in range(kh):
-            iy = oy * sh + ki - ph
-            if iy < 0 or iy >= h:
-                continue
-            for kj in range(kw):
-                ix = ox * sw + kj - pw
-                if ix >= 0 and ix < wd:
-                    acc += w[wbase + ki * kw + kj] * x[xbase + iy * wd + ix]
+        acc += _window_dot(x, xbase, h, wd, oy * sh - ph, ox * sw - pw, kh, kw, w, (co * c_in + ci) * kh * kw)
     out[i] = acc
 
 
 @cuda.jit
 def _conv_input_grad(gx, g, w, batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw):
+    """gx[n, ci, iy, ix] = sum over co and the outputs (oy, ox) whose window reads (iy, ix), at its tap
+    (ki, kj) = (iy + ph - oy*sh, ix + pw - ox*sw), of g[n, co, oy, ox] * w[co, ci, ki, kj]."""
     i = cuda.grid(1)
     if i >= batch * c_in * h * wd:
         return
-    ix = i % wd
-    iy = (i // wd) % h
-    ci = (i // (wd * h)) % c_in
-    n = i // (wd * h * c_in)
+    n, ci, iy, ix = _nchw(i, c_in, h, wd)
+    y0, y1 = _covering(iy, ph, kh, sh, oh)
+    x0, x1 = _covering(ix, pw, kw, sw, ow)
     acc = 0.0
-    for ki in range(kh):
-        ty = iy + ph - ki  # = oy * sh for the output row that read this input row through ki
-        if ty < 0 or ty % sh != 0 or ty // sh >= oh:
-            continue
-        oy = ty // sh
-        for kj in range(kw):
-            tx = ix + pw - kj
-            if tx < 0 or tx % sw != 0 or tx // sw >= ow:
-                continue
-            ox = tx // sw
+    for oy in range(y0, y1):
+        ki = iy + ph - oy * sh
+        for ox in range(x0, x1):
+            kj = ix + pw - ox * sw
             for co in range(c_out):
                 acc += w[((co * c_in + ci) * kh + ki) * kw + kj] * g[((n * c_out + co) * oh + oy) * ow + ox]
     gx[i] = acc
@@ -147,75 +145,49 @@ def _channel_sum(out, g, batch, channels, plane):
 
 @cuda.jit
 def _max_pool_forward(out, argmax, x, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
+    """out[plane, oy, ox], argmax[plane, oy, ox] = the first maximum of the window at (oy*sh - ph, ox*sw - pw)."""
     i = cuda.grid(1)
     if i >= planes * oh * ow:
         return
     ox = i % ow
     oy = (i // ow) % oh
-    base = (i // (ow * oh)) * h * w
-    best = -math.inf
-    where = -1
-    for ki in range(kh):
-        iy = oy * sh + ki - ph
-        if iy < 0 or iy >= h:
-            continue
-        for kj in range(kw):
-            ix = ox * sw + kj - pw
-            if ix >= 0 and ix < w:
-                v = x[base + iy * w + ix]
-                if where < 0 or v > best or (v != v and best == best):  # first max; NaN wins
-                    best = v
-                    where = iy * w + ix
+    best, where = _window_max(x, (i // (ow * oh)) * h * w, h, w, oy * sh - ph, ox * sw - pw, kh, kw)
     out[i] = best
     argmax[i] = where
 
 
 @cuda.jit
-def _pool_backward(gx, g, argmax, is_max, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
-    """Max pooling (is_max) routes to the recorded argmax; average pooling shares evenly."""
-    i = cuda.grid(1)
-    if i >= planes * h * w:
-        return
-    pos = i % (h * w)
-    ix = pos % w
-    iy = pos // w
-    obase = (i // (h * w)) * oh * ow
-    scale = 1.0 / (kh * kw)
-    acc = 0.0
-    for ki in range(kh):
-        ty = iy + ph - ki
-        if ty < 0 or ty % sh != 0 or ty // sh >= oh:
-            continue
-        for kj in range(kw):
-            tx = ix + pw - kj
-            if tx < 0 or tx % sw != 0 or tx // sw >= ow:
-                continue
-            o = obase + (ty // sh) * ow + tx // sw
-            if not is_max:
-                acc += g[o] * scale
-            elif argmax[o] == pos:
-                acc += g[o]
-    gx[i] = acc
-
-
-@cuda.jit
 def _avg_pool_forward(out, x, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
+    """out[plane, oy, ox] = the mean of the window at (oy*sh - ph, ox*sw - pw), padding counted as zeros."""
     i = cuda.grid(1)
     if i >= planes * oh * ow:
         return
     ox = i % ow
     oy = (i // ow) % oh
-    base = (i // (ow * oh)) * h * w
+    out[i] = _window_mean(x, (i // (ow * oh)) * h * w, h, w, oy * sh - ph, ox * sw - pw, kh, kw)
+
+
+@cuda.jit
+def _pool_backward(gx, g, argmax, is_max, planes, h, w, kh, kw, oh, ow, sh, sw, ph, pw):
+    """gx[plane, iy, ix] = sum over the outputs o whose window reads (iy, ix) of g[plane, o]: all of it
+    where (iy, ix) was o's argmax (max pooling, is_max), else g[plane, o] / (kh*kw) (average pooling)."""
+    i = cuda.grid(1)
+    if i >= planes * h * w:
+        return
+    pos = i % (h * w)
+    obase = (i // (h * w)) * oh * ow
+    y0, y1 = _covering(pos // w, ph, kh, sh, oh)
+    x0, x1 = _covering(pos % w, pw, kw, sw, ow)
+    scale = 1.0 / (kh * kw)
     acc = 0.0
-    for ki in range(kh):
-        iy = oy * sh + ki - ph
-        if iy < 0 or iy >= h:
-            continue
-        for kj in range(kw):
-            ix = ox * sw + kj - pw
-            if ix >= 0 and ix < w:
-                acc += x[base + iy * w + ix]
-    out[i] = acc / (kh * kw)
+    for oy in range(y0, y1):
+        for ox in range(x0, x1):
+            o = obase + oy * ow + ox
+            if not is_max:
+                acc += g[o] * scale
+            elif argmax[o] == pos:
+                acc += g[o]
+    gx[i] = acc
 
 
 # ------------------------------------------------------------ the cuda backend's fused kernels (`base.Backend`)

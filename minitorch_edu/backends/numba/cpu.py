@@ -30,7 +30,7 @@ from pathlib import Path
 import numba
 from numba.core.errors import TypingError
 
-from ..base import Backend, Kernel
+from ..base import Backend, Kernel, fused_in
 from ..shape import coalesce
 from . import conv, kernels, losses, optim, scan
 from .cache import cache_root
@@ -219,14 +219,7 @@ numba_backend = Backend(
     zip=tensor_zip,
     reduce=tensor_reduce,
     matmul=tensor_matmul,
-    conv2d_forward=conv.conv2d_forward,
-    conv2d_input_grad=conv.conv2d_input_grad,
-    conv2d_weight_grad=conv.conv2d_weight_grad,
-    conv2d_bias_grad=conv.conv2d_bias_grad,
-    max_pool2d_forward=conv.max_pool2d_forward,
-    max_pool2d_backward=conv.max_pool2d_backward,
-    avg_pool2d_forward=conv.avg_pool2d_forward,
-    avg_pool2d_backward=conv.avg_pool2d_backward,
+    **fused_in(conv),  # conv2d_forward ... avg_pool2d_backward: the eight that numba/conv.py defines
     softmax_cross_entropy_forward=losses.softmax_xent_forward,
     softmax_cross_entropy_backward=losses.softmax_xent_backward,
     axpby=optim.axpby,
