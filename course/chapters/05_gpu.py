@@ -1043,7 +1043,8 @@ with testing.part("device_reduce", hidden=True):
 # (one number back per step) cross between host and device.
 #
 # `chapter.fallback` takes yours where they work and the package's CUDA launchers where they are not
-# written yet, and says which.
+# written yet, and says which. Each of the backend's four slots also counts its launches, so the training
+# cell can say whose kernels ran, and how many times in one step.
 
 # %%
 from minitorch_edu.backends import scalar  # noqa: E402
@@ -1098,9 +1099,34 @@ if my_matmul is not None:
 else:
     print("using the package's CUDA matmul: your tiled_matmul_kernel is not written yet")
     gpu_matmul = cuda_reference.tensor_matmul
-mine_gpu = mt.register_backend(mt.Backend("mine_gpu", map=gpu_map, zip=gpu_zip, reduce=gpu_reduce,
-                                          matmul=gpu_matmul, storage=CudaStorage))
+# whose kernel each of the backend's four slots holds, and how often it is launched
+KERNELS = {"map": "your device_map" if gpu_map is device_map else "the package's tensor_map",
+           "zip": "your device_zip" if gpu_zip is device_zip else "the package's tensor_zip",
+           "reduce": "your device_reduce" if gpu_reduce is device_reduce else "the package's tensor_reduce",
+           "matmul": "your tiled_matmul_kernel" if my_matmul is not None else "the package's matmul"}
+launches = dict.fromkeys(KERNELS, 0)
+
+
+def counted(kind, launcher):
+    """`launcher`, counting its launches in `launches[kind]`."""
+    def launch(*args):
+        launches[kind] += 1
+        return launcher(*args)
+    return launch
+
+
+def counted_factory(kind, factory):
+    """A kernel factory whose kernels count their launches (the backend makes one per scalar function)."""
+    return lambda fn: counted(kind, factory(fn))
+
+
+mine_gpu = mt.register_backend(mt.Backend(
+    "mine_gpu", map=counted_factory("map", gpu_map), zip=counted_factory("zip", gpu_zip),
+    reduce=counted_factory("reduce", gpu_reduce), matmul=counted("matmul", gpu_matmul), storage=CudaStorage,
+))
 print(mine_gpu, "on", "numba's CUDA simulator" if SIMULATED else f"the GPU {cuda.get_current_device().name}")
+for kind, whose in KERNELS.items():
+    print(f"  {kind:7s} {whose}")
 
 # %% [markdown]
 # The same two-layer network as in chapters 03 and 04, on points inside or outside a circle, trained twice
@@ -1124,6 +1150,8 @@ def train(device, steps=STEPS, lr=0.5):
     optimizer = mt.optim.SGD(params, lr=lr)
     losses = []
     for _ in range(steps):
+        for kind in launches:  # the launches of the last step are kept
+            launches[kind] = 0
         with transfers() as moved:
             logits = (x_t @ W1 + b1).tanh() @ W2 + b2
             loss = mt.nn.functional.cross_entropy(logits, y_t)
@@ -1137,10 +1165,12 @@ def train(device, steps=STEPS, lr=0.5):
 start = time.perf_counter()
 gpu_losses, gpu_params, moved = train("mine_gpu")
 gpu_s = time.perf_counter() - start
+gpu_launches = dict(launches)  # before the CPU run (which launches none of them)
 cpu_losses, _, _ = train("numba")
 where = "numba's CUDA simulator" if SIMULATED else f"the GPU ({cuda.get_current_device().name})"
 print(f"{STEPS} steps on your kernels in {where}: {gpu_s:.1f} s; loss {gpu_losses[0]:.4f} -> {gpu_losses[-1]:.4f}")
 print(f"copies between host and device during a training step: {moved} (the parameters live on the device)")
+print("kernels launched in that step:", ", ".join(f"{KERNELS[kind]} {n}x" for kind, n in gpu_launches.items()))
 print(f"the same steps on the package's CPU backend agree: {np.allclose(gpu_losses, cpu_losses, rtol=1e-4)} "
       f"(largest difference {max(abs(g - c) for g, c in zip(gpu_losses, cpu_losses)):.1e})")
 print("parameters still on the device:", all(on_device(p._storage) for p in gpu_params))
