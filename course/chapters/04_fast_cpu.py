@@ -478,12 +478,25 @@ with testing.part("tensor_reduce"), sealed_backends("tensor_reduce"):
 with testing.part("tensor_reduce", hidden=True), sealed_backends("tensor_reduce"):
     rng = np.random.default_rng(5)
     total, biggest = tensor_reduce(scalar.add), tensor_reduce(scalar.maximum)
-    # a long reduced dim: a race over it loses additions
-    A = rng.random((4, 200_000))
-    for _trial in range(3):
-        out = np.zeros(4)
-        total(out, (1, 1), A.reshape(-1), (200_000, 1), (4, 200_000), 1)
-        testing.assert_close(out, A.sum(1), rtol=1e-9, call="tensor_reduce(add) over a dim of 200000")
+    # a race: with prange over the reduced dim, threads read-modify-write the same out element and additions
+    # are lost. A scalar function that takes its time (as a user's may, ~0.5 us a call) keeps each thread
+    # between its read and its write long enough for another to run (on two cores, or taking turns on one)
+    import math
+
+    def slow_add(x, y):
+        s = 0.0
+        for k in range(50):
+            s += math.sqrt(k + 1.0 + 0.0 * x)  # work that depends on x, so the compiler keeps it
+        return x + y + (s - s)
+
+    slow_total = tensor_reduce(slow_add)
+    A = rng.random(200_000)
+    for _trial in range(2):
+        out = np.zeros(1)
+        slow_total(out, (1,), A, (1,), (200_000,), 0)
+        testing.assert_close(out, [A.sum()], rtol=1e-9, call="tensor_reduce(slow add) over a dim of 200000",
+                             hints=["additions were lost: is prange over the outputs, with the fold over the "
+                                    "reduced dim in a local variable (a race if the threads share an output)?"])
     # max of negatives (start -inf), over a transposed input
     A = -rng.random((5, 7)) - 1.0
     out = np.full(7, -np.inf)
@@ -786,8 +799,11 @@ except ImportError:
 # The same network as in chapter 03, a two-layer MLP on points inside or outside a circle, now on the
 # backend `"mine"`: every op of the forward pass, the backward pass and the optimizer runs on your map, zip,
 # reduce and matmul. Training calls about twenty different scalar functions; thanks to `compiled`, each
-# costs a small compile of its own, and your loops are compiled once per dtype (float32 here: the tests
-# above used float64). The first step pays those compiles; the later ones are fast.
+# costs a small compile of its own (a few tens of ms), and your loops are compiled once per dtype. The tests
+# compiled them for float64 and the race above for float32, so the training keeps every tensor float32:
+# the inputs, the weights, and the labels too, given to `cross_entropy` as one-hot class probabilities
+# (integer labels would compile your zip once more for int64 data, a few seconds). The first step pays the
+# small compiles; the later ones are fast.
 
 # %%
 DEVICE = "mine"
@@ -796,14 +812,15 @@ DEVICE = "mine"
 X, y = mt.data.toy.circle(400, seed=0)
 rng = np.random.default_rng(0)
 H = 16
-x_t, y_t = mt.tensor(X - 0.5, device=DEVICE), mt.tensor(y, device=DEVICE)
+x_t = mt.tensor(X - 0.5, dtype="float32", device=DEVICE)
+y_t = mt.tensor(np.eye(2)[y], dtype="float32", device=DEVICE)  # one-hot class probabilities
 W1 = mt.tensor(rng.normal(0.0, 1.5, (2, H)), dtype="float32", device=DEVICE, requires_grad=True)
 b1 = mt.zeros(H, device=DEVICE, requires_grad=True)
 W2 = mt.tensor(rng.normal(0.0, 1.0 / np.sqrt(H), (H, 2)), dtype="float32", device=DEVICE, requires_grad=True)
 b2 = mt.zeros(2, device=DEVICE, requires_grad=True)
 optimizer = mt.optim.Adam([W1, b1, W2, b2], lr=0.1)
 losses, step_ms = [], []
-for _step in range(60):
+for _step in range(40):
     start = time.perf_counter()
     logits = (x_t @ W1 + b1).tanh() @ W2 + b2
     loss = mt.nn.functional.cross_entropy(logits, y_t)
@@ -812,7 +829,7 @@ for _step in range(60):
     optimizer.step()
     losses.append(loss.item())
     step_ms.append(1000 * (time.perf_counter() - start))
-accuracy = float((logits.argmax(-1).numpy() == y).mean())
+accuracy = float((logits.numpy().argmax(-1) == y).mean())
 print(f"backend {W1.backend.name!r}: first step {step_ms[0]:.0f} ms, later steps "
       f"{np.median(step_ms[10:]):.1f} ms; final loss {losses[-1]:.3f}, accuracy {accuracy:.0%}")
 

@@ -148,47 +148,88 @@ def transfers():
 
 
 @contextmanager
-def in_thread_order():
+def in_thread_order(turns_at_global_memory=False):
     """In the simulator: run each block's threads one at a time, in thread order, each up to its next
     `cuda.syncthreads()`. Without a barrier where one is needed, thread 0 then reads slots that the
     threads after it have not written yet, every time, so a race shows as a wrong result. (The
     simulator's own schedule releases threads from a barrier in no fixed order; a real GPU in warps.)
-    On a real GPU this does nothing."""
+
+    With `turns_at_global_memory=True` a thread also stops before each read or write of a device
+    (global) array, and the threads take turns there as well, in thread order: threads that add into the
+    same slot (`out[b] += x`) then all read it before any writes it back, and additions are lost, as
+    they are on a GPU. On a real GPU this does nothing."""
     if not SIMULATED:
         yield
         return
+    import threading
+
     from numba.cuda.simulator import kernel as simulator
+    from numba.cuda.simulator.cudadrv import devicearray as simulated
+
+    def pause():  # a thread of this schedule waits for its turn before it touches global memory
+        t = threading.current_thread()
+        if getattr(t, "takes_turns", False):
+            t.access_blocked = True
+            t.access_event.wait()
+            t.access_event.clear()
+            if t.abort:
+                raise RuntimeError("aborted: another thread of the block failed")
 
     def run(manager, grid_point, *args):
         threads = [simulator.BlockThread(lambda: manager._f(*args), manager, grid_point, point, manager._debug)
                    for point in np.ndindex(*manager._block_dim)]
+        for t in threads:
+            t.takes_turns, t.access_blocked, t.access_event = turns_at_global_memory, False, threading.Event()
 
-        def advance(t):  # let t run until it waits at a barrier or ends
-            while t.is_alive() and not t.syncthreads_blocked:
+        def advance(t):  # let t run until it waits at a barrier or before a global access, or ends
+            while t.is_alive() and not (t.syncthreads_blocked or t.access_blocked):
                 time.sleep(0)
             if t.exception:
-                for other in threads:  # stop the others (they wait at a barrier), then report
+                for other in threads:  # stop the others (they wait), then report
                     other.abort = True
-                    other.syncthreads_blocked = False
+                    other.syncthreads_blocked = other.access_blocked = False
                     other.syncthreads_event.set()
+                    other.access_event.set()
                 raise t.exception[0].with_traceback(t.exception[1])
+
+        def release(t, event):
+            t.syncthreads_blocked = t.access_blocked = False
+            event.set()
+            advance(t)
 
         for t in threads:
             t.start()
             advance(t)
         while any(t.is_alive() for t in threads):
-            for t in threads:  # every live thread waits at the barrier: release them in order
-                if t.is_alive():
-                    t.syncthreads_blocked = False
-                    t.syncthreads_event.set()
-                    advance(t)
+            if any(t.is_alive() and t.access_blocked for t in threads):
+                for t in threads:  # a turn at global memory for each thread waiting there, in order
+                    if t.is_alive() and t.access_blocked:
+                        release(t, t.access_event)
+            else:
+                for t in threads:  # every live thread waits at the barrier: release them in order
+                    if t.is_alive():
+                        release(t, t.syncthreads_event)
 
     original = simulator.BlockManager.run
+    original_get, original_set = simulated.FakeWithinKernelCUDAArray.__getitem__, \
+        simulated.FakeWithinKernelCUDAArray.__setitem__
+
+    def get(array, index):
+        pause()
+        return original_get(array, index)
+
+    def put(array, index, value):
+        pause()
+        original_set(array, index, value)
+
     simulator.BlockManager.run = run
+    simulated.FakeWithinKernelCUDAArray.__getitem__, simulated.FakeWithinKernelCUDAArray.__setitem__ = get, put
     try:
         yield
     finally:
         simulator.BlockManager.run = original
+        simulated.FakeWithinKernelCUDAArray.__getitem__ = original_get
+        simulated.FakeWithinKernelCUDAArray.__setitem__ = original_set
 
 
 plt.rcParams["figure.dpi"] = 80
@@ -486,6 +527,11 @@ draw_tree(8)
 # with a `cuda.syncthreads()` after the load and after each step. Thread 0 writes the block's sum. The
 # host adds the per-block sums (or launches again). PyTorch's `sum` on CUDA (`Reduce.cuh`) does the same
 # tree, with warp shuffles for the last steps.
+#
+# Why not let every thread add its element into one slot, `out[b] += a[i]`? Because `+=` is a read, an add
+# and a write: the threads of a block run side by side, read the slot together and write it back one after
+# the other, so all but one addition is lost (a race; `cuda.atomic.add` exists, and serialises them). The
+# checks show it in the simulator too, by running the threads in turns at every access to global memory.
 
 # %% [solution] id=block_sum_kernel
 def block_sum_kernel(tpb):
@@ -538,17 +584,33 @@ with testing.part("block_sum_kernel"):
         "is there a cuda.syncthreads() after the load and after every step of the tree (outside the `if`)? "
         "Without it a thread reads a slot before its neighbour has written it: a race",
     ])
+    # the same launch with the threads taking turns at every read and write of global memory, as a GPU's
+    # threads run side by side: adding into one slot from many threads loses additions there
+    out = nans(3)
+    call = ("block_sum_kernel(8)[3 blocks, 8 threads](out, a=1..20, n=20), the threads taking turns at every "
+            "access to global memory")
+    with explained(call, "a thread read outside an array"), in_thread_order(turns_at_global_memory=True):
+        kernel[3, 8](out, a, 20)
+    testing.assert_close(out, expected, call=call, hints=[
+        (lambda got, exp: np.allclose(got, [a[7], a[15], a[19]]), "each block's result is its last element "
+         "alone: every thread read the running sum, added its element and wrote it back at the same time, so "
+         "all but one addition was lost (a race). Sum in the shared array with the tree, and let thread 0 write"),
+        "threads that read a slot, add to it and write it back at the same time lose additions (a race): "
+        "sum in shared memory with the tree and a syncthreads() between its steps, and let thread 0 write out",
+    ])
 ### BEGIN HIDDEN TESTS
 with testing.part("block_sum_kernel", hidden=True):
     rng = np.random.default_rng(7)
     for tpb, n in [(4, 11), (16, 40), (2, 3), (8, 8), (16, 5)]:
         a = rng.standard_normal(n)
         nb = -(-n // tpb)
-        out = nans(nb)
-        with in_thread_order():  # thread 0 first, each thread up to its next barrier: a race shows
-            block_sum_kernel(tpb)[nb, tpb](out, a, n)
         padded = np.concatenate([a, np.zeros(nb * tpb - n)])
-        testing.assert_close(out, padded.reshape(nb, tpb).sum(1), call=f"block_sum_kernel({tpb}) on n={n}")
+        for turns in (False, True):  # up to each barrier; and also at every access to global memory
+            out = nans(nb)
+            with in_thread_order(turns_at_global_memory=turns):  # thread 0 first: a race shows
+                block_sum_kernel(tpb)[nb, tpb](out, a, n)
+            testing.assert_close(out, padded.reshape(nb, tpb).sum(1), call=f"block_sum_kernel({tpb}) on n={n}"
+                                 f"{', turns at global memory' if turns else ''}")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1043,7 +1105,8 @@ with testing.part("device_reduce", hidden=True):
 # (one number back per step) cross between host and device.
 #
 # `chapter.fallback` takes yours where they work and the package's CUDA launchers where they are not
-# written yet, and says which.
+# written yet, and says which. Each of the backend's four slots also counts its launches, so the training
+# cell can say whose kernels ran, and how many times in one step.
 
 # %%
 from minitorch_edu.backends import scalar  # noqa: E402
@@ -1098,9 +1161,34 @@ if my_matmul is not None:
 else:
     print("using the package's CUDA matmul: your tiled_matmul_kernel is not written yet")
     gpu_matmul = cuda_reference.tensor_matmul
-mine_gpu = mt.register_backend(mt.Backend("mine_gpu", map=gpu_map, zip=gpu_zip, reduce=gpu_reduce,
-                                          matmul=gpu_matmul, storage=CudaStorage))
+# whose kernel each of the backend's four slots holds, and how often it is launched
+KERNELS = {"map": "your device_map" if gpu_map is device_map else "the package's tensor_map",
+           "zip": "your device_zip" if gpu_zip is device_zip else "the package's tensor_zip",
+           "reduce": "your device_reduce" if gpu_reduce is device_reduce else "the package's tensor_reduce",
+           "matmul": "your tiled_matmul_kernel" if my_matmul is not None else "the package's matmul"}
+launches = dict.fromkeys(KERNELS, 0)
+
+
+def counted(kind, launcher):
+    """`launcher`, counting its launches in `launches[kind]`."""
+    def launch(*args):
+        launches[kind] += 1
+        return launcher(*args)
+    return launch
+
+
+def counted_factory(kind, factory):
+    """A kernel factory whose kernels count their launches (the backend makes one per scalar function)."""
+    return lambda fn: counted(kind, factory(fn))
+
+
+mine_gpu = mt.register_backend(mt.Backend(
+    "mine_gpu", map=counted_factory("map", gpu_map), zip=counted_factory("zip", gpu_zip),
+    reduce=counted_factory("reduce", gpu_reduce), matmul=counted("matmul", gpu_matmul), storage=CudaStorage,
+))
 print(mine_gpu, "on", "numba's CUDA simulator" if SIMULATED else f"the GPU {cuda.get_current_device().name}")
+for kind, whose in KERNELS.items():
+    print(f"  {kind:7s} {whose}")
 
 # %% [markdown]
 # The same two-layer network as in chapters 03 and 04, on points inside or outside a circle, trained twice
@@ -1124,6 +1212,8 @@ def train(device, steps=STEPS, lr=0.5):
     optimizer = mt.optim.SGD(params, lr=lr)
     losses = []
     for _ in range(steps):
+        for kind in launches:  # the launches of the last step are kept
+            launches[kind] = 0
         with transfers() as moved:
             logits = (x_t @ W1 + b1).tanh() @ W2 + b2
             loss = mt.nn.functional.cross_entropy(logits, y_t)
@@ -1137,10 +1227,12 @@ def train(device, steps=STEPS, lr=0.5):
 start = time.perf_counter()
 gpu_losses, gpu_params, moved = train("mine_gpu")
 gpu_s = time.perf_counter() - start
+gpu_launches = dict(launches)  # before the CPU run (which launches none of them)
 cpu_losses, _, _ = train("numba")
 where = "numba's CUDA simulator" if SIMULATED else f"the GPU ({cuda.get_current_device().name})"
 print(f"{STEPS} steps on your kernels in {where}: {gpu_s:.1f} s; loss {gpu_losses[0]:.4f} -> {gpu_losses[-1]:.4f}")
 print(f"copies between host and device during a training step: {moved} (the parameters live on the device)")
+print("kernels launched in that step:", ", ".join(f"{KERNELS[kind]} {n}x" for kind, n in gpu_launches.items()))
 print(f"the same steps on the package's CPU backend agree: {np.allclose(gpu_losses, cpu_losses, rtol=1e-4)} "
       f"(largest difference {max(abs(g - c) for g, c in zip(gpu_losses, cpu_losses)):.1e})")
 print("parameters still on the device:", all(on_device(p._storage) for p in gpu_params))

@@ -209,6 +209,19 @@ for i in range(n):
     for j in prange(a_shape[dim]):
         out[o] = f(first, a[start + j * a_strides[dim]])
 """),
+        # a real lost-update race: prange over the reduced dim, each iteration reads out[o], folds in one
+        # element and writes it back; two threads inside the same output's fold overwrite each other's
+        # additions. Rejected by the hidden test that folds 200000 elements with a slow scalar function
+        # (with 2 numba threads; on a one-thread machine no race can happen, and it would pass)
+        "lost_update_race_over_reduced_dim": _reduce("""
+for i in range(n):
+    index = np.empty(len(a_shape), np.int64)
+    to_index(i, out_shape, index)
+    o = position(index, out_strides)
+    start = position(index, a_strides)
+    for j in prange(a_shape[dim]):
+        out[o] = f(out[o], a[start + j * a_strides[dim]])
+"""),
         # starts from 0 instead of the start value held in out
         "ignores_start_value": _reduce("""
 for i in prange(n):

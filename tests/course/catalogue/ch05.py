@@ -3,6 +3,9 @@
 They run in numba's CUDA simulator, which raises IndexError on an out-of-bounds access (a real GPU would
 read garbage). The races (a missing `cuda.syncthreads()`) are caught deterministically: the chapter's tests
 launch the shared-memory kernels in `in_thread_order()`, one thread at a time up to its next barrier.
+The block sum is also launched with `in_thread_order(turns_at_global_memory=True)`, where the threads
+take turns at every read and write of a device array: then threads that add into one slot at the same
+time (a read-modify-write without an atomic) lose additions, deterministically, as on a GPU.
 Names ending in `_hidden_only` pass the visible self-check and fail only the hidden tests.
 """
 
@@ -207,6 +210,40 @@ while stride > 0:
         # a race: the tree starts before every thread has loaded its element
         "no_sync_after_load": _SUM.replace("        cuda.syncthreads()\n{tree}", "{tree}").format(
             load=_indent(_GOOD_LOAD, 8), tree=_indent(_GOOD_TREE, 8)),
+        # a race on global memory: every thread adds its element into its block's slot of out (no tree, no
+        # atomic); on a GPU the threads read the slot together and all but one addition is lost
+        "adds_into_global_slot": """
+def block_sum_kernel(tpb):
+    @cuda.jit
+    def kernel(out, a, n):
+        t = cuda.threadIdx.x
+        i = cuda.blockIdx.x * tpb + t
+        if t == 0:
+            out[cuda.blockIdx.x] = 0.0
+        cuda.syncthreads()
+        if i < n:
+            out[cuda.blockIdx.x] += a[i]
+
+    return kernel
+""",
+        # the same race in shared memory: every thread adds its element into cache[0]
+        "adds_into_shared_slot": """
+def block_sum_kernel(tpb):
+    @cuda.jit
+    def kernel(out, a, n):
+        cache = cuda.shared.array(tpb, numba.float64)
+        t = cuda.threadIdx.x
+        i = cuda.blockIdx.x * tpb + t
+        if t == 0:
+            cache[0] = 0.0
+        cuda.syncthreads()
+        cache[0] += a[i] if i < n else 0.0
+        cuda.syncthreads()
+        if t == 0:
+            out[cuda.blockIdx.x] = cache[0]
+
+    return kernel
+""",
         # the stride shrinks by one, not by half: partial sums are added twice
         "stride_minus_one": _sum(tree="""
 stride = tpb // 2
