@@ -121,6 +121,31 @@ def test_inplace_integer_updates_that_fit_still_work(backend: str) -> None:
     same(y, [2.0, 3.0], "float32")
 
 
+@pytest.mark.parametrize("other", [1, 0.5, "int tensor", "0-d float"])
+def test_inplace_refuses_a_number_in_a_mask(backend: str, other) -> None:
+    m = mt.tensor([True, False], device=backend)
+    value = {
+        "int tensor": mt.tensor([1, 1], device=backend),
+        "0-d float": mt.tensor(2.0, device=backend),
+    }.get(other, other)
+    with pytest.raises(RuntimeError, match="can't be cast to the desired output type bool"):
+        m += value
+    same(m, [True, False], "bool")
+    m *= mt.tensor([True, True], device=backend)  # a mask into a mask fits
+    same(m, [True, False], "bool")
+    if torch is not None:
+        t = torch.tensor([True, False])
+        with pytest.raises(RuntimeError, match="can't be cast"):
+            t += {"int tensor": torch.tensor([1, 1]), "0-d float": torch.tensor(2.0)}.get(other, other)
+
+
+def test_inplace_a_0d_float_does_not_fit_an_integer_tensor(backend: str) -> None:
+    x = mt.tensor([1, 2], device=backend)
+    with pytest.raises(RuntimeError, match="result type float64 can't be cast"):
+        x += mt.tensor(0.5, dtype="float64", device=backend)
+    same(x, [1, 2], "int64")
+
+
 # ---------------------------------------------------------------------- 3. boolean masks, integer indices
 def test_a_comparison_mask_selects_elements(backend: str) -> None:
     x = mt.arange(4.0, device=backend)

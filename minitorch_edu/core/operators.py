@@ -17,7 +17,7 @@ import numpy as np
 from ..backends import scalar
 from ..backends import shape as S
 from .autograd import is_grad_enabled
-from .dtype import bool_
+from .dtype import bool_, category, float32, promote_operands
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -110,13 +110,15 @@ class TensorOperators:
                 "wrap it in `with mt.no_grad():`"
             )
         other = self._lift(other)
-        result = "float" if other.dtype.kind == "f" or fn is scalar.div else None
-        if result and self.dtype.kind != "f":
-            # an integer tensor cannot hold x + 0.5 or x / 2; PyTorch refuses rather than truncate
+        result = promote_operands(self.dtype, self.ndim, other.dtype, other.ndim)
+        if fn is scalar.div and result.kind != "f":
+            result = float32  # true division makes a float from integers
+        if category(result) > category(self.dtype):
+            # an integer tensor cannot hold x + 0.5, nor a mask m + 1; PyTorch refuses rather than truncate
             raise RuntimeError(
-                f"result type {other.dtype if other.dtype.kind == 'f' else 'float32'} can't be cast to the "
-                f"desired output type {self.dtype} of this in-place op; use an out-of-place op "
-                "(x = x + ...) or make the tensor float first (x = x.float())"
+                f"result type {result} can't be cast to the desired output type {self.dtype} of this "
+                f"in-place op; use an out-of-place op (x = x + ...) or convert the tensor first "
+                f"(x = x.{'float' if result.kind == 'f' else 'long'}())"
             )
         check_writable(self, other, _INPLACE_NAMES.get(getattr(fn, "__name__", ""), "an in-place op"))
         self._zip(fn, other, out=self)
