@@ -204,6 +204,9 @@ class Function:
     #: `backward` is written in kernels, not differentiable ops: under create_graph=True its
     #: gradients are right, and a second backward through them raises instead of giving zero
     once_differentiable: bool = False
+    #: the scalar function of an elementwise op whose forward is one map or zip of it
+    #: (`scalar.mul` for Mul): `mt.jit` fuses such ops into one kernel (graph/table.py)
+    kernel: Any = None
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Tensor:

@@ -35,10 +35,12 @@ def _refuse_masks(message: str, *tensors: Tensor) -> None:
 
 
 class Neg(Function):
-    @staticmethod
-    def forward(ctx: Context, a: Tensor) -> Tensor:
+    kernel = scalar.neg
+
+    @classmethod
+    def forward(cls, ctx: Context, a: Tensor) -> Tensor:  # type: ignore[override]
         _refuse_masks("Negation, the `-` operator", a)
-        return a._map(scalar.neg)
+        return a._map(cls.kernel)
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:
@@ -46,11 +48,11 @@ class Neg(Function):
 
 
 class Add(Function):
-    broadcasts = True
+    kernel, broadcasts = scalar.add, True
 
-    @staticmethod
-    def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
-        return a._zip(scalar.add, b)
+    @classmethod
+    def forward(cls, ctx: Context, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
+        return a._zip(cls.kernel, b)
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, Tensor]:
@@ -58,12 +60,12 @@ class Add(Function):
 
 
 class Sub(Function):
-    broadcasts = True
+    kernel, broadcasts = scalar.sub, True
 
-    @staticmethod
-    def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
+    @classmethod
+    def forward(cls, ctx: Context, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
         _refuse_masks("Subtraction, the `-` operator", a, b)
-        return a._zip(scalar.sub, b)
+        return a._zip(cls.kernel, b)
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, Tensor]:
@@ -71,12 +73,12 @@ class Sub(Function):
 
 
 class Mul(Function):
-    broadcasts = True
+    kernel, broadcasts = scalar.mul, True
 
-    @staticmethod
-    def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
+    @classmethod
+    def forward(cls, ctx: Context, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(a, b)
-        return a._zip(scalar.mul, b)
+        return a._zip(cls.kernel, b)
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
@@ -85,14 +87,14 @@ class Mul(Function):
 
 
 class Div(Function):
-    broadcasts = True
+    kernel, broadcasts = scalar.div, True
 
-    @staticmethod
-    def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
+    @classmethod
+    def forward(cls, ctx: Context, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
         if a.dtype.kind != "f" and b.dtype.kind != "f":  # true division of integers gives floats
             a = a._cast_raw(np.dtype("float32"))
         ctx.save_for_backward(a, b)
-        return a._zip(scalar.div, b)
+        return a._zip(cls.kernel, b)
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
@@ -103,10 +105,10 @@ class Div(Function):
 
 
 class Pow(Function):
-    broadcasts = True
+    kernel, broadcasts = scalar.pow_, True
 
-    @staticmethod
-    def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
+    @classmethod
+    def forward(cls, ctx: Context, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
         if a.dtype.kind != "f" and b.dtype.kind != "f" and b.numel():
             # an integer result cannot hold 2 ** -1; PyTorch refuses rather than truncate to 0
             if b.numpy().min() < 0:
@@ -114,7 +116,7 @@ class Pow(Function):
                     f"Integers to negative integer powers are not allowed ({a.dtype} ** {b.dtype}); "
                     "use a float base or exponent, e.g. x.float() ** -1 or x ** -1.0"
                 )
-        out = a._zip(scalar.pow_, b)
+        out = a._zip(cls.kernel, b)
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -330,12 +332,13 @@ class Where(Function):
 class Maximum(Function):
     """Elementwise max; at ties the gradient is split evenly, as in PyTorch."""
 
-    broadcasts = True
+    kernel, broadcasts = scalar.maximum, True
 
-    @staticmethod
-    def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
+    @classmethod
+    def forward(cls, ctx: Context, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(a, b)
-        return a._zip(ctx_fn(ctx, scalar.maximum), b)
+        ctx.fn = cls.kernel
+        return a._zip(cls.kernel, b)
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, Tensor]:
@@ -345,15 +348,7 @@ class Maximum(Function):
 
 
 class Minimum(Maximum):
-    @staticmethod
-    def forward(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
-        ctx.save_for_backward(a, b)
-        return a._zip(ctx_fn(ctx, scalar.minimum), b)
-
-
-def ctx_fn(ctx: Context, fn: Any) -> Any:
-    ctx.fn = fn
-    return fn
+    kernel = scalar.minimum
 
 
 # ---------------------------------------------------------------------- reductions

@@ -1,9 +1,10 @@
 """The one table that maps the package's differentiable ops (`Function` classes) to IR ops.
 
 Tracing records `Function` classes; everything after it (printing, passes, fusion, drawing,
-ONNX export) speaks the IR names below. When an op is renamed or split, this is the only place
-to adapt. An op missing from the table still traces and replays (eagerly); it just is never
-fused, and the ONNX exporter names it as unsupported.
+ONNX export) speaks the IR names below. Elementwise ops need no entry: a scalar function is named
+after itself, and a Function that declares its `kernel` is fused. The other ops are listed by
+hand. An op missing from the table still traces and replays (eagerly); it just is never fused,
+and the ONNX exporter names it as unsupported.
 
 Raw kernels run on traced tensors outside any `Function` (comparisons such as `x > 0`, casts)
 become IR ops named after their scalar function (`gt`, `cast`, ...).
@@ -12,11 +13,13 @@ become IR ops named after their scalar function (`gt`, `cast`, ...).
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..backends import scalar
+from ..core.autograd import Function
 
 
 @dataclass(frozen=True)
@@ -33,41 +36,16 @@ class OpInfo:
     scalar: Callable[..., float] | None = None
 
 
-# scalar functions (of raw map/zip kernels) -> IR names
+def _ir_name(fn: Callable[..., float]) -> str:
+    return "copy" if fn is scalar.identity else fn.__name__.rstrip("_")  # pow_ -> pow
+
+
+# scalar functions (of raw map/zip kernels) -> IR names: every function of the op vocabulary, named
+# after itself, so a new scalar function needs no entry here
 SCALAR_NAMES: dict[Callable[..., float], str] = {
-    scalar.identity: "copy",
-    scalar.neg: "neg",
-    scalar.add: "add",
-    scalar.sub: "sub",
-    scalar.mul: "mul",
-    scalar.div: "div",
-    scalar.pow_: "pow",
-    scalar.exp: "exp",
-    scalar.log: "log",
-    scalar.sqrt: "sqrt",
-    scalar.sigmoid: "sigmoid",
-    scalar.tanh: "tanh",
-    scalar.relu: "relu",
-    scalar.abs_: "abs",
-    scalar.sin: "sin",
-    scalar.cos: "cos",
-    scalar.log1p: "log1p",
-    scalar.expm1: "expm1",
-    scalar.erf: "erf",
-    scalar.floor_divide: "floor_divide",
-    scalar.remainder: "remainder",
-    scalar.maximum: "maximum",
-    scalar.minimum: "minimum",
-    scalar.eq: "eq",
-    scalar.ne: "ne",
-    scalar.lt: "lt",
-    scalar.le: "le",
-    scalar.gt: "gt",
-    scalar.ge: "ge",
-    scalar.sign: "sign",
-    scalar.relu_back: "relu_back",
-    scalar.pick_if: "pick_if",
-    scalar.pick_unless: "pick_unless",
+    fn: _ir_name(fn)
+    for fn in vars(scalar).values()
+    if inspect.isfunction(fn) and fn.__module__ == scalar.__name__
 }
 
 
@@ -79,30 +57,13 @@ def _function_table() -> dict[type, OpInfo]:
     from ..nn import conv_functions as C
     from ..nn import functional as NF
 
-    elementwise = {
-        F.Neg: scalar.neg,
-        F.Add: scalar.add,
-        F.Sub: scalar.sub,
-        F.Mul: scalar.mul,
-        F.Div: scalar.div,
-        F.Pow: scalar.pow_,
-        F.Exp: scalar.exp,
-        F.Log: scalar.log,
-        F.Sqrt: scalar.sqrt,
-        F.Sigmoid: scalar.sigmoid,
-        F.Tanh: scalar.tanh,
-        F.ReLU: scalar.relu,
-        F.Abs: scalar.abs_,
-        F.Sin: scalar.sin,
-        F.Cos: scalar.cos,
-        F.Log1p: scalar.log1p,
-        F.Expm1: scalar.expm1,
-        F.Erf: scalar.erf,
-        F.Maximum: scalar.maximum,
-        F.Minimum: scalar.minimum,
-        V.Copy: scalar.identity,
+    # an elementwise Function names its scalar function as `kernel`: a new one needs no entry here
+    table = {
+        cls: OpInfo(SCALAR_NAMES[cls.kernel], "elementwise", cls.kernel)
+        for module in (F, V)
+        for cls in vars(module).values()
+        if isinstance(cls, type) and issubclass(cls, Function) and cls.kernel is not None
     }
-    table = {cls: OpInfo(SCALAR_NAMES[fn], "elementwise", fn) for cls, fn in elementwise.items()}
     table[F.Where] = OpInfo("where", "elementwise", None)  # three operands: its own template
     table.update(
         {
