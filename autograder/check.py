@@ -7,6 +7,7 @@ It runs on the learner's own machine and code, so a plain kernel (nbclient) is e
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .job import nb_meta
@@ -30,12 +31,21 @@ def check(path: Path, timeout: float = 60.0) -> tuple[bool, list[str]]:
     client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
                             resources={"metadata": {"path": str(Path(path).resolve().parent)}})
     stopped = None
+    # a program runs this notebook: its widget cells draw the default picture, since nbclient can stall
+    # after a widget cell until the cell timeout (minitorch_edu.course.widgets_live)
+    headless = os.environ.get("MINITORCH_EDU_HEADLESS")
+    os.environ["MINITORCH_EDU_HEADLESS"] = "1"  # the kernel inherits this process's environment
     try:
         client.execute()
     except CellTimeoutError:
         stopped = f"a cell ran longer than {timeout:g} s; the cells after it did not run"
     except DeadKernelError:
         stopped = "the kernel died; the cells after it did not run"
+    finally:
+        if headless is None:
+            os.environ.pop("MINITORCH_EDU_HEADLESS", None)
+        else:
+            os.environ["MINITORCH_EDU_HEADLESS"] = headless
     lines, ok = [], True
     for c in nb.cells:
         m = nb_meta(c)

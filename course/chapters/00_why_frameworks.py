@@ -28,7 +28,7 @@ import numpy as np
 
 import minitorch_edu as mt
 from minitorch_edu import testing
-from minitorch_edu.course import Chapter
+from minitorch_edu.course import Chapter, interact
 from minitorch_edu.data import toy
 
 chapter = Chapter("00_why_frameworks", references={
@@ -847,16 +847,7 @@ def show_lr(lr=0.5):
     plt.show()
 
 
-show_lr(0.5)
-try:
-    import ipywidgets as widgets
-    from IPython import get_ipython
-
-    if get_ipython() is not None and not chapter.grading:
-        widgets.interact(show_lr, lr=widgets.FloatLogSlider(value=0.5, base=10, min=-2, max=1.2, step=0.05,
-                                                            continuous_update=False, description="lr"))
-except ImportError:  # no ipywidgets: the static picture above is the whole cell
-    pass
+interact(show_lr, lr=("log", 0.5, -2, 1.2, 0.05))  # headless (graded): the picture at 0.5
 
 # %% [markdown]
 # ## What that cost you, and why frameworks exist

@@ -17,7 +17,7 @@ import numpy as np
 
 import minitorch_edu as mt
 from minitorch_edu import testing
-from minitorch_edu.course import Chapter
+from minitorch_edu.course import Chapter, interact
 
 chapter = Chapter(
     "01_scalar_autodiff",
@@ -853,15 +853,7 @@ def show_tangent(x0=1.0):
     plt.show()
 
 
-show_tangent()
-try:
-    import ipywidgets as widgets
-    from IPython import get_ipython
-
-    if get_ipython() is not None and not chapter.grading:
-        widgets.interact(show_tangent, x0=widgets.FloatSlider(value=1.0, min=-3, max=3, step=0.05, description="x"))
-except ImportError:  # no ipywidgets: the static picture above is the whole cell
-    pass
+interact(show_tangent, x0=("float", 1.0, -3, 3, 0.05))  # headless (graded): the picture at 1
 
 # %% [markdown]
 # ## A neuron learns

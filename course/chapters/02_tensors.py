@@ -25,7 +25,7 @@ import numpy as np
 import minitorch_edu as mt
 from minitorch_edu import testing
 from minitorch_edu.backends import python as py_backend
-from minitorch_edu.course import Chapter
+from minitorch_edu.course import Chapter, interact
 
 chapter = Chapter(
     "02_tensors",
@@ -179,32 +179,13 @@ def memory_figure(views, storage_size=None):
 
 
 def show_widget(draw, **controls):
-    """ipywidgets controls that redraw the picture inside Jupyter; elsewhere (headless, graded) the default picture."""
-    try:
-        shell = get_ipython()  # noqa: F821 (defined inside IPython only)
-    except NameError:
-        shell = None
-    live = shell is not None and type(shell).__name__ == "ZMQInteractiveShell" and not chapter.grading
-    try:
-        import ipywidgets
-    except ImportError:
-        live = False
-    if not live:
-        draw(**{name: control[1] for name, control in controls.items()})
-        plt.show()
-        return None
+    """Controls that redraw the picture in a live notebook; headless (graded), the default picture."""
 
     def redraw(**kw):
         draw(**kw)
         plt.show()
 
-    widgets = {}
-    for name, (kind, default, *options) in controls.items():
-        if kind == "int":
-            widgets[name] = ipywidgets.IntSlider(value=default, min=options[0], max=options[1], description=name)
-        else:
-            widgets[name] = ipywidgets.Dropdown(options=options[0], value=default, description=name)
-    return ipywidgets.interactive(redraw, **widgets)
+    interact(redraw, **controls)
 
 
 # %% [markdown]

@@ -30,7 +30,7 @@ import minitorch_edu as mt
 from minitorch_edu import testing
 from minitorch_edu.backends import scalar
 from minitorch_edu.backends.numba import matmul as numba_matmul
-from minitorch_edu.course import Chapter, ReferenceSealed
+from minitorch_edu.course import Chapter, ReferenceSealed, interact
 
 chapter = Chapter(
     "04_fast_cpu",
@@ -785,13 +785,7 @@ def draw_gflops(largest=128):
     plt.show()
 
 
-draw_gflops(128)
-try:
-    import ipywidgets
-
-    ipywidgets.interact_manual(draw_gflops, largest=ipywidgets.SelectionSlider(options=[64, 128, 256], value=128))
-except ImportError:
-    pass
+interact(draw_gflops, manual=True, largest=("steps", 128, [64, 128, 256]))  # a button: each redraw times kernels
 
 # %% [markdown]
 # ## 7 · Your kernels train a network

@@ -36,7 +36,7 @@ from numba import cuda
 
 import minitorch_edu as mt
 from minitorch_edu import testing
-from minitorch_edu.course import Chapter
+from minitorch_edu.course import Chapter, interact
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 print("running on", "numba's CUDA simulator (no GPU here): small shapes, timings mean nothing" if SIMULATED
@@ -282,14 +282,7 @@ draw_grid(20, 8)
 # without one the cell draws one more picture.)
 
 # %%
-try:
-    import ipywidgets
-
-    ipywidgets.interact(draw_grid, n=ipywidgets.IntSlider(value=20, min=1, max=28),
-                        threads=ipywidgets.IntSlider(value=4, min=1, max=16),
-                        n_blocks=ipywidgets.IntSlider(value=2, min=0, max=6, description="blocks (0: enough)"))
-except ImportError:
-    draw_grid(20, 4, 2)
+interact(draw_grid, n=("int", 20, 1, 28), threads=("int", 4, 1, 16), n_blocks=("int", 2, 0, 6))  # n_blocks 0: enough
 
 # %% [markdown]
 # ## 2 · A map kernel
