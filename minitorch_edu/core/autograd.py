@@ -227,7 +227,8 @@ class Function:
         """What `apply` does outside tracing: forward, and record the autograd node."""
         ctx = Context(cls.__name__ + "Backward")
         ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        detached = tuple(t.detach() for t in inputs)
+        # forward sees its inputs without history; one that has none is passed as it is (cheaper)
+        detached = tuple(t.detach() if needs else t for t, needs in zip(inputs, ctx.needs_input_grad))
         out = cls.forward(ctx, *detached, **options)
         if is_grad_enabled() and any(ctx.needs_input_grad):
             out._node = Node(cls, ctx, inputs)
