@@ -173,8 +173,7 @@ class Elementwise(Function):
     the input, or the output for the ops whose derivative is best written with their result
     (`saves = "output"`: d exp(a) = exp(a), d tanh(a) = 1 - tanh(a)²)."""
 
-    kernel: Any
-    saves = "input"
+    saves = "input"  # `kernel`, declared by each subclass, is Function's
 
     @staticmethod
     def chain(grad: Tensor, t: Tensor) -> Tensor:
