@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .backends import Backend, get_backend, register_backend, set_default_backend
 from .core import autograd, return_types
+from .core import ops as _ops  # noqa: F401  (defines the ops that OPS, below, exports)
 from .core.autograd import Context, Function, is_grad_enabled, no_grad, set_grad_enabled, use_backprop
 from .core.creation import (
     arange,
@@ -33,61 +34,12 @@ from .core.creation import (
 from .core.dtype import bool_ as bool  # noqa: A004  (PyTorch's name: mt.bool)
 from .core.dtype import float32, float64, int64
 from .core.gradcheck import grad_check
-from .core.ops import (
-    abs,
-    argmax,
-    argmin,
-    cat,
-    chunk,
-    clamp,
-    concatenate,
-    cos,
-    cumsum,
-    erf,
-    exp,
-    expm1,
-    flip,
-    floor_divide,
-    gather,
-    index_select,
-    isfinite,
-    isnan,
-    log,
-    log1p,
-    log_softmax,
-    logical_and,
-    logical_not,
-    logical_or,
-    logical_xor,
-    logsumexp,
-    masked_fill,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    norm,
-    prod,
-    relu,
-    remainder,
-    scatter,
-    scatter_add,
-    sigmoid,
-    sin,
-    softmax,
-    split,
-    sqrt,
-    stack,
-    std,
-    sum,
-    tanh,
-    var,
-    where,
-)
+from .core.public import OPS
 from .core.tensor import Tensor
 from .serialization import load, save
 from .train import keras as _keras  # noqa: F401  (binds Module.compile / fit / evaluate / predict)
+
+globals().update(OPS)  # mt.exp, mt.sum, mt.cat, ...: each op from its one definition (`core.public`)
 
 __version__ = "0.1.0"
 
@@ -104,6 +56,8 @@ def jit(fn: object = None, **options: object) -> object:
 
 
 def __getattr__(name: str) -> object:
+    if name in OPS:  # an op defined after import (a learner's, a test's): mt.<name> as well
+        return OPS[name]
     if name in _LAZY_SUBMODULES:
         import importlib
 
@@ -116,84 +70,34 @@ __all__ = [
     "Context",
     "Function",
     "Tensor",
-    "abs",
     "arange",
-    "argmax",
-    "argmin",
     "autograd",
-    "cat",
-    "chunk",
-    "clamp",
-    "concatenate",
-    "cos",
-    "cumsum",
-    "erf",
-    "exp",
-    "expm1",
     "eye",
-    "flip",
     "bool",
     "float32",
     "float64",
-    "floor_divide",
-    "gather",
     "from_numpy",
     "full",
     "get_backend",
     "grad_check",
-    "index_select",
     "int64",
     "is_grad_enabled",
-    "isfinite",
-    "isnan",
     "jit",
     "load",
-    "log",
-    "log1p",
-    "log_softmax",
-    "logical_and",
-    "logical_not",
-    "logical_or",
-    "logical_xor",
-    "logsumexp",
-    "masked_fill",
     "manual_seed",
-    "matmul",
-    "max",
-    "maximum",
-    "mean",
-    "min",
-    "minimum",
     "no_grad",
-    "norm",
     "ones",
     "ones_like",
-    "prod",
     "rand",
     "randint",
     "randn",
     "register_backend",
-    "relu",
-    "remainder",
-    "scatter",
-    "scatter_add",
     "return_types",
     "save",
     "set_default_backend",
     "set_grad_enabled",
-    "sigmoid",
-    "sin",
-    "softmax",
-    "split",
-    "sqrt",
-    "stack",
-    "std",
-    "sum",
-    "tanh",
     "tensor",
     "use_backprop",
-    "var",
-    "where",
     "zeros",
     "zeros_like",
-]
+] + sorted(OPS)  # and every op, from its one definition

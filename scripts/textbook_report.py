@@ -29,23 +29,42 @@ sys.path.insert(0, str(ROOT))  # measure this checkout's package, whatever is in
 
 
 # ---------------------------------------------------------------------------------- call tracing
+KERNELS = str(PACKAGE / "backends" / "python.py")  # the python backend's per-element loops
+
+
+def _in_kernel(frame: Any) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename == KERNELS:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def trace_calls(fn: Callable[[], Any]) -> dict[str, Any]:
-    """Python calls inside the package while `fn` runs: count, files, switches between files."""
-    calls: list[str] = []
+    """Python calls inside the package while `fn` runs: count, files, switches between files; and
+    the same without the calls made inside the python backend's kernels (the per-element loops,
+    whose count grows with the tensors: the framework's own overhead is the rest)."""
+    calls: list[tuple[str, bool]] = []
     prefix = str(PACKAGE)
 
     def profiler(frame: Any, event: str, arg: Any) -> None:
         if event == "call" and frame.f_code.co_filename.startswith(prefix):
-            calls.append(frame.f_code.co_filename)
+            calls.append((frame.f_code.co_filename, _in_kernel(frame)))
 
     sys.setprofile(profiler)
     try:
         fn()
     finally:
         sys.setprofile(None)
-    switches = sum(1 for a, b in zip(calls, calls[1:]) if a != b)
-    files = sorted({str(Path(c).relative_to(PACKAGE)) for c in calls})
-    return {"calls": len(calls), "files": len(files), "file_switches": switches, "file_list": files}
+
+    def summary(names: list[str]) -> tuple[int, list[str], int]:
+        switches = sum(1 for a, b in zip(names, names[1:]) if a != b)
+        return len(names), sorted({str(Path(c).relative_to(PACKAGE)) for c in names}), switches
+
+    n, files, switches = summary([c for c, _ in calls])
+    fn_n, fn_files, fn_switches = summary([c for c, kernel in calls if not kernel])
+    return {"calls": n, "files": len(files), "file_switches": switches, "file_list": files,
+            "framework_calls": fn_n, "framework_files": len(fn_files), "framework_file_switches": fn_switches}
 
 
 def graph_nodes(t: Any) -> list[str]:
@@ -315,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     for what, r in calls.items():
         extra = f", graph nodes {r['graph_nodes']}" if "graph_nodes" in r else ""
         print(f"{what:16s} {r['calls']:4d} calls in {r['files']:2d} files ({r['file_switches']} switches){extra}")
+        print(f"{'':16s} {r['framework_calls']:4d} outside the python backend's kernels, "
+              f"in {r['framework_files']:2d} files ({r['framework_file_switches']} switches)")
     print(f"import graph: {graph['modules']} modules, {graph['edges']} module-level edges")
     print(f"  cycles: {len(graph['cycles'])} ({graph['modules_in_cycles']} modules)")
     for c in graph["cycles"]:

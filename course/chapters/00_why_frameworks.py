@@ -37,7 +37,7 @@ chapter = Chapter("00_why_frameworks", references={
                            "minitorch_edu.core.ops.logsumexp"],
     "cross_entropy_grad": ["minitorch_edu.nn.functional.cross_entropy", "minitorch_edu.core.ops.softmax"],
     "linear_backward": ["minitorch_edu.nn.functional.linear"],
-    "relu_backward": ["minitorch_edu.core.ops.relu"],
+    "relu_backward": ["minitorch_edu.relu"],
     "backward": ["minitorch_edu.nn.functional.linear", "minitorch_edu.nn.functional.cross_entropy"],
     "numerical_gradient": ["minitorch_edu.core.gradcheck.numerical_grad"],
     "gradient_descent": ["minitorch_edu.optim.SGD"],

@@ -153,10 +153,12 @@ class Backend:
         return self._kernels[key]
 
     def map(self, fn: Callable[[float], float]) -> Kernel:
-        return self.kernel("map", fn)
+        kernel = self._kernels.get(("map", fn))  # every op asks: the built kernel, without a call more
+        return kernel if kernel is not None else self.kernel("map", fn)
 
     def zip(self, fn: Callable[[float, float], float]) -> Kernel:
-        return self.kernel("zip", fn)
+        kernel = self._kernels.get(("zip", fn))
+        return kernel if kernel is not None else self.kernel("zip", fn)
 
     def reduce(self, fn: Callable[[float, float], float]) -> Kernel:
         return self.kernel("reduce", fn)

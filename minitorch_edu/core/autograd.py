@@ -226,7 +226,9 @@ class Function:
     def run(cls, *inputs: Tensor, **options: Any) -> Tensor:
         """What `apply` does outside tracing: forward, and record the autograd node."""
         ctx = Context(cls.__name__ + "Backward")
-        ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        ctx.needs_input_grad = tuple([t._requires_grad for t in inputs])
+        if True not in ctx.needs_input_grad:  # nothing to record (inference, constants): forward only
+            return cls.forward(ctx, *inputs, **options)
         # forward sees its inputs without history; one that has none is passed as it is (cheaper)
         detached = tuple(t.detach() if needs else t for t, needs in zip(inputs, ctx.needs_input_grad))
         out = cls.forward(ctx, *detached, **options)

@@ -23,6 +23,7 @@ from ..backends import composed, scalar
 from ..backends import shape as S
 from .autograd import Context, Function, unbroadcast
 from .creation import arange
+from .public import elementwise
 from .tensor import Tensor
 
 __all__ = ["unbroadcast"]  # re-exported: chapter 03's learners write their own and compare
@@ -34,6 +35,7 @@ def _refuse_masks(message: str, *tensors: Tensor) -> None:
         raise TypeError(f"{message}, with bool tensors is not supported; to invert a mask, use `~` or logical_not()")
 
 
+@elementwise("neg", operator="neg")
 class Neg(Function):
     kernel = scalar.neg
 
@@ -47,6 +49,7 @@ class Neg(Function):
         return -grad
 
 
+@elementwise("add", operator="add")
 class Add(Function):
     kernel, broadcasts = scalar.add, True
 
@@ -59,6 +62,7 @@ class Add(Function):
         return grad, grad
 
 
+@elementwise("sub", operator="sub")
 class Sub(Function):
     kernel, broadcasts = scalar.sub, True
 
@@ -72,6 +76,7 @@ class Sub(Function):
         return grad, -grad
 
 
+@elementwise("mul", operator="mul")
 class Mul(Function):
     kernel, broadcasts = scalar.mul, True
 
@@ -86,6 +91,7 @@ class Mul(Function):
         return grad * b if ctx.needs_input_grad[0] else None, grad * a if ctx.needs_input_grad[1] else None
 
 
+@elementwise("div", operator="truediv")
 class Div(Function):
     kernel, broadcasts = scalar.div, True
 
@@ -104,6 +110,7 @@ class Div(Function):
         return ga, gb
 
 
+@elementwise("pow", operator="pow")
 class Pow(Function):
     kernel, broadcasts = scalar.pow_, True
 
@@ -137,6 +144,7 @@ def _refuse_integer_zero_divisor(op: str, a: Tensor, b: Tensor) -> None:
         )
 
 
+@elementwise("floor_divide", operator="floordiv")
 class FloorDivide(Function):
     """a // b rounded towards -inf, as Python and PyTorch do. Not differentiable (as in PyTorch)."""
 
@@ -150,6 +158,7 @@ class FloorDivide(Function):
         raise RuntimeError("the derivative for 'floor_divide' is not implemented (it is zero almost everywhere)")
 
 
+@elementwise("remainder", operator="mod")
 class Remainder(Function):
     """a % b = a - (a // b) * b, with the sign of b (Python's %, `torch.remainder`)."""
 
@@ -191,6 +200,7 @@ class Elementwise(Function):
         return cls.chain(grad, t)
 
 
+@elementwise("exp", floats=True)
 class Exp(Elementwise):
     kernel, saves = scalar.exp, "output"
 
@@ -199,6 +209,7 @@ class Exp(Elementwise):
         return grad * out
 
 
+@elementwise("log", floats=True)
 class Log(Elementwise):
     kernel = scalar.log
 
@@ -207,6 +218,7 @@ class Log(Elementwise):
         return grad / a
 
 
+@elementwise("sqrt", floats=True)
 class Sqrt(Elementwise):
     kernel, saves = scalar.sqrt, "output"
 
@@ -215,6 +227,7 @@ class Sqrt(Elementwise):
         return grad / (2 * out)
 
 
+@elementwise("sigmoid", floats=True)
 class Sigmoid(Elementwise):
     kernel, saves = scalar.sigmoid, "output"
 
@@ -223,6 +236,7 @@ class Sigmoid(Elementwise):
         return grad * s * (1 - s)
 
 
+@elementwise("tanh", floats=True)
 class Tanh(Elementwise):
     kernel, saves = scalar.tanh, "output"
 
@@ -231,6 +245,7 @@ class Tanh(Elementwise):
         return grad * (1 - t * t)
 
 
+@elementwise("relu")
 class ReLU(Elementwise):
     kernel = scalar.relu
 
@@ -254,6 +269,7 @@ class Gate(Function):
         return None, Gate.apply(a, grad)
 
 
+@elementwise("abs", operator="abs")
 class Abs(Elementwise):
     kernel = scalar.abs_
 
@@ -262,6 +278,7 @@ class Abs(Elementwise):
         return grad * ((a > 0).type_as(a) - (a < 0))  # sign(a)
 
 
+@elementwise("sin", floats=True)
 class Sin(Elementwise):
     kernel = scalar.sin
 
@@ -270,6 +287,7 @@ class Sin(Elementwise):
         return grad * a.cos()
 
 
+@elementwise("cos", floats=True)
 class Cos(Elementwise):
     kernel = scalar.cos
 
@@ -278,6 +296,7 @@ class Cos(Elementwise):
         return -grad * a.sin()
 
 
+@elementwise("log1p", floats=True)
 class Log1p(Elementwise):
     """log(1 + a), accurate where a is tiny."""
 
@@ -288,6 +307,7 @@ class Log1p(Elementwise):
         return grad / (1 + a)
 
 
+@elementwise("expm1", floats=True)
 class Expm1(Elementwise):
     """exp(a) - 1, accurate where a is tiny."""
 
@@ -301,6 +321,7 @@ class Expm1(Elementwise):
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
+@elementwise("erf", floats=True)
 class Erf(Elementwise):
     """The error function (2 / sqrt(pi)) * integral of exp(-t²) from 0 to a: exact GELU needs it."""
 
@@ -328,6 +349,7 @@ class Where(Function):
         return None, Where.apply(cond, grad, zero), Where.apply(cond, zero, grad)
 
 
+@elementwise("maximum")
 class Maximum(Function):
     """Elementwise max; at ties the gradient is split evenly, as in PyTorch."""
 
@@ -346,6 +368,7 @@ class Maximum(Function):
         return grad * share_a, grad * (1 - share_a)
 
 
+@elementwise("minimum")
 class Minimum(Maximum):
     kernel = scalar.minimum
 

@@ -4,8 +4,8 @@ from their functional op (`x.flip(0, 1)`, `x.view(2, 3)`).
 A base class of `Tensor`, kept apart so that `tensor.py` shows the data structure. Each
 operator builds a `Function` (autograd records it); comparisons are not differentiable; in-place
 updates are refused on tensors that need a gradient unless autograd is off (`mt.no_grad()`).
-The ops that take the tensor first (`x.sum(1)`, `x.exp()`) are defined once, in `core.ops`
-or `core.views`, and become methods there (`tensor_method`).
+The ops that take the tensor first (`x.sum(1)`, `x.exp()`) and the arithmetic operators
+(`a + b`, `-a`) are defined once, with their op (`core.public`), and become methods there.
 """
 
 from __future__ import annotations
@@ -169,9 +169,6 @@ class TensorOperators:
         return self.fill_(0.0)
 
     # ------------------------------------------------------------------ aliases
-    def pow(self, exponent: Any) -> Tensor:
-        return self**exponent
-
     def matmul(self, other: Any) -> Tensor:
         return self @ other
 

@@ -1,4 +1,7 @@
-"""The functional API (`mt.exp(x)`, `mt.sum(x, dim=1)`, ...): the same ops as the Tensor methods.
+"""The ops that are more than one Function's `apply`: reductions (`mt.sum(x, dim=1)`), masks,
+`where`, gather / scatter, softmax and friends. Each is defined once with `@op` (`core.public`),
+which makes it `mt.<name>` and the method `x.<name>(...)` too; the elementwise ops (`mt.exp`,
+`a + b`) are declared on their Functions in `core.functions`.
 
 Composite ops (mean, softmax, log_softmax, logsumexp, var, std, norm, isnan, isfinite) are built
 from primitive Functions, so their gradients come from the primitives' backward rules.
@@ -15,10 +18,10 @@ from ..backends import scalar
 from ..backends import shape as S
 from . import functions as F
 from . import return_types, views
-from .autograd import Function
 from .creation import arange
 from .dtype import bool_
-from .tensor import Tensor, tensor_method
+from .public import as_floating, op
+from .tensor import Tensor
 
 Dim = int | tuple[int, ...] | list[int] | None
 
@@ -41,104 +44,14 @@ def _counting(x: Tensor) -> Tensor:
     return x.long() if x.dtype == bool_ else x
 
 
-def _floating(x: Tensor) -> Tensor:
-    """Integer inputs of float ops (exp, log, softmax, ...) become float32, as PyTorch promotes them."""
-    return x if x.dtype.kind == "f" else x.float()
-
-
-@tensor_method
-def exp(x: Tensor) -> Tensor:
-    return F.Exp.apply(_floating(x))
-
-
-@tensor_method
-def log(x: Tensor) -> Tensor:
-    return F.Log.apply(_floating(x))
-
-
-@tensor_method
-def sqrt(x: Tensor) -> Tensor:
-    return F.Sqrt.apply(_floating(x))
-
-
-@tensor_method
-def sigmoid(x: Tensor) -> Tensor:
-    return F.Sigmoid.apply(_floating(x))
-
-
-@tensor_method
-def tanh(x: Tensor) -> Tensor:
-    return F.Tanh.apply(_floating(x))
-
-
-@tensor_method
-def sin(x: Tensor) -> Tensor:
-    return F.Sin.apply(_floating(x))
-
-
-@tensor_method
-def cos(x: Tensor) -> Tensor:
-    return F.Cos.apply(_floating(x))
-
-
-@tensor_method
-def log1p(x: Tensor) -> Tensor:
-    """log(1 + x), accurate for tiny x (where 1 + x rounds to 1)."""
-    return F.Log1p.apply(_floating(x))
-
-
-@tensor_method
-def expm1(x: Tensor) -> Tensor:
-    """exp(x) - 1, accurate for tiny x."""
-    return F.Expm1.apply(_floating(x))
-
-
-@tensor_method
-def erf(x: Tensor) -> Tensor:
-    """The Gauss error function."""
-    return F.Erf.apply(_floating(x))
-
-
-@tensor_method
-def relu(x: Tensor) -> Tensor:
-    return F.ReLU.apply(x)
-
-
-@tensor_method
-def abs(x: Tensor) -> Tensor:  # noqa: A001  (PyTorch's name)
-    return F.Abs.apply(x)
-
-
-@tensor_method
-def maximum(x: Tensor, other: Any) -> Tensor:
-    return F.Maximum.apply(x, x._lift(other))
-
-
-@tensor_method
-def minimum(x: Tensor, other: Any) -> Tensor:
-    return F.Minimum.apply(x, x._lift(other))
-
-
-@tensor_method
-def floor_divide(x: Tensor, other: Any) -> Tensor:
-    """a // b rounded towards -inf (PyTorch's and Python's rule: -7 // 2 == -4). No gradient."""
-    return F.FloorDivide.apply(x, x._lift(other))
-
-
-@tensor_method
-def remainder(x: Tensor, other: Any) -> Tensor:
-    """a % b with the sign of b (PyTorch's and Python's rule: -7 % 2 == 1)."""
-    return F.Remainder.apply(x, x._lift(other))
-
-
-@tensor_method
+@op
 def isnan(x: Tensor) -> Tensor:
     """A mask, true where x is nan (nan is the one value that differs from itself)."""
     x = x.detach()
     return x != x
 
 
-@tensor_method
+@op
 def isfinite(x: Tensor) -> Tensor:
     """A mask, true where x is neither inf nor nan (a nan compares false with everything)."""
     return x.detach().abs() < float("inf")
@@ -153,34 +66,34 @@ def _mask(x: Any, like: Tensor | None = None) -> Tensor:
     return x if x.dtype == bool_ else x._zip(scalar.ne, x._full((), 0), dtype=bool_)
 
 
-@tensor_method
+@op
 def logical_not(x: Tensor) -> Tensor:
     """True where x is zero (or false)."""
     return _mask(x)._zip(scalar.eq, x._full((), False, bool_), dtype=bool_)
 
 
-@tensor_method
+@op
 def logical_and(x: Tensor, other: Any) -> Tensor:
     return _mask(x)._zip(scalar.mul, _mask(other, x))
 
 
-@tensor_method
+@op
 def logical_or(x: Tensor, other: Any) -> Tensor:
     return _mask(x)._zip(scalar.add, _mask(other, x))
 
 
-@tensor_method
+@op
 def logical_xor(x: Tensor, other: Any) -> Tensor:
     return _mask(x)._zip(scalar.ne, _mask(other, x))
 
 
-@tensor_method
+@op
 def any(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where some element (along `dim`, or of all) is non-zero."""
     return sum(_mask(x), dim, keepdim) > 0
 
 
-@tensor_method
+@op
 def all(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where every element (along `dim`, or of all) is non-zero; true for an empty tensor."""
     return sum(logical_not(x), dim, keepdim) == 0
@@ -213,13 +126,14 @@ Tensor.__xor__ = Tensor.__rxor__ = _bitwise("^", logical_xor)
 Tensor.__invert__ = _invert
 
 
+@op(method=False)
 def where(cond: Tensor, a: Any, b: Any) -> Tensor:
     """Elementwise `a if cond else b` (cond: any tensor, non-zero means true)."""
     ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else cond
     return F.Where.apply(cond, ref._lift(a), ref._lift(b))
 
 
-@tensor_method
+@op
 def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
     """`value` where `mask` is set, `x` elsewhere (`torch.masked_fill`); no gradient where filled."""
     if isinstance(value, Tensor) and value.ndim:
@@ -265,7 +179,7 @@ def _leading(t: Tensor, index: Tensor, dim: int) -> Tensor:
     return t[key] if builtins.any(i < n for d, (i, n) in enumerate(zip(index.shape, t.shape)) if d != dim) else t
 
 
-@tensor_method
+@op
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """out[i][j][k] = x[i][index[i][j][k]][k] for dim=1, and so on (`torch.gather`); out has the
     index's shape. Built from a one-hot mask: out[..., j] = sum over i of where(index[..., j] == i, x[..., i], 0),
@@ -307,36 +221,35 @@ def _scatter(x: Tensor, dim: int, index: Tensor, src: Any, op: str, add: bool) -
     return out.reshape(()) if was_scalar else out
 
 
-@tensor_method
+@op
 def scatter(x: Tensor, dim: int, index: Tensor, src: Any) -> Tensor:
     """A copy of `x` with out[i][index[i][j][k]][k] = src[i][j][k] for dim=1 (`torch.scatter`);
     `src` may be a number. Where the index names a place twice, the last write wins."""
     return _scatter(x, dim, index, src, "scatter", add=False)
 
 
-@tensor_method
+@op
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """A copy of `x` with src[i][j][k] added at out[i][index[i][j][k]][k] for dim=1 (`torch.scatter_add`):
     gather's adjoint, summing repeated places."""
     return _scatter(x, dim, index, src, "scatter_add", add=True)
 
 
-@tensor_method
+@op
 def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     if min is not None:
-        x = maximum(x, min)
+        x = x.maximum(min)
     if max is not None:
-        x = minimum(x, max)
+        x = x.minimum(max)
     return x
 
 
-@tensor_method
+@op
 def sum(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     dims = _dims(x, dim)
     x = out = _counting(x)
-    if dim is None and x.ndim > 1:  # one pass over the flattened tensor
-        out = x.reshape(-1)
-        out = F.Sum.apply(out, dim=0).reshape((1,) * x.ndim)
+    if dim is None and x.ndim > 1:  # one pass over the flattened tensor, then straight to the result's shape
+        return F.Sum.apply(x.reshape(-1), dim=0).reshape((1,) * x.ndim if keepdim else ())
     elif x.ndim == 0:
         return x.reshape(()) if not keepdim else x
     else:
@@ -345,16 +258,16 @@ def sum(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A
     return _drop(out, dims, keepdim)
 
 
-@tensor_method
+@op
 def mean(x: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:
     count = 1
     for d in _dims(x, dim):
         count *= x.shape[d]
     # an empty reduction divides 0 by 0: nan, as in PyTorch
-    return sum(_floating(x), dim, keepdim) / count
+    return sum(as_floating(x), dim, keepdim) / count
 
 
-@tensor_method
+@op
 def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     """Product of the elements (over all, or along one `dim`); the gradient is exact with zeros."""
     x = _counting(x)
@@ -367,7 +280,7 @@ def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return _drop(F.Prod.apply(x, dim=d), [d], keepdim)
 
 
-@tensor_method
+@op
 def cumsum(x: Tensor, dim: int) -> Tensor:
     """Running sum along `dim`: out[i] = x[0] + ... + x[i]."""
     x = _counting(x)
@@ -377,7 +290,7 @@ def cumsum(x: Tensor, dim: int) -> Tensor:
     return F.CumSum.apply(x, dim=S.normalize_dim(dim, x.ndim))
 
 
-@tensor_method
+@op
 def var(
     x: Tensor,
     dim: Dim = None,
@@ -395,13 +308,13 @@ def var(
     count = 1
     for d in _dims(x, dim):
         count *= x.shape[d]
-    x = _floating(x)
+    x = as_floating(x)
     centred = x - mean(x, dim, keepdim=True)
     # one element with the unbiased default divides 0 by 0: nan, as in PyTorch
     return sum(centred * centred, dim, keepdim) / builtins.max(count - correction, 0)
 
 
-@tensor_method
+@op
 def std(
     x: Tensor,
     dim: Dim = None,
@@ -411,10 +324,10 @@ def std(
     correction: float | None = None,
 ) -> Tensor:
     """Standard deviation: sqrt(var(x, dim, correction=...)); same arguments as `var`."""
-    return sqrt(var(x, dim, keepdim, unbiased, correction=correction))
+    return var(x, dim, keepdim, unbiased, correction=correction).sqrt()
 
 
-@tensor_method
+@op
 def norm(x: Tensor, p: float | str = 2, dim: Dim = None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over `dim` (all elements when None): (sum |x|^p)^(1/p), max |x| for p=inf,
     min |x| for p=-inf, the number of non-zeros for p=0; 'fro' is p=2. As `torch.linalg.vector_norm`,
@@ -442,7 +355,7 @@ def norm(x: Tensor, p: float | str = 2, dim: Dim = None, keepdim: bool = False) 
         # the double `where`: sqrt'(0) is inf, so the zero norms are taken from a constant branch
         # and the sqrt only sees positive values, which keeps the gradient at a zero vector 0, not nan
         zero = squares == 0
-        return where(zero, 0.0, sqrt(where(zero, 1.0, squares)))
+        return where(zero, 0.0, where(zero, 1.0, squares).sqrt())
     return sum(x.abs() ** p, dim, keepdim) ** (1.0 / p)
 
 
@@ -460,7 +373,7 @@ def _keep(out: Tensor, x: Tensor, dims: list[int], keepdim: bool) -> Tensor:
     return out.reshape(tuple(1 if d in dims else s for d, s in enumerate(x.shape)))
 
 
-@tensor_method
+@op
 def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
     """The largest element (a tensor), or along `dim` the named tuple `(values, indices)`, as PyTorch.
 
@@ -473,7 +386,7 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noq
     return return_types.max(_max_values(x, dim, keepdim), argmax(x, dim, keepdim))
 
 
-@tensor_method
+@op
 def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
     """The smallest element, or along `dim` the named tuple `(values, indices)` (see `max`)."""
     F.check_nonempty("min", x, dim)
@@ -494,27 +407,27 @@ def _max_values(x: Tensor, dim: int, keepdim: bool) -> Tensor:
     return _drop(F.Max.apply(x, dim=d, ties="first"), [d], keepdim)
 
 
-@tensor_method
+@op
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return F.argmax(x, dim, keepdim)
 
 
-@tensor_method
+@op
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     F.check_nonempty("argmin", x, dim)
     return F.argmax(-_counting(x.detach()), dim, keepdim)
 
 
-@tensor_method
+@op
 def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) without overflow: shift by the (constant) max first."""
-    x = _floating(x)
+    x = as_floating(x)
     if x.ndim == 0:
         F.check_scalar_dim("logsumexp", dim)
         return logsumexp(x.reshape(1), 0, keepdim).reshape(())
     d = S.normalize_dim(dim, x.ndim)
     shift = _shift(x, d)
-    out = log(sum(exp(x - shift), d, keepdim=True)) + shift
+    out = sum((x - shift).exp(), d, keepdim=True).log() + shift
     return _drop(out, [d], keepdim)
 
 
@@ -524,71 +437,37 @@ def _shift(x: Tensor, d: int) -> Tensor:
     return where(shift.abs() == float("inf"), 0.0, shift) if shift.dtype.kind == "f" else shift
 
 
-@tensor_method
+@op
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x), computed as (x - max) - log(sum(exp(x - max))) to keep float32 precision."""
-    x = _floating(x)
+    x = as_floating(x)
     if x.ndim == 0:
         F.check_scalar_dim("log_softmax", dim)
         return log_softmax(x.reshape(1), 0).reshape(())
     d = S.normalize_dim(dim, x.ndim)
     z = x - _shift(x, d)
-    return z - log(sum(exp(z), d, keepdim=True))
+    return z - sum(z.exp(), d, keepdim=True).log()
 
 
-@tensor_method
+@op
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    x = _floating(x)
+    x = as_floating(x)
     if x.ndim == 0:
         F.check_scalar_dim("softmax", dim)
         return softmax(x.reshape(1), 0).reshape(())
     d = S.normalize_dim(dim, x.ndim)
-    e = exp(x - _max_values(x, d, keepdim=True).detach())
+    e = (x - _max_values(x, d, keepdim=True).detach()).exp()
     return e / sum(e, d, keepdim=True)
 
 
+@op(method=False)
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     return F.matmul(a, b)
 
 
-cat = views.cat
-concatenate = views.cat
-stack = views.stack
-index_select = views.index_select
-split = views.split
-chunk = views.chunk
-flip = views.flip
-
-
-
 # ---------------------------------------------------------------------- operators
-# `a + b` is Add and `2 - a` is Sub with the operands swapped; a Python number or array becomes a
-# tensor on the other operand's backend first (`Tensor._lift`).
-def _operator(function: type[Function], name: str) -> None:
-    def operator(x: Tensor, other: Any) -> Tensor:
-        return function.apply(x, x._lift(other))
-
-    def reflected(x: Tensor, other: Any) -> Tensor:
-        return function.apply(x._lift(other), x)
-
-    operator.__name__, reflected.__name__ = f"__{name}__", f"__r{name}__"
-    setattr(Tensor, operator.__name__, operator)
-    setattr(Tensor, reflected.__name__, reflected)
-
-
-_operator(F.Add, "add")
-_operator(F.Sub, "sub")
-_operator(F.Mul, "mul")
-_operator(F.Div, "truediv")
-_operator(F.Pow, "pow")
-_operator(F.FloorDivide, "floordiv")
-_operator(F.Remainder, "mod")
-
-
-def _neg(x: Tensor) -> Tensor:
-    return F.Neg.apply(x)
-
-
+# `a + b`, `-a`, `abs(a)`, ... are declared with their Functions (`core.functions`, `@elementwise`);
+# `a @ b` lifts a number or array operand first, as they do.
 def _matmul(x: Tensor, other: Any) -> Tensor:
     return F.matmul(x, x._lift(other))
 
@@ -597,7 +476,5 @@ def _rmatmul(x: Tensor, other: Any) -> Tensor:
     return F.matmul(x._lift(other), x)
 
 
-Tensor.__neg__ = _neg
 Tensor.__matmul__ = _matmul
 Tensor.__rmatmul__ = _rmatmul
-Tensor.__abs__ = abs

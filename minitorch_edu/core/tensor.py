@@ -309,12 +309,14 @@ class Tensor(TensorOperators):
     def _zip(self, fn: Any, other: Tensor, out: Tensor | None = None, dtype: Any = None) -> Tensor:
         """`fn` over pairs of broadcast elements, computed in the promoted dtype; written into `out`,
         or a new tensor of `dtype` (default: the promoted dtype; comparisons ask for bool)."""
-        _check_same_device(self, other)
+        if other.backend is not self.backend:
+            _check_same_device(self, other)
         shape = S.broadcast_shapes(self.shape, other.shape)
-        common = self.dtype
-        if other.dtype != common:  # a 0-d operand does not widen a tensor with dimensions (PyTorch)
-            common = promote_operands(common, len(self.shape), other.dtype, len(other.shape))
-        a, b = self._cast_raw(common), other._cast_raw(common)
+        a, b = self, other
+        common = self._storage.dtype
+        if other._storage.dtype != common:  # a 0-d operand does not widen a tensor with dimensions (PyTorch)
+            common = promote_operands(common, len(self.shape), other._storage.dtype, len(other.shape))
+            a, b = self._cast_raw(common), other._cast_raw(common)
         a_strides = S.expand_strides(a.shape, a._strides, shape)
         b_strides = S.expand_strides(b.shape, b._strides, shape)
         if out is None:
@@ -382,13 +384,6 @@ def _run_deferred_checks(t: Tensor) -> None:
                 f"(valid indices are 0 to {n_classes - 1}); checked on the device"
             )
     t._deferred_checks = ()
-
-
-def tensor_method(fn: Any) -> Any:
-    """Make the op `fn(x, ...)` a Tensor method too: `x.sum(1)` is `mt.sum(x, 1)`, one definition
-    for both (the ops in `core.ops` and `core.views` that take the tensor first say so with this)."""
-    setattr(Tensor, fn.__name__, fn)
-    return fn
 
 
 def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:

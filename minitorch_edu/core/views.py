@@ -18,7 +18,8 @@ from .autograd import Context, Function, is_grad_enabled, unbroadcast
 from .creation import tensor
 from .dtype import as_dtype, is_floating
 from .functions import Where, _narrow, _positions_along, lowest
-from .tensor import Tensor, _shape_args, tensor_method
+from .public import op, tensor_method
+from .tensor import Tensor, _shape_args
 
 
 class View(Function):
@@ -184,6 +185,7 @@ class Cat(Function):
         return tuple(grads)
 
 
+@op(method=False)
 def cat(tensors: Any, dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension (`torch.cat`)."""
     tensors = list(tensors)
@@ -207,6 +209,7 @@ def cat(tensors: Any, dim: int = 0) -> Tensor:
     return Cat.apply(*tensors, dim=dim)
 
 
+@op(method=False)
 def stack(tensors: Any, dim: int = 0) -> Tensor:
     """Join equally-shaped tensors along a new dimension (`torch.stack`)."""
     tensors = list(tensors)
@@ -257,7 +260,7 @@ def _all_finite(t: Tensor) -> bool:
     return bool(flat._reduce(scalar.minimum, 0, 1.0).item())
 
 
-@tensor_method
+@op
 def index_select(a: Tensor, dim: int, index: Any) -> Tensor:
     """Rows (along `dim`) picked by an integer index, differentiable, on every backend.
 
@@ -335,7 +338,7 @@ def split(a: Tensor, split_size_or_sections: int | Any, dim: int = 0) -> tuple[T
     return tuple(pieces)
 
 
-@tensor_method
+@op
 def chunk(a: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """`chunks` views of equal size ceil(n / chunks) along `dim` (the last may be shorter, and there
     may be fewer pieces when the sizes do not work out, as in `torch.chunk`)."""
@@ -371,6 +374,7 @@ def _flipped(a: Tensor, dims: tuple[int, ...]) -> Tensor:
     return out
 
 
+@op(method=False)  # the method is `x.flip(0, 1)` (below)
 def flip(a: Tensor, dims: int | Any) -> Tensor:
     """Reverse the order of elements along `dims` (`torch.flip`): a copy, as in PyTorch."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
@@ -568,4 +572,5 @@ Tensor.__getitem__ = _getitem
 Tensor.__setitem__ = _setitem
 Tensor.flip = _flip_method
 Tensor.repeat = _repeat_method
-tensor_method(split)
+op(split)
+op(cat, name="concatenate", method=False)  # NumPy's name

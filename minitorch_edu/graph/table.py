@@ -2,9 +2,10 @@
 
 Tracing records `Function` classes; everything after it (printing, passes, fusion, drawing,
 ONNX export) speaks the IR names below. Elementwise ops need no entry: a scalar function is named
-after itself, and a Function that declares its `kernel` is fused. The other ops are listed by
-hand. An op missing from the table still traces and replays (eagerly); it just is never fused,
-and the ONNX exporter names it as unsupported.
+after itself, and a Function that declares its `kernel` (a function of `backends.scalar`) is
+fused, wherever it is defined. The other ops are listed by hand. An op missing from the table
+still traces and replays (eagerly); it just is never fused, and the ONNX exporter names it as
+unsupported.
 
 Raw kernels run on traced tensors outside any `Function` (comparisons such as `x > 0`, casts)
 become IR ops named after their scalar function (`gt`, `cast`, ...).
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends import scalar
-from ..core.autograd import Function
 
 
 @dataclass(frozen=True)
@@ -57,14 +57,7 @@ def _function_table() -> dict[type, OpInfo]:
     from ..nn import conv_functions as C
     from ..nn import functional as NF
 
-    # an elementwise Function names its scalar function as `kernel`: a new one needs no entry here
-    table = {
-        cls: OpInfo(SCALAR_NAMES[cls.kernel], "elementwise", cls.kernel)
-        for module in (F, V)
-        for cls in vars(module).values()
-        if isinstance(cls, type) and issubclass(cls, Function) and cls.kernel is not None
-    }
-    table[F.Where] = OpInfo("where", "elementwise", None)  # three operands: its own template
+    table = {F.Where: OpInfo("where", "elementwise", None)}  # three operands: its own template
     table.update(
         {
             F.Sum: OpInfo("sum", "reduce"),  # options: dim (kept as size 1)
@@ -101,6 +94,9 @@ def function_info(cls: type, options: dict[str, Any]) -> OpInfo:
     info = _function_table().get(cls)
     if info is not None:
         return info
+    kernel = getattr(cls, "kernel", None)
+    if kernel in SCALAR_NAMES:  # an elementwise Function over the op vocabulary, wherever it is defined
+        return OpInfo(SCALAR_NAMES[kernel], "elementwise", kernel)
     return OpInfo(cls.__name__.lstrip("_").lower(), "other")
 
 

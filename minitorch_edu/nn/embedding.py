@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..core.creation import tensor, zeros
-from ..core.ops import index_select
 from ..core.tensor import Tensor
+from ..core.views import index_select
 from . import init
 from .module import Module, Parameter
 

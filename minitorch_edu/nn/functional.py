@@ -16,10 +16,13 @@ from ..backends import scalar
 from ..core import ops
 from ..core.autograd import Context, Function, is_grad_enabled, no_grad
 from ..core.creation import arange, rand, tensor
-from ..core.ops import log_softmax, relu, sigmoid, softmax, tanh
+from ..core.functions import ReLU, Sigmoid, Tanh
+from ..core.ops import log_softmax, softmax
 from ..core.tensor import Tensor
 from ..core.views import ConstantPad
 from .conv_functions import avg_pool2d, conv1d, conv2d, max_pool2d
+
+relu, sigmoid, tanh = ReLU.op, Sigmoid.op, Tanh.op  # mt.relu, mt.sigmoid, mt.tanh
 
 __all__ = [
     "avg_pool2d",
@@ -61,7 +64,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     0.5 x (1 + erf(x / sqrt(2))). `approximate='tanh'` is the older approximation
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), within 1e-3 of it."""
     if approximate == "none":
-        return 0.5 * x * (1.0 + ops.erf(x * _SQRT_HALF))
+        return 0.5 * x * (1.0 + (x * _SQRT_HALF).erf())
     if approximate == "tanh":
         return 0.5 * x * (1.0 + tanh(_GELU_C * (x + 0.044715 * x * x * x)))
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
@@ -82,7 +85,7 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     # exp only sees the non-positive part: for large x, exp(x) = inf in the unused branch would
     # turn its zero gradient into 0 * inf = nan
     negative = ops.where(x > 0, 0.0, x)
-    return ops.where(x > 0, x, alpha * ops.expm1(negative))
+    return ops.where(x > 0, x, alpha * negative.expm1())
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -90,7 +93,7 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     where the two agree to float precision)."""
     linear = x * beta > threshold
     z = ops.where(linear, 0.0, x * beta)  # keeps exp from overflowing in the branch not taken
-    return ops.where(linear, x, ops.log1p(ops.exp(z)) / beta)
+    return ops.where(linear, x, z.exp().log1p() / beta)
 
 
 def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
@@ -312,7 +315,7 @@ class _BCEWithLogits(Function):
     @staticmethod
     def forward(ctx: Context, x: Tensor, y: Tensor) -> Tensor:
         ctx.save_for_backward(x, y)
-        return relu(x) - x * y + ops.log(1.0 + ops.exp(-ops.abs(x)))
+        return relu(x) - x * y + (1.0 + (-x.abs()).exp()).log()
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, Tensor]:
@@ -350,7 +353,7 @@ class _BCE(Function):
         p, y = ctx.saved_tensors
         gp = gy = None
         if ctx.needs_input_grad[0]:
-            gp = grad * (p - y) / ops.maximum(p * (1.0 - p), 1e-12)
+            gp = grad * (p - y) / (p * (1.0 - p)).maximum(1e-12)
         if ctx.needs_input_grad[1]:
             log_p, log_not_p = _clamped_logs(p)
             gy = grad * (log_not_p - log_p)
@@ -358,7 +361,7 @@ class _BCE(Function):
 
 
 def _clamped_logs(p: Tensor) -> tuple[Tensor, Tensor]:
-    return ops.clamp(ops.log(p), min=-100.0), ops.clamp(ops.log(1.0 - p), min=-100.0)
+    return p.log().clamp(min=-100.0), (1.0 - p).log().clamp(min=-100.0)
 
 
 def binary_cross_entropy(

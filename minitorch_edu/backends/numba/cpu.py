@@ -144,9 +144,13 @@ def tensor_map(fn: Callable[[float], float]) -> Kernel:
 
     def kernel(out, out_strides, a, a_strides, shape) -> None:
         shape, (so, sa) = coalesce(shape, out_strides, a_strides)
-        size = _rows(shape) * shape[-1]
+        rows = _rows(shape)
+        size = rows * shape[-1]
         if _flat(shape, so, sa):
             _launch(k, "map_flat", size, out, a, size)
+            return
+        if len(shape) > 1 or size < SERIAL_BELOW:  # one piece: launched as it is (the common small case)
+            _launch(k, "map_strided", size, out, so, a, sa, shape, rows)
             return
         for (oo, oa), part, (po, pa) in _pieces(shape, [so, sa]):
             work = _rows(part) * part[-1]
@@ -160,11 +164,14 @@ def tensor_zip(fn: Callable[[float, float], float]) -> Kernel:
 
     def kernel(out, out_strides, a, a_strides, b, b_strides, shape) -> None:
         shape, (so, sa, sb) = coalesce(shape, out_strides, a_strides, b_strides)
-        size = _rows(shape) * shape[-1]
+        rows = _rows(shape)
+        size = rows * shape[-1]
         if _flat(shape, so, sa, sb):
             _launch(k, "zip_flat", size, out, a, b, size)
         elif size >= SERIAL_BELOW and len(shape) == 2 and min(shape) >= TILE and _crossed(so, sa, sb):
             _launch(k, "zip_tiled", size, out, so, a, sa, b, sb, shape, TILE)
+        elif len(shape) > 1 or size < SERIAL_BELOW:  # one piece: launched as it is (the common small case)
+            _launch(k, "zip_strided", size, out, so, a, sa, b, sb, shape, rows)
         else:
             for (oo, oa, ob), part, (po, pa, pb) in _pieces(shape, [so, sa, sb]):
                 work = _rows(part) * part[-1]
