@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .core.creation import tensor
 from .core.tensor import Tensor
 
 META = "__meta__"
@@ -89,7 +90,6 @@ def load(path: str | os.PathLike[str], map_location: Any = None, as_numpy: bool 
     With `as_numpy=True` tensors come back as NumPy arrays. A plain `.npz` without metadata loads
     as a dict of name -> tensor.
     """
-    from .core.creation import tensor
 
     try:
         archive = np.load(path, allow_pickle=False)

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from . import course  # knows the chapter's references (for the sealed checks)
+
 Hint = str | tuple[Callable[[Any, Any], bool], str]
 
 __all__ = [
@@ -226,7 +228,6 @@ def part(name: str, hidden: bool = False) -> Iterator[None]:
     On success the visible block prints one line; a hidden block prints nothing.
     """
     __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
-    from . import course  # course knows the chapter's references; testing is usable without it
 
     with course.sealed(name):
         try:

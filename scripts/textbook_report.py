@@ -139,9 +139,11 @@ def import_graph() -> dict[str, Any]:
         tree = ast.parse(path.read_text())
         is_package = path.name == "__init__.py"
         top_level = _top_level_imports(tree)
+        type_only = {id(n) for stmt in ast.walk(tree) if isinstance(stmt, ast.If)
+                     and "TYPE_CHECKING" in ast.unparse(stmt.test) for n in ast.walk(stmt)}
         for node in ast.walk(tree):
-            if not isinstance(node, (ast.Import, ast.ImportFrom)):
-                continue
+            if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in type_only:
+                continue  # an import for type checkers never runs
             if isinstance(node, ast.ImportFrom) and node.module == "__future__":
                 continue
             targets = [t for t in _resolve(mod, is_package, node, modules) if t in modules and t != mod]

@@ -4,8 +4,8 @@ Bottom: the op vocabulary (`backends/scalar.py`) and shapes (`backends/shape.py`
 the package. The backends import only each other (never core's Tensor or autograd, nor nn, optim,
 train). `nn` never imports `train` (train binds the Keras-style methods onto Module), optim and
 data import neither nn nor train, and no two sub-packages import each other, directly or around
-a loop. Still open inside `core/`: autograd, creation, functions, operators, ops, tensor and views
-import each other through imports inside functions (`scripts/textbook_report.py` lists them).
+a loop. An import inside a function is only ever a deliberately lazy part: `mt.jit`'s graph
+package, the CUDA kernels, numba's cache directory for generated code, and the matplotlib drawing.
 """
 
 from __future__ import annotations
@@ -124,3 +124,30 @@ def test_no_cycle_between_sub_packages(graph: dict[str, set[str]]) -> None:
 
     loops = sorted(layer for layer in layers if layer in reachable(layer))
     assert loops == [], f"sub-packages on an import loop: {loops}"
+
+
+# (module, the package module it imports lazily): the parts that load on first use only
+DELIBERATELY_LAZY = {
+    ("minitorch_edu", "minitorch_edu.graph.jit"),  # mt.jit: graph and its code generation on first use
+    ("minitorch_edu.backends.cuda.memory", "minitorch_edu.backends.cuda.kernels"),  # CUDA on first use
+    ("minitorch_edu.graph.codegen", "minitorch_edu.backends.cuda.kernels"),
+    ("minitorch_edu.graph.codegen", "minitorch_edu.backends.numba.cache"),
+    ("minitorch_edu.graph.ir", "minitorch_edu.graph.draw"),  # matplotlib, only to draw
+}
+
+
+def test_imports_inside_functions_are_only_the_deliberately_lazy_parts() -> None:
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    lazy = set()
+    for module, path in files.items():
+        tree = ast.parse(path.read_text())
+        top = {id(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+        for node in _runtime_imports(tree):
+            if id(node) not in top and not _inside_module_level_block(tree, node):
+                lazy |= {(module, t) for t in _targets(module, path.name == "__init__.py", node, set(files))}
+    assert lazy <= DELIBERATELY_LAZY, f"imports inside functions: {sorted(lazy - DELIBERATELY_LAZY)}"
+
+
+def _inside_module_level_block(tree: ast.Module, node: ast.AST) -> bool:
+    """An import in a module-level try/if (an optional dependency), which runs at import time."""
+    return any(isinstance(stmt, (ast.Try, ast.If)) and node in ast.walk(stmt) for stmt in tree.body)

@@ -1113,6 +1113,9 @@ plt.show()
 #   `MatMul` with its versions: their backward rules are tensor math, as yours are, so PyTorch's
 #   `backward(create_graph=True)` works there too (the backward pass is recorded and can be differentiated
 #   again: `mt.autograd.grad(loss, x, create_graph=True)` is the start of a Hessian-vector product).
+#   There each op is written once: `@elementwise("mul", operator="mul")` above `class Mul` is what makes
+#   `mt.mul`, `x.mul(y)` and `x * y` (see `minitorch_edu/core/public.py`; PyTorch generates the same
+#   three from one entry of its `native_functions.yaml`).
 # - Your `unbroadcast` lives in `minitorch_edu/core/autograd.py`: the package's engine applies it once, to
 #   the gradients of every op that says it broadcasts (`broadcasts = True`), as PyTorch's engine does with
 #   `sum_to`. Your own `Function`s are held to the strict contract: a gradient of the wrong shape is an error.

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ..core.creation import from_numpy
 from ..core.tensor import Tensor
+from .loader import _rng
 
 
 class Dataset:
@@ -43,8 +45,6 @@ class TensorDataset(Dataset):
     @property
     def tensors(self) -> tuple[Tensor, ...]:
         """The fields as Tensors (sharing memory with the arrays on the CPU)."""
-        from ..core.creation import from_numpy
-
         return tuple(from_numpy(a) for a in self.arrays)
 
     def __len__(self) -> int:
@@ -81,7 +81,6 @@ def random_split(
     dataset: Any, lengths: Sequence[int | float], generator: np.random.Generator | int | None = None
 ) -> list[Subset]:
     """Split into non-overlapping random subsets of the given lengths (or fractions summing to 1)."""
-    from .loader import _rng
 
     n = len(dataset)
     if all(isinstance(x, float) for x in lengths) and abs(sum(lengths) - 1) < 1e-6:

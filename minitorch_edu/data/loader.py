@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from ..core.creation import from_numpy
+from ..core.creation import generator as package_generator
 from ..core.tensor import Tensor
 
 
 def _rng(generator: np.random.Generator | int | None) -> np.random.Generator:
     if generator is None:
-        from ..core.creation import generator as package_generator
-
         return package_generator()
     if isinstance(generator, np.random.Generator):
         return generator
@@ -28,8 +28,6 @@ def _rng(generator: np.random.Generator | int | None) -> np.random.Generator:
 
 
 def _to_tensor(array: Any, device: Any) -> Any:
-    from ..core.creation import from_numpy
-
     if isinstance(array, Tensor):
         return array if device is None else array.to(device)
     array = np.asarray(array)

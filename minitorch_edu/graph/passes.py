@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core.autograd import no_grad
 from .ir import Graph, Node, Value
+from .table import function_info
 
 
 def _replace_uses(g: Graph, old: Value, new: Value) -> None:
@@ -88,8 +89,6 @@ FUSABLE_DTYPES = (np.dtype("float32"), np.dtype("float64"), np.dtype("bool"))
 
 def scalar_of(n: Node) -> object:
     """The per-element function of an elementwise node (None for `where` and unknown ones)."""
-    from .table import function_info
-
     return n.scalar if n.fn is None else function_info(n.fn, n.options).scalar
 
 

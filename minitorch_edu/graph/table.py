@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends import scalar
+from ..core import functions as F
+from ..core import views as V
+from ..nn import conv_functions as C
+from ..nn import functional as NF
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,7 @@ SCALAR_NAMES: dict[Callable[..., float], str] = {
 
 @functools.cache
 def _function_table() -> dict[type, OpInfo]:
-    """Function class -> OpInfo. Built on first use: nn's functions import lazily."""
-    from ..core import functions as F
-    from ..core import views as V
-    from ..nn import conv_functions as C
-    from ..nn import functional as NF
-
+    """Function class -> OpInfo, built once."""
     table = {F.Where: OpInfo("where", "elementwise", None)}  # three operands: its own template
     table.update(
         {

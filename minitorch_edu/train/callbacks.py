@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..serialization import save
+
 Logs = dict[str, Any]
 
 
@@ -173,8 +175,6 @@ class ModelCheckpoint(_Monitor):
         self.last_saved: str | None = None
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        from ..serialization import save
-
         if self.save_best_only:
             value = self._current(logs)
             if not self._improved(value):

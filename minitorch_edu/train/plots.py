@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from .keras import predict
+
 
 def _class1_probability(output: np.ndarray) -> np.ndarray:
     """P(class 1) from logits: sigmoid for one output, softmax for two; the class index for more."""
@@ -36,7 +38,6 @@ def plot_decision_boundary(
     """
     import matplotlib.pyplot as plt
 
-    from .keras import predict
 
     X = np.asarray(X.numpy() if hasattr(X, "numpy") else X, dtype=np.float32)
     y = np.asarray(y.numpy() if hasattr(y, "numpy") else y).reshape(-1)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numba import cuda
 
+from ..scalar import identity
 from . import kernels, memory
 from .kernels import simulated
 
@@ -166,7 +167,5 @@ class CudaStorage:
         out = tensor_class(flat, shape, strides, backend)
         target = _tensor_dtype(dtype)
         if target != dtype:
-            from ..scalar import identity
-
             out = out._map(identity, dtype=target)  # a device-side cast into supported dtype
         return out

@@ -30,6 +30,7 @@ from pathlib import Path
 import numba
 from numba.core.errors import TypingError
 
+from .. import scalar
 from ..base import Backend, Kernel, fused_in
 from ..shape import coalesce
 from . import conv, kernels, losses, optim, scan
@@ -192,8 +193,6 @@ def _crossed(*strides: tuple[int, int]) -> bool:
 
 def _associative(fn: Callable[..., float]) -> bool:
     """Whether folding `fn` in any order gives the same result (up to float rounding)."""
-    from .. import scalar
-
     fn = getattr(fn, "py_func", fn)
     return any(fn is getattr(scalar, name, None) for name in ("add", "mul", "maximum", "minimum", "max", "min"))
 
