@@ -230,6 +230,10 @@ def _copy_row(out, so, a, base, sa, shape, r):
         if s_a == -1:  # the innermost dim flipped: read backwards
             for j in range(n):
                 o[j] = a[pa - j]
+        elif s_a == 1:  # an outer dim flipped: whole rows, a contiguous copy that vectorises
+            src = a[pa : pa + n]
+            for j in range(n):
+                o[j] = src[j]
         else:
             for j in range(n):
                 o[j] = a[pa + j * s_a]
