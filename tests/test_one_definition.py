@@ -50,6 +50,12 @@ def test_elementwise_ops_promote_integers_where_pytorch_does():
     assert mt.maximum(mt.tensor([1, 5]), 3).tolist() == [3, 5]
 
 
+def test_help_on_an_elementwise_op_names_its_function():
+    assert mt.exp.__doc__.startswith("exp(x): elementwise, the Function `minitorch_edu.core.functions.Exp`")
+    assert "float32" in mt.exp.__doc__ and "float32" not in mt.relu.__doc__
+    assert "split evenly" in mt.maximum.__doc__  # the Function's own docstring follows
+
+
 def test_two_ops_cannot_share_a_name():
     with pytest.raises(ValueError, match="two ops are named 'exp'"):
         op(lambda x: x, name="exp")

@@ -85,8 +85,13 @@ def elementwise(name: str, *, floats: bool = False, operator: str | None = None)
             raise TypeError(f"@elementwise takes a Function of one or two tensors; {function.__name__} takes {inputs}")
         public.__name__ = public.__qualname__ = name
         public.__module__ = function.__module__
-        doc = f": {function.__doc__}" if function.__doc__ else "."
-        public.__doc__ = f"`{function.__name__}.apply` as an op{doc}"
+        args = "x" if inputs == 1 else "x, other"
+        where = f"`{function.__module__}.{function.__qualname__}`"
+        public.__doc__ = (
+            f"{name}({args}): elementwise, the Function {where} applied to {args.replace(', ', ' and ')}"
+            + (" (integers become float32 first)" if floats else "")
+            + (f".\n\n{inspect.cleandoc(function.__doc__)}" if function.__doc__ else ".")
+        )
         op(public)
         function.op = public  # type: ignore[attr-defined]
         return function
