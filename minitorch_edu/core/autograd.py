@@ -232,7 +232,7 @@ class Function:
         # forward sees its inputs without history; one that has none is passed as it is (cheaper)
         detached = tuple(t.detach() if needs else t for t, needs in zip(inputs, ctx.needs_input_grad))
         out = cls.forward(ctx, *detached, **options)
-        if is_grad_enabled() and any(ctx.needs_input_grad):
+        if is_grad_enabled():
             out._node = Node(cls, ctx, inputs)
             out._requires_grad = True
             ctx._inputs = (detached, inputs)

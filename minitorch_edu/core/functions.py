@@ -358,13 +358,12 @@ class Maximum(Function):
     @classmethod
     def forward(cls, ctx: Context, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(a, b)
-        ctx.fn = cls.kernel
         return a._zip(cls.kernel, b)
 
-    @staticmethod
-    def backward(ctx: Context, grad: Tensor) -> tuple[Tensor, Tensor]:
+    @classmethod
+    def backward(cls, ctx: Context, grad: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
         a, b = ctx.saved_tensors
-        share_a = ((a > b) if ctx.fn is scalar.maximum else (a < b)) + 0.5 * (a == b)
+        share_a = ((a > b) if cls.kernel is scalar.maximum else (a < b)) + 0.5 * (a == b)
         return grad * share_a, grad * (1 - share_a)
 
 

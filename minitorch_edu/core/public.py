@@ -64,7 +64,7 @@ def elementwise(name: str, *, floats: bool = False, operator: str | None = None)
         if inputs == 1:
             if floats:
                 def public(x: Tensor) -> Tensor:
-                    return apply(x if x.dtype.kind == "f" else x.float())
+                    return apply(x if x.dtype.kind == "f" else x.float())  # as_floating, inlined: a hot path
             else:
                 def public(x: Tensor) -> Tensor:  # type: ignore[misc]
                     return apply(x)

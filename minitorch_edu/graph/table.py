@@ -13,7 +13,6 @@ become IR ops named after their scalar function (`gt`, `cast`, ...).
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,44 +52,39 @@ SCALAR_NAMES: dict[Callable[..., float], str] = {
 }
 
 
-@functools.cache
-def _function_table() -> dict[type, OpInfo]:
-    """Function class -> OpInfo, built once."""
-    table = {F.Where: OpInfo("where", "elementwise", None)}  # three operands: its own template
-    table.update(
-        {
-            F.Sum: OpInfo("sum", "reduce"),  # options: dim (kept as size 1)
-            F.Max: OpInfo("max", "reduce"),
-            F.Prod: OpInfo("prod", "reduce"),  # options: dim (kept as size 1)
-            F.CumSum: OpInfo("cumsum", "other"),  # options: dim
-            # opaque, not fused: their forward refuses an integer division by zero, which a
-            # fused kernel would skip
-            F.FloorDivide: OpInfo("floor_divide", "other"),
-            F.Remainder: OpInfo("remainder", "other"),
-            F.MatMul: OpInfo("matmul", "other"),
-            V.View: OpInfo("reshape", "view"),  # options: shape
-            V.Permute: OpInfo("permute", "view"),  # options: order
-            V.Expand: OpInfo("expand", "view"),  # options: shape
-            V.Index: OpInfo("index", "view"),  # options: key
-            V.Cast: OpInfo("cast", "other"),  # options: dtype
-            V.ToBackend: OpInfo("to_device", "other"),
-            V.Cat: OpInfo("cat", "other"),  # options: dim
-            V.Flip: OpInfo("flip", "other"),  # options: dims
-            V.ConstantPad: OpInfo("constant_pad", "other"),  # options: pads, value
-            NF._Linear: OpInfo("linear", "other"),  # x @ weight.T (+ bias)
-            NF._BCEWithLogits: OpInfo("bce_with_logits", "other"),
-            NF._SoftmaxCrossEntropy: OpInfo("softmax_cross_entropy", "other"),
-            C.Conv2dFunction: OpInfo("conv2d", "other"),  # options: stride, padding
-            C.MaxPool2dFunction: OpInfo("max_pool2d", "other"),  # options: geo
-            C.AvgPool2dFunction: OpInfo("avg_pool2d", "other"),
-        }
-    )
-    return table
+# Function class -> OpInfo, for the ops that are not one map or zip of a scalar function
+FUNCTIONS: dict[type, OpInfo] = {
+    F.Where: OpInfo("where", "elementwise", None),  # three operands: its own template
+    F.Sum: OpInfo("sum", "reduce"),  # options: dim (kept as size 1)
+    F.Max: OpInfo("max", "reduce"),
+    F.Prod: OpInfo("prod", "reduce"),  # options: dim (kept as size 1)
+    F.CumSum: OpInfo("cumsum", "other"),  # options: dim
+    # opaque, not fused: their forward refuses an integer division by zero, which a
+    # fused kernel would skip
+    F.FloorDivide: OpInfo("floor_divide", "other"),
+    F.Remainder: OpInfo("remainder", "other"),
+    F.MatMul: OpInfo("matmul", "other"),
+    V.View: OpInfo("reshape", "view"),  # options: shape
+    V.Permute: OpInfo("permute", "view"),  # options: order
+    V.Expand: OpInfo("expand", "view"),  # options: shape
+    V.Index: OpInfo("index", "view"),  # options: key
+    V.Cast: OpInfo("cast", "other"),  # options: dtype
+    V.ToBackend: OpInfo("to_device", "other"),
+    V.Cat: OpInfo("cat", "other"),  # options: dim
+    V.Flip: OpInfo("flip", "other"),  # options: dims
+    V.ConstantPad: OpInfo("constant_pad", "other"),  # options: pads, value
+    NF._Linear: OpInfo("linear", "other"),  # x @ weight.T (+ bias)
+    NF._BCEWithLogits: OpInfo("bce_with_logits", "other"),
+    NF._SoftmaxCrossEntropy: OpInfo("softmax_cross_entropy", "other"),
+    C.Conv2dFunction: OpInfo("conv2d", "other"),  # options: stride, padding
+    C.MaxPool2dFunction: OpInfo("max_pool2d", "other"),  # options: geo
+    C.AvgPool2dFunction: OpInfo("avg_pool2d", "other"),
+}
 
 
 def function_info(cls: type, options: dict[str, Any]) -> OpInfo:
     """The IR op of a call `cls.apply(..., **options)`; unknown ops are opaque, named after their class."""
-    info = _function_table().get(cls)
+    info = FUNCTIONS.get(cls)
     if info is not None:
         return info
     kernel = getattr(cls, "kernel", None)
