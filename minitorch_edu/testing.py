@@ -94,10 +94,18 @@ def _plain_tuple(value: Any) -> bool:
     )
 
 
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
 def _show(value: Any) -> str:
     if _plain_tuple(value):  # a (shape, strides) pair is not a matrix
         return describe(value)
+    if isinstance(value, tuple) and value and all(_scalar(v) for v in value):  # a few numbers: as a tuple
+        return "(" + ", ".join(f"{float(v):.6g}" for v in value) + ("," if len(value) == 1 else "") + ")"
     array = _as_array(value)
+    if array is not None and array.ndim == 0 and _scalar(array.item()):  # np.float64(2.0) shown as 2.0
+        return repr(array.item())
     if array is None or array.ndim == 0:
         return describe(value)
     body = np.array2string(array, precision=5, threshold=40, edgeitems=3)

@@ -68,6 +68,12 @@ def test_a_shape_strides_pair_is_shown_as_python_writes_it() -> None:
     assert "returned: ((2, 3), (3, 1))" in message(testing.assert_equal, ((2, 3), (3, 1)), ((3, 2), (1, 3)), call="p")
 
 
+def test_numbers_are_shown_as_numbers() -> None:
+    text = message(testing.assert_close, (np.float64(1.5), 2.0), (1.0, 2.0), call="f()")
+    assert "returned: (1.5, 2)" in text and "expected: (1, 2)" in text
+    assert "returned: 1.5\n" in message(testing.assert_close, np.float64(1.5), 1.0, call="g()")
+
+
 def _learner_code(namespace_source: str) -> dict:
     namespace: dict = {"__name__": "__main__"}
     exec(compile(namespace_source, "/tmp/ipykernel_1/cell7.py", "exec"), namespace)

@@ -169,7 +169,7 @@ def forward(X, params):
     ### END SOLUTION
 
 # %% [tests] id=forward_tests points=3
-with testing.part("forward"):
+with testing.part("forward"), testing.calling():
     _X = np.array([[1.0, 2.0], [-1.0, 0.5]])
     _p = {"W1": np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]]), "b1": np.array([0.0, -1.0, 0.5]),
           "W2": np.array([[1.0, 0.0], [-1.0, 1.0], [2.0, -2.0]]), "b2": np.array([0.5, -0.5])}
@@ -192,7 +192,7 @@ with testing.part("forward"):
                                  "you forgot b2"),
                                 "logits = h1 @ W2 + b2"])
 ### BEGIN HIDDEN TESTS
-with testing.part("forward", hidden=True):
+with testing.part("forward", hidden=True), testing.calling():
     _rng = np.random.default_rng(11)
     for _n, _d, _h, _c in [(7, 5, 4, 3), (1, 2, 6, 2), (16, 3, 8, 4)]:
         _X = _rng.standard_normal((_n, _d))
@@ -249,7 +249,7 @@ def cross_entropy_loss(logits, y):
     ### END SOLUTION
 
 # %% [tests] id=cross_entropy_loss_tests points=3
-with testing.part("cross_entropy_loss"):
+with testing.part("cross_entropy_loss"), testing.calling():
     _call = "cross_entropy_loss(logits [[2, 1, 0], [0, 0, 3]], y [0, 2])"
     testing.assert_close(cross_entropy_loss(np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 3.0]]), np.array([0, 2])),
                          0.25126446043267064, call=_call,
@@ -266,7 +266,7 @@ with testing.part("cross_entropy_loss"):
                                   "clipping the probability (log(p + 1e-12)) caps the loss: use the log-sum-exp form"),
                                  "shift the logits by the row maximum, then log-sum-exp"])
 ### BEGIN HIDDEN TESTS
-with testing.part("cross_entropy_loss", hidden=True):
+with testing.part("cross_entropy_loss", hidden=True), testing.calling():
     def _ce(s, t):
         s = s - s.max(axis=1, keepdims=True)
         return float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[np.arange(len(t)), t]))
@@ -320,7 +320,7 @@ def cross_entropy_grad(logits, y):
     ### END SOLUTION
 
 # %% [tests] id=cross_entropy_grad_tests points=3
-with testing.part("cross_entropy_grad"):
+with testing.part("cross_entropy_grad"), testing.calling():
     testing.assert_close(cross_entropy_grad(np.array([[0.0, 0.0]]), np.array([0])), [[-0.5, 0.5]],
                          call="cross_entropy_grad(logits [[0, 0]], y [0])",
                          hints=[(lambda got, exp: np.allclose(got, [[0.5, 0.5]]), "subtract the one-hot label from p"),
@@ -343,7 +343,7 @@ with testing.part("cross_entropy_grad"):
                                      "exp(1000) overflowed: shift each row by its maximum first"),
                                     "shift each row by its maximum, then softmax"])
 ### BEGIN HIDDEN TESTS
-with testing.part("cross_entropy_grad", hidden=True):
+with testing.part("cross_entropy_grad", hidden=True), testing.calling():
     _rng = np.random.default_rng(13)
     for _n, _c, _scale in [(5, 3, 1.0), (1, 4, 5.0), (3, 7, 300.0), (8, 2, 2.0)]:
         _s, _t = _rng.standard_normal((_n, _c)) * _scale, _rng.integers(0, _c, _n)
@@ -384,7 +384,7 @@ def linear_backward(dout, x, W):
     ### END SOLUTION
 
 # %% [tests] id=linear_backward_tests points=3
-with testing.part("linear_backward"):
+with testing.part("linear_backward"), testing.calling():
     _x = np.array([[1.0, 2.0], [3.0, -1.0], [0.0, 1.0]])
     _W = np.array([[1.0, 0.0, -1.0, 2.0], [2.0, 1.0, 0.0, -1.0]])
     _dout = np.array([[1.0, 0.0, 2.0, -1.0], [0.0, 1.0, -1.0, 1.0], [2.0, -1.0, 0.0, 1.0]])
@@ -410,7 +410,7 @@ with testing.part("linear_backward"):
                                  "db sums over the batch (the bias was added to every row); a mean divides by N twice"),
                                 "db = dout.sum(axis=0)"])
 ### BEGIN HIDDEN TESTS
-with testing.part("linear_backward", hidden=True):
+with testing.part("linear_backward", hidden=True), testing.calling():
     _rng = np.random.default_rng(14)
     for _n, _d, _c in [(5, 3, 3), (1, 4, 2), (6, 6, 6), (9, 2, 5)]:
         _x, _W, _dout = _rng.standard_normal((_n, _d)), _rng.standard_normal((_d, _c)), _rng.standard_normal((_n, _c))
@@ -438,7 +438,7 @@ def relu_backward(dout, z):
     ### END SOLUTION
 
 # %% [tests] id=relu_backward_tests points=2
-with testing.part("relu_backward"):
+with testing.part("relu_backward"), testing.calling():
     _z = np.array([[-1.0, 2.0], [0.5, -3.0]])
     _dout = np.array([[1.0, -2.0], [3.0, 4.0]])
     testing.assert_close(relu_backward(_dout, _z), [[0.0, -2.0], [3.0, 0.0]],
@@ -452,7 +452,7 @@ with testing.part("relu_backward"):
                                  "you multiplied by z (or relu(z)): the slope of relu is 1 or 0, not z"),
                                 "dz = dout * (z > 0)"])
 ### BEGIN HIDDEN TESTS
-with testing.part("relu_backward", hidden=True):
+with testing.part("relu_backward", hidden=True), testing.calling():
     _rng = np.random.default_rng(15)
     for _shape in [(4, 5), (1, 3), (7,), (2, 3, 4)]:
         _z, _dout = _rng.standard_normal(_shape), _rng.standard_normal(_shape)
@@ -488,7 +488,7 @@ def backward(logits, y, params, cache):
     ### END SOLUTION
 
 # %% [tests] id=backward_tests points=3
-with testing.part("backward"):
+with testing.part("backward"), testing.calling():
     _X = np.array([[1.0, 2.0], [-1.0, 0.5]])
     _p = {"W1": np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]]), "b1": np.array([0.0, -1.0, 0.5]),
           "W2": np.array([[1.0, 0.0], [-1.0, 1.0], [2.0, -2.0]]), "b2": np.array([0.5, -0.5])}
@@ -517,7 +517,7 @@ with testing.part("backward"):
                                      "do not divide by N again"),
                                     _why[_k]])
 ### BEGIN HIDDEN TESTS
-with testing.part("backward", hidden=True):
+with testing.part("backward", hidden=True), testing.calling():
     _rng = np.random.default_rng(16)
     for _n, _d, _h, _c in [(6, 3, 5, 4), (1, 2, 3, 2), (10, 4, 4, 3)]:
         _X = _rng.standard_normal((_n, _d))
@@ -585,7 +585,7 @@ def numerical_gradient(f, x, eps=1e-5):
     ### END SOLUTION
 
 # %% [tests] id=numerical_gradient_tests points=3
-with testing.part("numerical_gradient"):
+with testing.part("numerical_gradient"), testing.calling():
     _x = np.array([1.0, -2.0, 0.5])
     _call = "numerical_gradient(lambda x: np.sum(x ** 3), x [1, -2, 0.5])"
     testing.assert_close(numerical_gradient(lambda v: np.sum(v ** 3), _x), [3.0, 12.0, 0.75], call=_call,
@@ -602,7 +602,7 @@ with testing.part("numerical_gradient"):
     testing.assert_close(numerical_gradient(lambda v: np.sum(np.sin(v)), _x), _want, call=_call,
                          rtol=1e-6, atol=1e-8, hints=["loop over every index of x: for index in np.ndindex(x.shape)"])
 ### BEGIN HIDDEN TESTS
-with testing.part("numerical_gradient", hidden=True):
+with testing.part("numerical_gradient", hidden=True), testing.calling():
     _rng = np.random.default_rng(17)
     # not contiguous: a transposed view, so x.reshape(-1) would be a copy that f never sees
     _base = _rng.standard_normal((3, 4))
@@ -709,7 +709,7 @@ def gradient_descent(params, loss_and_grads, lr, steps):
     ### END SOLUTION
 
 # %% [tests] id=gradient_descent_tests points=3
-with testing.part("gradient_descent"):
+with testing.part("gradient_descent"), testing.calling():
     def _bowl(p):  # loss (w - 1)^2 summed: every step with lr 0.25 halves the distance to 1
         return float(np.sum((p["w"] - 1.0) ** 2)), {"w": 2.0 * (p["w"] - 1.0)}
 
@@ -732,7 +732,7 @@ with testing.part("gradient_descent"):
                                  "params did not change: update the arrays in params (params[k] -= ...)"),
                                 "after 3 halvings w - 1 is [0.25, -0.25]"])
 ### BEGIN HIDDEN TESTS
-with testing.part("gradient_descent", hidden=True):
+with testing.part("gradient_descent", hidden=True), testing.calling():
     # several parameters: every one of them must move
     def _quad(p):
         return float(np.sum(p["a"] ** 2) + np.sum((p["b"] + 2.0) ** 2)), {"a": 2 * p["a"], "b": 2 * (p["b"] + 2.0)}

@@ -227,7 +227,7 @@ def index_to_position(index, strides):
 
 
 # %% [tests] id=index_to_position_tests points=3
-with testing.part("index_to_position"):
+with testing.part("index_to_position"), testing.calling():
     check(
         index_to_position,
         ((1, 2), (3, 1)),
@@ -257,7 +257,7 @@ with testing.part("index_to_position"):
     )
     check(index_to_position, ((1, 0, 3), (20, 5, 1)), 23, call="index_to_position((1, 0, 3), strides=(20, 5, 1))")
 ### BEGIN HIDDEN TESTS
-with testing.part("index_to_position", hidden=True):
+with testing.part("index_to_position", hidden=True), testing.calling():
     rng = random.Random(2)
     check(index_to_position, ((), ()), 0, call="index_to_position((), ())  # a 0-d tensor")
     check(index_to_position, ((4,), (0,)), 0, call="index_to_position((4,), strides=(0,))  # a broadcast dim")
@@ -298,7 +298,7 @@ def to_index(ordinal, shape):
 
 # %% [tests] id=to_index_tests points=4
 COLUMN_MAJOR = "you counted column-major (first dimension fastest); row-major moves the LAST dimension fastest"
-with testing.part("to_index"):
+with testing.part("to_index"), testing.calling():
     check(
         to_index,
         (4, (2, 3)),
@@ -338,7 +338,7 @@ with testing.part("to_index"):
     )
     check(to_index, (3, (5,)), (3,), call="to_index(3, shape=(5,))")
 ### BEGIN HIDDEN TESTS
-with testing.part("to_index", hidden=True):
+with testing.part("to_index", hidden=True), testing.calling():
     rng = random.Random(3)
     check(to_index, (0, ()), (), call="to_index(0, shape=())")
     for _ in range(20):
@@ -396,7 +396,7 @@ def contiguous_strides(shape):
 
 
 # %% [tests] id=contiguous_strides_tests points=3
-with testing.part("contiguous_strides"):
+with testing.part("contiguous_strides"), testing.calling():
     check(
         contiguous_strides,
         ((2, 3, 4),),
@@ -423,7 +423,7 @@ with testing.part("contiguous_strides"):
     )
     check(contiguous_strides, ((5,),), (1,), call="contiguous_strides((5,))")
 ### BEGIN HIDDEN TESTS
-with testing.part("contiguous_strides", hidden=True):
+with testing.part("contiguous_strides", hidden=True), testing.calling():
     rng = random.Random(4)
     check(contiguous_strides, ((),), (), call="contiguous_strides(())")
     check(contiguous_strides, ((3, 1, 2),), (2, 2, 1), call="contiguous_strides((3, 1, 2))")
@@ -461,7 +461,7 @@ def is_contiguous(shape, strides):
 
 
 # %% [tests] id=is_contiguous_tests points=3
-with testing.part("is_contiguous"):
+with testing.part("is_contiguous"), testing.calling():
     check(is_contiguous, ((2, 3), (3, 1)), True, call="is_contiguous((2, 3), strides=(3, 1))")
     check(
         is_contiguous,
@@ -487,7 +487,7 @@ with testing.part("is_contiguous"):
         hints="column-major (Fortran-order) strides are not row-major contiguous: walk the dims from the last one",
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("is_contiguous", hidden=True):
+with testing.part("is_contiguous", hidden=True), testing.calling():
     rng = random.Random(5)
     check(is_contiguous, ((1, 3), (7, 1)), True, call="is_contiguous((1, 3), strides=(7, 1))  # size-1 dim")
     check(is_contiguous, ((3, 1), (1, 1)), True, call="is_contiguous((3, 1), strides=(1, 1))")
@@ -569,7 +569,7 @@ def _check_permute(shape, order, strides=None):
     )
 
 
-with testing.part("permute"):
+with testing.part("permute"), testing.calling():
     _check_permute((2, 3), (1, 0))
     _check_permute((2, 3, 4), (0, 2, 1))
     _check_permute((2, 3, 4), (2, 1, 0))
@@ -583,7 +583,7 @@ with testing.part("permute"):
         hints="check that `order` uses every dim exactly once",
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("permute", hidden=True):
+with testing.part("permute", hidden=True), testing.calling():
     rng = random.Random(6)
     _check_permute((2, 3, 4), (2, 0, 1))
     _check_permute((2, 3, 4), (1, 2, 0))
@@ -702,7 +702,7 @@ def _check_view(shape, new_shape, strides=None):
     )
 
 
-with testing.part("view"):
+with testing.part("view"), testing.calling():
     _check_view((2, 3), (3, 2))
     _check_view((2, 3), (6,))
     _check_view((2, 3, 4), (6, 4))
@@ -726,7 +726,7 @@ with testing.part("view"):
         hints="6 elements cannot be viewed as 4: check the element counts",
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("view", hidden=True):
+with testing.part("view", hidden=True), testing.calling():
     rng = random.Random(7)
     _check_view((2, 3), (3, -1))
     _check_view((2, 3, 4), (-1,))
@@ -858,7 +858,7 @@ def _check_broadcast(a, b):
     )
 
 
-with testing.part("broadcast_shape"):
+with testing.part("broadcast_shape"), testing.calling():
     _check_broadcast((3, 1), (4,))
     _check_broadcast((2, 3), (3,))
     _check_broadcast((2, 3), (2, 3))
@@ -873,7 +873,7 @@ with testing.part("broadcast_shape"):
         hints="aligned from the right, 3 meets 2: neither is 1, so this must raise ValueError",
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("broadcast_shape", hidden=True):
+with testing.part("broadcast_shape", hidden=True), testing.calling():
     rng = random.Random(8)
     _check_broadcast((), (2, 3))
     _check_broadcast((4,), ())
@@ -940,13 +940,13 @@ def _check_broadcast_index(big_index, big_shape, shape):
     )
 
 
-with testing.part("broadcast_index"):
+with testing.part("broadcast_index"), testing.calling():
     _check_broadcast_index((2, 1), (3, 4), (3, 1))
     _check_broadcast_index((2, 1), (3, 4), (4,))
     _check_broadcast_index((0, 3), (3, 4), (1, 4))
     _check_broadcast_index((1, 2, 3), (2, 3, 4), (3, 1))
 ### BEGIN HIDDEN TESTS
-with testing.part("broadcast_index", hidden=True):
+with testing.part("broadcast_index", hidden=True), testing.calling():
     rng = random.Random(9)
     _check_broadcast_index((1, 2), (2, 3), ())
     _check_broadcast_index((1, 2), (2, 3), (2, 3))

@@ -255,7 +255,7 @@ def tensor_map(fn):
 
 
 # %% [tests] id=tensor_map_tests points=4
-with testing.part("tensor_map"):
+with testing.part("tensor_map"), testing.calling():
     own(tensor_map(scalar.neg), "tensor_map")
     # a transposed input: storage of a (2, 3) tensor read as its (3, 2) transpose
     a = np.arange(6.0)
@@ -278,7 +278,7 @@ with testing.part("tensor_map"):
     testing.assert_close(out, [1.0, 3.0, -3.0, 8.0],
                          call="tensor_map(lambda x: 2x + 1)(out, (1,), a=[0, 1, -2, 3.5], (1,), (4,))")
 ### BEGIN HIDDEN TESTS
-with testing.part("tensor_map", hidden=True):
+with testing.part("tensor_map", hidden=True), testing.calling():
     rng = np.random.default_rng(3)
     # a non-contiguous output: write only the (3, 2) view with strides (1, 4) of a 12-element storage
     a = rng.standard_normal(6)
@@ -345,7 +345,7 @@ def tensor_zip(fn):
 
 
 # %% [tests] id=tensor_zip_tests points=4
-with testing.part("tensor_zip"):
+with testing.part("tensor_zip"), testing.calling():
     own(tensor_zip(scalar.add), "tensor_zip")
     a = np.arange(6.0)  # (2, 3)
     b = np.array([10.0, 20.0, 30.0])  # a row, broadcast over the 2 rows
@@ -376,7 +376,7 @@ with testing.part("tensor_zip"):
                 "you read `a` in storage order: use a_strides")],
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("tensor_zip", hidden=True):
+with testing.part("tensor_zip", hidden=True), testing.calling():
     rng = np.random.default_rng(4)
     # an outer product: a column (3, 1) times a row (4,), both broadcast
     col, row = rng.standard_normal(3), rng.standard_normal(4)
@@ -442,7 +442,7 @@ def tensor_reduce(fn):
 
 
 # %% [tests] id=tensor_reduce_tests points=4
-with testing.part("tensor_reduce"):
+with testing.part("tensor_reduce"), testing.calling():
     own(tensor_reduce(scalar.add), "tensor_reduce")
     a = np.arange(6.0)  # [[0, 1, 2], [3, 4, 5]]
     out = np.zeros(2)
@@ -480,7 +480,7 @@ with testing.part("tensor_reduce"):
                 "you started from 0: start from the value already in `out`")],
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("tensor_reduce", hidden=True):
+with testing.part("tensor_reduce", hidden=True), testing.calling():
     rng = np.random.default_rng(5)
     # the start value matters: max of negative numbers, a product, a sum that starts at 10
     neg = -1.0 - rng.random(6)
@@ -541,7 +541,7 @@ def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
 
 
 # %% [tests] id=tensor_matmul_tests points=3
-with testing.part("tensor_matmul"):
+with testing.part("tensor_matmul"), testing.calling():
     own(tensor_matmul, "tensor_matmul")
     A = np.arange(6.0).reshape(2, 3)
     B = np.arange(12.0).reshape(3, 4) - 5.0
@@ -568,7 +568,7 @@ with testing.part("tensor_matmul"):
         hints=["read a at index_to_position([*batch, i, r], a_strides), b at [*batch, r, j] with b_strides"],
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("tensor_matmul", hidden=True):
+with testing.part("tensor_matmul", hidden=True), testing.calling():
     rng = np.random.default_rng(6)
     # batched, with b broadcast over the batch (stride 0), out non-contiguous
     A = rng.standard_normal((3, 2, 4))
@@ -745,7 +745,7 @@ def unbroadcast(grad, shape):
 
 
 # %% [tests] id=unbroadcast_tests points=4
-with testing.part("unbroadcast"):
+with testing.part("unbroadcast"), testing.calling():
     own(unbroadcast, "unbroadcast")
     g = np.arange(12.0).reshape(4, 3)
     with explained("unbroadcast(grad of shape (4, 3), shape=(3,))",
@@ -767,7 +767,7 @@ with testing.part("unbroadcast"):
     testing.assert_close(unbroadcast(mt.tensor(g), (4, 3)), g, call="unbroadcast(grad of shape (4, 3), shape=(4, 3))",
                          hints=["when nothing was broadcast the gradient passes through unchanged"])
 ### BEGIN HIDDEN TESTS
-with testing.part("unbroadcast", hidden=True):
+with testing.part("unbroadcast", hidden=True), testing.calling():
     rng = np.random.default_rng(7)
     g = rng.standard_normal((2, 3, 4))
     for shape in [(3, 1), (1, 4), (1,), (), (2, 1, 4), (1, 3, 1), (4,), (2, 3, 4)]:
