@@ -49,6 +49,7 @@ __all__ = [
     "assert_true",
     "calling",
     "describe",
+    "explain_error",
     "part",
 ]
 

@@ -126,8 +126,7 @@ def explained(call, hint):
     except NotImplementedError:
         raise  # "not written yet" is said by testing.part
     except (IndexError, ValueError, RuntimeError, TypeError) as err:
-        message = f"{call} failed\n  error:    {type(err).__name__}: {err}\n  likely mistake: {hint}"
-        raise AssertionError(message) from None
+        raise testing.explain_error(err, call, hint) from None  # the call, the error, your line, the mistake
 
 
 plt.rcParams["figure.dpi"] = 80
@@ -567,6 +566,18 @@ with testing.part("tensor_matmul"), testing.calling():
         call="tensor_matmul(out, (4, 1), a = (3, 2) storage read with strides (1, 2), B (3, 4), (4, 1), (2, 4), k=3)",
         hints=["read a at index_to_position([*batch, i, r], a_strides), b at [*batch, r, j] with b_strides"],
     )
+    # b given as the transpose of a (4, 3) storage: what the backward's grad @ b.T hands the kernel
+    Bt = np.arange(12.0).reshape(4, 3) - 5.0
+    out = empty_storage(8)
+    call = "tensor_matmul(out, (4, 1), A (2, 3), (3, 1), b = (4, 3) storage read with strides (1, 3), (2, 4), k=3)"
+    with explained(call, MATMUL_INDEX):
+        tensor_matmul(out, (4, 1), A.reshape(-1), (3, 1), Bt.reshape(-1), (1, 3), (2, 4), 3)
+    testing.assert_close(
+        view(out, (2, 4), (4, 1)), A @ Bt.T, call=call,
+        hints=[(lambda got, exp: np.allclose(got, A @ Bt.reshape(3, 4)),
+                "b was read as if it were row-major: read b at index_to_position([*batch, r, j], b_strides)"),
+               "read b at index_to_position([*batch, r, j], b_strides): b's strides need not be row-major"],
+    )
 ### BEGIN HIDDEN TESTS
 with testing.part("tensor_matmul", hidden=True), testing.calling():
     rng = np.random.default_rng(6)
@@ -577,7 +588,9 @@ with testing.part("tensor_matmul", hidden=True), testing.calling():
     out_strides = (1, 15, 3)  # batch fastest
     tensor_matmul(out, out_strides, A.reshape(-1), (8, 4, 1), B.reshape(-1), (0, 5, 1), (3, 2, 5), 4)
     testing.assert_close(view(out, (3, 2, 5), out_strides), A @ B,
-                         call="tensor_matmul batched (3, 2, 4) @ (4, 5) broadcast, permuted out")
+                         call="tensor_matmul batched (3, 2, 4) @ (4, 5) broadcast, permuted out",
+                         hints=[(lambda got, exp: np.allclose(got, got[:1]), "every batch got the same result: "
+                                 "the batch index was dropped (read a at [*batch, i, r], with all of a_strides)")])
     # k = 1 (an outer product) and a 1 x 1 result
     out = empty_storage(2 * 3)
     tensor_matmul(out, (3, 1), np.array([1.0, 2.0]), (1, 1), np.array([3.0, 4.0, 5.0]), (3, 1), (2, 3), 1)
@@ -587,6 +600,16 @@ with testing.part("tensor_matmul", hidden=True), testing.calling():
     out = empty_storage(1)
     tensor_matmul(out, (1, 1), x, (7, 1), y, (1, 1), (1, 1), 7)
     testing.assert_close(out, [x @ y], call="tensor_matmul (1, 7) @ (7, 1)")
+    # batched, both operands non-contiguous: a permuted a, and b a stepped slice of a wider storage
+    A = rng.standard_normal((4, 2, 3))  # read as (2, 3, 4): a[p, i, r] = A[r, p, i]
+    B = rng.standard_normal((2, 4, 10))  # read as (2, 4, 5): every other column
+    out = empty_storage(2 * 3 * 5)
+    with explained("tensor_matmul batched, a permuted (strides (3, 1, 6)), b a stepped slice (strides (40, 10, 2))",
+                   MATMUL_INDEX):
+        tensor_matmul(out, (15, 5, 1), A.reshape(-1), (3, 1, 6), B.reshape(-1), (40, 10, 2), (2, 3, 5), 4)
+    testing.assert_close(view(out, (2, 3, 5), (15, 5, 1)), A.transpose(1, 2, 0) @ B[:, :, ::2],
+                         call="tensor_matmul batched (2, 3, 4) @ (2, 4, 5), a permuted, b a stepped slice",
+                         hints=["read both operands with their own strides, batch dims included"])
 ### END HIDDEN TESTS
 
 # %% [markdown]
