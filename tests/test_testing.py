@@ -182,3 +182,24 @@ def test_fallback_uses_the_reference_only_for_unwritten_parts(capsys, monkeypatc
 def test_a_chapter_naming_a_missing_reference_fails_at_once() -> None:
     with pytest.raises(ValueError, match="does not exist: minitorch_edu.backends.shape.nope"):
         course.Chapter("t", references={"x": ["minitorch_edu.backends.shape.nope"]})
+
+
+def test_ipython_shows_a_failed_check_as_its_message(capsys) -> None:
+    """In a real IPython shell: the message and the learner's line, no traceback through testing.py."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell()
+    result = shell.run_cell(
+        "from minitorch_edu import testing\n"
+        "def f(x):\n"
+        "    return {}['X']\n"
+        "with testing.calling():\n"
+        "    f(1)\n"
+    )
+    shown = capsys.readouterr().out
+    assert isinstance(result.error_in_exec, testing.CheckFailed)
+    assert "f(1) raised an error" in shown and "from:     in f, line 3: `return {}['X']`" in shown
+    assert "testing.py" not in shown and "Traceback" not in shown
+    shell.run_cell("testing.assert_equal(7, 5, call='g()')")
+    shown = capsys.readouterr().out
+    assert "g() gave the wrong result" in shown and "testing.py" not in shown
