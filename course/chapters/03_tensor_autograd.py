@@ -864,7 +864,8 @@ with testing.part("mul_function", hidden=True), sealed_function("mul_function", 
     for sa, sb in [((3, 1), (1, 4)), ((2, 3, 4), (3, 1)), ((4,), ()), ((2, 1), (2, 5))]:
         A, B, G = rng.standard_normal(sa), rng.standard_normal(sb), rng.standard_normal(np.broadcast_shapes(sa, sb))
         a, b = (mt.tensor(v, dtype="float64", requires_grad=True) for v in (A, B))
-        Mul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
+        with testing.calling(f"Mul.apply(a {sa}, b {sb}).backward(grad of shape {G.shape})"):
+            Mul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
         lead_a, lead_b = G.ndim - len(sa), G.ndim - len(sb)
         ga = (G * B).sum(tuple(d for d in range(G.ndim) if d < lead_a or sa[d - lead_a] == 1)).reshape(sa)
         gb = (G * A).sum(tuple(d for d in range(G.ndim) if d < lead_b or sb[d - lead_b] == 1)).reshape(sb)
@@ -872,11 +873,14 @@ with testing.part("mul_function", hidden=True), sealed_function("mul_function", 
         testing.assert_close(b.grad, gb, call=f"Mul.apply(a {sa}, b {sb}) -> b.grad")
     # the same tensor twice: autograd adds both contributions (2x)
     x = mt.tensor([1.5, -2.0], dtype="float64", requires_grad=True)
-    Mul.apply(x, x).sum().backward()
+    with testing.calling("Mul.apply(x, x).sum().backward()"):
+        Mul.apply(x, x).sum().backward()
     testing.assert_close(x.grad, [3.0, -4.0], call="Mul.apply(x, x).sum().backward() -> x.grad")
-    testing.assert_true(mt.grad_check(Mul.apply, mt.randn(3, 1), mt.randn(2, 1, 4)),
-                        call="grad_check(Mul.apply, (3, 1), (2, 1, 4))",
-                        got="failed", expected="passes", hint="")
+    with testing.calling("grad_check(Mul.apply, (3, 1), (2, 1, 4))"):
+        agrees = mt.grad_check(Mul.apply, mt.randn(3, 1), mt.randn(2, 1, 4))
+    testing.assert_true(agrees, call="grad_check(Mul.apply, (3, 1), (2, 1, 4))", got="failed", expected="passes",
+                        hint="your backward disagrees with finite differences when both inputs broadcast: "
+                        "unbroadcast(grad * b, a.shape) and unbroadcast(grad * a, b.shape)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -939,20 +943,24 @@ with testing.part("matmul_function", hidden=True), sealed_function("matmul_funct
         return mt.tensor(values, dtype="float64", requires_grad=True)
 
     a, b = leaf(A), leaf(B)
-    batched = MatMul.apply(a, b)
+    with testing.calling("MatMul.apply(a (2, 3, 4), b (2, 4, 5))"):
+        batched = MatMul.apply(a, b)
     testing.assert_close(batched, A @ B, call="MatMul.apply(a (2, 3, 4), b (2, 4, 5))")
-    batched.backward(mt.tensor(G, dtype="float64"))
+    with testing.calling("MatMul.apply(a (2, 3, 4), b (2, 4, 5)).backward(grad of shape (2, 3, 5))"):
+        batched.backward(mt.tensor(G, dtype="float64"))
     testing.assert_close(a.grad, G @ B.transpose(0, 2, 1), call="MatMul batched -> a.grad")
     testing.assert_close(b.grad, A.transpose(0, 2, 1) @ G, call="MatMul batched -> b.grad")
     # square matrices (where a misplaced transpose still has the right shape) and a grad check
     A, B, G = rng.standard_normal((3, 3)), rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
     a, b = leaf(A), leaf(B)
-    MatMul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
+    with testing.calling("MatMul.apply(a (3, 3), b (3, 3)).backward(grad of shape (3, 3))"):
+        MatMul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
     testing.assert_close(a.grad, G @ B.T, call="MatMul square -> a.grad")
     testing.assert_close(b.grad, A.T @ G, call="MatMul square -> b.grad")
-    testing.assert_true(mt.grad_check(MatMul.apply, mt.randn(4, 2), mt.randn(2, 3)),
-                        call="grad_check(MatMul.apply, (4, 2), (2, 3))",
-                        got="failed", expected="passes", hint="")
+    with testing.calling("grad_check(MatMul.apply, (4, 2), (2, 3))"):
+        agrees = mt.grad_check(MatMul.apply, mt.randn(4, 2), mt.randn(2, 3))
+    testing.assert_true(agrees, call="grad_check(MatMul.apply, (4, 2), (2, 3))", got="failed", expected="passes",
+                        hint="backward disagrees with finite differences: a.grad = grad @ b.T, b.grad = a.T @ grad")
 ### END HIDDEN TESTS
 
 # %% [markdown]
