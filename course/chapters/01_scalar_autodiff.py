@@ -1048,9 +1048,11 @@ plt.show()
 # tensor version of your rules). `mt.use_backprop(fn)` makes every `loss.backward()` in a block
 # call `fn(root, grad)` instead of the built-in `backpropagate`.
 #
-# Tensors differ from Values in two ways PyTorch's engine also handles: gradients are whole
-# tensors, so interior ones are kept in a dict (keyed by `id(t)`) and only **leaves** get `.grad`;
-# and a leaf's `.grad` starts as `None`, so the first gradient is stored, later ones added. A
+# The algorithm is your `backprop`: this pass's gradients in a dict keyed by `id(t)`, each node's
+# summed gradient passed to its `grad_fn.backward`. Tensors differ from Values in two ways PyTorch's
+# engine also handles: only **leaves** get `.grad` (interior gradients stay in the dict, since
+# keeping a whole tensor for every intermediate costs memory); and a leaf's `.grad` starts as
+# `None`, so the first gradient is stored, later ones added. A
 # `backward` may return `None` for an input that needs no gradient: skip it, and skip inputs that
 # do not `requires_grad`.
 
@@ -1127,14 +1129,21 @@ with testing.part("tensor_backprop"), testing.calling():
     A = np.array([[1.0, -2.0], [0.5, 3.0]])
     B = np.array([[2.0, 1.0], [-1.0, 0.5]])
     square_plus = lambda a, b: a * a + a * b  # noqa: E731 (a is used three times)
-    got = _leaf_grads(square_plus, [A, B], tensor_backprop, _order_by_hand)
+    with testing.calling("tensor_backprop for sum(a * a + a * b)",
+                         hint="a gradient of the wrong shape reached an op: give each node's grad_fn.backward that "
+                         "node's own summed gradient (popped from your dict), not the root's"):
+        got = _leaf_grads(square_plus, [A, B], tensor_backprop, _order_by_hand)
+    one_use = [A, B, 2 * A, A + B, A + 2 * B]  # what a takes from some of its three uses, not all
     testing.assert_close(
         got[0],
         2 * A + B,
         call="tensor_backprop for sum(a * a + a * b), gradient of a (shape (2, 2))",
         hints=[
             (lambda g, e: g is None, "a leaf got no .grad: store the gradient in t.grad when t.grad_fn is None"),
-            "a is used three times: add the gradients from every use",
+            (lambda g, e: any(np.allclose(g, u) for u in one_use), "a is used three times: add the gradients "
+             "from every use (grads[id(p)] = grads[id(p)] + pg when p already has one, not =)"),
+            "pop each node's summed gradient, pass it to grad_fn.backward, add each input's share into your dict; "
+            "a leaf (grad_fn None) adds its gradient into .grad",
         ],
     )
     testing.assert_close(got[1], A, call="tensor_backprop for sum(a * a + a * b), gradient of b")
