@@ -269,7 +269,9 @@ with testing.part("trace", hidden=True), testing.calling():
     g = {"name": "g", "in": []}
     h = {"name": "h", "in": [g]}
     k = {"name": "k", "in": [g, h]}
-    nodes, edges = trace(k, parents=lambda n: n["in"])
+    with testing.calling("trace(k, parents=lambda n: n['in']) on a graph of dicts",
+                         hint="use the `parents` argument (parents(v)), not v.parents: these nodes are dicts"):
+        nodes, edges = trace(k, parents=lambda n: n["in"])
     testing.assert_equal(sorted(n["name"] for n in nodes), ["g", "h", "k"], call="trace(k, parents=...) -> nodes")
     testing.assert_equal(sorted((a["name"], b["name"]) for a, b in edges), [("g", "h"), ("g", "k"), ("h", "k")],
                          call="trace(k, parents=...) -> edges", hints="use the `parents` argument, not v.parents")

@@ -169,7 +169,8 @@ with testing.part("index_to_position"), testing.calling():
             ),
         ],
     )
-    check(index_to_position, ((0, 0), (3, 1)), 0, call="index_to_position((0, 0), strides=(3, 1))")
+    check(index_to_position, ((0, 0), (3, 1)), 0, call="index_to_position((0, 0), strides=(3, 1))",
+          hints=["index (0, 0) is the first element, at position 0: multiply each index by its stride, then add"])
     check(
         index_to_position,
         ((2, 1), (1, 3)),
@@ -232,6 +233,9 @@ with testing.part("to_index"), testing.calling():
         hints=[
             (lambda got, exp: got == (2, 0) or got == (0, 2), COLUMN_MAJOR),
             (lambda got, exp: got == (1, 2), "off by one: count from 0 (ordinal 0 is index (0, 0))"),
+            (lambda got, exp: any(i >= s for i, s in zip(got, (2, 3))), "an index past its dim's size: take each "
+             "digit modulo its size (ordinal, index[d] = divmod(ordinal, shape[d]))"),
+            "peel the digits off from the right: ordinal, index[d] = divmod(ordinal, shape[d]), last dim first",
         ],
     )
     check(
@@ -548,7 +552,9 @@ with testing.part("permute", hidden=True), testing.calling():
         rng.shuffle(order)
         _check_permute(shape, tuple(order))
     testing.assert_raises(ValueError, permute, (2, 3, 4), (12, 4, 1), (0, 1), call="permute((2, 3, 4), order=(0, 1))")
-    testing.assert_raises(ValueError, permute, (2, 3), (3, 1), (0, 2), call="permute((2, 3), (3, 1), order=(0, 2))")
+    testing.assert_raises(ValueError, permute, (2, 3), (3, 1), (0, 2), call="permute((2, 3), (3, 1), order=(0, 2))",
+                          hints="(0, 2) has 2 distinct entries but dim 2 does not exist: check that sorted(order) is "
+                          "exactly range(len(shape)), and raise ValueError before indexing with it")
 ### END HIDDEN TESTS
 
 # %% [markdown]

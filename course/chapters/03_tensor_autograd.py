@@ -391,7 +391,11 @@ with testing.part("tensor_zip", hidden=True), testing.calling():
     tensor_zip(scalar.sub)(out, out_strides, base.reshape(-1), (1, 2, 6), b, (4, 0, 1), (2, 3, 4))
     expected = a_view - b.reshape(2, 1, 4)
     testing.assert_close(view(out, (2, 3, 4), out_strides), expected,
-                         call="tensor_zip(sub) 3-D permuted, broadcast, column-major out")
+                         call="tensor_zip(sub) 3-D permuted, broadcast, column-major out", hints=[
+                             (lambda got, exp: np.allclose(view(out, (2, 3, 4), (12, 4, 1)), exp),
+                              "out was written row-major: write at index_to_position(index, out_strides)"),
+                             "each of out, a and b has its own strides: compute three positions per element, "
+                             "and b's stride 0 re-reads its elements (no wrapping around its storage)"])
     # a scalar (shape ()) broadcast to a vector, and a 0-d zip
     out = empty_storage(5)
     tensor_zip(scalar.maximum)(out, (1,), np.linspace(-1, 1, 5), (1,), np.array([0.25]), (0,), (5,))
@@ -498,7 +502,9 @@ with testing.part("tensor_reduce", hidden=True), testing.calling():
     out = np.zeros(16)
     tensor_reduce(scalar.add)(out, (1, 16, 2), base.reshape(-1), (1, 2, 6), (2, 3, 4), 1)
     testing.assert_close(view(out, (2, 1, 4), (1, 16, 2)), a_view.sum(1, keepdims=True),
-                         call="tensor_reduce(add) 3-D dim=1, out strides (1, 16, 2)")
+                         call="tensor_reduce(add) 3-D dim=1, out strides (1, 16, 2)",
+                         hints=["the output has its own strides: write at index_to_position(out_index, out_strides), "
+                                "and read a with a_strides"])
     out = np.zeros(3 * 4)
     tensor_reduce(scalar.add)(out, (12, 4, 1), base.reshape(-1), (1, 2, 6), (2, 3, 4), 0)
     testing.assert_close(view(out, (1, 3, 4), (12, 4, 1)), a_view.sum(0, keepdims=True),
@@ -864,7 +870,9 @@ with testing.part("mul_function", hidden=True), sealed_function("mul_function", 
     for sa, sb in [((3, 1), (1, 4)), ((2, 3, 4), (3, 1)), ((4,), ()), ((2, 1), (2, 5))]:
         A, B, G = rng.standard_normal(sa), rng.standard_normal(sb), rng.standard_normal(np.broadcast_shapes(sa, sb))
         a, b = (mt.tensor(v, dtype="float64", requires_grad=True) for v in (A, B))
-        with testing.calling(f"Mul.apply(a {sa}, b {sb}).backward(grad of shape {G.shape})"):
+        with testing.calling(f"Mul.apply(a {sa}, b {sb}).backward(grad of shape {G.shape})",
+                             hint="each gradient must have its own input's shape: unbroadcast(grad * b, a.shape) "
+                             "and unbroadcast(grad * a, b.shape), both of them"):
             Mul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
         lead_a, lead_b = G.ndim - len(sa), G.ndim - len(sb)
         ga = (G * B).sum(tuple(d for d in range(G.ndim) if d < lead_a or sa[d - lead_a] == 1)).reshape(sa)
