@@ -4,7 +4,7 @@ Every helper takes the text of the `call` being checked and optional `hints`. A 
 was called, what came back, what was expected and the likely mistake:
 
     >>> assert_equal(index_to_position((1, 2), (3, 1)), 5, call="index_to_position((1, 2), strides=(3, 1))")
-    AssertionError: index_to_position((1, 2), strides=(3, 1)) gave the wrong result
+    CheckFailed: index_to_position((1, 2), strides=(3, 1)) gave the wrong result
       called:   index_to_position((1, 2), strides=(3, 1))
       returned: 7
       expected: 5
