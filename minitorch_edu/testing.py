@@ -4,7 +4,7 @@ Every helper takes the text of the `call` being checked and optional `hints`. A 
 was called, what came back, what was expected and the likely mistake:
 
     >>> assert_equal(index_to_position((1, 2), (3, 1)), 5, call="index_to_position((1, 2), strides=(3, 1))")
-    AssertionError: index_to_position((1, 2), strides=(3, 1)) gave the wrong result
+    CheckFailed: index_to_position((1, 2), strides=(3, 1)) gave the wrong result
       called:   index_to_position((1, 2), strides=(3, 1))
       returned: 7
       expected: 5
@@ -15,14 +15,23 @@ string is said when no predicate matches). When none is given or matches, common
 diagnosed from the values themselves: a wrong shape (a broadcast dimension not summed, an
 off-by-one), the transpose of the answer, the sign flipped, a constant factor, NaN or inf.
 
+`calling(call)` wraps code that calls the learner's functions: an error raised inside (a KeyError,
+NumPy's "matmul: Input operand ... mismatch", a RecursionError) becomes a failure that names the call,
+the error, the line of the learner's code it came from and, where the error is a familiar one, the
+likely mistake. Failures are `CheckFailed` (an AssertionError) and render in IPython as their
+message, without a traceback through this module.
+
 `part(name)` wraps the checks of one graded part of the course: it seals the package's reference
 for that part (see `minitorch_edu.course`) and turns "not written yet" into a plain message.
 """
 
 from __future__ import annotations
 
+import linecache
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,14 +41,29 @@ from . import course  # knows the chapter's references (for the sealed checks)
 Hint = str | tuple[Callable[[Any, Any], bool], str]
 
 __all__ = [
+    "CheckFailed",
     "assert_close",
     "assert_equal",
     "assert_raises",
     "assert_shape",
     "assert_true",
+    "calling",
     "describe",
+    "explain_error",
     "part",
 ]
+
+
+class CheckFailed(AssertionError):  # noqa: N818 (an AssertionError, as every test framework expects)
+    """A failed check: its message says what was called, what came back, what was expected and why.
+
+    IPython shows an exception through its `_render_traceback_()` when it has one: a learner sees
+    the message, not a traceback through the helpers of this module.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        lines = str(self).splitlines() or [""]
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {lines[0]}", *lines[1:]]
 
 
 def _as_array(value: Any) -> np.ndarray | None:
@@ -61,11 +85,28 @@ def describe(value: Any) -> str:
         where = f", device={device!r}" if isinstance(device, str) else ""
         return f"{kind} of shape {tuple(value.shape)}, dtype {value.dtype}{where}"
     text = repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
+    return text if len(text) <= 200 or isinstance(value, _Text) else text[:197] + "..."
+
+
+def _plain_tuple(value: Any) -> bool:
+    """True for tuples of ints (and tuples of those): shapes, strides, indices, (shape, strides) pairs."""
+    return isinstance(value, tuple) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) or _plain_tuple(v) for v in value
+    )
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def _show(value: Any) -> str:
+    if _plain_tuple(value):  # a (shape, strides) pair is not a matrix
+        return describe(value)
+    if isinstance(value, tuple) and value and all(_scalar(v) for v in value):  # a few numbers: as a tuple
+        return "(" + ", ".join(f"{float(v):.6g}" for v in value) + ("," if len(value) == 1 else "") + ")"
     array = _as_array(value)
+    if array is not None and array.ndim == 0 and _scalar(array.item()):  # np.float64(2.0) shown as 2.0
+        return repr(array.item())
     if array is None or array.ndim == 0:
         return describe(value)
     body = np.array2string(array, precision=5, threshold=40, edgeitems=3)
@@ -97,14 +138,23 @@ def _diagnose(got: Any, expected: Any, rtol: float, atol: float) -> str | None:
     if g.dtype.kind == "b" or e.dtype.kind == "b":
         return None  # yes/no answers: nothing to read off the numbers
     if np.issubdtype(g.dtype, np.floating) and not np.all(np.isfinite(g)) and np.all(np.isfinite(e)):
-        return "the result has NaN or inf: an overflow (exp of a large number?) or a division by zero"
+        nan, inf = int(np.count_nonzero(np.isnan(g))), int(np.count_nonzero(np.isinf(g)))
+        if nan == g.size:
+            return ("every value is NaN: nothing was computed into the result (an output that starts as NaN "
+                    "and was never written?)")
+        if nan and not inf:
+            return (f"{nan} of {g.size} values are NaN: elements never written (an output that starts as NaN "
+                    "keeps it where the code did not store), or a 0/0")
+        if inf and not nan:
+            return f"{inf} of {g.size} values are inf: an overflow (exp of a large number?) or a division by zero"
+        return f"{nan} NaN and {inf} inf values: an overflow or a division by zero, or elements never written"
     close = lambda a: np.allclose(a, e, rtol=rtol, atol=atol)  # noqa: E731
     if g.ndim == 2 and g.shape[0] == g.shape[1] and g.shape[0] > 1 and close(g.T):
         return "you returned the transpose of the answer"
     if np.any(e != 0) and close(-g):
         return "the sign is flipped"
     if np.all(g == 0) and np.any(e != 0):
-        return "everything is zero: nothing was written into the output (or the gradient was not passed on)"
+        return "everything is zero: a result computed but not stored or added, or a gradient not passed on?"
     nonzero = np.abs(e) > atol
     if np.count_nonzero(nonzero) >= 2:  # one number times a constant is just a wrong number
         ratios = g[nonzero] / e[nonzero]
@@ -130,11 +180,18 @@ def _hint(hints: Sequence[Hint] | str, got: Any, expected: Any) -> str | None:
     return fallback
 
 
-def _fail(what: str, call: str, got: Any, expected: Any, mistake: str | None) -> AssertionError:
+class _Text(str):
+    """Text shown as it is in a failure message (not as a value's repr)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _fail(what: str, call: str, got: Any, expected: Any, mistake: str | None) -> CheckFailed:
     lines = [f"{call} {what}", f"  called:   {call}", f"  returned: {_show(got)}", f"  expected: {_show(expected)}"]
     if mistake:
         lines.append(f"  likely mistake: {mistake}")
-    return AssertionError("\n".join(lines))
+    return CheckFailed("\n".join(lines))
 
 
 def _compare(got: Any, expected: Any, call: str, hints: Sequence[Hint] | str, rtol: float, atol: float) -> None:
@@ -205,20 +262,104 @@ def assert_raises(
     except exc_type as err:
         return err
     except Exception as err:  # the wrong error is a failure of its own, with the error shown
+        where = _where(err)
         raise _fail(
             "raised the wrong error",
             call,
-            f"{type(err).__name__}: {err}",
-            f"{names}",
+            _Text(f"{type(err).__name__}: {err}" + (f"\n            {where}" if where else "")),
+            _Text(names),
             _hint(hints, err, exc_type) if hints else None,
-        ) from err
+        ) from None
     raise _fail(
         "should have raised an error",
         call,
-        result,
-        f"{names} to be raised",
+        _Text(f"{describe(result)} (no error)"),
+        _Text(f"{names} to be raised"),
         _hint(hints, result, exc_type) if hints else None,
     )
+
+
+_HERE = Path(__file__).resolve().parent  # the package: its frames are not the learner's code
+
+
+def _in_package(filename: str) -> bool:
+    """True for a file of this package, of an installed library or of Python itself."""
+    if filename.startswith("<frozen") or "site-packages" in filename or "/lib/python" in filename:
+        return True
+    return filename.endswith(".py") and Path(filename).resolve().is_relative_to(_HERE)
+
+
+def _learners_frame(err: BaseException) -> traceback.FrameSummary | None:
+    """The innermost frame of the traceback that is notebook code (not the package, NumPy or Python)."""
+    found = None
+    for frame in traceback.extract_tb(err.__traceback__):
+        if not _in_package(frame.filename):
+            found = frame
+    return found
+
+
+def _where(err: BaseException) -> str:
+    """'in f, line 3: `return cache["X"]`' for the learner's line that raised `err` ('' if none is found)."""
+    frame = _learners_frame(err)
+    if frame is None:
+        return ""
+    line = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
+    place = "" if frame.name == "<module>" else f"in {frame.name}, "
+    return f"{place}line {frame.lineno}" + (f": `{line}`" if line else "")
+
+
+def _error_hint(err: BaseException) -> str | None:
+    """The likely mistake behind a familiar error."""
+    text = str(err)
+    if isinstance(err, RecursionError):
+        return ("your code recursed deeper than Python allows (about 1000 nested calls): "
+                "keep your own stack (a list) of what is left to visit instead of calling yourself")
+    if isinstance(err, KeyError):
+        return f"the key {text} is not in the dict: a name spelt differently, or an entry never stored"
+    if isinstance(err, ValueError) and "matmul" in text:
+        return ("the shapes do not line up for `@` (the error names them): the inner sizes must match, "
+                "so check which operand needs a transpose (.T)")
+    if isinstance(err, ValueError) and "broadcast" in text:
+        return "two arrays of shapes that cannot broadcast: compare the shapes in the error with the ones expected"
+    if isinstance(err, IndexError):
+        return "an index outside the array or list: check each index against its size (count from 0)"
+    if isinstance(err, ZeroDivisionError):
+        return "a division by zero"
+    if isinstance(err, TypeError) and ("not subscriptable" in text or "unpack" in text):
+        return "a value of another kind than expected came back: check what your function returns"
+    return None
+
+
+def explain_error(err: BaseException, call: str | None = None, hint: str | None = None) -> CheckFailed:
+    """`err` (raised by the learner's code) as a failure that says what was called and what went wrong."""
+    where = _where(err)
+    if call is None:  # the line of the check that made the call (the outermost frame outside the package)
+        frames = [f for f in traceback.extract_tb(err.__traceback__) if not _in_package(f.filename)]
+        line = (frames[0].line or linecache.getline(frames[0].filename, frames[0].lineno)).strip() if frames else ""
+        call = line or (f"the check on line {frames[0].lineno} of this cell" if frames else "a check of this part")
+    lines = [f"{call} raised an error", f"  called:   {call}", f"  raised:   {type(err).__name__}: {err}"]
+    if where:
+        lines.append(f"  from:     {where}")
+    mistake = hint or _error_hint(err)
+    if mistake:
+        lines.append(f"  likely mistake: {mistake}")
+    return CheckFailed("\n".join(lines))
+
+
+@contextmanager
+def calling(call: str | None = None, hint: str | None = None) -> Iterator[None]:
+    """Code that calls the learner's functions: an error inside becomes a failure naming the call.
+
+    `call` is the text of the call (None: the line of the check that raised). Failures of checks,
+    "not written yet" and sealed references pass through unchanged.
+    """
+    __tracebackhide__ = True
+    try:
+        yield
+    except (AssertionError, NotImplementedError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # RecursionError included (a RuntimeError)
+        raise explain_error(err, call, hint) from None
 
 
 @contextmanager

@@ -23,6 +23,26 @@ def test_gradients_accumulate_over_two_backward_calls(make):
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0, 3.0])
 
 
+def test_two_backward_calls_on_one_graph_add_the_same_gradients_again_as_in_pytorch(make):
+    """Each call propagates its own gradients: interior nodes' accumulated .grad is never re-sent."""
+    import torch
+
+    a = make([3.0], requires_grad=True)
+    sq = a * a
+    sq.retain_grad()
+    out = (sq * sq).sum()  # a ** 4
+    out.backward(retain_graph=True)
+    out.backward()
+    ta = torch.tensor([3.0], requires_grad=True)
+    tsq = ta * ta
+    tsq.retain_grad()
+    tout = (tsq * tsq).sum()
+    tout.backward(retain_graph=True)
+    tout.backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy())  # 216 = 2 x 108, not 432
+    np.testing.assert_allclose(sq.grad.numpy(), tsq.grad.numpy())
+
+
 def test_no_grad_records_no_graph(make):
     x = make([1.0, 2.0], requires_grad=True)
     with mt.no_grad():

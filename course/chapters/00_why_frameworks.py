@@ -4,7 +4,7 @@
 # In this chapter you train a neural network with nothing but NumPy. You write the forward pass, the
 # loss, and then, by hand, every derivative the training needs. By the end you will have felt exactly
 # the work that PyTorch, TensorFlow and JAX were built to take off your hands, and in the last part you
-# train the same network again in three lines of `minitorch_edu`, the framework you build yourself in
+# train the same network again in about ten lines of `minitorch_edu`, the framework you build yourself in
 # the chapters that follow.
 #
 # What you write (graded, 23 points):
@@ -56,17 +56,25 @@ def init_params(n_in, n_hidden, n_out, seed=0):
     }
 
 
+def draw_points(ax, X, y):
+    """The points of each class in their own colour and marker (black-edged: they stand out on any shade)."""
+    for label, colour, marker in ((0, "tab:blue", "o"), (1, "tab:red", "^")):
+        ax.scatter(X[y == label, 0], X[y == label, 1], c=colour, marker=marker, edgecolors="k", linewidths=0.5,
+                   s=20, label=f"class {label}")
+    ax.legend(fontsize=7, loc="upper right", framealpha=0.9)
+
+
 def draw_boundary(ax, predict, X, y, title=None):
-    """Shade the plane by predict(points) -> class scores (N, 2); draw the points coloured by label."""
+    """Shade the plane by predict(points) -> class scores (N, 2); draw the points by label."""
     xs = np.linspace(X[:, 0].min() - 0.2, X[:, 0].max() + 0.2, 120)
     ys = np.linspace(X[:, 1].min() - 0.2, X[:, 1].max() + 0.2, 120)
     gx, gy = np.meshgrid(xs, ys)
     scores = np.asarray(predict(np.stack([gx.ravel(), gy.ravel()], axis=1)), dtype=np.float64)
     diff = (scores[:, 1] - scores[:, 0]).reshape(gx.shape)
     p1 = 1.0 / (1.0 + np.exp(-np.clip(diff, -50, 50)))  # softmax of two classes, read as P(class 1)
-    ax.contourf(gx, gy, p1, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.5)
+    ax.contourf(gx, gy, p1, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35)  # pale: the points stay visible
     ax.contour(gx, gy, p1, levels=[0.5], colors="k", linewidths=1)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="w", linewidths=0.4, s=18)
+    draw_points(ax, X, y)
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
@@ -88,9 +96,9 @@ print("points per class:", np.bincount(y_train))
 
 # %%
 fig, ax = plt.subplots(figsize=(4, 4))
-ax.scatter(X_train[:, 0], X_train[:, 1], c=y_train, cmap="RdBu_r", edgecolors="w", linewidths=0.4, s=18)
+draw_points(ax, X_train, y_train)
 ax.set_aspect("equal")
-ax.set_title("toy.circle: class 1 (red) outside the circle")
+ax.set_title("toy.circle: class 1 (red triangles) outside the circle")
 plt.show()
 
 # %% [markdown]
@@ -169,12 +177,13 @@ def forward(X, params):
     ### END SOLUTION
 
 # %% [tests] id=forward_tests points=3
-with testing.part("forward"):
+with testing.part("forward"), testing.calling():
     _X = np.array([[1.0, 2.0], [-1.0, 0.5]])
     _p = {"W1": np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]]), "b1": np.array([0.0, -1.0, 0.5]),
           "W2": np.array([[1.0, 0.0], [-1.0, 1.0], [2.0, -2.0]]), "b2": np.array([0.5, -0.5])}
     _call = "forward(X of shape (2, 2), params with W1 (2, 3), b1 (3,), W2 (3, 2), b2 (2,))"
-    _out = forward(_X, _p)
+    with testing.calling(_call):
+        _out = forward(_X, _p)
     testing.assert_true(isinstance(_out, tuple) and len(_out) == 2 and isinstance(_out[1], dict), call=_call,
                         got=type(_out).__name__, expected="a tuple (logits, cache) with cache a dict",
                         hint="return logits, {'X': X, 'z1': z1, 'h1': h1}")
@@ -192,15 +201,20 @@ with testing.part("forward"):
                                  "you forgot b2"),
                                 "logits = h1 @ W2 + b2"])
 ### BEGIN HIDDEN TESTS
-with testing.part("forward", hidden=True):
+with testing.part("forward", hidden=True), testing.calling():
     _rng = np.random.default_rng(11)
     for _n, _d, _h, _c in [(7, 5, 4, 3), (1, 2, 6, 2), (16, 3, 8, 4)]:
         _X = _rng.standard_normal((_n, _d))
         _p = {"W1": _rng.standard_normal((_d, _h)), "b1": _rng.standard_normal(_h),
               "W2": _rng.standard_normal((_h, _c)), "b2": _rng.standard_normal(_c)}
         _z1 = _X @ _p["W1"] + _p["b1"]
-        _logits, _cache = forward(_X, _p)
         _call = f"forward(X of shape {_X.shape}, random params with H={_h}, C={_c})"
+        with testing.calling(_call):
+            _logits, _cache = forward(_X, _p)
+        testing.assert_true(isinstance(_cache, dict) and {"X", "z1", "h1"} <= set(_cache), call=_call + " -> cache",
+                            got=sorted(_cache) if isinstance(_cache, dict) else type(_cache).__name__,
+                            expected='a dict with the keys "X", "z1" and "h1"',
+                            hint='the backward pass reads cache["X"], cache["z1"] and cache["h1"]: store all three')
         testing.assert_close(_logits, np.maximum(_z1, 0) @ _p["W2"] + _p["b2"], call=_call + " -> logits")
         testing.assert_close(_cache["z1"], _z1, call=_call + ' -> cache["z1"]',
                              hints=["cache['z1'] must keep the values before the ReLU (did the ReLU overwrite them?)"])
@@ -249,7 +263,7 @@ def cross_entropy_loss(logits, y):
     ### END SOLUTION
 
 # %% [tests] id=cross_entropy_loss_tests points=3
-with testing.part("cross_entropy_loss"):
+with testing.part("cross_entropy_loss"), testing.calling():
     _call = "cross_entropy_loss(logits [[2, 1, 0], [0, 0, 3]], y [0, 2])"
     testing.assert_close(cross_entropy_loss(np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 3.0]]), np.array([0, 2])),
                          0.25126446043267064, call=_call,
@@ -266,7 +280,7 @@ with testing.part("cross_entropy_loss"):
                                   "clipping the probability (log(p + 1e-12)) caps the loss: use the log-sum-exp form"),
                                  "shift the logits by the row maximum, then log-sum-exp"])
 ### BEGIN HIDDEN TESTS
-with testing.part("cross_entropy_loss", hidden=True):
+with testing.part("cross_entropy_loss", hidden=True), testing.calling():
     def _ce(s, t):
         s = s - s.max(axis=1, keepdims=True)
         return float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[np.arange(len(t)), t]))
@@ -320,7 +334,7 @@ def cross_entropy_grad(logits, y):
     ### END SOLUTION
 
 # %% [tests] id=cross_entropy_grad_tests points=3
-with testing.part("cross_entropy_grad"):
+with testing.part("cross_entropy_grad"), testing.calling():
     testing.assert_close(cross_entropy_grad(np.array([[0.0, 0.0]]), np.array([0])), [[-0.5, 0.5]],
                          call="cross_entropy_grad(logits [[0, 0]], y [0])",
                          hints=[(lambda got, exp: np.allclose(got, [[0.5, 0.5]]), "subtract the one-hot label from p"),
@@ -343,7 +357,7 @@ with testing.part("cross_entropy_grad"):
                                      "exp(1000) overflowed: shift each row by its maximum first"),
                                     "shift each row by its maximum, then softmax"])
 ### BEGIN HIDDEN TESTS
-with testing.part("cross_entropy_grad", hidden=True):
+with testing.part("cross_entropy_grad", hidden=True), testing.calling():
     _rng = np.random.default_rng(13)
     for _n, _c, _scale in [(5, 3, 1.0), (1, 4, 5.0), (3, 7, 300.0), (8, 2, 2.0)]:
         _s, _t = _rng.standard_normal((_n, _c)) * _scale, _rng.integers(0, _c, _n)
@@ -384,12 +398,13 @@ def linear_backward(dout, x, W):
     ### END SOLUTION
 
 # %% [tests] id=linear_backward_tests points=3
-with testing.part("linear_backward"):
+with testing.part("linear_backward"), testing.calling():
     _x = np.array([[1.0, 2.0], [3.0, -1.0], [0.0, 1.0]])
     _W = np.array([[1.0, 0.0, -1.0, 2.0], [2.0, 1.0, 0.0, -1.0]])
     _dout = np.array([[1.0, 0.0, 2.0, -1.0], [0.0, 1.0, -1.0, 1.0], [2.0, -1.0, 0.0, 1.0]])
     _call = "linear_backward(dout of shape (3, 4), x of shape (3, 2), W of shape (2, 4))"
-    _out = linear_backward(_dout, _x, _W)
+    with testing.calling(_call):
+        _out = linear_backward(_dout, _x, _W)
     testing.assert_true(isinstance(_out, tuple) and len(_out) == 3, call=_call, got=type(_out).__name__,
                         expected="a tuple (dx, dW, db)", hint="return dx, dW, db")
     _dx, _dw, _db = _out
@@ -410,12 +425,13 @@ with testing.part("linear_backward"):
                                  "db sums over the batch (the bias was added to every row); a mean divides by N twice"),
                                 "db = dout.sum(axis=0)"])
 ### BEGIN HIDDEN TESTS
-with testing.part("linear_backward", hidden=True):
+with testing.part("linear_backward", hidden=True), testing.calling():
     _rng = np.random.default_rng(14)
     for _n, _d, _c in [(5, 3, 3), (1, 4, 2), (6, 6, 6), (9, 2, 5)]:
         _x, _W, _dout = _rng.standard_normal((_n, _d)), _rng.standard_normal((_d, _c)), _rng.standard_normal((_n, _c))
         _call = f"linear_backward(dout {_dout.shape}, x {_x.shape}, W {_W.shape})"
-        _dx, _dw, _db = linear_backward(_dout, _x, _W)
+        with testing.calling(_call):
+            _dx, _dw, _db = linear_backward(_dout, _x, _W)
         for _name, _got, _want in (("dx", _dx, _dout @ _W.T), ("dW", _dw, _x.T @ _dout), ("db", _db, _dout.sum(0))):
             testing.assert_shape(_got, _want.shape, call=f"{_call} -> {_name}")
             testing.assert_close(_got, _want, call=f"{_call} -> {_name}")
@@ -438,7 +454,7 @@ def relu_backward(dout, z):
     ### END SOLUTION
 
 # %% [tests] id=relu_backward_tests points=2
-with testing.part("relu_backward"):
+with testing.part("relu_backward"), testing.calling():
     _z = np.array([[-1.0, 2.0], [0.5, -3.0]])
     _dout = np.array([[1.0, -2.0], [3.0, 4.0]])
     testing.assert_close(relu_backward(_dout, _z), [[0.0, -2.0], [3.0, 0.0]],
@@ -452,7 +468,7 @@ with testing.part("relu_backward"):
                                  "you multiplied by z (or relu(z)): the slope of relu is 1 or 0, not z"),
                                 "dz = dout * (z > 0)"])
 ### BEGIN HIDDEN TESTS
-with testing.part("relu_backward", hidden=True):
+with testing.part("relu_backward", hidden=True), testing.calling():
     _rng = np.random.default_rng(15)
     for _shape in [(4, 5), (1, 3), (7,), (2, 3, 4)]:
         _z, _dout = _rng.standard_normal(_shape), _rng.standard_normal(_shape)
@@ -488,7 +504,7 @@ def backward(logits, y, params, cache):
     ### END SOLUTION
 
 # %% [tests] id=backward_tests points=3
-with testing.part("backward"):
+with testing.part("backward"), testing.calling():
     _X = np.array([[1.0, 2.0], [-1.0, 0.5]])
     _p = {"W1": np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]]), "b1": np.array([0.0, -1.0, 0.5]),
           "W2": np.array([[1.0, 0.0], [-1.0, 1.0], [2.0, -2.0]]), "b2": np.array([0.5, -0.5])}
@@ -497,7 +513,8 @@ with testing.part("backward"):
               "h1": np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 0.0]])}
     _logits = np.array([[-0.5, 1.5], [-0.5, 0.5]])
     _call = "backward(logits, y [1, 0], params, cache) for part 1's example"
-    _g = backward(_logits, np.array([1, 0]), _p, _cache)
+    with testing.calling(_call):
+        _g = backward(_logits, np.array([1, 0]), _p, _cache)
     testing.assert_true(isinstance(_g, dict) and set(_g) >= {"W1", "b1", "W2", "b2"}, call=_call,
                         got=sorted(_g) if isinstance(_g, dict) else type(_g).__name__,
                         expected="a dict with keys W1, b1, W2, b2", hint="every parameter needs a gradient, biases too")
@@ -517,7 +534,7 @@ with testing.part("backward"):
                                      "do not divide by N again"),
                                     _why[_k]])
 ### BEGIN HIDDEN TESTS
-with testing.part("backward", hidden=True):
+with testing.part("backward", hidden=True), testing.calling():
     _rng = np.random.default_rng(16)
     for _n, _d, _h, _c in [(6, 3, 5, 4), (1, 2, 3, 2), (10, 4, 4, 3)]:
         _X = _rng.standard_normal((_n, _d))
@@ -531,7 +548,12 @@ with testing.part("backward", hidden=True):
         _ds = (_e / _e.sum(axis=1, keepdims=True) - np.eye(_c)[_t]) / _n
         _dz1 = (_ds @ _p["W2"].T) * (_z1 > 0)
         _want = {"W1": _X.T @ _dz1, "b1": _dz1.sum(0), "W2": _h1.T @ _ds, "b2": _ds.sum(0)}
-        _g = backward(_s, _t, _p, {"X": _X, "z1": _z1, "h1": _h1})
+        _call = f"backward(logits, y, params, cache) for N={_n}, D={_d}, H={_h}, C={_c}"
+        with testing.calling(_call):
+            _g = backward(_s, _t, _p, {"X": _X, "z1": _z1, "h1": _h1})
+        testing.assert_true(isinstance(_g, dict) and set(_g) >= set(_want), call=_call,
+                            got=sorted(_g) if isinstance(_g, dict) else type(_g).__name__,
+                            expected="a dict with keys W1, b1, W2, b2", hint="every parameter needs a gradient")
         for _k in _want:
             _call = f'backward(...) for N={_n}, D={_d}, H={_h}, C={_c} -> grads["{_k}"]'
             testing.assert_shape(_g[_k], _p[_k].shape, call=_call)
@@ -585,7 +607,7 @@ def numerical_gradient(f, x, eps=1e-5):
     ### END SOLUTION
 
 # %% [tests] id=numerical_gradient_tests points=3
-with testing.part("numerical_gradient"):
+with testing.part("numerical_gradient"), testing.calling():
     _x = np.array([1.0, -2.0, 0.5])
     _call = "numerical_gradient(lambda x: np.sum(x ** 3), x [1, -2, 0.5])"
     testing.assert_close(numerical_gradient(lambda v: np.sum(v ** 3), _x), [3.0, 12.0, 0.75], call=_call,
@@ -602,7 +624,7 @@ with testing.part("numerical_gradient"):
     testing.assert_close(numerical_gradient(lambda v: np.sum(np.sin(v)), _x), _want, call=_call,
                          rtol=1e-6, atol=1e-8, hints=["loop over every index of x: for index in np.ndindex(x.shape)"])
 ### BEGIN HIDDEN TESTS
-with testing.part("numerical_gradient", hidden=True):
+with testing.part("numerical_gradient", hidden=True), testing.calling():
     _rng = np.random.default_rng(17)
     # not contiguous: a transposed view, so x.reshape(-1) would be a copy that f never sees
     _base = _rng.standard_normal((3, 4))
@@ -709,7 +731,7 @@ def gradient_descent(params, loss_and_grads, lr, steps):
     ### END SOLUTION
 
 # %% [tests] id=gradient_descent_tests points=3
-with testing.part("gradient_descent"):
+with testing.part("gradient_descent"), testing.calling():
     def _bowl(p):  # loss (w - 1)^2 summed: every step with lr 0.25 halves the distance to 1
         return float(np.sum((p["w"] - 1.0) ** 2)), {"w": 2.0 * (p["w"] - 1.0)}
 
@@ -732,16 +754,30 @@ with testing.part("gradient_descent"):
                                  "params did not change: update the arrays in params (params[k] -= ...)"),
                                 "after 3 halvings w - 1 is [0.25, -0.25]"])
 ### BEGIN HIDDEN TESTS
-with testing.part("gradient_descent", hidden=True):
+with testing.part("gradient_descent", hidden=True), testing.calling():
     # several parameters: every one of them must move
     def _quad(p):
         return float(np.sum(p["a"] ** 2) + np.sum((p["b"] + 2.0) ** 2)), {"a": 2 * p["a"], "b": 2 * (p["b"] + 2.0)}
 
     _p = {"a": np.ones((2, 2)), "b": np.zeros(3)}
-    _losses = gradient_descent(_p, _quad, lr=0.1, steps=5)
-    testing.assert_close(_losses, [(4 + 12) * 0.64 ** i for i in range(5)],
-                         call="gradient_descent(two parameters a, b, lr=0.1, steps=5)",
-                         hints=["update every parameter in params at every step"])
+    _call = "gradient_descent({'a': ones((2, 2)), 'b': zeros(3)}, loss sum(a^2) + sum((b + 2)^2), lr=0.1, steps=5)"
+    with testing.calling(_call):
+        _losses = gradient_descent(_p, _quad, lr=0.1, steps=5)
+    _steps = np.arange(5)
+
+    def _like(want):
+        return lambda got, exp: got is not None and len(got) == 5 and np.allclose(np.asarray(got, float), want)
+
+    testing.assert_close(_losses, [(4 + 12) * 0.64 ** i for i in range(5)], call=_call + " -> losses", hints=[
+        (lambda got, exp: got is None or len(got) != 5, "return a list with one loss per step (steps=5: 5 losses)"),
+        (_like(16 * 0.64 ** (_steps + 1)), "record each loss before its update (the first loss is that of the "
+         "parameters you were given)"),
+        (_like(4 * 0.64**_steps + 12), "only a moved: update every parameter in params, not just the first"),
+        (_like(4 + 12 * 0.64**_steps), "only b moved: update every parameter in params, not just the last"),
+        (_like(np.full(5, 16.0)), "the loss never changes: the updates did not reach the arrays in params"),
+        (lambda got, exp: got is not None and len(got) == 5 and got[-1] > got[0],
+         "the loss grows: step against the gradient, params[k] -= lr * grads[k]"),
+    ])
     testing.assert_close(_p["a"], np.full((2, 2), 0.8 ** 5), call="a after gradient_descent(two parameters, ...)")
     testing.assert_close(_p["b"], np.full(3, -2.0 + 2.0 * 0.8 ** 5),
                          call="b after gradient_descent(two parameters, ...)")
@@ -767,11 +803,13 @@ with testing.part("gradient_descent", hidden=True):
     _p = init_params(2, 16, 2, seed=0)
     _losses = gradient_descent(_p, _net_loss_and_grads, lr=0.5, steps=500)
     _acc = float(np.mean((np.maximum(_Xte @ _p["W1"] + _p["b1"], 0) @ _p["W2"] + _p["b2"]).argmax(1) == _yte))
+    _why = (None if len(_losses) == 500 and _losses[-1] < _losses[0]
+            else f"{len(_losses)} losses for 500 steps: one loss per step" if len(_losses) != 500
+            else "the loss did not go down: step against the gradient (params[k] -= lr * grads[k]) at every step")
     testing.assert_true(_acc >= 0.95 and _losses[-1] < 0.5 * _losses[0],
                         call="gradient_descent(the circle net, lr=0.5, steps=500)",
                         got=f"test accuracy {_acc:.1%}, loss {_losses[0]:.3f} -> {_losses[-1]:.3f}",
-                        expected="test accuracy >= 95% and the loss at least halved",
-                        hint="update every parameter at every step")
+                        expected="test accuracy >= 95% and the loss at least halved", hint=_why)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -916,7 +954,7 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Closing: the same network in three lines of minitorch_edu
+# ## Closing: the same network in about ten lines of minitorch_edu
 #
 # Here is the same net in `minitorch_edu`, the framework you will build, with PyTorch's names. The model is
 # `Sequential(Linear, ReLU, Linear)`, the optimizer is `optim.SGD`, and the gradients come from a single

@@ -225,7 +225,7 @@ def _labelled(**values):
         v.label = name
 
 
-with testing.part("trace"):
+with testing.part("trace"), testing.calling():
     _check_trace(L, ["a", "b", "c", "d", "e", "f", "L"],
                  [("a", "e"), ("b", "e"), ("e", "d"), ("c", "d"), ("d", "L"), ("f", "L")], call="trace(L)")
     leaf = Value(1.5, label="leaf")
@@ -238,15 +238,15 @@ with testing.part("trace"):
     q.parents[1].label = "3"
     _check_trace(out, ["p", "3", "q", "r", "out"],
                  [("p", "q"), ("3", "q"), ("p", "r"), ("q", "out"), ("r", "out")], call="trace(out = p * 3 + exp(p))")
-### BEGIN HIDDEN TESTS
-with testing.part("trace", hidden=True):
-    # the same Value twice in one operation: two edges, one node
+    # the same Value twice in one operation, and once more above it: x is reached three times
     x = Value(3.0)
     sq = x * x
     top = sq + x
     _labelled(x=x, sq=sq, top=top)
     _check_trace(top, ["x", "sq", "top"], [("x", "sq"), ("x", "sq"), ("sq", "top"), ("x", "top")],
                  call="trace(x * x + x)")
+### BEGIN HIDDEN TESTS
+with testing.part("trace", hidden=True), testing.calling():
     # two different leaves with the same data are two nodes
     u, w = Value(2.0), Value(2.0)
     prod = u * w
@@ -269,7 +269,9 @@ with testing.part("trace", hidden=True):
     g = {"name": "g", "in": []}
     h = {"name": "h", "in": [g]}
     k = {"name": "k", "in": [g, h]}
-    nodes, edges = trace(k, parents=lambda n: n["in"])
+    with testing.calling("trace(k, parents=lambda n: n['in']) on a graph of dicts",
+                         hint="use the `parents` argument (parents(v)), not v.parents: these nodes are dicts"):
+        nodes, edges = trace(k, parents=lambda n: n["in"])
     testing.assert_equal(sorted(n["name"] for n in nodes), ["g", "h", "k"], call="trace(k, parents=...) -> nodes")
     testing.assert_equal(sorted((a["name"], b["name"]) for a, b in edges), [("g", "h"), ("g", "k"), ("h", "k")],
                          call="trace(k, parents=...) -> edges", hints="use the `parents` argument, not v.parents")
@@ -384,7 +386,7 @@ def mul_backward(grad, out, a, b):
 
 
 # %% [tests] id=add_mul_tests points=3
-with testing.part("add_mul"):
+with testing.part("add_mul"), testing.calling():
     testing.assert_close(
         add_backward(1.0, 5.0, 2.0, 3.0),
         (1.0, 1.0),
@@ -417,13 +419,26 @@ with testing.part("add_mul"):
         hints=["the chain rule: multiply the local derivative by grad"],
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("add_mul", hidden=True):
+with testing.part("add_mul", hidden=True), testing.calling():
     close, check = testing.assert_close, testing.assert_true  # short names for long checks
     rng = np.random.default_rng(1)
+    def _near(got, want):
+        return np.allclose(np.asarray(got, dtype=float), want, rtol=1e-6, atol=1e-9)
+
     for _ in range(20):
         g, x, y = rng.normal(size=3) * 3
-        close(add_backward(g, x + y, x, y), (g, g), call=f"add_backward({g}, {x + y}, {x}, {y})")
-        close(mul_backward(g, x * y, x, y), (g * y, g * x), call=f"mul_backward({g}, {x * y}, {x}, {y})")
+        close(add_backward(g, x + y, x, y), (g, g), call=f"add_backward(grad={g}, out={x + y}, a={x}, b={y})", hints=[
+            (lambda got, exp: _near(got, (1.0, 1.0)), "the chain rule: multiply the local derivative (1) by grad"),
+            (lambda got, exp, x=x, y=y: _near(got, (x, y)), "you returned the inputs: d(a + b)/da is 1, times grad"),
+            (lambda got, exp: _near(got, (2 * exp[0], 0.0)) or _near(got, (exp[0], 0.0)),
+             "each input gets grad (a + b passes the gradient to both)"),
+        ])
+        close(mul_backward(g, x * y, x, y), (g * y, g * x), call=f"mul_backward(grad={g}, out={x * y}, a={x}, b={y})",
+              hints=[
+            (lambda got, exp, x=x, y=y: _near(got, (y, x)), "the chain rule: multiply the local derivative by grad"),
+            (lambda got, exp, x=x, y=y, g=g: _near(got, (g * x, g * y)), "the gradient for a is grad * b (and for b, "
+             "grad * a): you swapped them"),
+        ])
     close(mul_backward(1.0, 0.0, 0.0, 7.0), (7.0, 0.0), call="mul_backward(1, 0, a=0, b=7)")
 ### END HIDDEN TESTS
 
@@ -458,7 +473,7 @@ def log_backward(grad, out, a):
 
 
 # %% [tests] id=pow_exp_log_tests points=4
-with testing.part("pow_exp_log"):
+with testing.part("pow_exp_log"), testing.calling():
     testing.assert_close(
         pow_backward(1.0, 8.0, 2.0, 3),
         12.0,
@@ -474,6 +489,15 @@ with testing.part("pow_exp_log"):
         math.exp(2.0),
         call="exp_backward(grad=1.0, out=exp(2), a=2.0)",
         hints=[(lambda got, exp: got == 1.0, "the derivative of exp(a) is exp(a) (= out), not 1")],
+    )
+    testing.assert_close(
+        exp_backward(-1.5, math.exp(0.5), 0.5),
+        -1.5 * math.exp(0.5),
+        call="exp_backward(grad=-1.5, out=exp(0.5), a=0.5)",
+        hints=[
+            (lambda got, exp: abs(got - math.exp(0.5)) < 1e-12, "the chain rule: multiply exp(a) by grad"),
+            (lambda got, exp: got == -1.5, "the derivative of exp(a) is exp(a) (= out): multiply grad by it"),
+        ],
     )
     testing.assert_close(
         log_backward(1.0, math.log(4.0), 4.0),
@@ -493,16 +517,32 @@ with testing.part("pow_exp_log"):
         hints=["the chain rule: multiply the local derivative 1/a by grad"],
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("pow_exp_log", hidden=True):
+with testing.part("pow_exp_log", hidden=True), testing.calling():
     close, check = testing.assert_close, testing.assert_true  # short names for long checks
     rng = np.random.default_rng(2)
     for _ in range(20):
         g = rng.normal() * 2
         x = rng.uniform(0.2, 3.0)
         n = rng.choice([2, 3, -2, 0.5, 1.5])
-        close(pow_backward(g, x**n, x, n), g * n * x ** (n - 1), call=f"pow_backward({g}, {x**n}, {x}, {n})")
-        close(exp_backward(g, math.exp(x), x), g * math.exp(x), call=f"exp_backward({g}, exp({x}), {x})")
-        close(log_backward(g, math.log(x), x), g / x, call=f"log_backward({g}, log({x}), {x})")
+        close(pow_backward(g, x**n, x, n), g * n * x ** (n - 1), call=f"pow_backward(grad={g}, out={x**n}, a={x}, n={n})",  # noqa: E501
+              hints=[
+            (lambda got, exp, x=x, n=n: np.isclose(got, n * x ** (n - 1)), "the chain rule: multiply n * a**(n-1) "
+             "by grad"),
+            (lambda got, exp, x=x, n=n, g=g: np.isclose(got, g * n * x**n), "d(a**n)/da = n * a**(n-1), not n * a**n"),
+            (lambda got, exp, x=x, n=n, g=g: np.isclose(got, g * x ** (n - 1)), "multiply by the exponent n too"),
+            (lambda got, exp, x=x, n=n, g=g: np.isclose(got, g * n * x ** int(n - 1)), f"n = {n} is not a whole "
+             "number: compute a ** (n - 1) with the exponent as it is (no int(), no loop of multiplications)"),
+        ])
+        close(exp_backward(g, math.exp(x), x), g * math.exp(x), call=f"exp_backward(grad={g}, out=exp({x}), a={x})",
+              hints=[
+            (lambda got, exp, x=x: np.isclose(got, math.exp(x)), "the chain rule: multiply exp(a) (= out) by grad"),
+            (lambda got, exp, g=g: np.isclose(got, g), "the derivative of exp(a) is exp(a) (= out), not 1"),
+            (lambda got, exp, x=x, g=g: np.isclose(got, g * x), "the derivative of exp(a) is exp(a) (= out), not a"),
+        ])
+        close(log_backward(g, math.log(x), x), g / x, call=f"log_backward(grad={g}, out=log({x}), a={x})", hints=[
+            (lambda got, exp, x=x: np.isclose(got, 1 / x), "the chain rule: multiply 1/a by grad"),
+            (lambda got, exp, x=x, g=g: np.isclose(got, g / math.log(x)), "d log(a)/da = 1/a: divide by a, not by out"),
+        ])
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -538,13 +578,22 @@ def relu_backward(grad, out, a):
 
 
 # %% [tests] id=activations_tests points=4
-with testing.part("activations"):
+with testing.part("activations"), testing.calling():
     t = math.tanh(0.5)
     testing.assert_close(
         tanh_backward(1.0, t, 0.5),
         1 - t**2,
         call="tanh_backward(grad=1.0, out=tanh(0.5), a=0.5)",
         hints=[(lambda got, exp: abs(got - (1 - 0.25)) < 1e-9, "use the output: 1 - out**2, not 1 - a**2")],
+    )
+    testing.assert_close(
+        tanh_backward(-2.0, t, 0.5),
+        -2.0 * (1 - t**2),
+        call="tanh_backward(grad=-2.0, out=tanh(0.5), a=0.5)",
+        hints=[
+            (lambda got, exp: abs(got - (1 - t**2)) < 1e-12, "the chain rule: multiply 1 - out**2 by grad"),
+            (lambda got, exp: abs(got + 2.0 * 0.75) < 1e-9, "use the output: 1 - out**2, not 1 - a**2"),
+        ],
     )
     s = 1 / (1 + math.exp(-1.0))
     testing.assert_close(
@@ -566,16 +615,28 @@ with testing.part("activations"):
         hints=["for a negative input ReLU is flat: the gradient is 0"],
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("activations", hidden=True):
+with testing.part("activations", hidden=True), testing.calling():
     close, check = testing.assert_close, testing.assert_true  # short names for long checks
     rng = np.random.default_rng(3)
     for _ in range(20):
         g, x = rng.normal(size=2) * 2
         t = math.tanh(x)
         s = 1 / (1 + math.exp(-x))
-        close(tanh_backward(g, t, x), g * (1 - t * t), call=f"tanh_backward({g}, tanh({x}), {x})")
-        close(sigmoid_backward(g, s, x), g * s * (1 - s), call=f"sigmoid_backward({g}, sigmoid({x}), {x})")
-        close(relu_backward(g, max(x, 0.0), x), g if x > 0 else 0.0, call=f"relu_backward({g}, relu({x}), {x})")
+        close(tanh_backward(g, t, x), g * (1 - t * t), call=f"tanh_backward(grad={g}, out=tanh({x}), a={x})", hints=[
+            (lambda got, exp, t=t: np.isclose(got, 1 - t * t), "the chain rule: multiply 1 - out**2 by grad"),
+            (lambda got, exp, x=x, g=g: np.isclose(got, g * (1 - x * x)), "use the output: 1 - out**2, not 1 - a**2"),
+            (lambda got, exp, t=t, g=g: np.isclose(got, g * (1 - t)), "tanh'(a) = 1 - out**2: square out"),
+        ])
+        close(sigmoid_backward(g, s, x), g * s * (1 - s), call=f"sigmoid_backward(grad={g}, out=sigmoid({x}), a={x})",
+              hints=[
+            (lambda got, exp, s=s: np.isclose(got, s * (1 - s)), "the chain rule: multiply out * (1 - out) by grad"),
+            (lambda got, exp, x=x, g=g: np.isclose(got, g * x * (1 - x)), "use the output: out * (1 - out)"),
+        ])
+        close(relu_backward(g, max(x, 0.0), x), g if x > 0 else 0.0, call=f"relu_backward(grad={g}, out=relu({x}), a={x})",  # noqa: E501
+              hints=[
+            (lambda got, exp, x=x: x > 0 and np.isclose(got, 1.0), "the chain rule: pass grad itself, not 1"),
+            (lambda got, exp, x=x: (x > 0) != (got != 0), "the gradient passes where a > 0 and is 0 elsewhere"),
+        ])
     close(relu_backward(1.0, 0.0, 0.0), 0.0, call="relu_backward(grad=1.0, out=0.0, a=0.0)", hints=["at exactly 0 the gradient is 0 (as in PyTorch): test a > 0, not a >= 0"])  # noqa: E501 (one line per check)
 ### END HIDDEN TESTS
 
@@ -669,14 +730,14 @@ def _check_order(order, root, parents, call):
             )
 
 
-with testing.part("topological_order"):
+with testing.part("topological_order"), testing.calling():
     x = Value(3.0, label="x")
     y = x * x + x  # x is used three times
     _check_order(topological_order(y), y, value_parents, "topological_order(x * x + x)")
     _check_order(topological_order(L), L, value_parents, "topological_order(L) for L = (a * b + c) * f")
     testing.assert_equal(len(topological_order(Value(1.0))), 1, call="topological_order(Value(1.0))")
 ### BEGIN HIDDEN TESTS
-with testing.part("topological_order", hidden=True):
+with testing.part("topological_order", hidden=True), testing.calling():
     close, check = testing.assert_close, testing.assert_true  # short names for long checks
     rng = np.random.default_rng(4)
     for trial in range(5):  # random DAGs: each new node made from two earlier ones
@@ -703,26 +764,37 @@ with testing.part("topological_order", hidden=True):
 # %% [markdown]
 # ## Backprop: the chain rule, in order, accumulating
 #
-# Now the algorithm itself. Given the order (root first), set the root's gradient, then for each
-# node ask it for its parents' gradients (`node.input_grads(node.grad)`) and **add** them to the
-# parents' `.grad`. Add, never assign: a Value used twice gets a gradient from each use, and the
-# multivariable chain rule says they sum. PyTorch does the same, and also sums across calls, which
-# is why you call `optimizer.zero_grad()` before every `loss.backward()`.
+# Now the algorithm itself. Keep this pass's gradients apart from `.grad`, in a dict from `id(node)`
+# to the gradient that has reached the node so far, starting with `{id(root): grad}`. Walk the
+# order (root first). When you reach a node, every node that uses it came earlier, so its entry is
+# complete: add it to `node.grad`, then ask the node for its parents' shares
+# (`node.input_grads(g)`, with `g` this pass's gradient) and **add** each to its parent's entry.
+# Add, never assign: a Value used twice gets a gradient from each use, and the multivariable chain
+# rule says they sum.
+#
+# Why a dict, and not `node.grad` itself? Because `.grad` also sums *across* calls: PyTorch adds
+# every `backward()` into `.grad` (which is why you call `optimizer.zero_grad()` before each
+# `loss.backward()`). Call backward twice on one graph and PyTorch's `a.grad` doubles: the second
+# pass adds the very same gradients again. A backprop that passed on `node.grad` would also pass on
+# what the first call left in the interior nodes and count it again: for `c = (a * a) * (a * a)` at
+# `a = 3` that gives 432 instead of PyTorch's 2 × 108 = 216.
 
 
 # %% [solution] id=backprop
 def backprop(order, grad=1.0):
     """Add d(order[0])/d(v) * grad to v.grad for every v in `order` (root first, as topological_order gives)."""
     ### BEGIN SOLUTION
-    order[0].grad += grad
+    grads = {id(order[0]): grad}
     for node in order:
-        for parent, g in zip(node.parents, node.input_grads(node.grad)):
-            parent.grad += g
+        g = grads.pop(id(node), 0.0)
+        node.grad += g
+        for parent, pg in zip(node.parents, node.input_grads(g)):
+            grads[id(parent)] = grads.get(id(parent), 0.0) + pg
     ### END SOLUTION
 
 
 # %% [tests] id=backprop_tests points=4
-with testing.part("backprop"):
+with testing.part("backprop"), testing.calling():
     x = Value(3.0, label="x")
     xx = x * x
     y = xx + x  # dy/dx = 2x + 1 = 7
@@ -748,8 +820,27 @@ with testing.part("backprop"):
         call="backprop([s, r, p, q], grad=2.0) for s = p * q + p",
         hints=["start from the grad you were given for the root, not from 1"],
     )
+    # backward twice on one graph: PyTorch's a.grad doubles (c.backward(retain_graph=True); c.backward())
+    u = Value(3.0)
+    u2 = u * u
+    u4 = u2 * u2  # u ** 4: d(u4)/du = 4 * u ** 3 = 108
+    backprop([u4, u2, u])
+    backprop([u4, u2, u])
+    testing.assert_close(
+        u.grad,
+        2 * 108.0,
+        call="backprop([u4, u2, u]) twice, for u2 = u * u, u4 = u2 * u2 at u = 3 (one pass gives 108)",
+        hints=[
+            (
+                lambda got, exp: got == 432.0,
+                "the second pass passed on what the first left in u2.grad and u4.grad: pass on this pass's "
+                "gradients (kept apart in a dict), and only add them into .grad",
+            ),
+            (lambda got, exp: got == 108.0, "the second call must add to .grad, not start it again from 0"),
+        ],
+    )
 ### BEGIN HIDDEN TESTS
-with testing.part("backprop", hidden=True):
+with testing.part("backprop", hidden=True), testing.calling():
     close, check = testing.assert_close, testing.assert_true  # short names for long checks
 
     def _good_order(root):
@@ -786,6 +877,16 @@ with testing.part("backprop", hidden=True):
     backprop(_good_order(z * 3.0))
     backprop(_good_order(z * z))
     close(z.grad, 3.0 + 4.0, call="two backward passes sharing a leaf", hints=["add into .grad: a second backward adds to what the first left"])  # noqa: E501 (one line per check)
+    # three calls on one deeper graph, interior nodes too: each call adds the same gradients again
+    leaves = [Value(0.7), Value(-1.2)]
+    out = expr(leaves[0], leaves[1], Value(0.4))
+    order = _good_order(out)
+    backprop(order)
+    once = {id(v): v.grad for v in order}
+    backprop(order, grad=2.0)
+    for k, leaf in enumerate(leaves):
+        close(leaf.grad, 3 * once[id(leaf)], call=f"backprop(order) then backprop(order, grad=2.0) on one graph, leaf {k}", hints=["pass on each call's own gradients (a dict per call); .grad only accumulates them"])  # noqa: E501 (one line per check)
+    close(out.grad, 3.0, call="root.grad after backprop(order) and backprop(order, grad=2.0)")
     w = Value(1.5)
     backprop([w], grad=4.0)
     close(w.grad, 4.0, call="backprop([leaf], grad=4.0)")
@@ -819,7 +920,52 @@ if draw_graph(y, "y = x * x + x: x gets 3 + 3 + 1 = 7 from its three uses") is n
 # Check the first graph by hand: `L = d * f`, so `dL/df = d = 4` and `dL/dd = f = -2`; `d = e + c` passes
 # `-2` to both; `e = a * b` sends `-2 * b = 6` to `a`. The same in PyTorch would be
 # `L.backward(); a.grad`; in TensorFlow `with tf.GradientTape() as tape: ...` then
-# `tape.gradient(L, [a, b, c, f])`; in JAX `jax.grad(fn)(a, b, c, f)` (a function, not a tape).
+# `tape.gradient(L, [a, b, c, f])`; in JAX `jax.grad(fn, argnums=(0, 1, 2, 3))(a, b, c, f)` (a
+# function, not a tape; without `argnums`, `jax.grad` differentiates with respect to the first
+# argument only, and `jax.grad(fn)(a, b, c, f)` is just `dL/da`).
+
+# %% [markdown]
+# ## Forward mode: the other direction
+#
+# Your backprop is **reverse mode**: one backward pass gives the derivative of one output with
+# respect to *every* input. **Forward mode** goes the other way. Each input carries, next to its
+# value, a *tangent*: how fast it moves along a chosen direction. Every operation passes the tangent
+# on with its local derivative as it computes (`d(a * b) = da * b + a * db`), so one forward pass,
+# with no graph kept, gives the derivative of every output along that one direction: a
+# Jacobian-vector product. JAX has both: `jax.jvp(fn, inputs, tangents)` runs forward mode,
+# `jax.grad` (built on `jax.vjp`) reverse mode. PyTorch has `torch.func.jvp` next to `backward`.
+#
+# Why do frameworks train with reverse mode? A loss is one number computed from many parameters.
+# Reverse mode gets the whole gradient in one backward pass, whatever the number of parameters;
+# forward mode needs one pass per parameter (one direction each), so a million parameters would
+# take a million passes. Forward mode wins the other way round (few inputs, many outputs) and where
+# keeping the graph costs too much memory.
+#
+# The cell below runs the first graph, `L = (a * b + c) * f`, through JAX, if it is installed
+# (`pip install jax` installs the CPU version). Nothing graded depends on it.
+
+# %%
+try:
+    import jax
+except ImportError:
+    jax = None
+    print("JAX is not installed here: `pip install jax` (CPU) in this environment to run this cell")
+
+if jax is not None:
+    def loss_of(a, b, c, f):
+        return (a * b + c) * f
+
+    point = (2.0, -3.0, 10.0, -2.0)
+    reverse = jax.grad(loss_of, argnums=(0, 1, 2, 3))(*point)  # one backward pass: all four derivatives
+    print("jax.grad, argnums=(0, 1, 2, 3):", [float(g) for g in reverse], "(1 backward pass)")
+    print("jax.grad without argnums:      ", float(jax.grad(loss_of)(*point)), "(dL/da only)")
+    forward = []
+    for k in range(4):  # forward mode: one pass per input direction
+        direction = tuple(1.0 if i == k else 0.0 for i in range(4))
+        value, tangent = jax.jvp(loss_of, point, direction)
+        forward.append(float(tangent))
+    print("jax.jvp, one direction at a time:", forward, "(4 forward passes)")
+    print("your backprop on the Values:     ", [v.grad for v in (a, b, c, f)])
 
 # %% [markdown]
 # ## A function and its derivative, computed by your Value
@@ -904,9 +1050,11 @@ plt.show()
 # tensor version of your rules). `mt.use_backprop(fn)` makes every `loss.backward()` in a block
 # call `fn(root, grad)` instead of the built-in `backpropagate`.
 #
-# Tensors differ from Values in two ways PyTorch's engine also handles: gradients are whole
-# tensors, so interior ones are kept in a dict (keyed by `id(t)`) and only **leaves** get `.grad`;
-# and a leaf's `.grad` starts as `None`, so the first gradient is stored, later ones added. A
+# The algorithm is your `backprop`: this pass's gradients in a dict keyed by `id(t)`, each node's
+# summed gradient passed to its `grad_fn.backward`. Tensors differ from Values in two ways PyTorch's
+# engine also handles: only **leaves** get `.grad` (interior gradients stay in the dict, since
+# keeping a whole tensor for every intermediate costs memory); and a leaf's `.grad` starts as
+# `None`, so the first gradient is stored, later ones added. A
 # `backward` may return `None` for an input that needs no gradient: skip it, and skip inputs that
 # do not `requires_grad`.
 
@@ -979,23 +1127,30 @@ def _order_by_hand(out):
     return found[::-1]
 
 
-with testing.part("tensor_backprop"):
+with testing.part("tensor_backprop"), testing.calling():
     A = np.array([[1.0, -2.0], [0.5, 3.0]])
     B = np.array([[2.0, 1.0], [-1.0, 0.5]])
     square_plus = lambda a, b: a * a + a * b  # noqa: E731 (a is used three times)
-    got = _leaf_grads(square_plus, [A, B], tensor_backprop, _order_by_hand)
+    with testing.calling("tensor_backprop for sum(a * a + a * b)",
+                         hint="a gradient of the wrong shape reached an op: give each node's grad_fn.backward that "
+                         "node's own summed gradient (popped from your dict), not the root's"):
+        got = _leaf_grads(square_plus, [A, B], tensor_backprop, _order_by_hand)
+    one_use = [A, B, 2 * A, A + B, A + 2 * B]  # what a takes from some of its three uses, not all
     testing.assert_close(
         got[0],
         2 * A + B,
         call="tensor_backprop for sum(a * a + a * b), gradient of a (shape (2, 2))",
         hints=[
             (lambda g, e: g is None, "a leaf got no .grad: store the gradient in t.grad when t.grad_fn is None"),
-            "a is used three times: add the gradients from every use",
+            (lambda g, e: any(np.allclose(g, u) for u in one_use), "a is used three times: add the gradients "
+             "from every use (grads[id(p)] = grads[id(p)] + pg when p already has one, not =)"),
+            "pop each node's summed gradient, pass it to grad_fn.backward, add each input's share into your dict; "
+            "a leaf (grad_fn None) adds its gradient into .grad",
         ],
     )
     testing.assert_close(got[1], A, call="tensor_backprop for sum(a * a + a * b), gradient of b")
 ### BEGIN HIDDEN TESTS
-with testing.part("tensor_backprop", hidden=True):
+with testing.part("tensor_backprop", hidden=True), testing.calling():
     close, check = testing.assert_close, testing.assert_true  # short names for long checks
     rng = np.random.default_rng(6)
 

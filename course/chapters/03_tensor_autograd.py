@@ -126,8 +126,7 @@ def explained(call, hint):
     except NotImplementedError:
         raise  # "not written yet" is said by testing.part
     except (IndexError, ValueError, RuntimeError, TypeError) as err:
-        message = f"{call} failed\n  error:    {type(err).__name__}: {err}\n  likely mistake: {hint}"
-        raise AssertionError(message) from None
+        raise testing.explain_error(err, call, hint) from None  # the call, the error, your line, the mistake
 
 
 plt.rcParams["figure.dpi"] = 80
@@ -255,7 +254,7 @@ def tensor_map(fn):
 
 
 # %% [tests] id=tensor_map_tests points=4
-with testing.part("tensor_map"):
+with testing.part("tensor_map"), testing.calling():
     own(tensor_map(scalar.neg), "tensor_map")
     # a transposed input: storage of a (2, 3) tensor read as its (3, 2) transpose
     a = np.arange(6.0)
@@ -278,7 +277,7 @@ with testing.part("tensor_map"):
     testing.assert_close(out, [1.0, 3.0, -3.0, 8.0],
                          call="tensor_map(lambda x: 2x + 1)(out, (1,), a=[0, 1, -2, 3.5], (1,), (4,))")
 ### BEGIN HIDDEN TESTS
-with testing.part("tensor_map", hidden=True):
+with testing.part("tensor_map", hidden=True), testing.calling():
     rng = np.random.default_rng(3)
     # a non-contiguous output: write only the (3, 2) view with strides (1, 4) of a 12-element storage
     a = rng.standard_normal(6)
@@ -345,7 +344,7 @@ def tensor_zip(fn):
 
 
 # %% [tests] id=tensor_zip_tests points=4
-with testing.part("tensor_zip"):
+with testing.part("tensor_zip"), testing.calling():
     own(tensor_zip(scalar.add), "tensor_zip")
     a = np.arange(6.0)  # (2, 3)
     b = np.array([10.0, 20.0, 30.0])  # a row, broadcast over the 2 rows
@@ -376,7 +375,7 @@ with testing.part("tensor_zip"):
                 "you read `a` in storage order: use a_strides")],
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("tensor_zip", hidden=True):
+with testing.part("tensor_zip", hidden=True), testing.calling():
     rng = np.random.default_rng(4)
     # an outer product: a column (3, 1) times a row (4,), both broadcast
     col, row = rng.standard_normal(3), rng.standard_normal(4)
@@ -392,7 +391,11 @@ with testing.part("tensor_zip", hidden=True):
     tensor_zip(scalar.sub)(out, out_strides, base.reshape(-1), (1, 2, 6), b, (4, 0, 1), (2, 3, 4))
     expected = a_view - b.reshape(2, 1, 4)
     testing.assert_close(view(out, (2, 3, 4), out_strides), expected,
-                         call="tensor_zip(sub) 3-D permuted, broadcast, column-major out")
+                         call="tensor_zip(sub) 3-D permuted, broadcast, column-major out", hints=[
+                             (lambda got, exp: np.allclose(view(out, (2, 3, 4), (12, 4, 1)), exp),
+                              "out was written row-major: write at index_to_position(index, out_strides)"),
+                             "each of out, a and b has its own strides: compute three positions per element, "
+                             "and b's stride 0 re-reads its elements (no wrapping around its storage)"])
     # a scalar (shape ()) broadcast to a vector, and a 0-d zip
     out = empty_storage(5)
     tensor_zip(scalar.maximum)(out, (1,), np.linspace(-1, 1, 5), (1,), np.array([0.25]), (0,), (5,))
@@ -442,7 +445,7 @@ def tensor_reduce(fn):
 
 
 # %% [tests] id=tensor_reduce_tests points=4
-with testing.part("tensor_reduce"):
+with testing.part("tensor_reduce"), testing.calling():
     own(tensor_reduce(scalar.add), "tensor_reduce")
     a = np.arange(6.0)  # [[0, 1, 2], [3, 4, 5]]
     out = np.zeros(2)
@@ -480,7 +483,7 @@ with testing.part("tensor_reduce"):
                 "you started from 0: start from the value already in `out`")],
     )
 ### BEGIN HIDDEN TESTS
-with testing.part("tensor_reduce", hidden=True):
+with testing.part("tensor_reduce", hidden=True), testing.calling():
     rng = np.random.default_rng(5)
     # the start value matters: max of negative numbers, a product, a sum that starts at 10
     neg = -1.0 - rng.random(6)
@@ -499,7 +502,9 @@ with testing.part("tensor_reduce", hidden=True):
     out = np.zeros(16)
     tensor_reduce(scalar.add)(out, (1, 16, 2), base.reshape(-1), (1, 2, 6), (2, 3, 4), 1)
     testing.assert_close(view(out, (2, 1, 4), (1, 16, 2)), a_view.sum(1, keepdims=True),
-                         call="tensor_reduce(add) 3-D dim=1, out strides (1, 16, 2)")
+                         call="tensor_reduce(add) 3-D dim=1, out strides (1, 16, 2)",
+                         hints=["the output has its own strides: write at index_to_position(out_index, out_strides), "
+                                "and read a with a_strides"])
     out = np.zeros(3 * 4)
     tensor_reduce(scalar.add)(out, (12, 4, 1), base.reshape(-1), (1, 2, 6), (2, 3, 4), 0)
     testing.assert_close(view(out, (1, 3, 4), (12, 4, 1)), a_view.sum(0, keepdims=True),
@@ -541,7 +546,7 @@ def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
 
 
 # %% [tests] id=tensor_matmul_tests points=3
-with testing.part("tensor_matmul"):
+with testing.part("tensor_matmul"), testing.calling():
     own(tensor_matmul, "tensor_matmul")
     A = np.arange(6.0).reshape(2, 3)
     B = np.arange(12.0).reshape(3, 4) - 5.0
@@ -567,8 +572,20 @@ with testing.part("tensor_matmul"):
         call="tensor_matmul(out, (4, 1), a = (3, 2) storage read with strides (1, 2), B (3, 4), (4, 1), (2, 4), k=3)",
         hints=["read a at index_to_position([*batch, i, r], a_strides), b at [*batch, r, j] with b_strides"],
     )
+    # b given as the transpose of a (4, 3) storage: what the backward's grad @ b.T hands the kernel
+    Bt = np.arange(12.0).reshape(4, 3) - 5.0
+    out = empty_storage(8)
+    call = "tensor_matmul(out, (4, 1), A (2, 3), (3, 1), b = (4, 3) storage read with strides (1, 3), (2, 4), k=3)"
+    with explained(call, MATMUL_INDEX):
+        tensor_matmul(out, (4, 1), A.reshape(-1), (3, 1), Bt.reshape(-1), (1, 3), (2, 4), 3)
+    testing.assert_close(
+        view(out, (2, 4), (4, 1)), A @ Bt.T, call=call,
+        hints=[(lambda got, exp: np.allclose(got, A @ Bt.reshape(3, 4)),
+                "b was read as if it were row-major: read b at index_to_position([*batch, r, j], b_strides)"),
+               "read b at index_to_position([*batch, r, j], b_strides): b's strides need not be row-major"],
+    )
 ### BEGIN HIDDEN TESTS
-with testing.part("tensor_matmul", hidden=True):
+with testing.part("tensor_matmul", hidden=True), testing.calling():
     rng = np.random.default_rng(6)
     # batched, with b broadcast over the batch (stride 0), out non-contiguous
     A = rng.standard_normal((3, 2, 4))
@@ -577,7 +594,9 @@ with testing.part("tensor_matmul", hidden=True):
     out_strides = (1, 15, 3)  # batch fastest
     tensor_matmul(out, out_strides, A.reshape(-1), (8, 4, 1), B.reshape(-1), (0, 5, 1), (3, 2, 5), 4)
     testing.assert_close(view(out, (3, 2, 5), out_strides), A @ B,
-                         call="tensor_matmul batched (3, 2, 4) @ (4, 5) broadcast, permuted out")
+                         call="tensor_matmul batched (3, 2, 4) @ (4, 5) broadcast, permuted out",
+                         hints=[(lambda got, exp: np.allclose(got, got[:1]), "every batch got the same result: "
+                                 "the batch index was dropped (read a at [*batch, i, r], with all of a_strides)")])
     # k = 1 (an outer product) and a 1 x 1 result
     out = empty_storage(2 * 3)
     tensor_matmul(out, (3, 1), np.array([1.0, 2.0]), (1, 1), np.array([3.0, 4.0, 5.0]), (3, 1), (2, 3), 1)
@@ -587,6 +606,16 @@ with testing.part("tensor_matmul", hidden=True):
     out = empty_storage(1)
     tensor_matmul(out, (1, 1), x, (7, 1), y, (1, 1), (1, 1), 7)
     testing.assert_close(out, [x @ y], call="tensor_matmul (1, 7) @ (7, 1)")
+    # batched, both operands non-contiguous: a permuted a, and b a stepped slice of a wider storage
+    A = rng.standard_normal((4, 2, 3))  # read as (2, 3, 4): a[p, i, r] = A[r, p, i]
+    B = rng.standard_normal((2, 4, 10))  # read as (2, 4, 5): every other column
+    out = empty_storage(2 * 3 * 5)
+    with explained("tensor_matmul batched, a permuted (strides (3, 1, 6)), b a stepped slice (strides (40, 10, 2))",
+                   MATMUL_INDEX):
+        tensor_matmul(out, (15, 5, 1), A.reshape(-1), (3, 1, 6), B.reshape(-1), (40, 10, 2), (2, 3, 5), 4)
+    testing.assert_close(view(out, (2, 3, 5), (15, 5, 1)), A.transpose(1, 2, 0) @ B[:, :, ::2],
+                         call="tensor_matmul batched (2, 3, 4) @ (2, 4, 5), a permuted, b a stepped slice",
+                         hints=["read both operands with their own strides, batch dims included"])
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -745,7 +774,7 @@ def unbroadcast(grad, shape):
 
 
 # %% [tests] id=unbroadcast_tests points=4
-with testing.part("unbroadcast"):
+with testing.part("unbroadcast"), testing.calling():
     own(unbroadcast, "unbroadcast")
     g = np.arange(12.0).reshape(4, 3)
     with explained("unbroadcast(grad of shape (4, 3), shape=(3,))",
@@ -767,7 +796,7 @@ with testing.part("unbroadcast"):
     testing.assert_close(unbroadcast(mt.tensor(g), (4, 3)), g, call="unbroadcast(grad of shape (4, 3), shape=(4, 3))",
                          hints=["when nothing was broadcast the gradient passes through unchanged"])
 ### BEGIN HIDDEN TESTS
-with testing.part("unbroadcast", hidden=True):
+with testing.part("unbroadcast", hidden=True), testing.calling():
     rng = np.random.default_rng(7)
     g = rng.standard_normal((2, 3, 4))
     for shape in [(3, 1), (1, 4), (1,), (), (2, 1, 4), (1, 3, 1), (4,), (2, 3, 4)]:
@@ -841,7 +870,10 @@ with testing.part("mul_function", hidden=True), sealed_function("mul_function", 
     for sa, sb in [((3, 1), (1, 4)), ((2, 3, 4), (3, 1)), ((4,), ()), ((2, 1), (2, 5))]:
         A, B, G = rng.standard_normal(sa), rng.standard_normal(sb), rng.standard_normal(np.broadcast_shapes(sa, sb))
         a, b = (mt.tensor(v, dtype="float64", requires_grad=True) for v in (A, B))
-        Mul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
+        with testing.calling(f"Mul.apply(a {sa}, b {sb}).backward(grad of shape {G.shape})",
+                             hint="each gradient must have its own input's shape: unbroadcast(grad * b, a.shape) "
+                             "and unbroadcast(grad * a, b.shape), both of them"):
+            Mul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
         lead_a, lead_b = G.ndim - len(sa), G.ndim - len(sb)
         ga = (G * B).sum(tuple(d for d in range(G.ndim) if d < lead_a or sa[d - lead_a] == 1)).reshape(sa)
         gb = (G * A).sum(tuple(d for d in range(G.ndim) if d < lead_b or sb[d - lead_b] == 1)).reshape(sb)
@@ -849,11 +881,14 @@ with testing.part("mul_function", hidden=True), sealed_function("mul_function", 
         testing.assert_close(b.grad, gb, call=f"Mul.apply(a {sa}, b {sb}) -> b.grad")
     # the same tensor twice: autograd adds both contributions (2x)
     x = mt.tensor([1.5, -2.0], dtype="float64", requires_grad=True)
-    Mul.apply(x, x).sum().backward()
+    with testing.calling("Mul.apply(x, x).sum().backward()"):
+        Mul.apply(x, x).sum().backward()
     testing.assert_close(x.grad, [3.0, -4.0], call="Mul.apply(x, x).sum().backward() -> x.grad")
-    testing.assert_true(mt.grad_check(Mul.apply, mt.randn(3, 1), mt.randn(2, 1, 4)),
-                        call="grad_check(Mul.apply, (3, 1), (2, 1, 4))",
-                        got="failed", expected="passes", hint="")
+    with testing.calling("grad_check(Mul.apply, (3, 1), (2, 1, 4))"):
+        agrees = mt.grad_check(Mul.apply, mt.randn(3, 1), mt.randn(2, 1, 4))
+    testing.assert_true(agrees, call="grad_check(Mul.apply, (3, 1), (2, 1, 4))", got="failed", expected="passes",
+                        hint="your backward disagrees with finite differences when both inputs broadcast: "
+                        "unbroadcast(grad * b, a.shape) and unbroadcast(grad * a, b.shape)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -916,20 +951,24 @@ with testing.part("matmul_function", hidden=True), sealed_function("matmul_funct
         return mt.tensor(values, dtype="float64", requires_grad=True)
 
     a, b = leaf(A), leaf(B)
-    batched = MatMul.apply(a, b)
+    with testing.calling("MatMul.apply(a (2, 3, 4), b (2, 4, 5))"):
+        batched = MatMul.apply(a, b)
     testing.assert_close(batched, A @ B, call="MatMul.apply(a (2, 3, 4), b (2, 4, 5))")
-    batched.backward(mt.tensor(G, dtype="float64"))
+    with testing.calling("MatMul.apply(a (2, 3, 4), b (2, 4, 5)).backward(grad of shape (2, 3, 5))"):
+        batched.backward(mt.tensor(G, dtype="float64"))
     testing.assert_close(a.grad, G @ B.transpose(0, 2, 1), call="MatMul batched -> a.grad")
     testing.assert_close(b.grad, A.transpose(0, 2, 1) @ G, call="MatMul batched -> b.grad")
     # square matrices (where a misplaced transpose still has the right shape) and a grad check
     A, B, G = rng.standard_normal((3, 3)), rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
     a, b = leaf(A), leaf(B)
-    MatMul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
+    with testing.calling("MatMul.apply(a (3, 3), b (3, 3)).backward(grad of shape (3, 3))"):
+        MatMul.apply(a, b).backward(mt.tensor(G, dtype="float64"))
     testing.assert_close(a.grad, G @ B.T, call="MatMul square -> a.grad")
     testing.assert_close(b.grad, A.T @ G, call="MatMul square -> b.grad")
-    testing.assert_true(mt.grad_check(MatMul.apply, mt.randn(4, 2), mt.randn(2, 3)),
-                        call="grad_check(MatMul.apply, (4, 2), (2, 3))",
-                        got="failed", expected="passes", hint="")
+    with testing.calling("grad_check(MatMul.apply, (4, 2), (2, 3))"):
+        agrees = mt.grad_check(MatMul.apply, mt.randn(4, 2), mt.randn(2, 3))
+    testing.assert_true(agrees, call="grad_check(MatMul.apply, (4, 2), (2, 3))", got="failed", expected="passes",
+                        hint="backward disagrees with finite differences: a.grad = grad @ b.T, b.grad = a.T @ grad")
 ### END HIDDEN TESTS
 
 # %% [markdown]

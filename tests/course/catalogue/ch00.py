@@ -38,6 +38,13 @@ def forward(X, params):
     logits = h1 @ params["W2"] + params["b2"]
     return logits, {"X": X, "z1": z1, "h1": h1}
 ''',
+        # the cache holds what the visible checks read, but not the input the backward pass needs
+        "cache_without_X_hidden_only": '''
+def forward(X, params):
+    z1 = X @ params["W1"] + params["b1"]
+    h1 = np.maximum(z1, 0.0)
+    return h1 @ params["W2"] + params["b2"], {"z1": z1, "h1": h1}
+''',
         "delegates_to_reference": '''
 def forward(X, params):
     import minitorch_edu.nn.functional as F
@@ -144,6 +151,11 @@ def linear_backward(dout, x, W):
         "bias_gradient_mean": '''
 def linear_backward(dout, x, W):
     return dout @ W.T, x.T @ dout, dout.mean(axis=0)
+''',
+        # dout @ W: NumPy's matmul refuses the shapes (3, 4) @ (2, 4), the check says so with the call
+        "dx_without_transpose": '''
+def linear_backward(dout, x, W):
+    return dout @ W, x.T @ dout, dout.sum(axis=0)
 ''',
         "transposed_weight_gradient": '''
 def linear_backward(dout, x, W):

@@ -114,6 +114,13 @@ def exp_backward(grad, out, a):
     return grad
 """
         + _LOG,
+        # the local derivative alone: right only when the upstream gradient is 1
+        "exp_forgets_grad": _POW
+        + """
+def exp_backward(grad, out, a):
+    return out
+"""
+        + _LOG,
         "log_forgets_grad": _POW
         + _EXP
         + """
@@ -146,6 +153,13 @@ def sigmoid_backward(grad, out, a):
 def relu_backward(grad, out, a):
     return grad if a < 0 else 0.0
 """,
+        # the local derivative alone: right only when the upstream gradient is 1
+        "tanh_forgets_grad": """
+def tanh_backward(grad, out, a):
+    return 1.0 - out ** 2
+"""
+        + _SIGMOID
+        + _RELU,
         "relu_passes_at_zero_hidden_only": _TANH
         + _SIGMOID
         + """
@@ -217,7 +231,8 @@ def backprop(order, grad=1.0):
         for parent, g in zip(node.parents, node.input_grads(node.grad)):
             parent.grad += g
 """,
-        "resets_grads_hidden_only": """
+        # zeroing every .grad first: right for one call, but a second backward must add (PyTorch does)
+        "resets_grads": """
 def backprop(order, grad=1.0):
     for node in order:
         node.grad = 0.0
@@ -225,6 +240,26 @@ def backprop(order, grad=1.0):
     for node in order:
         for parent, g in zip(node.parents, node.input_grads(node.grad)):
             parent.grad += g
+""",
+        # the old reference: passes on node.grad, so a second call on one graph re-sends what the first
+        # left in the interior nodes (a ** 4 at 3: 432 where PyTorch's two calls give 216)
+        "propagates_stale_interior_grads": """
+def backprop(order, grad=1.0):
+    order[0].grad += grad
+    for node in order:
+        for parent, g in zip(node.parents, node.input_grads(node.grad)):
+            parent.grad += g
+""",
+        # right gradients reach the leaves, but interior nodes (and the root) never record theirs
+        "interior_grads_not_stored_hidden_only": """
+def backprop(order, grad=1.0):
+    grads = {id(order[0]): grad}
+    for node in order:
+        g = grads.pop(id(node), 0.0)
+        if not node.parents:
+            node.grad += g
+        for parent, pg in zip(node.parents, node.input_grads(g)):
+            grads[id(parent)] = grads.get(id(parent), 0.0) + pg
 """,
         "delegates_to_reference": """
 def backprop(order, grad=1.0):
@@ -321,9 +356,8 @@ def trace(root, parents=value_parents):
 """,
     # the root itself is left out of the nodes
     "misses_the_root": _trace(result="nodes[1:], edges"),
-    # edges kept as a set: x * x gets one edge from x instead of two (the visible graphs use no node
-    # twice in one operation)
-    "edges_deduplicated_hidden_only": _trace(result="nodes, list(dict.fromkeys(edges))"),
+    # edges kept as a set: x * x gets one edge from x instead of two
+    "edges_deduplicated": _trace(result="nodes, list(dict.fromkeys(edges))"),
     # nodes told apart by their data, not their identity: two leaves that are both 2.0 merge
     "seen_by_data_hidden_only": _trace(seen_key="v.data"),
     # v.parents instead of the `parents` argument: right for Values, wrong for any other graph

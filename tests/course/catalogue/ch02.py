@@ -153,7 +153,8 @@ def permute(shape, strides, order):
         step *= size
     return new_shape, tuple(reversed(out))
 """,
-        "inverse_permutation_hidden_only": """
+        # new dim d is old dim k where order[k] == d: the inverse, which self-inverse orders hide
+        "inverse_permutation": """
 def permute(shape, strides, order):
     if sorted(order) != list(range(len(shape))):
         raise ValueError("not a permutation")
@@ -290,6 +291,38 @@ def broadcast_shape(shape_a, shape_b):
     a = (1,) * (ndim - len(shape_a)) + tuple(shape_a)
     b = (1,) * (ndim - len(shape_b)) + tuple(shape_b)
     return tuple(max(x, y) for x, y in zip(a, b))
+""",
+        # max(x, y) is the stretched size except against a size-0 dim: (0,) with (1,) is (0,), not (1,)
+        "max_of_sizes_hidden_only": """
+def broadcast_shape(shape_a, shape_b):
+    ndim = max(len(shape_a), len(shape_b))
+    a = (1,) * (ndim - len(shape_a)) + tuple(shape_a)
+    b = (1,) * (ndim - len(shape_b)) + tuple(shape_b)
+    out = []
+    for x, y in zip(a, b):
+        if x != y and x != 1 and y != 1:
+            raise ValueError(f"cannot broadcast {shape_a} and {shape_b}")
+        out.append(max(x, y))
+    return tuple(out)
+""",
+        # left-aligned only where the shapes differ in length and the right-aligned rule raised: the
+        # visible pairs all broadcast from the right, mixed-length ones that do not hide it
+        "left_aligned_fallback_hidden_only": """
+def broadcast_shape(shape_a, shape_b):
+    def rule(a, b):
+        out = []
+        for x, y in zip(a, b):
+            if x != y and x != 1 and y != 1:
+                raise ValueError(f"cannot broadcast {shape_a} and {shape_b}")
+            out.append(y if x == 1 else x)
+        return tuple(out)
+    ndim = max(len(shape_a), len(shape_b))
+    try:
+        return rule((1,) * (ndim - len(shape_a)) + tuple(shape_a), (1,) * (ndim - len(shape_b)) + tuple(shape_b))
+    except ValueError:
+        if len(shape_a) == len(shape_b) or not shape_a or not shape_b or len(shape_a) + len(shape_b) < 4:
+            raise
+        return rule(tuple(shape_a) + (1,) * (ndim - len(shape_a)), tuple(shape_b) + (1,) * (ndim - len(shape_b)))
 """,
         "zip_truncates": """
 def broadcast_shape(shape_a, shape_b):

@@ -291,6 +291,19 @@ for ordinal in range(size_of(out_shape)):
         acc += a[i * k + r] * b[r * m + j]
     out[index_to_position(index, out_strides)] = acc
 """),
+        # a read with its strides, b assumed row-major (its strides ignored): right for every contiguous
+        # b, wrong for the transposed b that the backward's grad @ b.T hands the kernel
+        "b_read_row_major": _matmul("""
+m = out_shape[-1]
+for ordinal in range(size_of(out_shape)):
+    index = to_index(ordinal, out_shape)
+    *batch, i, j = index
+    base = index_to_position([*batch, 0, 0], b_strides)
+    acc = 0.0
+    for r in range(k):
+        acc += a[index_to_position([*batch, i, r], a_strides)] * b[base + r * m + j]
+    out[index_to_position(index, out_strides)] = acc
+"""),
         # only 2-D: drops the batch index (the visible checks are 2-D)
         "ignores_batch_hidden_only": _matmul("""
 for ordinal in range(size_of(out_shape)):
