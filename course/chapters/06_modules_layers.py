@@ -38,6 +38,7 @@
 
 # %% [setup]
 import dis
+import importlib
 import math
 import os
 import sys
@@ -92,13 +93,18 @@ _ALLOWED = {id(mt.nn.Parameter), id(mt.nn.init.uniform_), id(mt.nn.init.normal_)
 _BUILT_HERE = ("minitorch_edu.nn", "minitorch_edu.optim", "minitorch_edu.train")
 
 
+# every reference of every part (looked up now, before anything is sealed), wherever it lives in the package
+_REFERENCES = {id(getattr(importlib.import_module(dotted.rpartition(".")[0]), dotted.rpartition(".")[2]))
+               for names in chapter.references.values() for dotted in names}
+
+
 def _package_name(value):
-    """'module.qualname' when `value` is (or is an instance of) a layer, loss or optimizer of the package."""
+    """'module.qualname' when `value` is (an instance of) a layer, loss or optimizer of the package, or a reference."""
     if isinstance(value, types.ModuleType) or id(value) in _ALLOWED or id(type(value)) in _ALLOWED:
         return None
     thing = value if isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType)) else type(value)
     module = getattr(thing, "__module__", "") or ""
-    if module.startswith(_BUILT_HERE):
+    if module.startswith(_BUILT_HERE) or id(value) in _REFERENCES:
         return f"{module}.{getattr(thing, '__qualname__', type(thing).__name__)}"
     return None
 
@@ -167,7 +173,7 @@ def sealed_methods(part, names):
             raise ReferenceSealed(f"your code called the package's `Tensor.{name}` while `{part}` is checked: "
                                   "write the stable log-sum-exp yourself")
 
-        return seal
+        return sealed_method
 
     for name, method in originals.items():
         setattr(mt.Tensor, name, seal(name, method))
@@ -735,20 +741,26 @@ class Linear(Module):
 
 
 # %% [tests] id=linear_tests points=5
-def _init_hint(bound):
-    """The likely mistake behind weights whose largest value is not the bound 1/√fan_in."""
+def init_hints(fan_in, fan_out):
+    """Likely mistakes behind a largest weight that is not 1/√fan_in, recognised by its ratio to that bound."""
+    bound = 1 / math.sqrt(fan_in)
 
-    def hint(got, expected):
-        ratio = float(np.max(np.abs(got))) / bound
-        if ratio > 1.5 and np.std(got) * math.sqrt(3) < 1.2 * bound * ratio / 2:
-            return "the values spread like a normal distribution: PyTorch's default is uniform"
-        if abs(ratio - math.sqrt(6)) < 0.2:
-            return "that is kaiming_uniform with a=0 (gain √2): PyTorch's Linear uses a=√5, which gives 1/√fan_in"
-        if abs(ratio - math.sqrt(3)) < 0.15:
-            return "the bound is √3/√fan_in: √3 belongs to the standard deviation route, the gain √(1/3) cancels it"
-        return "the bound is 1/√fan_in with fan_in = in_features (not out_features, not their sum)"
+    def near(value):
+        return lambda got, exp: abs(float(got) / bound - value) < 0.06 * value
 
-    return hint
+    return [
+        (near(math.sqrt(fan_in / fan_out)), "that is 1/√fan_out: fan_in is in_features, the inputs each output sums"),
+        (near(math.sqrt(6 * fan_in / (fan_in + fan_out))), "that is Glorot (Xavier) uniform, Keras's default: "
+         "PyTorch's Linear uses 1/√fan_in"),
+        (near(math.sqrt(6)), "that is kaiming_uniform with a=0 (gain √2): PyTorch's Linear uses a=√5, "
+         "which gives 1/√fan_in"),
+        (near(math.sqrt(3)), "the bound is √3/√fan_in: with a=√5 the gain √(1/3) cancels the √3"),
+        "the bound is 1/√fan_in, with fan_in = in_features",
+    ]
+
+
+UNIFORM = ["the values spread like a normal distribution (or are not centred): draw uniformly on (-bound, bound), "
+           "e.g. (mt.rand(...) * 2 - 1) * bound"]
 
 
 with testing.part("linear"):
@@ -768,21 +780,20 @@ with testing.part("linear"):
                          hints=[(lambda got, exp: np.allclose(got, x @ W.T, atol=1e-5), "the bias is not added")])
     big = Linear(400, 50)
     w = big.weight.numpy()
-    bound = 1 / math.sqrt(400)
-    testing.assert_close(np.max(np.abs(w)), bound, rtol=0.02, call="max |Linear(400, 50).weight| (the bound)",
-                         hints=[_init_hint(bound)])
-    testing.assert_close(np.std(w), bound / math.sqrt(3), rtol=0.05,
-                         call="std of Linear(400, 50).weight (uniform: bound/√3)",
-                         hints=["draw uniformly on (-bound, bound): (mt.rand(...) * 2 - 1) * bound"])
     testing.assert_close(np.mean(w), 0.0, atol=0.002, call="mean of Linear(400, 50).weight",
                          hints=["centre the uniform draw: mt.rand is on [0, 1), so use rand * 2 - 1"])
+    testing.assert_close(np.max(np.abs(w)) / np.std(w), math.sqrt(3), rtol=0.05,
+                         call="max |w| / std(w) for w = Linear(400, 50).weight (√3 for a uniform distribution)",
+                         hints=UNIFORM)
+    testing.assert_close(np.max(np.abs(w)), 1 / math.sqrt(400), rtol=0.02,
+                         call="max |Linear(400, 50).weight| (the bound)", hints=init_hints(400, 50))
 ### BEGIN HIDDEN TESTS
 with testing.part("linear", hidden=True):
     mt.manual_seed(2)
     layer = Linear(50, 400)
     bound = 1 / math.sqrt(50)
     testing.assert_close(np.max(np.abs(layer.weight.numpy())), bound, rtol=0.02, call="max |Linear(50, 400).weight|",
-                         hints=[_init_hint(bound)])
+                         hints=init_hints(50, 400))
     bias = layer.bias.numpy()
     testing.assert_true(np.max(np.abs(bias)) <= bound * (1 + 1e-6) and np.std(bias) > 0.8 * bound / math.sqrt(3),
                         call="Linear(50, 400).bias", got=f"max |b| {np.max(np.abs(bias)):.4f}, std {np.std(bias):.4f}",
@@ -981,17 +992,25 @@ with testing.part("sequential", hidden=True):
     testing.assert_equal(names_of(nested), ["0.weight", "0.bias", "1.1.weight", "1.1.bias"],
                          call="Sequential(Linear(2, 3), Sequential(Tanh(), Linear(3, 1))).named_parameters()",
                          hints=["a Sequential inside a Sequential is one sub-module: its names nest"])
-    testing.assert_true(nested[-1] is inner and nested[1] is inner and inner[-1] is inner[1],
-                        call="nested[-1] is nested[1]", got="a different object (or an error)",
+    with explained("nested[-1], inner[-1]", "index like a list: negative indices count from the end"):
+        last = (nested[-1], inner[-1])
+    testing.assert_true(last[0] is inner and nested[1] is inner and last[1] is inner[1],
+                        call="nested[-1] is nested[1]", got="a different object",
                         expected="the last layer", hint="index like a list: negative indices count from the end")
     x = np.random.default_rng(6).standard_normal((4, 2)).astype(np.float32)
     Wa, ba, Wb, bb = (p.numpy() for p in nested.parameters())
     testing.assert_close(nested(mt.tensor(x)), np.tanh(x @ Wa.T + ba) @ Wb.T + bb, rtol=1e-5, atol=1e-6,
                          call="nested Sequential forward")
     testing.assert_close(Sequential()(mt.ones(2)), [1.0, 1.0], call="Sequential()(x): no layers, x unchanged")
-    many = Sequential(*[ReLU() for _ in range(12)], Linear(2, 2))
-    testing.assert_equal(names_of(many), ["12.weight", "12.bias"], call="Sequential(12 ReLUs, Linear)",
-                         hints=["names are str(index) in the order given (12 comes after 11, not after 1)"])
+    many = Sequential(*[ReLU() for _ in range(10)], Linear(2, 3), Tanh(), Linear(3, 1))
+    testing.assert_equal(names_of(many), ["10.weight", "10.bias", "12.weight", "12.bias"],
+                         call="Sequential(10 ReLUs, Linear, Tanh, Linear).named_parameters()")
+    x = np.random.default_rng(8).standard_normal((8, 2)).astype(np.float32)
+    Wa, ba, Wb, bb = (p.numpy() for p in many.parameters())
+    testing.assert_close(many(mt.tensor(x)), np.tanh(np.maximum(x, 0) @ Wa.T + ba) @ Wb.T + bb, rtol=1e-5,
+                         atol=1e-6, call="Sequential(10 ReLUs, Linear, Tanh, Linear)(x of shape (8, 2))",
+                         hints=["apply the layers in the order given: layer 10 comes after layer 9, not after "
+                                "layer 1 (sorting the names as strings puts '10' before '2')"])
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1076,7 +1095,9 @@ with testing.part("losses", hidden=True), sealed_methods("losses", ["log_softmax
     y = np.array([2, 1, 0])
     value, grad = _ce_expected(z, y)
     logits = mt.tensor(z, dtype="float64", requires_grad=True)
-    loss = cross_entropy(logits, y)
+    with explained("cross_entropy(logits (3, 3) float64, target=np.array([2, 1, 0]))",
+                   "accept a tensor, an array or a list of classes (one_hot takes all three)"):
+        loss = cross_entropy(logits, y)
     testing.assert_close(loss, value, rtol=1e-6, call="cross_entropy(rows around +1000 and -1000, float64)",
                          hints=[(lambda got, exp: not np.isfinite(got),
                                  "shift each row by its own maximum (max(-1, keepdim=True)), not by one global max")])
@@ -1089,7 +1110,9 @@ with testing.part("losses", hidden=True), sealed_methods("losses", ["log_softmax
     y = [3, 0, 1, 1, 2, 0]  # a Python list of classes
     value, grad = _ce_expected(z, np.array(y))
     logits = mt.tensor(z.astype(np.float32), requires_grad=True)
-    loss = cross_entropy(logits, y)
+    with explained("cross_entropy(logits (6, 4), target=[3, 0, 1, 1, 2, 0] (a list))",
+                   "accept a tensor, an array or a list of classes (one_hot takes all three)"):
+        loss = cross_entropy(logits, y)
     testing.assert_close(loss, value, rtol=1e-5, call="cross_entropy(random (6, 4), list targets)")
     loss.backward()
     testing.assert_close(logits.grad, grad, rtol=1e-4, atol=1e-6, call="cross_entropy(random (6, 4)) gradient")
