@@ -841,7 +841,7 @@ with testing.part("linear", hidden=True):
 # He et al. (2015) chose $\sigma^2 = 2/\text{fan\_in}$ for exactly this reason. PyTorch's default keeps
 # its old formula for compatibility; it is fine for the shallow networks most people train (and
 # normalisation layers rescale deeper ones), and `torch.nn.init.kaiming_normal_` is one line away when
-# it is not. Below, 20 of your `Linear(256, 256)` layers with ReLUs in between, on 512 random inputs,
+# it is not. Below, 20 of your `Linear(256, 256)` layers with ReLUs in between, on 256 random inputs,
 # re-initialised three ways with the package's fillers (`mt.nn.init.normal_`, `uniform_`).
 
 # %%
@@ -864,7 +864,7 @@ WIDTH, DEPTH = 256, 20
 def activations(init, depth=DEPTH, width=WIDTH, seed=0):
     """The activations after each of `depth` Linear+ReLU layers initialised by INITS[init] (no grad)."""
     mt.manual_seed(seed)
-    x = mt.randn(512, width)
+    x = mt.randn(256, width)
     out = []
     with mt.no_grad():
         for _ in range(depth):
@@ -890,26 +890,29 @@ for name, acts in stats.items():
 
 # %% [markdown]
 # The straight lines on the log scale are the powers in the table: $\sqrt{128}\approx 11$ per layer up,
-# $\sqrt{1/6}\approx 0.41$ per layer down, and 1. The histograms below show what a layer then hands on:
-# with $N(0, 1)$ numbers of size $10^{20}$ (float32 overflows near $10^{38}$, so a few more layers give
-# `inf`), with the default values crowding towards zero (and their gradients with them), with He the
-# same spread at layer 20 as at layer 1. (Pick the initialisation and the layer in a live notebook.)
+# $\sqrt{1/6}\approx 0.41$ per layer down, and 1. The histograms below show what a layer hands on, as
+# the decimal logarithm of each positive activation: layer 1 in grey, a deeper layer in colour. With
+# $N(0, 1)$ the whole distribution moves about 20 decades up by layer 20 (float32 overflows near
+# $10^{38}$: a few more layers give `inf`); with the default it moves 7 to 8 decades down, towards zero, and
+# the gradients with it; with He it stays where it started. (Move through the layers in a live
+# notebook.)
 
 # %%
-def draw_histograms(init="He N(0, 2/fan_in)", layer=DEPTH):
-    acts = stats[init]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 2.8))
-    for ax, index in zip(axes, (0, layer - 1)):
-        values = acts[index].ravel()
-        positive = values[values > 0]
-        ax.hist(positive, bins=60, color="tab:blue", alpha=0.8)
-        ax.set_title(f"{init}: layer {index + 1} (zeros: {np.mean(values == 0):.0%})", fontsize=9)
-        ax.set_xlabel("activation (positive part)")
+def draw_histograms(layer=DEPTH):
+    fig, axes = plt.subplots(1, 3, figsize=(11, 2.9), sharey=True)
+    for ax, (name, acts) in zip(axes, stats.items()):
+        for index, color in ((0, "0.55"), (layer - 1, "tab:blue")):
+            values = acts[index].ravel()
+            ax.hist(np.log10(values[values > 0]), bins=50, color=color, alpha=0.7, label=f"layer {index + 1}")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("log10(activation), positive part")
+    axes[0].set_ylabel("count")
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     plt.show()
 
 
-interact(draw_histograms, init=("choice", "He N(0, 2/fan_in)", list(INITS)), layer=("int", DEPTH, 1, DEPTH))
+interact(draw_histograms, layer=("int", DEPTH, 1, DEPTH))
 
 # %% [markdown]
 # ## 6 · `Sequential`
@@ -1335,7 +1338,8 @@ print(f"{EPOCHS} epochs, two models, in {time.perf_counter() - start:.1f} s; bes
       f"{best[0]:.1%} after epoch {best[2]}")
 try:
     model.load_state_dict(best[1])
-    print(f"restored the best epoch with your load_state_dict: held-back accuracy "
+    whose = "your" if isinstance(model, Module) else "the package's"
+    print(f"restored the best epoch with {whose} load_state_dict: held-back accuracy "
           f"{accuracy(model, x_test, y_test):.1%}")
 except NotImplementedError:
     print("your load_state_dict is not written yet: the model keeps its last epoch")
