@@ -207,6 +207,7 @@ def _losses(mse: str = _MSE, ce: str = _CE, prelude: str = "") -> str:
     return prelude + _LOSSES.format(mse=_indent(mse, 4), ce=_indent(ce, 4))
 
 
+# the mistakes learners make, part by part
 WRONG = {
     "module": {
         # a set forgets the order of assignment (and its order changes from run to run)
@@ -259,27 +260,6 @@ yield from walk(self, "")
         # any tensor that requires grad counts as a parameter
         "registers_every_tensor_hidden_only": _module(
             setattr_body=_SETATTR.replace("isinstance(value, Parameter)", "isinstance(value, mt.Tensor)")),
-        # bypasses: the package's Module under another name
-        "subclasses_package_module": "class Module(mt.nn.Module):\n    pass\n",
-        "saved_package_module": "_Base = mt.nn.Module\n\n\nclass Module(_Base):\n    pass\n",
-        "borrows_package_methods": """
-class Module:
-    __init__ = mt.nn.Module.__init__
-    __setattr__ = mt.nn.Module.__setattr__
-    __getattr__ = mt.nn.Module.__getattr__
-    _registries = mt.nn.Module._registries
-    _forget = mt.nn.Module._forget
-    named_modules = mt.nn.Module.named_modules
-    _named_members = mt.nn.Module._named_members
-    named_parameters = mt.nn.Module.named_parameters
-    parameters = mt.nn.Module.parameters
-    __call__ = mt.nn.Module.__call__
-""",
-        "calls_package_named_parameters": _module(named="yield from mt.nn.Module.named_parameters(self)"),
-        "saved_package_named_parameters": (
-            "_np, _members, _walk = mt.nn.Module.named_parameters, mt.nn.Module._named_members, "
-            "mt.nn.Module.named_modules\n" + _module(named="yield from _np(self)")
-            + "\nModule._named_members = _members\nModule.named_modules = _walk\n"),
     },
     "state_dict": {
         # the live parameters: they require grad and change as the model trains
@@ -329,13 +309,6 @@ if strict and missing:
         # the shape check only when strict
         "shape_checked_only_when_strict_hidden_only": _state(
             check=_CHECK.replace("if name in own_params and tuple", "if strict and name in own_params and tuple")),
-        # bypasses: the package's methods
-        "borrows_package_methods": """
-Module.state_dict = mt.nn.Module.state_dict
-Module.load_state_dict = mt.nn.Module.load_state_dict
-""",
-        "saved_package_load": "_load = mt.nn.Module.load_state_dict\n" + _state(
-            check="return _load(self, state, strict)", copy=""),
     },
     "train_eval": {
         "sets_only_itself": _modes("object.__setattr__(self, 'training', mode)\nreturn self"),
@@ -355,7 +328,6 @@ Module.load_state_dict = mt.nn.Module.load_state_dict
         "mode_not_bool_hidden_only": _modes(
             "object.__setattr__(self, 'training', mode)\nfor c in self._modules.values():\n    c.train(mode)\n"
             "return self"),
-        "borrows_package_methods": "Module.train = mt.nn.Module.train\nModule.eval = mt.nn.Module.eval\n",
     },
     "linear": {
         "fan_out_bound": _linear(bound="1.0 / math.sqrt(out_features)"),
@@ -384,30 +356,6 @@ self.bias = Parameter(mt.rand(out_features) * bound) if bias else None
         "zero_bias_hidden_only": _linear(init=_UNIFORM.replace(
             "Parameter((mt.rand(out_features) * 2 - 1) * bound)", "Parameter(mt.zeros(out_features))")),
         "ignores_bias_false_hidden_only": _linear(init=_UNIFORM.replace(" if bias else None", "")),
-        # bypasses
-        "wraps_package_linear": """
-class Linear(Module):
-    def __init__(self, in_features, out_features, bias=True):
-        super().__init__()
-        inner = mt.nn.Linear(in_features, out_features, bias=bias)
-        self.weight, self.bias = inner.weight, inner.bias
-
-    def forward(self, x):
-        return x @ self.weight.T + self.bias
-""",
-        "subclasses_package_linear": "class Linear(mt.nn.Linear):\n    pass\n",
-        "package_initialiser": _linear(init="""
-self.weight = Parameter(mt.zeros(out_features, in_features))
-mt.nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-bound = 1.0 / math.sqrt(in_features)
-self.bias = Parameter((mt.rand(out_features) * 2 - 1) * bound) if bias else None
-"""),
-        "saved_package_initialiser": "_default = mt.nn.init.layer_default_\n" + _linear(init="""
-self.weight = Parameter(mt.zeros(out_features, in_features))
-self.bias = Parameter(mt.zeros(out_features)) if bias else None
-_default(self.weight, self.bias)
-"""),
-        "package_functional_linear": _linear(forward="return mt.nn.functional.linear(x, self.weight, self.bias)"),
     },
     "sequential": {
         # a list is an ordinary attribute: nothing is registered
@@ -425,13 +373,6 @@ _default(self.weight, self.bias)
         # string keys sorted: "10" comes before "2"
         "sorted_keys_hidden_only": _sequential(forward="for key in sorted(self._modules):\n"
                                                "    x = self._modules[key](x)\nreturn x"),
-        # bypasses
-        "aliases_package_sequential": "Sequential = mt.nn.Sequential\n",
-        "subclasses_package_sequential": "class Sequential(mt.nn.Sequential):\n    pass\n",
-        "wraps_package_sequential": _sequential(
-            init="for i, layer in enumerate(layers):\n    setattr(self, str(i), layer)\n"
-                 "self.runner = mt.nn.Sequential()",
-            forward="return mt.nn.Sequential.forward(self, x)"),
     },
     "losses": {
         "mse_sums": _losses(mse="diff = pred - target\nreturn (diff * diff).sum()"),
@@ -461,7 +402,79 @@ return -(probs.log() * one_hot(target, logits.shape[-1], dtype=logits.dtype)).su
         "ce_tensor_targets_only_hidden_only": _losses(ce=_CE.replace(
             "one_hot(target, logits.shape[-1], dtype=logits.dtype)",
             "mt.tensor(np.eye(logits.shape[-1])[target.numpy()], dtype=logits.dtype)")),
-        # bypasses
+    },
+}
+
+# shortcuts through the package (called, subclassed, aliased, wrapped, saved in a name, methods borrowed):
+# each must be refused (ReferenceSealed), by the seal or by the chapter's `own` check
+BYPASS = {
+    "module": {
+        "subclasses_package_module": "class Module(mt.nn.Module):\n    pass\n",
+        "saved_package_module": "_Base = mt.nn.Module\n\n\nclass Module(_Base):\n    pass\n",
+        "borrows_package_methods": """
+class Module:
+    __init__ = mt.nn.Module.__init__
+    __setattr__ = mt.nn.Module.__setattr__
+    __getattr__ = mt.nn.Module.__getattr__
+    _registries = mt.nn.Module._registries
+    _forget = mt.nn.Module._forget
+    named_modules = mt.nn.Module.named_modules
+    _named_members = mt.nn.Module._named_members
+    named_parameters = mt.nn.Module.named_parameters
+    parameters = mt.nn.Module.parameters
+    __call__ = mt.nn.Module.__call__
+""",
+        "calls_package_named_parameters": _module(named="yield from mt.nn.Module.named_parameters(self)"),
+        "saved_package_named_parameters": (
+            "_np, _members, _walk = mt.nn.Module.named_parameters, mt.nn.Module._named_members, "
+            "mt.nn.Module.named_modules\n" + _module(named="yield from _np(self)")
+            + "\nModule._named_members = _members\nModule.named_modules = _walk\n"),
+    },
+    "state_dict": {
+        "borrows_package_methods": """
+Module.state_dict = mt.nn.Module.state_dict
+Module.load_state_dict = mt.nn.Module.load_state_dict
+""",
+        "saved_package_load": "_load = mt.nn.Module.load_state_dict\n" + _state(
+            check="return _load(self, state, strict)", copy=""),
+    },
+    "train_eval": {
+        "borrows_package_methods": "Module.train = mt.nn.Module.train\nModule.eval = mt.nn.Module.eval\n",
+    },
+    "linear": {
+        "wraps_package_linear": """
+class Linear(Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        inner = mt.nn.Linear(in_features, out_features, bias=bias)
+        self.weight, self.bias = inner.weight, inner.bias
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+""",
+        "subclasses_package_linear": "class Linear(mt.nn.Linear):\n    pass\n",
+        "package_initialiser": _linear(init="""
+self.weight = Parameter(mt.zeros(out_features, in_features))
+mt.nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+bound = 1.0 / math.sqrt(in_features)
+self.bias = Parameter((mt.rand(out_features) * 2 - 1) * bound) if bias else None
+"""),
+        "saved_package_initialiser": "_default = mt.nn.init.layer_default_\n" + _linear(init="""
+self.weight = Parameter(mt.zeros(out_features, in_features))
+self.bias = Parameter(mt.zeros(out_features)) if bias else None
+_default(self.weight, self.bias)
+"""),
+        "package_functional_linear": _linear(forward="return mt.nn.functional.linear(x, self.weight, self.bias)"),
+    },
+    "sequential": {
+        "aliases_package_sequential": "Sequential = mt.nn.Sequential\n",
+        "subclasses_package_sequential": "class Sequential(mt.nn.Sequential):\n    pass\n",
+        "wraps_package_sequential": _sequential(
+            init="for i, layer in enumerate(layers):\n    setattr(self, str(i), layer)\n"
+                 "self.runner = mt.nn.Sequential()",
+            forward="return mt.nn.Sequential.forward(self, x)"),
+    },
+    "losses": {
         "package_functional": _losses(
             mse="return mt.nn.functional.mse_loss(pred, target)",
             ce="return mt.nn.functional.cross_entropy(logits, mt.tensor(np.asarray(target)))"),
@@ -482,3 +495,6 @@ return -(_log_softmax(logits, -1) * one_hot(target, logits.shape[-1], dtype=logi
 """),
     },
 }
+
+for _part, _entries in BYPASS.items():
+    WRONG[_part].update(_entries)
