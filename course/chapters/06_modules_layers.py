@@ -621,8 +621,8 @@ with testing.part("state_dict", hidden=True):
 
 # %% [markdown]
 # The names make checkpoints portable. Your `Net` saves `first.weight`; a PyTorch model with a
-# sub-module `first` holding a `weight` loads the same key. Section 7 copies weights between your model,
-# PyTorch and the package this way.
+# sub-module `first` holding a `weight` loads the same key. Sections 8 and 9 copy weights between your
+# model, PyTorch and the package this way.
 
 # %% [markdown]
 # ## 3 · Training mode and evaluation mode: `train()` and `eval()`
@@ -631,7 +631,7 @@ with testing.part("state_dict", hidden=True):
 # batch normalisation uses the batch's statistics while training and its running averages afterwards.
 # PyTorch keeps this as **state**: every module has a flag `training`, and `model.eval()` must reach every
 # sub-module, however deep, or one forgotten dropout keeps dropping at test time. Keras makes it an
-# **argument** of each call instead: `layer(x, training=False)` (section 7).
+# **argument** of each call instead: `layer(x, training=False)` (section 8).
 #
 # Write `train(mode=True)`, which sets `training = mode` on the module and on every module below it, and
 # `eval()`, which is `train(False)`. Both return the module itself, so that `model = Net().eval()` works.
@@ -705,7 +705,7 @@ with testing.part("train_eval", hidden=True):
 # `Linear(in_features, out_features)` computes `y = x @ W.T + b` with a weight `W` of shape
 # `(out_features, in_features)` and a bias `b` of shape `(out_features,)`. The weight is stored
 # `(out, in)`, as in PyTorch; Keras's `Dense` stores its `kernel` the other way round, `(in, out)`,
-# and computes `x @ kernel + bias` (section 7 copies one into the other).
+# and computes `x @ kernel + bias` (section 8 copies one into the other).
 #
 # The starting weights matter more than they look (section 5 shows how much). PyTorch initialises
 # `nn.Linear` with `kaiming_uniform_(weight, a=√5)`. Unpacked, that is a uniform distribution with
@@ -1281,7 +1281,7 @@ if keras is not None:
 # Everything together: your `Sequential` of your `Linear` layers and `ReLU`, your `cross_entropy`, the
 # package's SGD optimizer (chapter 07 builds optimizers) updating your parameters through
 # `model.parameters()`, and your `state_dict` / `load_state_dict` keeping the best epoch. The data:
-# scikit-learn's 8×8 handwritten digits (1437 images to train on, 360 held back).
+# scikit-learn's 8×8 handwritten digits (1438 images to train on, 359 held back).
 #
 # Next to your model trains the package's own `mt.nn` model, started from **your** weights through its
 # `load_state_dict` (the keys match), on the same batches. If your parts are right, the two loss curves
