@@ -681,9 +681,9 @@ MATMUL_N = 256  # at this size b (256 KB) no longer sits in the fastest cache: t
 MATMUL_TARGET = 0.25  # at most this fraction of the i-j-r loop's time, measured in the same run
 
 
-@njit(parallel=True)
+@njit  # timed on one thread anyway: no parallel loop to compile
 def _textbook_matmul(out, a, b, n, m, k):
-    for i in prange(n):
+    for i in range(n):
         for j in range(m):
             acc = 0.0
             for r in range(k):
@@ -712,7 +712,7 @@ def time_matmul(kernel, n=128, repeats=5):
     return float(min(times)), out.reshape(n, n), a.reshape(n, n) @ b.reshape(n, n)
 
 
-def race_matmul(kernel, baseline, n=MATMUL_N, rounds=12, budget_s=1.5):
+def race_matmul(kernel, baseline, n=MATMUL_N, rounds=12, budget_s=1.0):
     """(yours, baseline's) fastest seconds on (n, n) float32, timed in turns, and (got, expected).
 
     Both run on one thread (numba's and BLAS's), in turns, and the fastest of several calls counts: that keeps
