@@ -37,6 +37,8 @@ from numba import cuda
 import minitorch_edu as mt
 from minitorch_edu import testing
 from minitorch_edu.course import Chapter, interact
+from minitorch_edu.gpu_memory import counting_memory
+from minitorch_edu.races import DivergentBarrierError, in_thread_order
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 print("running on", "numba's CUDA simulator (no GPU here): small shapes, timings mean nothing" if SIMULATED
@@ -84,6 +86,8 @@ def explained(call, hint):
         yield
     except NotImplementedError:
         raise  # "not written yet" is said by testing.part
+    except DivergentBarrierError as err:  # its message says what happened and what to do
+        raise AssertionError(f"{call} failed\n  error:    {err}") from None
     except (IndexError, ValueError, RuntimeError, TypeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         message = f"{call} failed\n  error:    {type(err).__name__}: {first[:300]}\n  likely mistake: {hint}"
@@ -147,91 +151,6 @@ def transfers():
                 setattr(array_class, name, method)
 
 
-@contextmanager
-def in_thread_order(turns_at_global_memory=False):
-    """In the simulator: run each block's threads one at a time, in thread order, each up to its next
-    `cuda.syncthreads()`. Without a barrier where one is needed, thread 0 then reads slots that the
-    threads after it have not written yet, every time, so a race shows as a wrong result. (The
-    simulator's own schedule releases threads from a barrier in no fixed order; a real GPU in warps.)
-
-    With `turns_at_global_memory=True` a thread also stops before each read or write of a device
-    (global) array, and the threads take turns there as well, in thread order: threads that add into the
-    same slot (`out[b] += x`) then all read it before any writes it back, and additions are lost, as
-    they are on a GPU. On a real GPU this does nothing."""
-    if not SIMULATED:
-        yield
-        return
-    import threading
-
-    from numba.cuda.simulator import kernel as simulator
-    from numba.cuda.simulator.cudadrv import devicearray as simulated
-
-    def pause():  # a thread of this schedule waits for its turn before it touches global memory
-        t = threading.current_thread()
-        if getattr(t, "takes_turns", False):
-            t.access_blocked = True
-            t.access_event.wait()
-            t.access_event.clear()
-            if t.abort:
-                raise RuntimeError("aborted: another thread of the block failed")
-
-    def run(manager, grid_point, *args):
-        threads = [simulator.BlockThread(lambda: manager._f(*args), manager, grid_point, point, manager._debug)
-                   for point in np.ndindex(*manager._block_dim)]
-        for t in threads:
-            t.takes_turns, t.access_blocked, t.access_event = turns_at_global_memory, False, threading.Event()
-
-        def advance(t):  # let t run until it waits at a barrier or before a global access, or ends
-            while t.is_alive() and not (t.syncthreads_blocked or t.access_blocked):
-                time.sleep(0)
-            if t.exception:
-                for other in threads:  # stop the others (they wait), then report
-                    other.abort = True
-                    other.syncthreads_blocked = other.access_blocked = False
-                    other.syncthreads_event.set()
-                    other.access_event.set()
-                raise t.exception[0].with_traceback(t.exception[1])
-
-        def release(t, event):
-            t.syncthreads_blocked = t.access_blocked = False
-            event.set()
-            advance(t)
-
-        for t in threads:
-            t.start()
-            advance(t)
-        while any(t.is_alive() for t in threads):
-            if any(t.is_alive() and t.access_blocked for t in threads):
-                for t in threads:  # a turn at global memory for each thread waiting there, in order
-                    if t.is_alive() and t.access_blocked:
-                        release(t, t.access_event)
-            else:
-                for t in threads:  # every live thread waits at the barrier: release them in order
-                    if t.is_alive():
-                        release(t, t.syncthreads_event)
-
-    original = simulator.BlockManager.run
-    original_get, original_set = simulated.FakeWithinKernelCUDAArray.__getitem__, \
-        simulated.FakeWithinKernelCUDAArray.__setitem__
-
-    def get(array, index):
-        pause()
-        return original_get(array, index)
-
-    def put(array, index, value):
-        pause()
-        original_set(array, index, value)
-
-    simulator.BlockManager.run = run
-    simulated.FakeWithinKernelCUDAArray.__getitem__, simulated.FakeWithinKernelCUDAArray.__setitem__ = get, put
-    try:
-        yield
-    finally:
-        simulator.BlockManager.run = original
-        simulated.FakeWithinKernelCUDAArray.__getitem__ = original_get
-        simulated.FakeWithinKernelCUDAArray.__setitem__ = original_set
-
-
 plt.rcParams["figure.dpi"] = 80
 
 # %% [markdown]
@@ -276,10 +195,12 @@ def draw_grid(n=20, threads=8, n_blocks=None):
 draw_grid(20, 8)
 
 # %% [markdown]
-# Move the sliders. With fewer blocks than `n / threads`, the grid-stride loop sends each thread round
-# round again (labels "round 2", "round 3"): the same kernel still covers the whole array. It starts at 20 elements,
-# 2 blocks of 4 threads. (The control needs a live notebook;
-# without one the cell draws one more picture.)
+# The picture above gives every element a thread of its own: 20 elements, 3 blocks of 8 threads, 24
+# threads, the last 4 past the end (hatched). Now move the sliders. With fewer threads than elements, the
+# grid-stride loop sends each thread round again. The control starts at 20 elements and 2 blocks of 4
+# threads, 8 threads in all: thread `i` handles elements `i` and `i + 8`, and threads 0 to 3 also
+# `i + 16` (labels "round 2", "round 3"). The same kernel still covers the whole array. (The control
+# needs a live notebook; without one the cell draws its starting picture.)
 
 # %%
 interact(draw_grid, n=("int", 20, 1, 28), threads=("int", 4, 1, 16), n_blocks=("int", 2, 0, 6))  # n_blocks 0: enough
@@ -617,6 +538,14 @@ with testing.part("block_sum_kernel", hidden=True):
 # cuBLAS, behind PyTorch's `torch.matmul`, and the package's `backends/cuda/matmul.py` go further (register tiles,
 # several outputs per thread), but the idea is this one.
 #
+# Which thread takes which element matters too. The 32 threads of a **warp** (threads with consecutive
+# `threadIdx.x`) issue each load together, and the GPU serves it in 32-byte pieces of memory: when the
+# threads read consecutive addresses, one warp's load is a few pieces (**coalesced**); when each reads a
+# different row, it is 32 pieces. So `threadIdx.x` goes along a **row**, to consecutive columns, as in the
+# CUDA programming guide's matmul: thread `(tx, ty)` of block `(bx, by)` computes `out[i, j]` with
+# `i = by * tpb + ty` (the row, from `y`) and `j = bx * tpb + tx` (the column, from `x`), and loads
+# `a[i, start + tx]` and `b[start + ty, j]`: along a row of each, in order. Section 11 counts it.
+#
 # Sizes need not be multiples of `tpb`: a thread whose tile element is outside `a` or `b` loads a **zero**,
 # and a thread whose `(i, j)` is outside `out` computes but does not write. Sync after loading a tile, and
 # again before the next tile overwrites it.
@@ -624,8 +553,9 @@ with testing.part("block_sum_kernel", hidden=True):
 # %% [solution] id=tiled_matmul_kernel
 def tiled_matmul_kernel(tpb):
     """Return a kernel `kernel(out, a, b, M, K, N)` for out (M, N) = a (M, K) @ b (K, N), launched with
-    blocks of (tpb, tpb) threads on a grid of (ceil(M / tpb), ceil(N / tpb)) blocks. Thread (tx, ty) of
-    block (bx, by) computes out[bx*tpb + tx, by*tpb + ty], looping over ceil(K / tpb) tiles.
+    blocks of (tpb, tpb) threads on a grid of (ceil(N / tpb), ceil(M / tpb)) blocks (x along the columns).
+    Thread (tx, ty) of block (bx, by) computes out[by*tpb + ty, bx*tpb + tx], looping over ceil(K / tpb)
+    tiles; consecutive tx read consecutive columns (coalesced).
 
         @cuda.jit
         def kernel(out, a, b, M, K, N):
@@ -640,15 +570,15 @@ def tiled_matmul_kernel(tpb):
         a_tile = cuda.shared.array((tpb, tpb), numba.float64)
         b_tile = cuda.shared.array((tpb, tpb), numba.float64)
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        i = cuda.blockIdx.x * tpb + tx
-        j = cuda.blockIdx.y * tpb + ty
+        i = cuda.blockIdx.y * tpb + ty
+        j = cuda.blockIdx.x * tpb + tx
         acc = 0.0
         for start in range(0, K, tpb):
-            a_tile[tx, ty] = a[i, start + ty] if i < M and start + ty < K else 0.0
-            b_tile[tx, ty] = b[start + tx, j] if start + tx < K and j < N else 0.0
+            a_tile[ty, tx] = a[i, start + tx] if i < M and start + tx < K else 0.0
+            b_tile[ty, tx] = b[start + ty, j] if start + ty < K and j < N else 0.0
             cuda.syncthreads()
             for r in range(tpb):
-                acc += a_tile[tx, r] * b_tile[r, ty]
+                acc += a_tile[ty, r] * b_tile[r, tx]
             cuda.syncthreads()
         if i < M and j < N:
             out[i, j] = acc
@@ -662,7 +592,7 @@ def run_matmul(kernel, A, B, tpb):
     M, K = A.shape
     N = B.shape[1]
     out = nans(M, N)
-    kernel[(-(-M // tpb), -(-N // tpb)), (tpb, tpb)](out, A, B, M, K, N)
+    kernel[(-(-N // tpb), -(-M // tpb)), (tpb, tpb)](out, A, B, M, K, N)  # x along the columns
     return out
 
 
@@ -680,8 +610,9 @@ with testing.part("tiled_matmul_kernel"):
          "and does the tile loop reach K (ceil(K / tpb) tiles)?"),
         (lambda got, exp: np.allclose(got, A[:, :4] @ B[:4]), "only the first tile of K was used: loop over "
          "every tile, range(0, K, tpb)"),
-        "check the indices: a_tile[tx, ty] = a[i, start + ty], b_tile[tx, ty] = b[start + tx, j], then "
-        "acc += a_tile[tx, r] * b_tile[r, ty]; and a syncthreads() after the loads and after the products",
+        "check the indices: i = blockIdx.y * tpb + ty, j = blockIdx.x * tpb + tx, a_tile[ty, tx] = a[i, start + tx], "
+        "b_tile[ty, tx] = b[start + ty, j], then acc += a_tile[ty, r] * b_tile[r, tx]; and a syncthreads() "
+        "after the loads and after the products",
     ])
 ### BEGIN HIDDEN TESTS
 with testing.part("tiled_matmul_kernel", hidden=True):
@@ -691,6 +622,15 @@ with testing.part("tiled_matmul_kernel", hidden=True):
         with in_thread_order():
             got = run_matmul(tiled_matmul_kernel(tpb), A, B, tpb)
         testing.assert_close(got, A @ B, call=f"tiled_matmul_kernel({tpb}) on ({M}, {K}) @ ({K}, {N})")
+    if SIMULATED:  # threadIdx.x along the columns: a warp (16 x 2 threads here) loads along rows, coalesced
+        A, B = rng.standard_normal((16, 16)), rng.standard_normal((16, 16))
+        with counting_memory() as counts, in_thread_order():
+            got = run_matmul(tiled_matmul_kernel(16), A, B, 16)
+        testing.assert_close(got, A @ B, call="tiled_matmul_kernel(16) on (16, 16) @ (16, 16)")
+        testing.assert_true(counts.global_loads.coalesced, call="tiled_matmul_kernel(16): global loads of a warp",
+                            got=f"{counts.global_loads.sectors_per_request:.0f} sectors per request",
+                            expected=f"{counts.global_loads.ideal_sectors / counts.global_loads.requests:.0f}",
+                            hint="consecutive threadIdx.x must read consecutive columns: j = blockIdx.x * tpb + tx")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -750,7 +690,7 @@ def layer_on_device(x_d, W_d, b_rows_d):
     (M, K), N = x_d.shape, W_d.shape[1]
     if my_matmul is not None:
         h_d = cuda.device_array((M, N))
-        my_matmul(TPB)[(-(-M // TPB), -(-N // TPB)), (TPB, TPB)](h_d, x_d, W_d, M, K, N)
+        my_matmul(TPB)[(-(-N // TPB), -(-M // TPB)), (TPB, TPB)](h_d, x_d, W_d, M, K, N)
     else:
         h_d = cuda.to_device(x_d.copy_to_host() @ W_d.copy_to_host())
     n = M * N
@@ -1022,13 +962,21 @@ def device_reduce(fn):
 
 # %% [tests] id=device_reduce_tests points=4
 def reduce_on_device(launcher, start, out_strides, a, a_strides, a_shape, dim, name):
-    """Launch a reduction into a device `out` holding `start`; (out on the host, copies inside the launch)."""
+    """Launch a reduction into a device `out` holding `start`; (out on the host, copies inside the launch).
+
+    The threads take turns at every access to global memory (`in_thread_order`), as a GPU's threads run
+    side by side: threads that fold into the same output element lose each other's updates, every time."""
     n_out = size_of(a_shape) // a_shape[dim]
     out_d, a_d = cuda.to_device(np.full(n_out, start)), cuda.to_device(a)
     with explained(name, "a thread read outside `a` or `out`: check the positions and the loop over j"), \
-            transfers() as moved:
+            transfers() as moved, in_thread_order(turns_at_global_memory=True):
         launcher(out_d, out_strides, a_d, a_strides, a_shape, dim)
     return out_d.copy_to_host(), moved
+
+
+RACE_HINT = ("threads that fold into the same output element at once lose each other's updates (a race): "
+             "give each thread whole outputs, one thread per output looping over j into a local `acc`, "
+             "and write out[position] once")
 
 
 with testing.part("device_reduce"):
@@ -1038,10 +986,12 @@ with testing.part("device_reduce"):
     call = "device_reduce(add)(out=[0, 0], (1, 1), a=arange(6), (3, 1), a_shape=(2, 3), dim=1)"
     got, moved = reduce_on_device(total, 0.0, (1, 1), a, (3, 1), (2, 3), 1, call)
     check_stays(moved, call)
-    testing.assert_close(got, a.reshape(2, 3).sum(1), call=call, hints=[
-        (lambda got, exp: np.allclose(got, a.reshape(2, 3)[:, -1]), "only the last element was kept: fold each "
-         "element into the running value, acc = fn(acc, a[...])"),
-    ])
+    testing.assert_close(got, a.reshape(2, 3).sum(1), call=call + ", the threads taking turns at global memory",
+                         hints=[(lambda got, exp: np.allclose(got, a.reshape(2, 3)[:, -1]), "one element per output "
+                                 "survived: the fold kept only the last one (fold into the running value, "
+                                 "acc = fn(acc, a[...])), or several threads wrote the same output at once, "
+                                 "each losing the others' updates (a race: one thread per output)"),
+                                RACE_HINT])
     call = "device_reduce(add)(out=[0, 0, 0], (1, 1)... a=arange(6), (3, 1), a_shape=(2, 3), dim=0)"
     got, _ = reduce_on_device(total, 0.0, (3, 1), a, (3, 1), (2, 3), 0, call)
     testing.assert_close(got, a.reshape(2, 3).sum(0), call=call, hints=[
@@ -1142,7 +1092,7 @@ def make_device_matmul(factory, tpb):
         A, B = as_matrix(a, a_strides[-2:], n, k), as_matrix(b, b_strides[-2:], k, m)
         contiguous = tuple(out_strides) == (m, 1)
         result = out[: n * m].reshape(n, m) if contiguous else cuda.device_array((n, m), dtype=out.dtype)
-        tiled[(-(-n // tpb), -(-m // tpb)), (tpb, tpb)](result, A, B, n, k, m)
+        tiled[(-(-m // tpb), -(-n // tpb)), (tpb, tpb)](result, A, B, n, k, m)  # x along the columns
         if not contiguous:
             copy_kernel(out, tuple(out_strides), result.reshape(n * m), (m, 1), (n, m))
 
@@ -1242,6 +1192,287 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ## 11 · The memory system: what decides a GPU's speed
+#
+# A GPU does arithmetic far faster than it can fetch numbers: on the H100 measured below, cuBLAS does about
+# 51 trillion float32 operations a second, while an elementwise add moves about 2.7 trillion bytes a second,
+# under a trillion floats. A kernel that does a few operations per number it loads is **memory-bound**: its
+# speed is set by how it uses memory. Four ideas cover most of it.
+#
+# - **Warps.** A block's threads run in groups of 32, the warps, made of consecutive `threadIdx.x` first
+#   (then `y`). The 32 threads of a warp execute each instruction together, so each load or store of a warp
+#   is **one request** for 32 addresses.
+# - **Coalescing.** Global memory is read and written in 32-byte **sectors**. When the 32 threads of a warp
+#   ask for 32 consecutive float32 (128 bytes), the request takes 4 sectors; when each asks for a float in a
+#   different row, it takes 32, eight times the traffic for the same numbers. That is why `threadIdx.x`
+#   goes along a row (to consecutive columns) in the tiled matmul of section 6.
+# - **Shared memory and banks.** Shared memory is split into 32 **banks**, each serving one 4-byte word per
+#   cycle (word `w` is in bank `w % 32`). A warp's request is served in one pass unless several threads want
+#   *different* words of the *same* bank: a **bank conflict**, one extra pass per extra word. (Many threads
+#   reading the same word is a broadcast, no conflict.)
+# - **Occupancy.** While one warp waits for memory (hundreds of cycles), the SM runs another. The more warps
+#   an SM holds at once, the better it hides the wait; how many fit is set by each block's threads,
+#   registers and shared memory.
+#
+# The simulator cannot time any of this, but it can **count** it, as the popular GPU puzzles do and as
+# NVIDIA's profiler Nsight Compute reports: `counting_memory()` (`minitorch_edu/gpu_memory.py`) records every
+# access of the kernels launched inside it, groups them by warp and by place in the kernel, and counts the
+# sectors of each global request and the extra passes of each shared one. Two copies of the same 32 × 64
+# float32 matrix, one with `threadIdx.x` along the rows, one down the columns:
+
+# %%
+@cuda.jit
+def copy_along_rows(out, a):
+    i = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y  # row from y
+    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x  # column from x: a warp reads along a row
+    if i < a.shape[0] and j < a.shape[1]:
+        out[i, j] = a[i, j]
+
+
+@cuda.jit
+def copy_down_columns(out, a):
+    i = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x  # row from x: a warp reads down a column
+    j = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
+    if i < a.shape[0] and j < a.shape[1]:
+        out[i, j] = a[i, j]
+
+
+def sectors_of(kernel, grid, block, shape=(32, 64)):
+    """The memory counts of one launch of kernel(out, a) on a float32 matrix of `shape`."""
+    a = np.arange(size_of(shape), dtype=np.float32).reshape(shape)
+    out = np.zeros_like(a)
+    with counting_memory() as counts:
+        kernel[grid, block](out, a)
+    assert np.array_equal(out, a)
+    return counts
+
+
+if SIMULATED:
+    along = sectors_of(copy_along_rows, (2, 8), (32, 4))
+    down = sectors_of(copy_down_columns, (1, 16), (32, 4))
+    print("threadIdx.x along the rows (coalesced):\n", along, "\n", sep="")
+    print("threadIdx.x down the columns (strided):\n", down, sep="")
+else:
+    print("on a GPU the simulator's counters are off: Nsight Compute reports the same counts")
+
+# %% [markdown]
+# Same data, same work: 4 sectors per request against 32. On a real GPU the strided copy moves eight times
+# the bytes through the memory system and runs several times slower. The same count tells why the tiled
+# matmul beats the naive one: each thread of the naive matmul (one output each, everything from global
+# memory) reads a whole row of `a` and a whole column of `b`, so every element is fetched `N` times; the
+# tiled one fetches each element once per tile of `tpb` outputs. Counted on a 16 × 16 product with blocks of
+# 8 × 8 threads (your tiled kernel if it is written):
+
+# %%
+@cuda.jit
+def naive_matmul(out, a, b, M, K, N):
+    i = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
+    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    if i < M and j < N:
+        acc = 0.0
+        for r in range(K):
+            acc += a[i, r] * b[r, j]
+        out[i, j] = acc
+
+
+def global_traffic(kernel, n=16, tpb=8):
+    """(requests, sectors) of the global loads of one (n, n) @ (n, n) float32 launch of `kernel`."""
+    a = np.arange(n * n, dtype=np.float32).reshape(n, n) / n
+    out = np.zeros((n, n), np.float32)
+    with counting_memory() as counts, in_thread_order():
+        kernel[(-(-n // tpb), -(-n // tpb)), (tpb, tpb)](out, a, a, n, n, n)
+    assert np.allclose(out, a @ a, rtol=1e-4)
+    return counts.global_loads.requests, counts.global_loads.sectors
+
+
+if SIMULATED:
+    contestants = {"naive (global memory only)": naive_matmul}
+    if my_matmul is not None:
+        contestants["your tiled_matmul_kernel(8)"] = my_matmul(8)
+    print(f"{'16 x 16 @ 16 x 16, float32':32s} {'load requests':>14s} {'sectors loaded':>15s}")
+    for name, kernel in contestants.items():
+        requests, sectors = global_traffic(kernel)
+        print(f"{name:32s} {requests:14d} {sectors:15d}")
+
+# %% [markdown]
+# ### Measured on a real GPU
+#
+# Counts say what a kernel asks of the memory; a GPU says what it costs. These numbers were measured for this
+# course on an **NVIDIA H100** (80 GB, one card), float32, with numba.cuda and PyTorch in late 2026. Rows
+# marked *not measured* were not: the chapter does not guess them.
+#
+# | what (float32) | measured on the H100 |
+# | --- | --- |
+# | matmul 4096², cuBLAS (through PyTorch) | ≈ 51 TFLOP/s |
+# | matmul 4096², numba, 4 × 4 outputs per thread in registers (the package's kernel) | ≈ 15 TFLOP/s |
+# | matmul 4096², numba, 16 × 16 shared-memory tiles (this chapter's kernel) | ≈ 7 TFLOP/s |
+# | matmul 4096², naive numba kernel (global memory only) | *not measured* |
+# | elementwise add, numba, device arrays (coalesced) | ≈ 2.7 TB/s moved |
+# | one kernel launch through numba | ≈ 28 µs |
+# | a kernel given NumPy arrays: copies every array both ways on every call | yes; its time *not measured* |
+#
+# Read it with the counts: the tiled kernel reads each element of `a` and `b` from global memory `N / 16`
+# times instead of `N` times; register tiles cut the shared-memory traffic again by computing 16 outputs per
+# thread; cuBLAS adds tensor cores and double buffering. And a launch costs about 28 µs whatever it does,
+# which is why frameworks fuse small ops into one kernel (`torch.compile`, XLA) and keep tensors on the device.
+
+# %% [markdown]
+# ### Exercise: a transpose without strided stores or bank conflicts
+#
+# A transpose is all memory: `out[j, i] = a[i, j]`. Done naively, one thread per element with `threadIdx.x`
+# along the columns of `a`, the loads are coalesced but the stores are not: consecutive threads write
+# consecutive **rows** of `out`, 32 sectors per request. The fix is a tile in shared memory: a block reads a
+# `TILE × TILE` tile of `a` along its rows (coalesced) into shared memory, syncs, then writes the tile to
+# `out` along `out`'s rows (coalesced), reading the tile **down a column**. That column read is where the
+# banks bite: in a `(TILE, TILE)` float32 tile with `TILE = 32`, the 32 words of a column are 32 apart, all
+# in the same bank, so a warp's read takes 32 passes. Pad the tile to `(TILE, TILE + 1)`: then the words of
+# a column are 33 apart and fall in 32 different banks. (NVIDIA's "An Efficient Matrix Transpose in CUDA C++"
+# measures this exact kernel.)
+#
+# Write `transpose_kernel()`: it returns a kernel `kernel(out, a, rows, cols)` with `out` (cols, rows) =
+# `a.T`, launched with blocks of `(TILE, ROWS)` threads, `ROWS = 8`, on a grid of
+# `(ceil(cols / TILE), ceil(rows / TILE))` blocks. Block `(bx, by)` moves the tile whose top-left corner in
+# `a` is `(by * TILE, bx * TILE)`; each thread moves `TILE / ROWS` elements, at rows `ty, ty + ROWS, ...`
+# of the tile. Skip elements outside `a` (sizes need not be multiples of `TILE`). The checks count your
+# kernel: every global load and store coalesced, no bank conflict.
+
+# %% [solution] id=transpose_kernel
+TILE, ROWS = 32, 8
+
+
+def transpose_kernel():
+    """Return kernel(out, a, rows, cols): out (cols, rows) = a.T for a float32 a (rows, cols), launched as
+    kernel[(ceil(cols / TILE), ceil(rows / TILE)), (TILE, ROWS)]: loads and stores coalesced, no bank
+    conflict.
+
+        @cuda.jit
+        def kernel(out, a, rows, cols):
+            tile = cuda.shared.array((TILE, ...), numba.float32)
+            ...  # load the tile along a's rows, syncthreads, store it along out's rows
+        return kernel
+    """
+    ### BEGIN SOLUTION
+    @cuda.jit
+    def kernel(out, a, rows, cols):
+        tile = cuda.shared.array((TILE, TILE + 1), numba.float32)  # + 1: a column spans all 32 banks
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        row0, col0 = cuda.blockIdx.y * TILE, cuda.blockIdx.x * TILE  # the tile's corner in a
+        for k in range(0, TILE, ROWS):
+            if row0 + ty + k < rows and col0 + tx < cols:
+                tile[ty + k, tx] = a[row0 + ty + k, col0 + tx]  # along a row of a: coalesced
+        cuda.syncthreads()
+        for k in range(0, TILE, ROWS):  # out's tile has its corner at (col0, row0)
+            if col0 + ty + k < cols and row0 + tx < rows:
+                out[col0 + ty + k, row0 + tx] = tile[tx, ty + k]  # along a row of out: coalesced
+
+    return kernel
+    ### END SOLUTION
+
+
+# %% [tests] id=transpose_kernel_tests points=5
+def run_transpose(kernel, a):
+    """(out, memory counts or None on a GPU) of one launch of `kernel` on the float32 matrix `a`."""
+    rows, cols = a.shape
+    out = np.full((cols, rows), np.nan, np.float32)
+    launch = kernel[(-(-cols // TILE), -(-rows // TILE)), (TILE, ROWS)]
+    if not SIMULATED:  # the counters need the simulator: on a GPU only the result is checked
+        launch(out, a, rows, cols)
+        return out, None
+    with counting_memory() as counts, in_thread_order():
+        launch(out, a, rows, cols)
+    return out, counts
+
+
+def check_transpose_counts(counts, call):
+    """Every global load and store coalesced, no shared-memory bank conflict (in the simulator)."""
+    if counts is None:
+        return
+    testing.assert_true(counts.global_loads.coalesced, call=f"{call}: global loads",
+                        got=f"{counts.global_loads.sectors_per_request:.1f} sectors per request",
+                        expected=f"at most {counts.global_loads.ideal_sectors / counts.global_loads.requests:.1f}",
+                        hint="read a along its rows: consecutive threadIdx.x read consecutive columns of a")
+    testing.assert_true(counts.global_stores.coalesced, call=f"{call}: global stores",
+                        got=f"{counts.global_stores.sectors_per_request:.1f} sectors per request",
+                        expected=f"at most {counts.global_stores.ideal_sectors / counts.global_stores.requests:.1f}",
+                        hint="each thread of a warp writes a different row of out: go through a tile in shared "
+                             "memory and write out along its rows, out[col0 + ty + k, row0 + tx] = tile[tx, ty + k]")
+    conflicts = counts.shared_loads.bank_conflicts + counts.shared_stores.bank_conflicts
+    testing.assert_true(conflicts == 0, call=f"{call}: shared-memory bank conflicts",
+                        got=f"{conflicts} extra passes over {counts.shared_loads.requests} shared loads",
+                        expected="0",
+                        hint="a column of a (TILE, TILE) float32 tile is in one bank: pad it to (TILE, TILE + 1)")
+
+
+with testing.part("transpose_kernel"):
+    kernel = transpose_kernel()
+    own(kernel, "transpose_kernel")
+    A = np.arange(32 * 64, dtype=np.float32).reshape(32, 64)
+    call = "transpose_kernel() on a (32, 64) float32, blocks of (32, 8), grid (2, 1)"
+    with explained(call, "a thread read or wrote outside a or out: check both bounds, and that the tile's "
+                   "corner in out is (col0, row0)"):
+        got, counts = run_transpose(kernel, A)
+    testing.assert_close(got, A.T, call=call, hints=[
+        (lambda got, exp: np.isnan(got).any(), "some elements were never written: does each thread move "
+         "rows ty, ty + ROWS, ... of the tile (range(0, TILE, ROWS))?"),
+        "is there a cuda.syncthreads() between loading the tile and storing it?",
+    ])
+    print(counts if counts is not None else "on a GPU: the memory counts need the simulator")
+    check_transpose_counts(counts, call)
+### BEGIN HIDDEN TESTS
+with testing.part("transpose_kernel", hidden=True):
+    rng = np.random.default_rng(11)
+    for shape in [(40, 24), (1, 33), (64, 32)]:  # not multiples of TILE, a single row, taller than wide
+        A = rng.standard_normal(shape).astype(np.float32)
+        with explained(f"transpose_kernel() on a {shape} float32", "a thread read or wrote outside a or out"):
+            got, counts = run_transpose(transpose_kernel(), A)
+        testing.assert_close(got, A.T, call=f"transpose_kernel() on a {shape} float32")
+        check_transpose_counts(counts, f"transpose_kernel() on a {shape} float32")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Occupancy
+#
+# The last idea needs no simulator, only arithmetic. An SM of an H100 (compute capability 9.0, from NVIDIA's
+# tuning guide, not measured here) holds at most 2048 threads (64 warps) and 32 blocks, has 65 536 registers
+# and up to 228 KB of shared memory. A block is placed on an SM only whole, so whichever of threads,
+# registers or shared memory runs out first decides how many warps are resident: the **occupancy** is that
+# number over 64 (a simplified model: the hardware also rounds registers and shared memory up to its
+# allocation units). Compute it for a few launches, and move the knobs (the control needs a live notebook).
+
+# %%
+SM_LIMITS = {"threads": 2048, "blocks": 32, "registers": 65_536, "shared_bytes": 228 * 1024}  # H100, cc 9.0
+
+
+def occupancy(threads_per_block, registers_per_thread, shared_bytes_per_block, limits=SM_LIMITS):
+    """(resident warps per SM, the fraction of the 64 possible, what limits it) for one kernel's launch."""
+    fits = {"threads": limits["threads"] // threads_per_block, "blocks": limits["blocks"],
+            "registers": limits["registers"] // max(1, registers_per_thread * threads_per_block),
+            "shared memory": (limits["shared_bytes"] // shared_bytes_per_block if shared_bytes_per_block
+                              else limits["blocks"])}
+    blocks_per_sm = min(fits.values())
+    warps = blocks_per_sm * -(-threads_per_block // 32)
+    return warps, warps / (limits["threads"] // 32), min(fits, key=fits.get)
+
+
+def show_occupancy(threads_per_block=256, registers_per_thread=32, shared_kb=8):
+    warps, fraction, limit = occupancy(threads_per_block, registers_per_thread, shared_kb * 1024)
+    print(f"{threads_per_block} threads, {registers_per_thread} registers each, {shared_kb} KB shared per block: "
+          f"{warps} warps per SM, occupancy {fraction:.0%} (limited by {limit})")
+
+
+for launch in [(256, 32, 8), (256, 128, 8), (1024, 64, 0), (256, 32, 64), (64, 32, 2)]:
+    show_occupancy(*launch)
+
+# %%
+interact(show_occupancy, threads_per_block=("int", 256, 32, 1024), registers_per_thread=("int", 32, 16, 255),
+         shared_kb=("int", 8, 0, 227))
+
+# %% [markdown]
+# High occupancy is not a goal in itself: cuBLAS's kernels often run at 25 % and win by keeping many outputs
+# per thread in registers. But a kernel that fits only one or two warps per SM has nothing to run while they
+# wait for memory, and then the counts of this section decide everything.
+
+# %% [markdown]
 # ## What you built, and what frameworks call it
 #
 # - Map and zip kernels: every elementwise op of PyTorch on CUDA (`gpu_kernel` in ATen), of JAX/XLA's
@@ -1254,5 +1485,8 @@ plt.show()
 # - Device-resident data: `x.to("cuda")`, `jax.device_put`. Your launchers refuse host arrays and copy
 #   nothing, so a whole training step ran with zero copies; the package's CUDA backend
 #   (`minitorch_edu/backends/cuda/backend.py`) is built the same way, with flat fast paths and faster reductions.
+# - The memory system: coalesced global access, shared memory without bank conflicts, occupancy. Nsight
+#   Compute reports the same counts on a GPU ("sectors per request", "bank conflicts"); cuBLAS, CUTLASS and
+#   Triton are designed around them.
 # - A backend of your own on the GPU: the same `mt.Backend` contract as chapters 03 and 04, now with device
 #   storage. PyTorch's out-of-tree devices plug in at the same place.

@@ -1,5 +1,10 @@
 """Wrong solutions of chapter 04 (fast CPU kernels): each must lose its part's points.
 
+Races between `prange` iterations are caught on every run: the hidden tests read numba's analysis of the
+compiled loop for arrays made outside it and written inside (`minitorch_edu.races.shared_writes`), and run
+the kernel with a scalar function that holds two threads inside it together (`paired`), so a shared index
+buffer is overwritten mid-iteration and a shared output loses updates. The matmul's speed target is at most
+0.25x the time of a textbook i-j-r loop timed in the same run (n = 256, one thread for numba and BLAS).
 Names ending in `_hidden_only` pass the visible self-check and fail only the hidden tests.
 """
 
@@ -145,6 +150,19 @@ for i in prange(n - 1):
     to_index(i, shape, index)
     out[position(index, out_strides)] = f(a[position(index, a_strides)])
 """),
+        # a race: one index array for the whole strided loop, shared by the threads; one thread overwrites
+        # it between the other's to_index and position. Right on one thread and often on two (it passed
+        # one run in four); the hidden tests hold the threads inside fn together, so it fails every run
+        "index_buffer_shared_across_threads_hidden_only": _map("""
+if is_contiguous(out_strides, shape) and (out_strides == a_strides).all():
+    for i in prange(n):
+        out[i] = f(a[i])
+else:
+    index = np.empty(len(shape), np.int64)
+    for i in prange(n):
+        to_index(i, shape, index)
+        out[position(index, out_strides)] = f(a[position(index, a_strides)])
+"""),
         "delegates_to_numba_cpu": """
 def tensor_map(fn):
     import minitorch_edu.backends.numba.cpu as numba_cpu
@@ -186,6 +204,17 @@ if (a_strides == b_strides).all() and is_contiguous(a_strides, shape):
         out[i] = f(a[i], b[i])
 else:
 """ + _indent(_STRIDED_ZIP, 4)),
+        # the same race in zip: an index array shared by the threads of the strided loop
+        "index_buffer_shared_across_threads_hidden_only": _zip("""
+if is_contiguous(out_strides, shape) and (out_strides == a_strides).all() and (out_strides == b_strides).all():
+    for i in prange(n):
+        out[i] = f(a[i], b[i])
+else:
+    index = np.empty(len(shape), np.int64)
+    for i in prange(n):
+        to_index(i, shape, index)
+        out[position(index, out_strides)] = f(a[position(index, a_strides)], b[position(index, b_strides)])
+"""),
         "delegates_to_numba_cpu": """
 def tensor_zip(fn):
     from minitorch_edu.backends.numba import cpu as numba_cpu
@@ -211,8 +240,7 @@ for i in range(n):
 """),
         # a real lost-update race: prange over the reduced dim, each iteration reads out[o], folds in one
         # element and writes it back; two threads inside the same output's fold overwrite each other's
-        # additions. Rejected by the hidden test that folds 200000 elements with a slow scalar function
-        # (with 2 numba threads; on a one-thread machine no race can happen, and it would pass)
+        # additions. Rejected by the hidden tests, which hold two threads inside fn together (`paired`)
         "lost_update_race_over_reduced_dim": _reduce("""
 for i in range(n):
     index = np.empty(len(a_shape), np.int64)
@@ -258,6 +286,18 @@ for i in prange(n):
         acc = f(acc, a[start + j * a_strides[dim]])
     out[o] = acc
 """),
+        # the same race in reduce: prange over the outputs, but one index array for all of them
+        "index_buffer_shared_across_threads_hidden_only": _reduce("""
+index = np.empty(len(a_shape), np.int64)
+for i in prange(n):
+    to_index(i, out_shape, index)
+    o = position(index, out_strides)
+    start = position(index, a_strides)
+    acc = out[o]
+    for j in range(a_shape[dim]):
+        acc = f(acc, a[start + j * a_strides[dim]])
+    out[o] = acc
+"""),
         "delegates_to_numba_cpu": """
 def tensor_reduce(fn):
     import minitorch_edu.backends.numba.cpu as numba_cpu
@@ -293,12 +333,15 @@ for r in range(k - 1):
 """),
         # contiguous only: row-major positions computed from the sizes, strides ignored
         "contiguous_only_hidden_only": _matmul("""
-for j in range(m):
-    out[row * m + j] = 0.0
+acc = np.zeros(m, out.dtype)
 for r in range(k):
     air = a[row * k + r]
+    start = (row // n) * k * m + r * m
+    b_row = b[start : start + m]
     for j in range(m):
-        out[row * m + j] += air * b[(row // n) * k * m + r * m + j]
+        acc[j] += air * b_row[j]
+for j in range(m):
+    out[row * m + j] = acc[j]
 """),
         # never zeroes out: accumulates onto whatever was there
         "forgets_to_zero_out": _matmul("""
@@ -341,6 +384,37 @@ for j in range(m):
         acc += a[a0 + position(ia[nd - 2:], a_strides[nd - 2:])] * b[b0 + position(ib[nd - 2:], b_strides[nd - 2:])]
     out[o + j * out_strides[nd - 1]] = acc
 """),
+        # the textbook i-j-r order, compiled: right, but its inner loop walks down a column of b, a jump of a
+        # whole row per step; at n = 256 on one thread it takes about the time of the i-j-r baseline (1x),
+        # and the target is at most 0.25x
+        "textbook_ijr_order": _matmul("""
+o += i * out_strides[nd - 2]
+a0 += i * a_strides[nd - 2]
+for j in range(m):
+    acc = 0.0
+    for r in range(k):
+        acc += a[a0 + r * a_strides[nd - 1]] * b[b0 + r * b_strides[nd - 2] + j * b_strides[nd - 1]]
+    out[o + j * out_strides[nd - 1]] = acc
+"""),
+        # the i-r-j order, but every read of b goes through b_strides[-1] and every update through out: the
+        # compiler cannot vectorise it (measured 0.6-0.9x the i-j-r time at n = 256, one thread)
+        "irj_through_strides_not_vectorised": _matmul("""
+o += i * out_strides[nd - 2]
+a0 += i * a_strides[nd - 2]
+for j in range(m):
+    out[o + j * out_strides[nd - 1]] = 0.0
+for r in range(k):
+    air = a[a0 + r * a_strides[nd - 1]]
+    br = b0 + r * b_strides[nd - 2]
+    for j in range(m):
+        out[o + j * out_strides[nd - 1]] += air * b[br + j * b_strides[nd - 1]]
+"""),
+        # the timing baseline of the tests cell, called as the solution: right for contiguous operands, and
+        # exactly as slow as the baseline
+        "calls_the_textbook_baseline": """
+def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
+    textbook_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k)
+""",
         "delegates_to_numba_matmul": """
 def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
     from minitorch_edu.backends.numba import matmul as numba_matmul

@@ -3,7 +3,9 @@
 They run in numba's CUDA simulator, which raises IndexError on an out-of-bounds access (a real GPU would
 read garbage). The races (a missing `cuda.syncthreads()`) are caught deterministically: the chapter's tests
 launch the shared-memory kernels in `in_thread_order()`, one thread at a time up to its next barrier.
-The block sum is also launched with `in_thread_order(turns_at_global_memory=True)`, where the threads
+A barrier that only some threads of a block reach (a `syncthreads()` inside an `if`) is refused there
+(`DivergentBarrierError`). The block sum and the device reduction are also launched with
+`in_thread_order(turns_at_global_memory=True)`, where the threads
 take turns at every read and write of a device array: then threads that add into one slot at the same
 time (a read-modify-write without an atomic) lose additions, deterministically, as on a GPU.
 Names ending in `_hidden_only` pass the visible self-check and fail only the hidden tests.
@@ -71,8 +73,8 @@ def tiled_matmul_kernel(tpb):
         a_tile = cuda.shared.array((tpb, tpb), numba.float64)
         b_tile = cuda.shared.array((tpb, tpb), numba.float64)
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        i = cuda.blockIdx.x * tpb + tx
-        j = cuda.blockIdx.y * tpb + ty
+        i = cuda.blockIdx.y * tpb + ty
+        j = cuda.blockIdx.x * tpb + tx
         acc = 0.0
         for start in range(0, {k_end}, tpb):
 {loads}
@@ -87,8 +89,8 @@ def tiled_matmul_kernel(tpb):
 '''
 
 _GOOD_LOADS = """
-a_tile[tx, ty] = a[i, start + ty] if i < M and start + ty < K else 0.0
-b_tile[tx, ty] = b[start + tx, j] if start + tx < K and j < N else 0.0
+a_tile[ty, tx] = a[i, start + tx] if i < M and start + tx < K else 0.0
+b_tile[ty, tx] = b[start + ty, j] if start + ty < K and j < N else 0.0
 """
 
 
@@ -109,7 +111,7 @@ def _sum(load: str = _GOOD_LOAD, tree: str = _GOOD_TREE) -> str:
     return _SUM.format(load=_indent(load, 8), tree=_indent(tree, 8))
 
 
-def _matmul(loads: str = _GOOD_LOADS, product: str = "a_tile[tx, r] * b_tile[r, ty]",
+def _matmul(loads: str = _GOOD_LOADS, product: str = "a_tile[ty, r] * b_tile[r, tx]",
             write_check: str = "i < M and j < N", k_end: str = "K") -> str:
     return _MATMUL.format(loads=_indent(loads, 12), product=product, write_check=write_check, k_end=k_end)
 
@@ -244,6 +246,17 @@ def block_sum_kernel(tpb):
 
     return kernel
 """,
+        # a barrier only some threads reach: syncthreads() inside the `if`, so threads t >= stride skip it
+        # and finish while the others wait. It gives the right sum in numba's own simulator schedule; on a
+        # GPU it hangs or corrupts the block. `in_thread_order` refuses it (DivergentBarrierError)
+        "syncthreads_inside_if": _sum(tree="""
+stride = tpb // 2
+while stride > 0:
+    if t < stride:
+        cache[t] += cache[t + stride]
+        cuda.syncthreads()
+    stride //= 2
+"""),
         # the stride shrinks by one, not by half: partial sums are added twice
         "stride_minus_one": _sum(tree="""
 stride = tpb // 2
@@ -281,31 +294,46 @@ def block_sum_kernel(tpb):
     "tiled_matmul_kernel": {
         # tile loads without bounds checks: read outside a and b when sizes are not multiples of tpb
         "loads_without_bounds_check": _matmul(loads="""
-a_tile[tx, ty] = a[i, start + ty]
-b_tile[tx, ty] = b[start + tx, j]
+a_tile[ty, tx] = a[i, start + tx]
+b_tile[ty, tx] = b[start + ty, j]
 """),
         # the write is not checked: threads past the edge write outside out
         "write_without_bounds_check": _matmul(write_check="True"),
         # the inner product reads b's tile transposed
-        "transposed_b_tile": _matmul(product="a_tile[tx, r] * b_tile[ty, r]"),
-        # a's tile loaded transposed (a[start + ty, i]): wrong values, or out of bounds
+        "transposed_b_tile": _matmul(product="a_tile[ty, r] * b_tile[tx, r]"),
+        # a's tile loaded transposed (a[start + tx, i]): wrong values, or out of bounds
         "transposed_a_load": _matmul(loads="""
-a_tile[tx, ty] = a[start + ty, i] if start + ty < M and i < K else 0.0
-b_tile[tx, ty] = b[start + tx, j] if start + tx < K and j < N else 0.0
+a_tile[ty, tx] = a[start + tx, i] if start + tx < M and i < K else 0.0
+b_tile[ty, tx] = b[start + ty, j] if start + ty < K and j < N else 0.0
 """),
+        # a barrier only some threads reach: the threads outside out skip the tile loop's syncthreads
+        "syncthreads_inside_bounds_check": _MATMUL.replace(
+            "        for start in range(0, {k_end}, tpb):\n",
+            "        for start in range(0, {k_end} if i < M and j < N else 0, tpb):\n",
+        ).format(loads=_indent(_GOOD_LOADS, 12), product="a_tile[ty, r] * b_tile[r, tx]",
+                 write_check="i < M and j < N", k_end="K"),
         # a race: no syncthreads after the products, so a fast thread loads the next tile over the one
         # its neighbours are still reading
         "no_sync_before_next_tile": _MATMUL.replace(
             "                acc += {product}\n            cuda.syncthreads()\n", "                acc += {product}\n"
-        ).format(loads=_indent(_GOOD_LOADS, 12), product="a_tile[tx, r] * b_tile[r, ty]",
+        ).format(loads=_indent(_GOOD_LOADS, 12), product="a_tile[ty, r] * b_tile[r, tx]",
                  write_check="i < M and j < N", k_end="K"),
         # only the first tile of K
         "one_tile_only": _matmul(k_end="tpb"),
         # checks the columns against M: right for the visible (6, 5) @ (5, 6), wrong when M != N
         "columns_checked_against_m_hidden_only": _matmul(loads="""
-a_tile[tx, ty] = a[i, start + ty] if i < M and start + ty < K else 0.0
-b_tile[tx, ty] = b[start + tx, j] if start + tx < K and j < M else 0.0
+a_tile[ty, tx] = a[i, start + tx] if i < M and start + tx < K else 0.0
+b_tile[ty, tx] = b[start + ty, j] if start + ty < K and j < M else 0.0
 """, write_check="i < M and j < M"),
+        # the old mapping, threadIdx.x down the rows: right, but each warp's loads and stores hit a different
+        # row per thread, 32 pieces of memory instead of a few (not coalesced); the grid is then (rows, cols)
+        # and the tests' launch, x along the columns, leaves outputs unwritten or reads out of bounds
+        "thread_x_along_rows": _MATMUL.replace(
+            "        i = cuda.blockIdx.y * tpb + ty\n        j = cuda.blockIdx.x * tpb + tx\n",
+            "        i = cuda.blockIdx.x * tpb + tx\n        j = cuda.blockIdx.y * tpb + ty\n",
+        ).format(loads="""            a_tile[tx, ty] = a[i, start + ty] if i < M and start + ty < K else 0.0
+            b_tile[tx, ty] = b[start + tx, j] if start + tx < K and j < N else 0.0""",
+                 product="a_tile[tx, r] * b_tile[r, ty]", write_check="i < M and j < N", k_end="K"),
         "delegates_to_reference": """
 def tiled_matmul_kernel(tpb):
     from minitorch_edu.backends.cuda import matmul as cuda_matmul
@@ -493,6 +521,21 @@ def device_zip(fn):
 }
 
 WRONG["device_reduce"] = {
+    # a race: one thread per input element, each folding its element into its output, out[p] = f(out[p], x).
+    # Threads of the same output read it together and write it back one after the other: all but one update
+    # is lost. numba's own simulator schedule ran them one after the other, so it passed; the tests now
+    # launch with the threads taking turns at every access to global memory
+    "one_thread_per_input_element": _reduce(loop="""
+for e in range(cuda.grid(1), n * size, cuda.gridsize(1)):
+    i, j = e // size, e % size
+    rest, po, pa = i, 0, 0
+    for d in range(len(out_shape) - 1, -1, -1):
+        index = rest % out_shape[d]
+        rest //= out_shape[d]
+        po += index * out_strides[d]
+        pa += index * a_strides[d]
+    out[po] = f(out[po], a[pa + j * a_strides[dim]])
+"""),
     # the fold starts from 0 instead of the start value in out: wrong for a max of negative numbers
     "starts_from_zero": _reduce(start="0.0"),
     # the elements of one output are taken as adjacent (step 1): right only along the last, contiguous dim
@@ -522,4 +565,65 @@ def device_reduce(fn):
     from minitorch_edu.backends.cuda import backend as package_cuda
     return package_cuda.tensor_reduce(fn)
 """,
+}
+
+_TRANSPOSE = '''
+TILE, ROWS = 32, 8
+
+
+def transpose_kernel():
+    @cuda.jit
+    def kernel(out, a, rows, cols):
+        tile = cuda.shared.array({tile_shape}, numba.float32)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        row0, col0 = cuda.blockIdx.y * TILE, cuda.blockIdx.x * TILE
+        for k in range(0, TILE, ROWS):
+            if {load_check}:
+                tile[ty + k, tx] = a[row0 + ty + k, col0 + tx]
+{sync}
+        for k in range(0, TILE, ROWS):
+            if col0 + ty + k < cols and row0 + tx < rows:
+                out[col0 + ty + k, row0 + tx] = tile[tx, ty + k]
+
+    return kernel
+'''
+
+
+def _transpose(tile_shape: str = "(TILE, TILE + 1)", load_check: str = "row0 + ty + k < rows and col0 + tx < cols",
+               sync: str = "        cuda.syncthreads()") -> str:
+    return _TRANSPOSE.format(tile_shape=tile_shape, load_check=load_check, sync=sync)
+
+
+WRONG["transpose_kernel"] = {
+    # one thread per element, no tile: the loads are coalesced, the stores write a different row of out per
+    # thread (32 sectors per request where 4 would do); the result is right
+    "naive_strided_stores": """
+TILE, ROWS = 32, 8
+
+
+def transpose_kernel():
+    @cuda.jit
+    def kernel(out, a, rows, cols):
+        col = cuda.blockIdx.x * TILE + cuda.threadIdx.x
+        for k in range(0, TILE, ROWS):
+            row = cuda.blockIdx.y * TILE + cuda.threadIdx.y + k
+            if row < rows and col < cols:
+                out[col, row] = a[row, col]
+
+    return kernel
+""",
+    # the tile without padding: a warp reads a column of a 32-wide float32 tile, all in one bank
+    # (31 extra passes per request); the result is right
+    "unpadded_tile_bank_conflicts": _transpose(tile_shape="(TILE, TILE)"),
+    # a race: no syncthreads between loading the tile and storing it; in thread order, thread 0 reads
+    # slots of the tile that later threads have not written yet
+    "no_sync_between_load_and_store": _transpose(sync=""),
+    # the load's bounds checked against the wrong sides (rows against cols): a tile of the (32, 64) is
+    # never loaded, and a partial tile reads outside a
+    "load_bounds_swapped": _transpose(load_check="row0 + ty + k < cols and col0 + tx < rows"),
+    # reads the tile along its rows for the store: the stores are coalesced, but the result is a again,
+    # not its transpose
+    "tile_read_along_rows": _TRANSPOSE.replace("= tile[tx, ty + k]", "= tile[ty + k, tx]").format(
+        tile_shape="(TILE, TILE + 1)", load_check="row0 + ty + k < rows and col0 + tx < cols",
+        sync="        cuda.syncthreads()"),
 }
