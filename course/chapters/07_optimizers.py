@@ -504,12 +504,13 @@ def optional(name, install):
     """Import a framework for a comparison, or say how to install it and return None."""
     try:
         return importlib.import_module(name)
-    except ImportError:
-        print(f"{name} is not installed, so this comparison is skipped. Install it with: {install}")
+    except Exception as err:  # ImportError, or a framework that fails to start: the chapter goes on either way
+        print(f"{name} cannot be imported ({type(err).__name__}: {err}), so this comparison is skipped. "
+              f"Install it with: {install}")
         return None
 
 
-torch = optional("torch", "pip install torch --index-url https://download.pytorch.org/whl/cpu")
+torch = optional("torch", "pip install torch (the CPU build is enough)")
 if torch is not None:
     torch.manual_seed(0)
     tp = torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
@@ -523,8 +524,8 @@ if torch is not None:
     torch_path = np.array(torch_path)
     your_path = descend(rosenbrock, lambda ps: MyAdam(ps, lr=0.05), (-1.5, 2.0), 100)
     gap = np.abs(your_path - torch_path).max()
-    print(f"torch {torch.__version__}: after 100 steps torch.optim.Adam is at {torch_path[-1]}, yours at "
-          f"{your_path[-1]}")
+    print(f"torch {torch.__version__}: after 100 steps torch.optim.Adam is at {torch_path[-1]}, "
+          f"{'yours' if MyAdam is Adam else 'the package reference'} at {your_path[-1]}")
     print(f"largest difference at any step: {gap:.2e}",
           "(equal to float64 rounding: within 1e-9)" if gap < 1e-9 else "(not equal: check your Adam)")
 
@@ -542,9 +543,8 @@ if torch is not None:
 # 2⁻⁴ because Keras keeps it in a float32 variable: 0.05 would become 0.0500000007 there.)
 
 # %%
-if torch is not None:
-    os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 picks its backend when first imported
-keras = optional("keras", "pip install keras (Keras 3; it also needs one of torch, jax or tensorflow)")
+os.environ.setdefault("KERAS_BACKEND", "torch" if torch is not None else "jax")  # read when keras is first imported
+keras = optional("keras", "pip install keras (Keras 3, with torch or jax as its backend)")
 
 
 def rosenbrock_grad(v):
@@ -822,7 +822,8 @@ ps = [mt.tensor(np.zeros(g.shape), requires_grad=True) for g in grads_34_12]
 for p, g in zip(ps, grads_34_12):
     p.grad = mt.tensor(g)
 MyClip(ps, 6.5)
-print("yours (global norm):    ", [np.round(p.grad.numpy(), 4) for p in ps])
+print(f"{'yours' if MyClip is clip_grad_norm_ else 'reference'} (global norm):",
+      [np.round(p.grad.numpy(), 4) for p in ps])
 if keras is not None:
     for option in ("clipnorm", "global_clipnorm"):
         kvars = [keras.Variable(np.zeros(g.shape)) for g in grads_34_12]
@@ -981,9 +982,15 @@ def train_digits(make_optimizer, base_lr, seed=0):
     return losses, norms, accuracy
 
 
-runs = {"your SGD (Nesterov 0.9)": train_digits(lambda ps: MySGD(ps, lr=0.1, momentum=0.9, nesterov=True,
-                                                                    weight_decay=1e-4), 0.1),
-        "your AdamW": train_digits(lambda ps: MyAdamW(ps, lr=1e-2, weight_decay=0.01), 1e-2)}
+def whose(chosen, yours):
+    return "your" if chosen is yours else "the package's"
+
+
+runs = {
+    f"{whose(MySGD, SGD)} SGD (Nesterov 0.9)": train_digits(
+        lambda ps: MySGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4), 0.1),
+    f"{whose(MyAdamW, AdamW)} AdamW": train_digits(lambda ps: MyAdamW(ps, lr=1e-2, weight_decay=0.01), 1e-2),
+}
 for name, (losses, norms, accuracy) in runs.items():
     print(f"{name:<24} loss {np.mean(losses[:10]):.3f} -> {np.mean(losses[-10:]):.3f}, "
           f"held-back accuracy {accuracy:.1%}, largest gradient norm {max(norms):.2f}")
