@@ -464,8 +464,9 @@ with testing.part("Adam", hidden=True):
 # The Rosenbrock function $f(x, y) = (1 - x)^2 + 100\,(y - x^2)^2$ has its minimum at $(1, 1)$ at the end of
 # a curved, flat-bottomed valley: easy to fall into, slow to follow. Below, your SGD, momentum, Nesterov and
 # Adam run from the same start on both surfaces (each with a learning rate that suits it; the legend gives
-# the loss reached). On the bowl Adam's per-coordinate scaling undoes the ill-conditioning: it heads
-# straight for the minimum instead of bouncing. On Rosenbrock, plain SGD must take tiny steps to stay stable
+# the loss reached). On the bowl Adam's per-coordinate scaling undoes the ill-conditioning: both
+# coordinates move at the same speed, so it does not bounce across the valley (near the end it overshoots
+# a little, as momentum does). On Rosenbrock, plain SGD must take tiny steps to stay stable
 # in the steep walls and barely moves along the valley; momentum and Adam follow it.
 
 # %%
@@ -905,7 +906,7 @@ MySchedule = chapter.fallback("warmup_cosine", warmup_cosine, lambda f: f(1, 1.0
 W, T, base, eta_min = 20, 100, 1e-3, 1e-4
 yours = [MySchedule(s, base, W, T, eta_min) for s in range(T + 10)]
 fig, ax = plt.subplots(figsize=(7, 3))
-ax.plot(yours, lw=2, label="warmup_cosine (yours)")
+ax.plot(yours, lw=2, label=f"warmup_cosine ({'yours' if MySchedule is warmup_cosine else 'the reference'})")
 if keras is not None:
     k_schedule = keras.optimizers.schedules.CosineDecay(0.0, T - W, alpha=eta_min / base, warmup_target=base,
                                                         warmup_steps=W)
