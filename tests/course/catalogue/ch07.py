@@ -330,6 +330,29 @@ p *= 1 - group["lr"] * group["weight_decay"]
 p *= 1 - group["lr"] * self.defaults["weight_decay"]
 g = p.grad
 """ + _MOMENTS + _ADAM_STEP),
+        # the decay reaches every parameter, also those without a gradient this step (PyTorch skips them)
+        "decays_params_without_grad_hidden_only": """
+class AdamW(mt.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    @mt.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                p *= 1 - group["lr"] * group["weight_decay"]
+                if p.grad is None:
+                    continue
+                state = self.state.setdefault(p, {})
+                g = p.grad
+""" + _indent(_MOMENTS + _ADAM_STEP, 16) + """
+""",
+        # the decay uses the constructor's lr: schedules and groups change only the Adam step
+        "decay_uses_default_lr_hidden_only": _adamw("""
+p *= 1 - self.defaults["lr"] * group["weight_decay"]
+g = p.grad
+""" + _MOMENTS + _ADAM_STEP),
         "bypass_package_adamw": _adamw("""
 inner = state.get("inner")
 if inner is None:
