@@ -68,14 +68,16 @@ def trajectory(make_optimizer, arrays, grad_fn, steps, lrs=None):
 
 
 def call_yours(call, fn, *args, **kwargs):
-    """fn(*args, **kwargs); an error in it is reported with the call that raised it."""
+    """fn(*args, **kwargs); an error in it is reported with the call that raised it (and a hint for None)."""
     __tracebackhide__ = True
     try:
         return fn(*args, **kwargs)
     except (NotImplementedError, AssertionError):  # "not written yet" and sealed references speak for themselves
         raise
     except Exception as err:
-        raise AssertionError(f"{call} raised {type(err).__name__}: {err}") from err
+        hint = ("\n  likely mistake: a parameter whose .grad is None reached your code: skip those parameters"
+                if "NoneType" in str(err) else "")
+        raise AssertionError(f"{call} raised {type(err).__name__}: {err}{hint}") from err
 
 
 def check_steps(got, want, call, first_hint="", later_hint="", rtol=1e-7, atol=1e-10):
@@ -774,20 +776,35 @@ def _check_clip(pairs, max_norm, norm_type=2.0, as_generator=False, what=""):
             (lambda got, exp: got < exp and np.isclose(got, max_norm, rtol=1e-4),
              "return the norm before clipping (it is what you log)"),
             "the total norm is (sum over all parameters of sum |g|^q)^(1/q): one number for all parameters"])
-        for i, ((_, original), p, w) in enumerate(zip(pairs, mine, want)):
+        mistake = _clip_mistake(pairs, mine, want, max_norm, norm_type, want_total, as_generator)
+        for i, (p, w) in enumerate(zip(mine, want)):
             if w is None:
                 testing.assert_true(p.grad is None, call=call + f": parameter {i}'s grad", got=p.grad,
                                     expected="None (a parameter without a gradient is left alone)")
                 continue
-            own = np.linalg.norm(np.ravel(original), norm_type)
             testing.assert_close(p.grad.numpy(), w, call=call + f": parameter {i}'s gradient after", rtol=1e-6,
-                                 atol=1e-12, hints=[
-                                     (lambda got, exp, own=own: not np.allclose(got, exp, rtol=1e-3) and np.isclose(
-                                         np.linalg.norm(np.ravel(got), norm_type), min(own, max_norm), rtol=1e-4),
-                                      "you clipped each parameter's gradient by its own norm: clip by the global "
-                                      "norm of all gradients together, with one factor for all"),
-                                     "every gradient is multiplied by the same factor max_norm / (total + 1e-6), "
-                                     "and only when that factor is below 1 (never scale a gradient up)"])
+                                 atol=1e-12, hints=[mistake])
+
+
+def _clip_mistake(pairs, mine, want, max_norm, norm_type, total, as_generator):
+    """The likely mistake, read off all the gradients together."""
+    both = [(p.grad.numpy(), np.array(g, dtype=np.float64)) for p, (_, g), w in zip(mine, pairs, want)
+            if w is not None and p.grad is not None]
+    if both and total > max_norm and all(np.allclose(got, orig) for got, orig in both):
+        return ("nothing was scaled although the total norm is above max_norm"
+                + (": parameters is a generator here (as model.parameters() is) and can be walked only once, "
+                   "so make a list first" if as_generator else ""))
+    clamped = both and all(np.allclose(got, np.clip(orig, -max_norm, max_norm)) for got, orig in both)
+    own = [min(np.linalg.norm(orig.ravel(), norm_type), max_norm) for _, orig in both]
+    alone = both and all(np.isclose(np.linalg.norm(got.ravel(), norm_type), n, rtol=1e-4)
+                         for (got, _), n in zip(both, own))
+    if clamped or alone:
+        what = {(True, True): "each parameter's gradient (or each element) was clipped on its own",
+                (True, False): "you clamped each element to [-max_norm, max_norm] (that is clip_grad_value_)",
+                (False, True): "you clipped each parameter's gradient by its own norm"}[(bool(clamped), bool(alone))]
+        return what + ": scale all gradients by one factor from their global norm, which keeps the step's direction"
+    return ("every gradient is multiplied by the same factor max_norm / (total + 1e-6), and only when that factor "
+            "is below 1 (never scale a gradient up)")
 
 
 _pairs = [([1.0, 2.0], [3.0, 4.0]), ([0.5], [12.0])]  # gradient norms 5 and 12: the global norm is 13
