@@ -342,3 +342,87 @@ def test_an_optimizer_that_writes_only_step_trains_like_sgd(backend) -> None:
     assert mine == pytest.approx(reference, rel=1e-5)
     for a, b in zip(mine_params, reference_params):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ warm-up + cosine, gradient clipping
+def test_warmup_cosine_matches_torch_linear_then_cosine() -> None:
+    t = _torch()
+    if t is None:
+        pytest.skip("torch not installed")
+    base, warmup, total, eta_min = 0.3, 5, 25, 0.01
+    p = t.zeros(1, requires_grad=True)
+    opt = t.optim.SGD([p], lr=base)
+    # torch's LinearLR refuses a start factor of 0: 1e-12 differs from it by 3e-13 at most
+    up = t.optim.lr_scheduler.LinearLR(opt, start_factor=1e-12, end_factor=1.0, total_iters=warmup)
+    down = t.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total - warmup, eta_min=eta_min)
+    sched = t.optim.lr_scheduler.SequentialLR(opt, [up, down], milestones=[warmup])
+    theirs = []
+    for _ in range(total + 1):
+        theirs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    ours = [optim.lr_scheduler.warmup_cosine(s, base, warmup, total, eta_min) for s in range(total + 1)]
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
+    assert ours[0] == 0.0 and ours[warmup] == base and ours[total] == pytest.approx(eta_min)
+    assert optim.lr_scheduler.warmup_cosine(total + 7, base, warmup, total, eta_min) == pytest.approx(eta_min)
+
+
+def test_warmup_cosine_matches_the_package_schedulers_and_rejects_bad_steps() -> None:
+    base, warmup, total = 0.5, 4, 14
+    opt = optim.SGD([mt.tensor([1.0], requires_grad=True)], lr=base)
+    after = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total - warmup)
+    sched = optim.lr_scheduler.LinearWarmup(opt, warmup, after=after)
+    for s in range(total + 1):
+        assert opt.param_groups[0]["lr"] == pytest.approx(optim.lr_scheduler.warmup_cosine(s, base, warmup, total))
+        sched.step()
+    with pytest.raises(ValueError, match="warmup_steps < total_steps"):
+        optim.lr_scheduler.warmup_cosine(0, base, 10, 10)
+
+
+def test_warmup_cosine_matches_keras_cosine_decay() -> None:
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    base, warmup, total, eta_min = 0.2, 3, 13, 0.02
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, total - warmup, alpha=eta_min / base, warmup_target=base, warmup_steps=warmup
+    )
+    theirs = [float(schedule(s)) for s in range(total + 3)]
+    ours = [optim.lr_scheduler.warmup_cosine(s, base, warmup, total, eta_min) for s in range(total + 3)]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)  # Keras computes in float32
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_clip_grad_norm_matches_torch(norm_type: float, max_norm: float) -> None:
+    t = _torch()
+    if t is None:
+        pytest.skip("torch not installed")
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(2)]
+    grads = [rng.standard_normal(a.shape) * s for a, s in zip(arrays, (1.0, 5.0, 0.1))]
+    ours = [mt.tensor(a, dtype="float64", requires_grad=True) for a in arrays]
+    theirs = [t.tensor(a, dtype=t.float64, requires_grad=True) for a in arrays]
+    for p, q, g in zip(ours[:2], theirs[:2], grads):  # the last parameter has no gradient: skipped
+        p.grad, q.grad = mt.tensor(g, dtype="float64"), t.tensor(g, dtype=t.float64)
+    total = mt.nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
+    expected = t.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    assert total.item() == pytest.approx(expected.item(), rel=1e-12)
+    for p, q in zip(ours[:2], theirs[:2]):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert ours[2].grad is None
+    if max_norm < total.item():  # clipped: the global norm is now max_norm (up to torch's 1e-6)
+        after = np.concatenate([p.grad.numpy().ravel() for p in ours[:2]])
+        assert np.linalg.norm(after, norm_type) == pytest.approx(max_norm, rel=1e-5)
+
+
+def test_clip_grad_value_and_nonfinite_norm() -> None:
+    p = mt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    p.grad = mt.tensor([-5.0, 0.5, 2.0])
+    mt.nn.utils.clip_grad_value_(p, 1.0)
+    np.testing.assert_allclose(p.grad.numpy(), [-1.0, 0.5, 1.0])
+    p.grad = mt.tensor([float("inf"), 0.0, 0.0])
+    with pytest.raises(RuntimeError, match="total norm"):
+        mt.nn.utils.clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
+    assert mt.nn.utils.clip_grad_norm_([mt.tensor([1.0], requires_grad=True)], 1.0).item() == 0.0

@@ -12,7 +12,7 @@ and define `forward`; everything else (parameters(), state_dict(), to(), fit()) 
 
 from __future__ import annotations
 
-from . import functional, init
+from . import functional, init, utils
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
@@ -62,4 +62,5 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]

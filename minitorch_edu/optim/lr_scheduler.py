@@ -12,6 +12,9 @@ Same closed forms as `torch.optim.lr_scheduler` (e = number of `step()` calls so
     OneCycleLR          up from max_lr / div_factor to max_lr over pct_start of the steps, then down to
                         max_lr / (div_factor * final_div_factor), along half cosines; momentum the other way
     SequentialLR        schedulers[i] from milestones[i - 1] on, counting its epochs from there
+    warmup_cosine       (a function of the step) up from 0 along a line over `warmup_steps`, then half a
+                        cosine down to eta_min at `total_steps` (then eta_min): Keras's CosineDecay with
+                        warmup_target, or LinearWarmup followed by CosineAnnealingLR here
 
 Construction sets the lr for e = 0, like torch; call `step()` once per epoch (or per batch).
 `ReduceLROnPlateau` instead watches a metric: `step(val_loss)` lowers the lr by `factor` when the
@@ -26,6 +29,27 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .optimizer import Optimizer
+
+
+def warmup_cosine(step: int, base_lr: float, warmup_steps: int, total_steps: int, eta_min: float = 0.0) -> float:
+    """The learning rate at `step` (counted from 0) of a linear warm-up followed by a cosine decay.
+
+    lr = base_lr * step / warmup_steps for step < warmup_steps (0 at step 0); from warmup_steps to
+    total_steps, eta_min + (base_lr - eta_min) * (1 + cos(pi * (step - warmup_steps) / (total_steps -
+    warmup_steps))) / 2; eta_min after total_steps. The same numbers as Keras 3's
+    `CosineDecay(0.0, total_steps - warmup_steps, alpha=eta_min / base_lr, warmup_target=base_lr,
+    warmup_steps=warmup_steps)` and as `LinearWarmup(opt, warmup_steps, after=CosineAnnealingLR(opt,
+    total_steps - warmup_steps, eta_min))` up to total_steps.
+    """
+    if warmup_steps < 0 or total_steps <= warmup_steps or step < 0:
+        raise ValueError(
+            f"warmup_cosine: need 0 <= warmup_steps < total_steps and step >= 0, got step={step}, "
+            f"warmup_steps={warmup_steps}, total_steps={total_steps}"
+        )
+    if step < warmup_steps:
+        return base_lr * step / warmup_steps
+    progress = min(step - warmup_steps, total_steps - warmup_steps) / (total_steps - warmup_steps)
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * progress)) / 2
 
 
 class LRScheduler:
@@ -423,4 +447,5 @@ __all__ = [
     "ReduceLROnPlateau",
     "SequentialLR",
     "StepLR",
+    "warmup_cosine",
 ]
