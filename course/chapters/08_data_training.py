@@ -1242,6 +1242,7 @@ with testing.part("checkpoint", hidden=True), sealed_classes("checkpoint"):
 
 # %%
 EPOCHS = 12
+loop_losses = fit_history = None  # stay None until your parts run
 loop_net = mlp(seed=1)
 loop_opt = mt.optim.SGD(loop_net.parameters(), lr=0.05)
 loop_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=32, shuffle=True, seed=1)
@@ -1259,19 +1260,22 @@ print(f"largest difference between the two training curves: {difference:.1e}")
 print(f"held-back loss after {EPOCHS} epochs: loop {loop_val[-1]:.6f}, fit {fit_history.history['val_loss'][-1]:.6f}")
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3.6))
-epochs_axis = np.arange(1, EPOCHS + 1)
-ax.plot(epochs_axis, loop_losses, "o-", lw=4, alpha=0.35, color="tab:blue", label="hand-written loop: training")
-ax.plot(epochs_axis, fit_history.history["loss"], "x--", color="k", label="Model.fit: training")
-ax.plot(epochs_axis, loop_val, "o-", lw=4, alpha=0.35, color="tab:orange", label="hand-written loop: held back")
-ax.plot(epochs_axis, fit_history.history["val_loss"], "x--", color="tab:red", label="Model.fit: held back")
-ax.set_yscale("log")
-ax.set_xlabel("epoch")
-ax.set_ylabel("cross-entropy")
-ax.set_title(f"the same network trained two ways (largest difference {difference:.0e})", fontsize=10)
-ax.legend(fontsize=8)
-plt.tight_layout()
-plt.show()
+if fit_history is None:
+    print("the two curves appear here once parts 1-7 run (the cell above says which part stopped it)")
+else:
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    epochs_axis = np.arange(1, EPOCHS + 1)
+    ax.plot(epochs_axis, loop_losses, "o-", lw=4, alpha=0.35, color="tab:blue", label="hand-written loop: training")
+    ax.plot(epochs_axis, fit_history.history["loss"], "x--", color="k", label="Model.fit: training")
+    ax.plot(epochs_axis, loop_val, "o-", lw=4, alpha=0.35, color="tab:orange", label="hand-written loop: held back")
+    ax.plot(epochs_axis, fit_history.history["val_loss"], "x--", color="tab:red", label="Model.fit: held back")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy")
+    ax.set_title(f"the same network trained two ways (largest difference {difference:.0e})", fontsize=10)
+    ax.legend(fontsize=8)
+    plt.tight_layout()
+    plt.show()
 
 # %% [markdown]
 # ## Your `fit` next to real Keras's `fit`
@@ -1295,6 +1299,7 @@ except ImportError as err:
 
 # %%
 KERAS_EPOCHS, N_SAME = 8, 1408  # 44 full batches of 32: both sides average the same batches the same way
+keras_curve = None  # stays None until your fit and Keras have both run
 if keras is not None:
     keras.utils.set_random_seed(0)
     ours_net = mlp(seed=2)
@@ -1316,7 +1321,7 @@ if keras is not None:
     print("equal up to float32 rounding:", bool(relative < 1e-4 and predictions_gap < 1e-3))
 
 # %%
-if keras is not None:
+if keras_curve is not None:
     fig, ax = plt.subplots(figsize=(6, 3.4))
     ax.plot(np.arange(1, KERAS_EPOCHS + 1), keras_curve, "o-", lw=4, alpha=0.4, label=f"keras {keras.__version__}.fit")
     ax.plot(np.arange(1, KERAS_EPOCHS + 1), ours_curve, "x--", color="k", label="your Model.fit")
@@ -1327,6 +1332,8 @@ if keras is not None:
     ax.legend()
     plt.tight_layout()
     plt.show()
+elif keras is not None:
+    print("the comparison with Keras appears here once your Model.fit runs (parts 1-7)")
 
 # %% [markdown]
 # The only differences are float32 roundings: the two frameworks add the same numbers in different orders
