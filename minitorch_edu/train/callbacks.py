@@ -3,7 +3,7 @@
     fit(..., callbacks=[EarlyStopping("val_loss", patience=3, restore_best_weights=True),
                         ModelCheckpoint("best.npz", save_best_only=True),
                         LearningRateScheduler(CosineAnnealingLR(opt, T_max=20)),
-                        CSVLogger("log.csv")])
+                        CSVLogger("log.csv"), TensorBoard("runs/exp1")])
 
 A callback sees the model (`self.model`) and the epoch's logs ("loss", "accuracy", "val_loss",
 ...); it stops training by setting `self.model.stop_training = True`.
@@ -248,3 +248,61 @@ class CSVLogger(Callback):
             if new_file:
                 writer.writerow(["epoch", *self.keys])
             writer.writerow([epoch, *(logs.get(k, "") for k in self.keys)])
+
+
+class TensorBoard(Callback):
+    """Write the logged values as TensorBoard event files, like `keras.callbacks.TensorBoard`.
+
+    The files are real TensorBoard event files, written by tensorboardX's `SummaryWriter` (the
+    format is TensorBoard's protocol buffers; nothing here writes it by hand). As in Keras, training
+    values go to `log_dir/train` and `val_` values to `log_dir/validation`, both tagged
+    `epoch_<name>` (`epoch_loss`, `epoch_accuracy`), so TensorBoard draws each pair in one chart;
+    `update_freq="batch"` adds `batch_<name>` after every update, and `histogram_freq=N` the
+    weights of every parameter every N epochs. Open them with `tensorboard --logdir <log_dir>`.
+    """
+
+    def __init__(self, log_dir: str | os.PathLike[str] = "logs", histogram_freq: int = 0,
+                 update_freq: str | int = "epoch") -> None:
+        super().__init__()
+        if update_freq not in ("epoch", "batch") and not (isinstance(update_freq, int) and update_freq > 0):
+            raise ValueError(f"update_freq must be 'epoch', 'batch' or a positive number of batches: {update_freq!r}")
+        self.log_dir, self.histogram_freq, self.update_freq = os.fspath(log_dir), int(histogram_freq), update_freq
+        self._writers: dict[str, Any] = {}
+        self._step = 0  # batches seen over the whole training, the x axis of batch_ values
+
+    def _writer(self, split: str) -> Any:
+        """The SummaryWriter of `split` ("train" or "validation"), made on first use."""
+        if split not in self._writers:
+            try:  # imported here: tensorboardX takes seconds to import, and only this callback needs it
+                from tensorboardX import SummaryWriter
+            except ImportError as err:
+                raise ImportError("the TensorBoard callback needs tensorboardX: pip install tensorboardX") from err
+            self._writers[split] = SummaryWriter(os.path.join(self.log_dir, split))
+        return self._writers[split]
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._step = 0
+        self._writer("train")  # the folder exists from the start, so TensorBoard can be opened at once
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        self._step += 1
+        every = 1 if self.update_freq == "batch" else self.update_freq
+        if every == "epoch" or self._step % every:
+            return
+        for name, value in (logs or {}).items():
+            self._writer("train").add_scalar(f"batch_{name}", float(value), self._step)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        for name, value in (logs or {}).items():
+            split, tag = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+            self._writer(split).add_scalar(f"epoch_{tag}", float(value), epoch)
+        if self.histogram_freq and (epoch + 1) % self.histogram_freq == 0 and self.model is not None:
+            for name, tensor in self.model.state_dict().items():
+                self._writer("train").add_histogram(name, tensor.numpy(), epoch)
+        for writer in self._writers.values():
+            writer.flush()  # after every epoch, so a running TensorBoard shows it
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
