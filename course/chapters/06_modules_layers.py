@@ -1245,7 +1245,7 @@ if keras is not None:
                                     keras.layers.Dense(3)])
     keras_model.layers[0].set_weights([weights["0.weight"].T, weights["0.bias"]])
     keras_model.layers[1].set_weights([weights["2.weight"].T, weights["2.bias"]])
-    y_keras = np.asarray(keras_model(x_demo))
+    y_keras = keras.ops.convert_to_numpy(keras_model(x_demo))  # works on every Keras backend
     np.testing.assert_allclose(y_mine, y_keras, rtol=1e-5, atol=1e-6)
     print(f"yours vs Keras: equal within rtol 1e-5, atol 1e-6 (largest difference "
           f"{np.abs(y_mine - y_keras).max():.1e}, float32)")
@@ -1264,8 +1264,8 @@ if torch is not None:
     print("torch, after .eval(): ", drop.eval()(torch.from_numpy(ones)).numpy()[0])
 if keras is not None:
     kdrop = keras.layers.Dropout(0.5, seed=0)
-    print("keras, training=True: ", np.asarray(kdrop(ones, training=True))[0])
-    print("keras, training=False:", np.asarray(kdrop(ones, training=False))[0])
+    print("keras, training=True: ", keras.ops.convert_to_numpy(kdrop(ones, training=True))[0])
+    print("keras, training=False:", keras.ops.convert_to_numpy(kdrop(ones, training=False))[0])
 
 # %% [markdown]
 # Why the two designs? Keras's deferred build lets a model be declared before the data is known
