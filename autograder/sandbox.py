@@ -41,6 +41,13 @@ CACHE_BYTES = 512 << 20
 #: The kernel itself gets /dev/null (an asynchronous list's stdin would be /dev/null, hence fd 3).
 WATCH = "exec 3<&0; (read -r _ <&3; kill -KILL {target}) & "
 
+def python_executable() -> str:
+    """This interpreter, by a path the sandbox binds: the environment's folder resolved (a virtual
+    environment reached through a symbolic link would not exist inside), its ``bin/python`` kept (so
+    that the interpreter still finds the environment's ``pyvenv.cfg``)."""
+    return os.path.join(os.path.realpath(sys.prefix), "bin", os.path.basename(sys.executable))
+
+
 #: system folders every Python program needs, bound read-only when they exist
 SYSTEM_DIRS = ("/usr", "/etc", "/opt/conda", "/lib", "/lib64", "/bin", "/sbin")
 
@@ -119,7 +126,7 @@ class Sandbox:
         """The kernel's whole environment (nothing inherited but what is listed here)."""
         threads = str(self.limits.threads)
         env = {
-            "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
+            "PATH": f"{os.path.dirname(python_executable())}:/usr/local/bin:/usr/bin:/bin",
             "HOME": WORKDIR if self.enabled else os.environ.get("HOME", "/tmp"),
             "LANG": "C.UTF-8",
             "USER": "student",
