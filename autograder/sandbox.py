@@ -57,7 +57,8 @@ class Limits:
     """Resource limits of one submission (all per submission)."""
 
     cell_timeout: float = 60.0  #: wall seconds per cell (nbgrader's default is 30)
-    total_timeout: float = 600.0  #: wall seconds for the whole notebook
+    total_timeout: float = 600.0  #: wall seconds for the notebook's own cells (interrupted when reached)
+    tests_timeout: float = 120.0  #: wall seconds for the grader's tests cells after them (all together)
     cpu_seconds: int = 900  #: RLIMIT_CPU of the kernel (all its threads together)
     memory_bytes: int = 6 << 30  #: RLIMIT_AS: address space of each process
     max_processes: int = 256  #: RLIMIT_NPROC: processes and threads of the submission's uid
