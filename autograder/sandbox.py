@@ -190,7 +190,8 @@ class Sandbox:
                 bind("--ro-bind", d, d)
         cmd += ["--dev", "/dev", "--proc", "/proc"]
         # /tmp before the exposed paths: a checkout or venv under /tmp is bound on top of the empty tmpfs
-        cmd += ["--size", str(self.limits.disk_bytes), "--tmpfs", "/tmp"]
+        # sticky and writable by all, as a /tmp is: the submission's uid is not the tmpfs's owner (root)
+        cmd += ["--size", str(self.limits.disk_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
         for p in self.exposed_paths():
             bind("--ro-bind", p, p)
         bind("--ro-bind", indir, INDIR)

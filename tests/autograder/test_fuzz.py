@@ -87,7 +87,7 @@ def mutant(rng: random.Random, base: dict) -> bytes:
 def wrong_types(base: dict):
     """(label, bytes): every nbgrader field of every cell, every cell field, the notebook's metadata,
     each with every wrong value."""
-    for i, c in enumerate(base["cells"]):
+    for i, _c in enumerate(base["cells"]):
         for field in NBGRADER_FIELDS:
             for v in WRONG:
                 tree = copy.deepcopy(base)
