@@ -94,27 +94,28 @@ def find_submissions(path: Path, chapter: str, zf: zipfile.ZipFile | None = None
     def nested(es) -> bool:
         return any(len(p) == 3 and p[1] == chapter for p, *_ in es)
 
-    while entries and not nested(entries):  # a zip of a folder, or of a course with submitted/ in it
-        tops = {p[0] for p, *_ in entries if len(p) > 1}
+    while True:  # a zip of a folder, or of a course with submitted/ in it (refused entries do not count)
+        good = [p for p, _read, why, _real in entries if not why]
+        if not good or nested(good):
+            break
+        tops = {p[0] for p in good if len(p) > 1}
         if "submitted" in tops:
-            entries = [(p[1:], *rest) for p, *rest in entries if p[0] == "submitted" and len(p) > 1]
-        elif len(tops) == 1 and all(len(p) > 1 for p, *_ in entries):
-            entries = [(p[1:], *rest) for p, *rest in entries]
+            top = "submitted"
+        elif len(tops) == 1 and all(len(p) > 1 for p in good):
+            top = tops.pop()
         else:
             break
+        entries = [(p[1:] if p[0] == top and len(p) > 1 else p, *rest) for p, *rest in entries
+                   if (p[0] == top and len(p) > 1) or rest[1]]
     layout_nested = nested(entries)
     found: list[Submission] = []
     for parts, read, why, real in entries:
         fits = (len(parts) == 3 and parts[1] == chapter) if layout_nested else len(parts) == 1
-        if not fits:
+        if not fits or not parts[-1].endswith(".ipynb"):
             if why:  # a link or a bad entry where a submission could be: said, not skipped silently
-                found.append(Submission(_display(parts[0].removesuffix(".ipynb")), chapter, read, refused=why))
+                found.append(Submission(_display(parts[-1].removesuffix(".ipynb")), chapter, read, refused=why))
             continue
         fname = parts[-1]
-        if not fname.endswith(".ipynb"):
-            if why:
-                found.append(Submission(_display(parts[0]), chapter, read, refused=why))
-            continue
         raw = parts[0] if layout_nested else fname[: -len(".ipynb")]
         nbname = fname[: -len(".ipynb")] if layout_nested else chapter
         name, bad = student_name(raw)
