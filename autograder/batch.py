@@ -20,6 +20,7 @@ import sys
 import time
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -37,6 +38,10 @@ MAX_ZIP_TOTAL = 1 << 30  #: uncompressed bytes of all the entries read, together
 MAX_ZIP_RATIO = 100  #: uncompressed / compressed size of an entry over 1 MiB
 #: a student name: Unicode NFC, at most this many characters, no separator, control character or leading "."
 MAX_NAME = 64
+
+
+#: what reading a submission can raise (a file gone or turned into a link, a zip entry whose data lies)
+READ_ERRORS = (OSError, zipfile.BadZipFile, zlib.error, EOFError)
 
 
 class GradeRefusedError(Exception):
@@ -260,7 +265,12 @@ def run_jobs(specs: list[dict], workers: int, scheduler: str | None, on_done) ->
         return
     if workers <= 1:
         for s in specs:
-            on_done(s, _safe_grade(_job(s)))
+            try:
+                job = _job(s)
+            except READ_ERRORS as e:
+                on_done(s, _unread(s, e))
+                continue
+            on_done(s, _safe_grade(job))
         return
     import multiprocessing
 
@@ -299,6 +309,11 @@ def _failed(spec: dict, e: BaseException) -> dict:
             "notebook": None}
 
 
+def _unread(spec: dict, e: BaseException) -> dict:
+    return {"record": unread_record(spec["student"], spec["assignment"], spec["notebook"], spec["source"],
+                                    "refused", f"not read: {e}"), "notebook": None}
+
+
 def _windowed(specs: list[dict], submit, wait_some, window: int, on_done) -> None:
     pending: dict = {}
     it = iter(specs)
@@ -310,9 +325,8 @@ def _windowed(specs: list[dict], submit, wait_some, window: int, on_done) -> Non
                 return
             try:
                 pending[submit(_job(s))] = s
-            except OSError as e:  # the file went away or became a link since it was listed
-                on_done(s, {"record": unread_record(s["student"], s["assignment"], s["notebook"], s["source"],
-                                                    "refused", f"not read: {e}"), "notebook": None})
+            except READ_ERRORS as e:  # the file went away or became a link since it was listed
+                on_done(s, _unread(s, e))
             except Exception as e:  # noqa: BLE001 - a broken pool: every submission left says so
                 on_done(s, _failed(s, e))
 
@@ -422,7 +436,7 @@ def _grade(course: Path, chapter: str, submissions: Path, zf, *, workers: int, d
             continue
         try:
             digest = hashlib.sha256(sub.read()).hexdigest()  # read once to know it, not kept
-        except OSError as e:
+        except READ_ERRORS as e:
             refused.append(unread_record(sub.student, chapter, nbname, texts[nbname], "refused", f"not read: {e}"))
             continue
         spec = {"student": sub.student, "assignment": chapter, "notebook": nbname, "source": texts[nbname],

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
-from .batch import inside
+from .batch import inside, student_name
 from .job import scrub_record
 
 CSV_COLUMNS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
@@ -69,12 +70,20 @@ def prairielearn(record: dict) -> dict:
             "message": f"{record['status']}: {record['reason']}", "tests": tests}
 
 
+def _valid(student: str) -> bool:
+    """A record written before names were checked is left out, with a note."""
+    name, bad = student_name(student)
+    if bad or name != student:
+        print(f"export: skipped the record of {student!r}: {bad or 'not in Unicode NFC'}", file=sys.stderr)
+    return not bad and name == student
+
+
 def export(records: list[dict], dest: Path, hidden: list[str] | None = None) -> list[Path]:
     """Write ``grades.csv``, ``gradescope/<student>/results.json``, ``prairielearn/<student>/results.json``.
 
     Records of refused submissions are left out (their names may be anything); with ``hidden`` (the
     hidden tests' lines, `job.hidden_lines`) every text that quotes one is withheld first."""
-    records = [json.loads(json.dumps(r)) for r in records if r["status"] != "refused"]
+    records = [json.loads(json.dumps(r)) for r in records if r["status"] != "refused" and _valid(r["student"])]
     for r in records:
         scrub_record(r, hidden or [])
     dest.mkdir(parents=True, exist_ok=True)

@@ -8,10 +8,11 @@ autograded notebook holds), and a failure is shown by its message only, as the g
 from __future__ import annotations
 
 import json
+import sys
 from html import escape
 from pathlib import Path
 
-from .batch import inside, read_journal
+from .batch import GradeRefusedError, inside, read_journal
 from .job import hidden_lines, scrub_notebook, scrub_record, strip_hidden
 
 STYLE = ("body{font-family:sans-serif;max-width:60em;margin:auto}pre{background:#f6f6f6;padding:.5em;"
@@ -85,7 +86,11 @@ def feedback(course: Path, chapter: str, records: Path | None = None) -> list[Pa
             continue
         r = json.loads(json.dumps(r))
         scrub_record(r, hidden)
-        graded = inside(course / "autograded", r["student"], chapter) / f"{r['notebook']}.ipynb"
+        try:
+            graded = inside(course / "autograded", r["student"], chapter) / f"{r['notebook']}.ipynb"
+        except GradeRefusedError as e:  # a record written before names were checked
+            print(f"feedback: skipped: {e}", file=sys.stderr)
+            continue
         nb = json.loads(graded.read_text()) if graded.exists() else None
         if nb is not None:
             scrub_notebook(nb, hidden)
