@@ -144,8 +144,22 @@ class Sandbox:
         env.update({k: v for k, v in os.environ.items() if k.startswith("NUMBA_") and k != "NUMBA_NUM_THREADS"})
         if self.cache:
             env["MINITORCH_EDU_CACHE"] = self.cache
+        # the folders the exposed packages were found in (only the packages themselves are bound there):
+        # an editable install's .pth file may point at a folder the sandbox does not show
+        env["PYTHONPATH"] = os.pathsep.join(self.package_roots())
         env.update(extra)
         return env
+
+    def package_roots(self) -> list[str]:
+        """The folders that hold the exposed packages (`Limits.expose`), as this process imports them."""
+        roots = []
+        for name in self.limits.expose:
+            spec = importlib.util.find_spec(name)
+            for loc in (spec.submodule_search_locations or []) if spec else []:
+                root = os.path.dirname(os.path.realpath(loc))
+                if root not in roots:
+                    roots.append(root)
+        return roots
 
     def wrap(self, argv: list[str], *, indir: str, sockdir: str, env: dict[str, str]) -> list[str]:
         """The command line that runs ``argv`` inside the sandbox, in `WORKDIR`.
