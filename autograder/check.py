@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .job import nb_meta
+from .job import _read_submission, nb_meta
 
 
 def _failure(cell) -> str | None:
@@ -27,7 +27,20 @@ def check(path: Path, timeout: float = 60.0) -> tuple[bool, list[str]]:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    nb = nbformat.read(path, as_version=4)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        return False, [f"{path}: cannot be read ({e.strerror or e})"]
+    sub, why = _read_submission(data)
+    if sub is None:
+        return False, [f"{path}: {why}"]
+    try:
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        nbformat.validate(nb)
+    except Exception as e:  # noqa: BLE001 - jsonschema's errors are pages long: one line says enough
+        first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+        return False, [f"{path}: not a valid Jupyter notebook ({first[:160]}); "
+                       "open it in Jupyter and save it again, or fetch a fresh copy"]
     client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
                             resources={"metadata": {"path": str(Path(path).resolve().parent)}})
     stopped = None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+from collections import Counter
 from pathlib import Path
 
 from .sandbox import Limits
@@ -17,18 +19,41 @@ def _course(args) -> Path:
 def _limits(args) -> Limits:
     workers = max(1, getattr(args, "workers", 1) or 1)
     return Limits(cell_timeout=args.timeout, memory_bytes=int(args.memory * (1 << 30)),
+                  total_timeout=getattr(args, "notebook_timeout", 600.0),
                   threads=max(1, (os.cpu_count() or 1) // workers))
 
 
-def cmd_grade(args) -> int:
-    from .batch import grade, table
+#: `grade`'s exit status when the run itself did not happen (the chapter is being graded, a zip over limits)
+EXIT_REFUSED = 125
 
-    records = grade(_course(args), args.chapter, Path(args.submissions), workers=args.workers,
-                    db_url=args.gradebook, scheduler=args.scheduler,
-                    json_path=Path(args.json) if args.json else None, limits=_limits(args),
-                    sandbox=not args.no_sandbox, force=args.force, kernel_cache=not args.no_kernel_cache)
+
+def _stop(signum, _frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds: the pool's workers and their kernels are killed on the way out
+
+
+def cmd_grade(args) -> int:
+    """Exit status: how many submissions could not be graded (refused, invalid_notebook,
+    environment_error; at most 100), 0 when every one was; `EXIT_REFUSED` when nothing was graded."""
+    from .batch import GradeRefusedError, grade, not_graded, table
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop)
+    try:
+        records = grade(_course(args), args.chapter, Path(args.submissions), workers=args.workers,
+                        db_url=args.gradebook, scheduler=args.scheduler,
+                        json_path=Path(args.json) if args.json else None, limits=_limits(args),
+                        sandbox=not args.no_sandbox, force=args.force, kernel_cache=not args.no_kernel_cache,
+                        wait=args.wait)
+    except GradeRefusedError as e:
+        print(f"grade: {e}", file=sys.stderr)
+        return EXIT_REFUSED
     print(table(records))
-    return 0
+    bad = not_graded(records)
+    if bad:
+        counts = Counter(r["status"] for r in bad)
+        print(f"{len(bad)} of {len(records)} submissions could not be graded ("
+              + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")", file=sys.stderr)
+    return min(len(bad), 100)
 
 
 def cmd_build(args) -> int:
@@ -41,10 +66,10 @@ def cmd_build(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import export
-    from .feedback import chapter_records
+    from .feedback import chapter_hidden_lines, chapter_records
 
     records = chapter_records(_course(args), args.chapter, Path(args.records) if args.records else None)
-    written = export(records, Path(args.to))
+    written = export(records, Path(args.to), chapter_hidden_lines(_course(args), args.chapter))
     print(f"export {args.chapter}: {len(records)} records -> {len(written)} files under {args.to}")
     return 0
 
@@ -105,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--json", help="write one record per submission to this file")
     g.add_argument("--scheduler", help="a Dask scheduler address: run the jobs on its workers")
     g.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    g.add_argument("--wait", action="store_true",
+                   help="wait for another `grade` of this chapter to finish (default: refuse to start)")
+    g.add_argument("--notebook-timeout", type=float, default=600.0,
+                   help="wall seconds for a notebook's own cells (default 600); its tests get 120 more")
     g.add_argument("--no-kernel-cache", action="store_true",
                    help="compile kernels in every submission (default: once per batch, from the release)")
     common(g, workers=True)

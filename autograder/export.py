@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
+
+from .batch import inside, student_name
+from .job import scrub_record
 
 CSV_COLUMNS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                "raw_score", "late_submission_penalty", "score", "max_score", "status", "reason")
@@ -66,8 +70,22 @@ def prairielearn(record: dict) -> dict:
             "message": f"{record['status']}: {record['reason']}", "tests": tests}
 
 
-def export(records: list[dict], dest: Path) -> list[Path]:
-    """Write ``grades.csv``, ``gradescope/<student>/results.json``, ``prairielearn/<student>/results.json``."""
+def _valid(student: str) -> bool:
+    """A record written before names were checked is left out, with a note."""
+    name, bad = student_name(student)
+    if bad or name != student:
+        print(f"export: skipped the record of {student!r}: {bad or 'not in Unicode NFC'}", file=sys.stderr)
+    return not bad and name == student
+
+
+def export(records: list[dict], dest: Path, hidden: list[str] | None = None) -> list[Path]:
+    """Write ``grades.csv``, ``gradescope/<student>/results.json``, ``prairielearn/<student>/results.json``.
+
+    Records of refused submissions are left out (their names may be anything); with ``hidden`` (the
+    hidden tests' lines, `job.hidden_lines`) every text that quotes one is withheld first."""
+    records = [json.loads(json.dumps(r)) for r in records if r["status"] != "refused" and _valid(r["student"])]
+    for r in records:
+        scrub_record(r, hidden or [])
     dest.mkdir(parents=True, exist_ok=True)
     written = [dest / "grades.csv"]
     with open(written[0], "w", newline="") as f:
@@ -77,7 +95,7 @@ def export(records: list[dict], dest: Path) -> list[Path]:
             w.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
     for r in records:
         for name, fn in (("gradescope", gradescope), ("prairielearn", prairielearn)):
-            p = dest / name / r["student"] / "results.json"
+            p = inside(dest / name, r["student"]) / "results.json"
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(json.dumps(fn(r), indent=1) + "\n")
             written.append(p)

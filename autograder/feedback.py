@@ -8,11 +8,12 @@ autograded notebook holds), and a failure is shown by its message only, as the g
 from __future__ import annotations
 
 import json
+import sys
 from html import escape
 from pathlib import Path
 
-from .batch import read_journal
-from .job import strip_hidden
+from .batch import GradeRefusedError, inside, read_journal
+from .job import hidden_lines, scrub_notebook, scrub_record, strip_hidden
 
 STYLE = ("body{font-family:sans-serif;max-width:60em;margin:auto}pre{background:#f6f6f6;padding:.5em;"
          "white-space:pre-wrap}.fail{color:#a00}.pass{color:#070}td,th{padding:.2em .8em;text-align:left}")
@@ -67,13 +68,33 @@ def page(record: dict, nb: dict | None) -> str:
             f"<h2>Your notebook as graded</h2>{''.join(cells)}</body></html>\n")
 
 
+def chapter_hidden_lines(course: Path, chapter: str) -> list[str]:
+    """The hidden tests' lines of every source notebook of the chapter (`job.hidden_lines`)."""
+    lines: set[str] = set()
+    for p in sorted((course / "source" / chapter).glob("*.ipynb")):
+        lines.update(hidden_lines(p.read_text()))
+    return sorted(lines)
+
+
 def feedback(course: Path, chapter: str, records: Path | None = None) -> list[Path]:
-    """Write every student's feedback page; returns the paths."""
+    """Write every student's feedback page; returns the paths. Records of submissions that were refused
+    get none (their names may be anything); every page is checked against the hidden tests' text."""
     written = []
+    hidden = chapter_hidden_lines(course, chapter)
     for r in chapter_records(course, chapter, records):
-        graded = course / "autograded" / r["student"] / chapter / f"{r['notebook']}.ipynb"
+        if r["status"] == "refused":
+            continue
+        r = json.loads(json.dumps(r))
+        scrub_record(r, hidden)
+        try:
+            graded = inside(course / "autograded", r["student"], chapter) / f"{r['notebook']}.ipynb"
+        except GradeRefusedError as e:  # a record written before names were checked
+            print(f"feedback: skipped: {e}", file=sys.stderr)
+            continue
         nb = json.loads(graded.read_text()) if graded.exists() else None
-        dest = course / "feedback" / r["student"] / chapter / f"{r['notebook']}.html"
+        if nb is not None:
+            scrub_notebook(nb, hidden)
+        dest = inside(course / "feedback", r["student"], chapter) / f"{r['notebook']}.html"
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(page(r, nb))
         written.append(dest)

@@ -13,7 +13,6 @@ import queue
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import zmq
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
-from .sandbox import Sandbox
+from .sandbox import Sandbox, python_executable
 
 #: ZeroMQ drops (and reconnects) a peer that sends one message larger than this
 MAX_MESSAGE_BYTES = 256 << 20
@@ -69,7 +68,7 @@ class Kernel:
         os.chmod(sock, 0o777)  # the kernel (another uid) creates its sockets here
         conn, _ = write_connection_file(os.path.join(sock, "c.json"), transport="ipc", ip=os.path.join(sock, "k"))
         os.chmod(conn, 0o644)
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", conn, "--HistoryManager.enabled=False",
+        argv = [python_executable(), "-m", "ipykernel_launcher", "-f", conn, "--HistoryManager.enabled=False",
                 "--IPKernelApp.quiet=True"]
         env = self.sandbox.env(self.extra_env)
         cmd = self.sandbox.wrap(argv, indir=self.indir, sockdir=sock, env=env)

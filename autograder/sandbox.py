@@ -41,6 +41,13 @@ CACHE_BYTES = 512 << 20
 #: The kernel itself gets /dev/null (an asynchronous list's stdin would be /dev/null, hence fd 3).
 WATCH = "exec 3<&0; (read -r _ <&3; kill -KILL {target}) & "
 
+def python_executable() -> str:
+    """This interpreter, by a path the sandbox binds: the environment's folder resolved (a virtual
+    environment reached through a symbolic link would not exist inside), its ``bin/python`` kept (so
+    that the interpreter still finds the environment's ``pyvenv.cfg``)."""
+    return os.path.join(os.path.realpath(sys.prefix), "bin", os.path.basename(sys.executable))
+
+
 #: system folders every Python program needs, bound read-only when they exist
 SYSTEM_DIRS = ("/usr", "/etc", "/opt/conda", "/lib", "/lib64", "/bin", "/sbin")
 
@@ -50,7 +57,8 @@ class Limits:
     """Resource limits of one submission (all per submission)."""
 
     cell_timeout: float = 60.0  #: wall seconds per cell (nbgrader's default is 30)
-    total_timeout: float = 600.0  #: wall seconds for the whole notebook
+    total_timeout: float = 600.0  #: wall seconds for the notebook's own cells (interrupted when reached)
+    tests_timeout: float = 120.0  #: wall seconds for the grader's tests cells after them (all together)
     cpu_seconds: int = 900  #: RLIMIT_CPU of the kernel (all its threads together)
     memory_bytes: int = 6 << 30  #: RLIMIT_AS: address space of each process
     max_processes: int = 256  #: RLIMIT_NPROC: processes and threads of the submission's uid
@@ -119,7 +127,7 @@ class Sandbox:
         """The kernel's whole environment (nothing inherited but what is listed here)."""
         threads = str(self.limits.threads)
         env = {
-            "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
+            "PATH": f"{os.path.dirname(python_executable())}:/usr/local/bin:/usr/bin:/bin",
             "HOME": WORKDIR if self.enabled else os.environ.get("HOME", "/tmp"),
             "LANG": "C.UTF-8",
             "USER": "student",
@@ -136,8 +144,22 @@ class Sandbox:
         env.update({k: v for k, v in os.environ.items() if k.startswith("NUMBA_") and k != "NUMBA_NUM_THREADS"})
         if self.cache:
             env["MINITORCH_EDU_CACHE"] = self.cache
+        # the folders the exposed packages were found in (only the packages themselves are bound there):
+        # an editable install's .pth file may point at a folder the sandbox does not show
+        env["PYTHONPATH"] = os.pathsep.join(self.package_roots())
         env.update(extra)
         return env
+
+    def package_roots(self) -> list[str]:
+        """The folders that hold the exposed packages (`Limits.expose`), as this process imports them."""
+        roots = []
+        for name in self.limits.expose:
+            spec = importlib.util.find_spec(name)
+            for loc in (spec.submodule_search_locations or []) if spec else []:
+                root = os.path.dirname(os.path.realpath(loc))
+                if root not in roots:
+                    roots.append(root)
+        return roots
 
     def wrap(self, argv: list[str], *, indir: str, sockdir: str, env: dict[str, str]) -> list[str]:
         """The command line that runs ``argv`` inside the sandbox, in `WORKDIR`.
@@ -182,7 +204,8 @@ class Sandbox:
                 bind("--ro-bind", d, d)
         cmd += ["--dev", "/dev", "--proc", "/proc"]
         # /tmp before the exposed paths: a checkout or venv under /tmp is bound on top of the empty tmpfs
-        cmd += ["--size", str(self.limits.disk_bytes), "--tmpfs", "/tmp"]
+        # sticky and writable by all, as a /tmp is: the submission's uid is not the tmpfs's owner (root)
+        cmd += ["--size", str(self.limits.disk_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
         for p in self.exposed_paths():
             bind("--ro-bind", p, p)
         bind("--ro-bind", indir, INDIR)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,15 @@ def load(path: str | os.PathLike[str], map_location: Any = None, as_numpy: bool 
     as a dict of name -> tensor.
     """
 
+    try:
+        return _load(path, map_location, as_numpy)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as err:  # name the file: "not a zip file" alone says little
+        raise ValueError(
+            f"{path}: not a complete checkpoint (the file is truncated or corrupt: {err}); save it again with mt.save"
+        ) from err
+
+
+def _load(path: str | os.PathLike[str], map_location: Any, as_numpy: bool) -> Any:
     try:
         archive = np.load(path, allow_pickle=False)
     except ValueError as err:  # numpy's message for pickled content: say what to do instead

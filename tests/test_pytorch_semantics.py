@@ -468,3 +468,57 @@ def test_a_long_fold_starts_from_the_value_in_out(backend: str, n: int) -> None:
     same(peak.reshape(-1), [1e9] * 3)
     ints = mt.tensor(np.arange(3 * n).reshape(3, n), device=backend)._reduce(scalar.add, 1, 10)
     same(ints.reshape(-1), np.arange(3 * n).reshape(3, n).sum(1) + 10, "int64")
+
+
+# ---------------------------------------------------------------------- issue 27: found by the autograder's tester
+@pytest.mark.parametrize("key", [1.7, np.float64(1.0), "1"])
+def test_a_float_scalar_index_raises_instead_of_truncating(backend: str, key) -> None:
+    x = mt.arange(4.0, device=backend)
+    with pytest.raises(IndexError, match=r"only integers, slices .* \(got "):
+        x[key]
+    with pytest.raises(IndexError):
+        x.reshape(2, 2)[0, 1.5]
+    torch_raises(lambda t: t.arange(4.0)[1.7], IndexError)
+    same(x[np.int64(2)], 2.0)  # NumPy integers are integers
+    same(x[-1], 3.0)
+
+
+@pytest.mark.parametrize("data", [[2**63], [-(2**63) - 1], 2**63, [[1], [2**64]]])
+def test_an_integer_outside_int64_raises_instead_of_wrapping(data) -> None:
+    with pytest.raises(ValueError, match="Overflow .* does not fit in int64"):
+        mt.tensor(data)
+    torch_raises(lambda t: t.tensor(data), (ValueError, RuntimeError))
+
+
+def test_integers_at_the_int64_limits_and_a_float_dtype_still_work() -> None:
+    assert mt.tensor([2**63 - 1, -(2**63)]).tolist() == [2**63 - 1, -(2**63)]
+    assert mt.tensor([2**63], dtype="float64").item() == float(2**63)
+
+
+def test_arange_with_a_zero_step_says_so() -> None:
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        mt.arange(0, 10, 0)
+    torch_raises(lambda t: t.arange(0, 10, 0), RuntimeError)
+
+
+def test_linear_with_no_inputs_is_an_empty_layer_that_works() -> None:
+    layer = mt.nn.Linear(0, 2)
+    assert layer.weight.shape == (2, 0) and layer.bias.tolist() == [0.0, 0.0]
+    x = mt.zeros(3, 0, requires_grad=True)
+    y = layer(x)
+    same(y, np.zeros((3, 2)))
+    y.sum().backward()
+    same(layer.bias.grad, [3.0, 3.0])
+    assert layer.weight.grad.shape == (2, 0) and x.grad.shape == (3, 0)
+    if torch is not None:
+        t = torch.nn.Linear(0, 2)
+        assert tuple(t(torch.zeros(3, 0)).shape) == (3, 2) and t.bias.abs().sum().item() == 0.0
+    assert mt.nn.Linear(0, 4, bias=False)(mt.zeros(5, 0)).shape == (5, 4)
+
+
+@pytest.mark.parametrize("size", [2.5, True, 0, -1, "2"])
+def test_dataloader_refuses_a_batch_size_that_is_not_a_positive_integer(size) -> None:
+    data = mt.data.TensorDataset(mt.zeros(5))
+    with pytest.raises(ValueError, match="positive integer"):
+        mt.data.DataLoader(data, batch_size=size)
+    assert len(mt.data.DataLoader(data, batch_size=np.int64(2))) == 3

@@ -91,3 +91,16 @@ def test_plain_npz_loads_as_tensors(tmp_path) -> None:
     np.savez(tmp_path / "plain.npz", w=np.ones((2, 2), dtype=np.float64))
     loaded = mt.load(tmp_path / "plain.npz")
     assert loaded["w"].dtype == np.float64 and loaded["w"].shape == (2, 2)
+
+
+@pytest.mark.parametrize("keep", [0, 10, 0.5, -30])
+def test_loading_a_truncated_checkpoint_names_the_file(tmp_path, keep) -> None:
+    whole = tmp_path / "whole.npz"
+    mt.save({"w": mt.ones(1000)}, whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.npz"
+    end = int(len(data) * keep) if isinstance(keep, float) else keep if keep >= 0 else len(data) + keep
+    cut.write_bytes(data[:end])
+    with pytest.raises(ValueError, match=f"{cut}: not a complete checkpoint .*truncated or corrupt"):
+        mt.load(cut)
+    assert mt.load(whole)["w"].shape == (1000,)

@@ -51,13 +51,30 @@ def tensor(data: Any, dtype: Any = None, device: str | Backend | None = None, re
         array = np.asarray(data)
     except ValueError as err:
         raise ValueError(f"cannot make a tensor from ragged data: {err}") from None
+    from_python = not isinstance(data, np.ndarray | np.generic)
+    if from_python and array.dtype.kind in "uO" and (dtype is None or as_dtype(dtype).kind in "iub"):
+        _check_int64(data)  # Python ints NumPy held as uint64 or objects: int64 would wrap them
     if dtype is not None:
         target = as_dtype(dtype)
-    elif isinstance(data, np.ndarray | np.generic):
+    elif not from_python:
         target = infer_dtype(array)
     else:  # Python numbers: floats become float32, as in PyTorch
         target = infer_dtype(array.astype(np.float32) if array.dtype.kind == "f" else array)
     return _from_host(np.array(array, dtype=target, copy=True), device, requires_grad)
+
+
+def _check_int64(data: Any) -> None:
+    """Refuse a Python int outside int64, as PyTorch does (NumPy would make it uint64 and int64 wrap it)."""
+    stack = [data]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list | tuple):
+            stack.extend(v)
+        elif isinstance(v, int) and not -(2**63) <= v < 2**63:
+            raise ValueError(
+                f"Overflow when unpacking long long: {v} does not fit in int64 (-2**63 .. 2**63 - 1); "
+                "pass dtype=mt.float64 for a float tensor"
+            )
 
 
 def from_numpy(array: np.ndarray, device: str | Backend | None = None) -> Tensor:
@@ -127,6 +144,8 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     """start, start + step, ... below end. Built on the tensor's device (no host-to-device copy)."""
     if end is None:
         start, end = 0, start
+    if step == 0:  # PyTorch's error, not a ZeroDivisionError from the count below
+        raise RuntimeError(f"arange: step must be nonzero (got start={start}, end={end}, step={step})")
     n = max(0, math.ceil((end - start) / step))
     kinds = {type(v) for v in (start, end, step)}
     target = as_dtype(dtype) if dtype is not None else (as_dtype("float32") if float in kinds else as_dtype("int64"))

@@ -8,6 +8,7 @@ input's shape (summing over broadcast dims for `expand`, writing into a zero ten
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -152,7 +153,13 @@ def _index_view(a: Tensor, key: Any) -> Tensor:
             shape.append(n)
             strides.append(stride * step)
         else:
-            i = int(k)
+            try:  # integers only (numpy's and 0-d ones too), as PyTorch: x[1.7] is not x[1]
+                i = operator.index(k)
+            except TypeError:
+                raise IndexError(
+                    "only integers, slices (`:`), ellipsis (`...`), None and integer or boolean tensors are "
+                    f"valid indices (got {type(k).__name__} {k!r}) for a tensor of shape {a.shape}"
+                ) from None
             if not -size <= i < size:
                 raise IndexError(f"index {i} is out of bounds for dimension {d} with size {size} (shape {a.shape})")
             offset += (i % size) * stride

@@ -106,14 +106,20 @@ def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
 def kaiming_uniform_(t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
     """He: U(-b, b) with b = gain * sqrt(3 / fan). With a=sqrt(5) this is PyTorch's Linear/Conv default,
     U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(t, mode))
+    fan = _fan(t, mode)
+    if fan == 0:  # a zero-element tensor (nn.Linear(0, n)): nothing to initialise, as in PyTorch
+        return t
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     bound = math.sqrt(3.0) * std
     return uniform_(t, -bound, bound)
 
 
 def kaiming_normal_(t: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
     """He: N(0, std²) with std = gain / sqrt(fan)."""
-    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(t, mode))
+    fan = _fan(t, mode)
+    if fan == 0:  # a zero-element tensor (nn.Linear(0, n)): nothing to initialise, as in PyTorch
+        return t
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(t, 0.0, std)
 
 

@@ -42,6 +42,9 @@ class Linear(Module):
             raise ValueError(
                 f"{self!r} expected input with last dimension {self.in_features}, got shape {tuple(x.shape)}"
             )
+        if self.in_features == 0:  # an empty sum: zeros (+ bias), still on the graph, as PyTorch's
+            out = x.sum(-1, keepdim=True) + self.weight.sum(-1)
+            return out if self.bias is None else out + self.bias
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
