@@ -14,7 +14,7 @@ import numpy as np
 
 from ..backends import scalar
 from ..core import ops
-from ..core.autograd import Context, Function, is_grad_enabled, no_grad
+from ..core.autograd import Context, Function, is_grad_enabled, is_tracing, no_grad
 from ..core.creation import arange, rand, tensor
 from ..core.functions import ReLU, Sigmoid, Tanh
 from ..core.ops import log_softmax, softmax
@@ -62,12 +62,35 @@ _SQRT_HALF = math.sqrt(0.5)
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian Error Linear Unit, x * P(N(0, 1) <= x) (PyTorch's default, `approximate='none'`):
     0.5 x (1 + erf(x / sqrt(2))). `approximate='tanh'` is the older approximation
-    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), within 1e-3 of it."""
-    if approximate == "none":
-        return 0.5 * x * (1.0 + (x * _SQRT_HALF).erf())
-    if approximate == "tanh":
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), within 1e-3 of it.
+
+    One kernel forward and one backward (`scalar.gelu`, `scalar.gelu_back` and the tanh form's
+    pair); while `mt.jit` traces, the formula's ops, which the graph fuses into one kernel anyway."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    if is_tracing():
+        if approximate == "none":
+            return 0.5 * x * (1.0 + (x * _SQRT_HALF).erf())
         return 0.5 * x * (1.0 + tanh(_GELU_C * (x + 0.044715 * x * x * x)))
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _GELU.apply(x if x.dtype.kind == "f" else x.float(), approximate=approximate)
+
+
+class _GELU(Function):
+    """GELU as one map forward and one zip backward, instead of the formula's six (or nine) kernels
+    each way: the scalar functions compute in float64 for float32 data and vectorise (scalar.py)."""
+
+    once_differentiable = True  # the backward is a kernel, not differentiable ops
+
+    @staticmethod
+    def forward(ctx: Context, x: Tensor, approximate: str = "none") -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.back = scalar.gelu_back if approximate == "none" else scalar.gelu_tanh_back
+        return x._map(scalar.gelu if approximate == "none" else scalar.gelu_tanh)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return x._zip(ctx.back, grad)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:

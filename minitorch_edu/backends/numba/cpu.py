@@ -74,7 +74,9 @@ def compile_kernels(fn: Callable[..., float]) -> types.ModuleType:
             'fn = njit(inline="always", error_model="numpy")(_scalar_fn)'
         )
         try:
-            fn_source = inspect.getsource(fn)
+            # the whole module: a scalar function may call helpers of its module (scalar.exp calls
+            # exp_poly), and a changed helper must not load a kernel compiled with the old one
+            fn_source = inspect.getsource(sys.modules[fn.__module__])
         except (OSError, TypeError):
             fn_source = fn.__qualname__
         digest = hashlib.sha1((source + fn_source + numba.__version__).encode()).hexdigest()[:12]
