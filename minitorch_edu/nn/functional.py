@@ -246,13 +246,65 @@ def layer_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalise over the trailing `normalized_shape` dims of each sample, then scale and shift."""
+    """Normalise over the trailing `normalized_shape` dims of each sample, then scale and shift.
+
+    One kernel forward and one (or two, with parameters) backward: `Backend.layer_norm_forward` /
+    `layer_norm_backward`. While `mt.jit` traces, and for a weight without a bias (or the reverse),
+    the formula's ops instead."""
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    if not is_tracing() and (weight is None) == (bias is None) and input.dtype.kind == "f":
+        params = () if weight is None else (weight, bias)
+        return _LayerNorm.apply(input, *params, dims=len(dims), eps=eps)
     mean = input.mean(dims, keepdim=True)
     out = (input - mean) / (input.var(dims, keepdim=True, unbiased=False) + eps).sqrt()
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
+
+
+def _contiguous(t: Tensor) -> Tensor:
+    return t if t.is_contiguous() else t._map(scalar.identity)
+
+
+class _LayerNorm(Function):
+    """Layer norm over the last `dims` dims as rows of c values: x (n, c), weight and bias (c,)."""
+
+    once_differentiable = True  # the backward is a kernel, not differentiable ops
+
+    @staticmethod
+    def forward(ctx: Context, x: Tensor, *params: Tensor, dims: int = 1, eps: float = 1e-5) -> Tensor:
+        c = 1
+        for s in x.shape[x.ndim - dims :]:
+            c *= s
+        n = x.numel() // c if c else 0
+        rows = _contiguous(x)
+        same = [_contiguous(p if p.dtype == x.dtype else p._cast_raw(x.dtype)) for p in params]
+        w, b = same if same else (None, None)
+        out, mean, rstd = x._empty(x.shape), x._empty((n,)), x._empty((n,))
+        x.backend.layer_norm_forward(
+            out._storage, mean._storage, rstd._storage, rows._storage,
+            None if w is None else w._storage, None if b is None else b._storage, n, c, eps,
+        )
+        ctx.save_for_backward(rows, mean, rstd, *(() if w is None else (w,)))
+        ctx.rows = (n, c)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, ...]:
+        rows, mean, rstd, *w = ctx.saved_tensors
+        n, c = ctx.rows
+        g = _contiguous(grad)
+        needs = ctx.needs_input_grad
+        gx = rows._empty(rows.shape) if needs[0] else None
+        gw = gb = None
+        if w and (needs[1] or needs[2]):
+            gw, gb = rows._empty(w[0].shape), rows._empty(w[0].shape)
+        rows.backend.layer_norm_backward(
+            None if gx is None else gx._storage, None if gw is None else gw._storage,
+            None if gb is None else gb._storage, g._storage, rows._storage, mean._storage, rstd._storage,
+            w[0]._storage if w else None, n, c,
+        )
+        return (gx, gw, gb) if w else gx
 
 
 def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
