@@ -463,9 +463,17 @@ def jit_rows(repeats: int) -> list[Row]:
     return rows(repeats)
 
 
+def vector_math_rows(repeats: int) -> list[Row]:
+    """exp, log, tanh, sigmoid, erf, GELU, softmax, layer norm and a fused tanh/sigmoid chain: see
+    bench/vector_math.py."""
+    from .vector_math import vector_math_rows as rows
+
+    return rows(repeats)
+
+
 GROUPS = (
     matmul_rows, elementwise_rows, reduction_rows, scan_rows, mlp_rows, optimizer_rows, conv_rows, overhead_rows,
-    startup_rows, jit_rows,
+    startup_rows, jit_rows, vector_math_rows,
 )
 
 

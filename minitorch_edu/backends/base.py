@@ -64,6 +64,10 @@ FUSED_KERNELS = (
     "avg_pool2d_backward",
     "softmax_cross_entropy_forward",
     "softmax_cross_entropy_backward",
+    "softmax_forward",
+    "softmax_backward",
+    "layer_norm_forward",
+    "layer_norm_backward",
     "axpby",
     "adam_step",
     "rmsprop_step",
@@ -242,6 +246,48 @@ class Backend:
         """gx[i, j] = g[i * g_step] * (probs[i, j] - (1 if j == classes[i] else 0)); g_step 0 reads
         one value for every row (the gradient of a mean)."""
         self._run("softmax_cross_entropy_backward", gx, probs, classes, g, g_step, n, c)
+
+    # ------------------------------------------------------------------ fused: softmax, layer norm
+    # storages are contiguous (n, c): the op runs over the last dim, one row of c values at a time
+    def softmax_forward(self, out: Storage, x: Storage, n: int, c: int, log: bool) -> None:
+        """softmax (log False) or log-softmax (log True) of each row of x:
+
+            m = max_j x[i, j]
+            softmax:      out[i, j] = exp(x[i, j] - m) / sum_j exp(x[i, j] - m)
+            log-softmax:  (m = 0 where it is infinite)  out[i, j] = (x[i, j] - m) - log(sum_j exp(x[i, j] - m))
+        """
+        self._run("softmax_forward", out, x, n, c, log)
+
+    def softmax_backward(self, gx: Storage, y: Storage, g: Storage, n: int, c: int, log: bool) -> None:
+        """The input gradient from the output y and its gradient g:
+
+            softmax:      gx[i, j] = y[i, j] * (g[i, j] - sum_k g[i, k] y[i, k])
+            log-softmax:  gx[i, j] = g[i, j] - exp(y[i, j]) * sum_k g[i, k]
+        """
+        self._run("softmax_backward", gx, y, g, n, c, log)
+
+    def layer_norm_forward(
+        self, out: Storage, mean: Storage, rstd: Storage, x: Storage, w: Storage | None, b: Storage | None,
+        n: int, c: int, eps: float,
+    ) -> None:
+        """Normalise each row of x (n, c); w and b (c,) are both given or both None:
+
+            mean[i] = sum_j x[i, j] / c;  rstd[i] = 1 / sqrt(sum_j (x[i, j] - mean[i])² / c + eps)
+            out[i, j] = (x[i, j] - mean[i]) * rstd[i] * w[j] + b[j]   (without w, b: no scale, no shift)
+        """
+        self._run("layer_norm_forward", out, mean, rstd, x, w, b, n, c, eps)
+
+    def layer_norm_backward(
+        self, gx: Storage | None, gw: Storage | None, gb: Storage | None, g: Storage, x: Storage,
+        mean: Storage, rstd: Storage, w: Storage | None, n: int, c: int,
+    ) -> None:
+        """Gradients of `layer_norm_forward` from g (n, c), for those of gx, gw, gb that are given
+        (gw and gb together); xhat = (x - mean) * rstd, gh = g * w (g without w):
+
+            gx[i, j] = rstd[i] * (gh[i, j] - mean_k gh[i, k] - xhat[i, j] * mean_k gh[i, k] xhat[i, k])
+            gw[j] = sum_i g[i, j] * xhat[i, j];   gb[j] = sum_i g[i, j]
+        """
+        self._run("layer_norm_backward", gx, gw, gb, g, x, mean, rstd, w, n, c)
 
     # ------------------------------------------------------------------ fused: optimizer updates
     def axpby(self, y: Storage, x: Storage, alpha: float, beta: float, n: int) -> None:

@@ -264,6 +264,117 @@ def softmax_cross_entropy_backward(
     _zip(backend, scalar.mul, (gx, rows), (gx, rows), (g, (g_step, 0)), shape)
 
 
+# ---------------------------------------------------------------------- softmax, layer norm
+def _row_fold(backend: Backend, fn: Any, a: Storage, n: int, c: int, start: float) -> Storage:
+    """(n,) storage: fn folded over each row of a (n, c), from `start`."""
+    out = backend.storage.full(max(n, 1), start, a.dtype)
+    backend.reduce(fn)(out, (1, 0), a, (c, 1), (n, c), 1)
+    return out
+
+
+def _map_rows(backend: Backend, fn: Any, out: Storage, a: Storage, n: int) -> None:
+    if n:
+        backend.map(fn)(out, (1,), a, (1,), (n,))
+
+
+def softmax_forward(backend: Backend, out: Storage, x: Storage, n: int, c: int, log: bool) -> None:
+    rows, column, shape = (c, 1), (1, 0), (n, c)
+    if not n * c:
+        return
+    top = _row_fold(backend, scalar.maximum, x, n, c, -math.inf)
+    if log:
+        _map_rows(backend, scalar.finite_or_zero, top, top, n)
+    _zip(backend, scalar.sub, (out, rows), (x, rows), (top, column), shape)  # x - m
+    e = backend.storage.empty(n * c, x.dtype)
+    backend.map(scalar.exp)(e, rows, out, rows, shape)
+    total = _row_fold(backend, scalar.add, e, n, c, 0.0)
+    if log:
+        _map_rows(backend, scalar.log, total, total, n)
+        _zip(backend, scalar.sub, (out, rows), (out, rows), (total, column), shape)
+    else:
+        _zip(backend, scalar.div, (out, rows), (e, rows), (total, column), shape)
+
+
+def softmax_backward(backend: Backend, gx: Storage, y: Storage, g: Storage, n: int, c: int, log: bool) -> None:
+    rows, column, shape = (c, 1), (1, 0), (n, c)
+    if not n * c:
+        return
+    if log:
+        total = _row_fold(backend, scalar.add, g, n, c, 0.0)
+        backend.map(scalar.exp)(gx, rows, y, rows, shape)
+        _zip(backend, scalar.mul, (gx, rows), (gx, rows), (total, column), shape)
+        _zip(backend, scalar.sub, (gx, rows), (g, rows), (gx, rows), shape)
+        return
+    _zip(backend, scalar.mul, (gx, rows), (g, rows), (y, rows), shape)
+    dot = _row_fold(backend, scalar.add, gx, n, c, 0.0)
+    _zip(backend, scalar.sub, (gx, rows), (g, rows), (dot, column), shape)
+    _zip(backend, scalar.mul, (gx, rows), (gx, rows), (y, rows), shape)
+
+
+def _normalised(backend: Backend, xhat: Storage, x: Storage, mean: Storage, rstd: Storage, n: int, c: int) -> None:
+    rows, column, shape = (c, 1), (1, 0), (n, c)
+    _zip(backend, scalar.sub, (xhat, rows), (x, rows), (mean, column), shape)
+    _zip(backend, scalar.mul, (xhat, rows), (xhat, rows), (rstd, column), shape)
+
+
+def layer_norm_forward(
+    backend: Backend, out: Storage, mean: Storage, rstd: Storage, x: Storage, w: Storage | None,
+    b: Storage | None, n: int, c: int, eps: float,
+) -> None:
+    rows, column, shape = (c, 1), (1, 0), (n, c)
+    if not n * c:
+        return
+    total = _row_fold(backend, scalar.add, x, n, c, 0.0)
+    _zip(backend, scalar.mul, (mean, (1,)), (total, (1,)), (_const(backend, 1.0 / c, x.dtype), (0,)), (n,))
+    _zip(backend, scalar.sub, (out, rows), (x, rows), (mean, column), shape)  # deviations
+    square = backend.storage.empty(n * c, x.dtype)
+    _zip(backend, scalar.mul, (square, rows), (out, rows), (out, rows), shape)
+    var = _row_fold(backend, scalar.add, square, n, c, 0.0)
+    _zip(backend, scalar.mul, (var, (1,)), (var, (1,)), (_const(backend, 1.0 / c, x.dtype), (0,)), (n,))
+    _zip(backend, scalar.add, (var, (1,)), (var, (1,)), (_const(backend, eps, x.dtype), (0,)), (n,))
+    _map_rows(backend, scalar.sqrt, var, var, n)
+    _zip(backend, scalar.div, (rstd, (1,)), (_const(backend, 1.0, x.dtype), (0,)), (var, (1,)), (n,))
+    _zip(backend, scalar.mul, (out, rows), (out, rows), (rstd, column), shape)
+    if w is not None and b is not None:
+        _zip(backend, scalar.mul, (out, rows), (out, rows), (w, (0, 1)), shape)
+        _zip(backend, scalar.add, (out, rows), (out, rows), (b, (0, 1)), shape)
+
+
+def layer_norm_backward(
+    backend: Backend, gx: Storage | None, gw: Storage | None, gb: Storage | None, g: Storage, x: Storage,
+    mean: Storage, rstd: Storage, w: Storage | None, n: int, c: int,
+) -> None:
+    rows, column, shape = (c, 1), (1, 0), (n, c)
+    if not n * c:
+        return
+    xhat = backend.storage.empty(n * c, x.dtype)
+    _normalised(backend, xhat, x, mean, rstd, n, c)
+    tmp = backend.storage.empty(n * c, x.dtype)
+    if gw is not None and gb is not None:
+        _zip(backend, scalar.mul, (tmp, rows), (g, rows), (xhat, rows), shape)
+        _fill(backend, gw, c, 0.0)
+        _fill(backend, gb, c, 0.0)
+        backend.reduce(scalar.add)(gw, (0, 1), tmp, rows, shape, 0)
+        backend.reduce(scalar.add)(gb, (0, 1), g, rows, shape, 0)
+    if gx is None:
+        return
+    gh = backend.storage.empty(n * c, x.dtype)
+    if w is not None:
+        _zip(backend, scalar.mul, (gh, rows), (g, rows), (w, (0, 1)), shape)
+    else:
+        _copy(backend, gh, rows, g, rows, shape)
+    inv_c = (_const(backend, 1.0 / c, x.dtype), (0,))
+    s1 = _row_fold(backend, scalar.add, gh, n, c, 0.0)
+    _zip(backend, scalar.mul, (s1, (1,)), (s1, (1,)), inv_c, (n,))
+    _zip(backend, scalar.mul, (tmp, rows), (gh, rows), (xhat, rows), shape)
+    s2 = _row_fold(backend, scalar.add, tmp, n, c, 0.0)
+    _zip(backend, scalar.mul, (s2, (1,)), (s2, (1,)), inv_c, (n,))
+    _zip(backend, scalar.mul, (tmp, rows), (xhat, rows), (s2, column), shape)  # xhat * mean(gh xhat)
+    _zip(backend, scalar.sub, (gx, rows), (gh, rows), (s1, column), shape)
+    _zip(backend, scalar.sub, (gx, rows), (gx, rows), (tmp, rows), shape)
+    _zip(backend, scalar.mul, (gx, rows), (gx, rows), (rstd, column), shape)
+
+
 # ---------------------------------------------------------------------- optimizer updates
 def _scaled(backend: Backend, out: Storage, a: Storage, factor: float, n: int) -> None:
     """out = factor * a over n contiguous elements."""

@@ -34,6 +34,12 @@ def set_apply_hook(hook: Callable[..., Tensor] | None) -> Callable[..., Tensor] 
     return previous
 
 
+def is_tracing() -> bool:
+    """Whether `minitorch_edu.graph` is tracing ops into a static graph right now. A fused op may
+    then record the ops it is built from instead, which the graph fuses (and ONNX exports) itself."""
+    return _apply_hook is not None
+
+
 def is_grad_enabled() -> bool:
     """False inside `no_grad()`: ops then record no graph."""
     return getattr(_state, "enabled", True)

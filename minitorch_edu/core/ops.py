@@ -18,6 +18,7 @@ from ..backends import scalar
 from ..backends import shape as S
 from . import functions as F
 from . import return_types, views
+from .autograd import Context, Function, is_tracing
 from .creation import arange
 from .dtype import bool_
 from .public import as_floating, op
@@ -437,6 +438,39 @@ def _shift(x: Tensor, d: int) -> Tensor:
     return where(shift.abs() == float("inf"), 0.0, shift) if shift.dtype.kind == "f" else shift
 
 
+class RowSoftmax(Function):
+    """softmax or log-softmax over the last dim in one kernel each way (`Backend.softmax_forward` /
+    `softmax_backward`: one pass per row on numba and cuda, composed elsewhere)."""
+
+    once_differentiable = True  # the backward is a kernel, not differentiable ops
+
+    @staticmethod
+    def forward(ctx: Context, x: Tensor, log: bool = False) -> Tensor:
+        rows = x if x.is_contiguous() else x._map(scalar.identity)
+        c = x.shape[-1]
+        n = x.numel() // c if c else 0
+        out = x._empty(x.shape)
+        x.backend.softmax_forward(out._storage, rows._storage, n, c, log)
+        ctx.save_for_backward(out)
+        ctx.log = log
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        g = grad if grad.is_contiguous() else grad._map(scalar.identity)  # e.g. a sum's stride-0 gradient
+        c = y.shape[-1]
+        gx = y._empty(y.shape)
+        y.backend.softmax_backward(gx._storage, y._storage, g._storage, y.numel() // c if c else 0, c, ctx.log)
+        return gx
+
+
+def _fused_rows(x: Tensor, d: int) -> bool:
+    """Whether softmax over dim d of x takes the fused row kernels: the last dim, outside a trace
+    (where the graph records the formula's ops, which it fuses and ONNX exports itself)."""
+    return d == x.ndim - 1 and not is_tracing()
+
+
 @op
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x), computed as (x - max) - log(sum(exp(x - max))) to keep float32 precision."""
@@ -445,6 +479,8 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
         F.check_scalar_dim("log_softmax", dim)
         return log_softmax(x.reshape(1), 0).reshape(())
     d = S.normalize_dim(dim, x.ndim)
+    if _fused_rows(x, d):
+        return RowSoftmax.apply(x, log=True)
     z = x - _shift(x, d)
     return z - sum(z.exp(), d, keepdim=True).log()
 
@@ -456,6 +492,8 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
         F.check_scalar_dim("softmax", dim)
         return softmax(x.reshape(1), 0).reshape(())
     d = S.normalize_dim(dim, x.ndim)
+    if _fused_rows(x, d):
+        return RowSoftmax.apply(x, log=False)
     e = (x - _max_values(x, d, keepdim=True).detach()).exp()
     return e / sum(e, d, keepdim=True)
 

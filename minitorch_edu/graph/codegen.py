@@ -23,8 +23,10 @@ with numba's disk cache, so a later process loads them instead of compiling (see
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
+import inspect
 import os
 import sys
 import types
@@ -249,9 +251,17 @@ def kernel_dir() -> Path:
     return path
 
 
+@functools.cache
+def _scalar_source() -> str:
+    return inspect.getsource(scalar)
+
+
 def load_module(source: str, prefix: str) -> types.ModuleType:
-    """Write `source` under the cache folder (once) and import it: numba's cache then applies."""
-    digest = hashlib.sha1((source + numba.__version__ + np.__version__).encode()).hexdigest()[:16]
+    """Write `source` under the cache folder (once) and import it: numba's cache then applies.
+
+    The name hashes scalar.py too: a generated kernel calls its functions (and their helpers), and
+    numba's cache, which checks only the generated file, would otherwise keep the old ones."""
+    digest = hashlib.sha1((source + numba.__version__ + np.__version__ + _scalar_source()).encode()).hexdigest()[:16]
     path = kernel_dir() / f"{prefix}_{digest}.py"
     name = path.stem
     if name in sys.modules:

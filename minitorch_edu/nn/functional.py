@@ -14,7 +14,7 @@ import numpy as np
 
 from ..backends import scalar
 from ..core import ops
-from ..core.autograd import Context, Function, is_grad_enabled, no_grad
+from ..core.autograd import Context, Function, is_grad_enabled, is_tracing, no_grad
 from ..core.creation import arange, rand, tensor
 from ..core.functions import ReLU, Sigmoid, Tanh
 from ..core.ops import log_softmax, softmax
@@ -62,12 +62,35 @@ _SQRT_HALF = math.sqrt(0.5)
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian Error Linear Unit, x * P(N(0, 1) <= x) (PyTorch's default, `approximate='none'`):
     0.5 x (1 + erf(x / sqrt(2))). `approximate='tanh'` is the older approximation
-    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), within 1e-3 of it."""
-    if approximate == "none":
-        return 0.5 * x * (1.0 + (x * _SQRT_HALF).erf())
-    if approximate == "tanh":
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), within 1e-3 of it.
+
+    One kernel forward and one backward (`scalar.gelu`, `scalar.gelu_back` and the tanh form's
+    pair); while `mt.jit` traces, the formula's ops, which the graph fuses into one kernel anyway."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    if is_tracing():
+        if approximate == "none":
+            return 0.5 * x * (1.0 + (x * _SQRT_HALF).erf())
         return 0.5 * x * (1.0 + tanh(_GELU_C * (x + 0.044715 * x * x * x)))
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _GELU.apply(x if x.dtype.kind == "f" else x.float(), approximate=approximate)
+
+
+class _GELU(Function):
+    """GELU as one map forward and one zip backward, instead of the formula's six (or nine) kernels
+    each way: the scalar functions compute in float64 for float32 data and vectorise (scalar.py)."""
+
+    once_differentiable = True  # the backward is a kernel, not differentiable ops
+
+    @staticmethod
+    def forward(ctx: Context, x: Tensor, approximate: str = "none") -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.back = scalar.gelu_back if approximate == "none" else scalar.gelu_tanh_back
+        return x._map(scalar.gelu if approximate == "none" else scalar.gelu_tanh)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return x._zip(ctx.back, grad)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -223,13 +246,65 @@ def layer_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalise over the trailing `normalized_shape` dims of each sample, then scale and shift."""
+    """Normalise over the trailing `normalized_shape` dims of each sample, then scale and shift.
+
+    One kernel forward and one (or two, with parameters) backward: `Backend.layer_norm_forward` /
+    `layer_norm_backward`. While `mt.jit` traces, and for a weight without a bias (or the reverse),
+    the formula's ops instead."""
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    if not is_tracing() and (weight is None) == (bias is None) and input.dtype.kind == "f":
+        params = () if weight is None else (weight, bias)
+        return _LayerNorm.apply(input, *params, dims=len(dims), eps=eps)
     mean = input.mean(dims, keepdim=True)
     out = (input - mean) / (input.var(dims, keepdim=True, unbiased=False) + eps).sqrt()
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
+
+
+def _contiguous(t: Tensor) -> Tensor:
+    return t if t.is_contiguous() else t._map(scalar.identity)
+
+
+class _LayerNorm(Function):
+    """Layer norm over the last `dims` dims as rows of c values: x (n, c), weight and bias (c,)."""
+
+    once_differentiable = True  # the backward is a kernel, not differentiable ops
+
+    @staticmethod
+    def forward(ctx: Context, x: Tensor, *params: Tensor, dims: int = 1, eps: float = 1e-5) -> Tensor:
+        c = 1
+        for s in x.shape[x.ndim - dims :]:
+            c *= s
+        n = x.numel() // c if c else 0
+        rows = _contiguous(x)
+        same = [_contiguous(p if p.dtype == x.dtype else p._cast_raw(x.dtype)) for p in params]
+        w, b = same if same else (None, None)
+        out, mean, rstd = x._empty(x.shape), x._empty((n,)), x._empty((n,))
+        x.backend.layer_norm_forward(
+            out._storage, mean._storage, rstd._storage, rows._storage,
+            None if w is None else w._storage, None if b is None else b._storage, n, c, eps,
+        )
+        ctx.save_for_backward(rows, mean, rstd, *(() if w is None else (w,)))
+        ctx.rows = (n, c)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> tuple[Tensor | None, ...]:
+        rows, mean, rstd, *w = ctx.saved_tensors
+        n, c = ctx.rows
+        g = _contiguous(grad)
+        needs = ctx.needs_input_grad
+        gx = rows._empty(rows.shape) if needs[0] else None
+        gw = gb = None
+        if w and (needs[1] or needs[2]):
+            gw, gb = rows._empty(w[0].shape), rows._empty(w[0].shape)
+        rows.backend.layer_norm_backward(
+            None if gx is None else gx._storage, None if gw is None else gw._storage,
+            None if gb is None else gb._storage, g._storage, rows._storage, mean._storage, rstd._storage,
+            w[0]._storage if w else None, n, c,
+        )
+        return (gx, gw, gb) if w else gx
 
 
 def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:

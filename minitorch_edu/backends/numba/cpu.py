@@ -33,11 +33,12 @@ from numba.core.errors import TypingError
 from .. import scalar
 from ..base import Backend, Kernel, fused_in
 from ..shape import coalesce
-from . import conv, kernels, losses, optim, scan
+from . import conv, kernels, losses, norms, optim, scan
 from .cache import cache_root
 from .matmul import matmul as tensor_matmul
 
 TILE = 32
+MAP_TILE = 64  # a map's tiles: rows of 64 give its vectorised loop a few SIMD registers' worth
 COLUMN_BLOCK = 256
 SERIAL_BELOW = 1 << 15
 ROW = 4096  # row length a long 1-D strided loop is cut into, so that threads can share it
@@ -74,7 +75,9 @@ def compile_kernels(fn: Callable[..., float]) -> types.ModuleType:
             'fn = njit(inline="always", error_model="numpy")(_scalar_fn)'
         )
         try:
-            fn_source = inspect.getsource(fn)
+            # the whole module: a scalar function may call helpers of its module (scalar.exp calls
+            # exp_poly), and a changed helper must not load a kernel compiled with the old one
+            fn_source = inspect.getsource(sys.modules[fn.__module__])
         except (OSError, TypeError):
             fn_source = fn.__qualname__
         digest = hashlib.sha1((source + fn_source + numba.__version__).encode()).hexdigest()[:12]
@@ -149,6 +152,9 @@ def tensor_map(fn: Callable[[float], float]) -> Kernel:
         size = rows * shape[-1]
         if _flat(shape, so, sa):
             _launch(k, "map_flat", size, out, a, size)
+            return
+        if size >= SERIAL_BELOW and len(shape) == 2 and min(shape) >= TILE and _crossed(so, sa):
+            _launch(k, "map_tiled", size, out, so, a, sa, shape, MAP_TILE)
             return
         if len(shape) > 1 or size < SERIAL_BELOW:  # one piece: launched as it is (the common small case)
             _launch(k, "map_strided", size, out, so, a, sa, shape, rows)
@@ -228,6 +234,10 @@ numba_backend = Backend(
     **fused_in(conv),  # conv2d_forward ... avg_pool2d_backward: the eight that numba/conv.py defines
     softmax_cross_entropy_forward=losses.softmax_xent_forward,
     softmax_cross_entropy_backward=losses.softmax_xent_backward,
+    softmax_forward=norms.softmax_forward,
+    softmax_backward=norms.softmax_backward,
+    layer_norm_forward=norms.layer_norm_forward,
+    layer_norm_backward=norms.layer_norm_backward,
     axpby=optim.axpby,
     adam_step=optim.adam_step,
     rmsprop_step=optim.rmsprop_step,

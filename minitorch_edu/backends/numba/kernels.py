@@ -91,6 +91,47 @@ def map_strided_serial(out, out_strides, a, a_strides, shape, rows):
         _map_strided_task(out, out_strides, a, a_strides, shape, r)
 
 
+@njit(parallel=True, **JIT)
+def map_tiled(out, out_strides, a, a_strides, shape, tile):
+    """2-D map where out and a disagree on which dim is contiguous (e.g. x.T.exp()): walk in tiles.
+
+    A tile of a is first copied into a small buffer, walking a along its own contiguous dim; then
+    fn runs over the buffer's rows and the unit-stride output rows: a loop LLVM vectorises (fn
+    reading a at a stride does not). The buffer's rows are `tile + 8` long: a power-of-two stride
+    would map every row onto the same few cache sets. Only large tensors come here (no serial twin).
+    """
+    n0, n1 = shape[0], shape[1]
+    t0 = (n0 + tile - 1) // tile
+    t1 = (n1 + tile - 1) // tile
+    ld = tile + 8
+    for task in prange(t0 * t1):
+        t = np.int64(task)
+        i0 = (t // t1) * tile
+        j0 = (t % t1) * tile
+        height = min(n0, i0 + tile) - i0
+        width = min(n1, j0 + tile) - j0
+        buf = np.empty(tile * ld, a.dtype)
+        for j in range(width):  # along a's columns: a[i0:i0+height, j] is (usually) a unit-stride run of a
+            pa = i0 * a_strides[0] + (j0 + j) * a_strides[1]
+            if a_strides[0] == 1:
+                col = a[pa : pa + height]
+                for i in range(height):
+                    buf[i * ld + j] = col[i]
+            else:
+                for i in range(height):
+                    buf[i * ld + j] = a[pa + i * a_strides[0]]
+        for i in range(height):
+            po = (i0 + i) * out_strides[0] + j0 * out_strides[1]
+            row = buf[i * ld : i * ld + width]
+            if out_strides[1] == 1:
+                o = out[po : po + width]
+                for j in range(width):
+                    o[j] = fn(row[j])
+            else:
+                for j in range(width):
+                    out[po + j * out_strides[1]] = fn(row[j])
+
+
 @njit(**JIT)
 def _zip_flat_task(out, a, b, n, chunk):
     lo = chunk * CHUNK

@@ -1,0 +1,242 @@
+"""Fused row kernels for tensors in main memory (numba CPU): softmax and log-softmax over the last
+dim, and layer norm forward and backward.
+
+Composed from map/zip/reduce kernels, softmax over (N, C) is five kernel launches and five passes
+over memory with temporaries, layer norm about a dozen. Here each row of C values is read into
+cache once and every step runs over it there:
+
+    softmax:      m = max_j x;  e_j = exp(x_j - m);  y_j = e_j / sum(e)
+    log_softmax:  z_j = x_j - m (m = 0 if it is infinite);  y_j = z_j - log(sum_j exp(z_j))
+    layer norm:   mean, rstd = 1 / sqrt(var + eps) (biased var);  y_j = (x_j - mean) rstd w_j + b_j
+
+The exponentials are `scalar.exp`, whose float32 version vectorises (scalar.py). Sums and maxima
+run in eight independent partials (`_row_sum`, `_row_max`), which LLVM packs into one SIMD
+register; a plain running sum would wait on each add in turn. Sums of float32 rows accumulate
+in float64. Rows are independent: large inputs split them over threads (`prange`), small ones
+run serially, where waking the threads would cost more than the work.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+import minitorch_edu.backends.numba.cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
+
+from .. import scalar
+from .kernels import wide
+
+JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+PARALLEL_FROM = 1 << 16  # elements (N * C) from which rows are split over threads
+
+exp = njit(inline="always", error_model="numpy")(scalar.exp)
+
+
+@njit(inline="always", **JIT)
+def _row_max(x):  # noqa: ANN001, ANN202
+    """max of x (len >= 1) in eight partials; nan wins, as in `scalar.maximum`."""
+    n = len(x)
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[0]
+    full = n - n % 8
+    for j in range(0, full, 8):
+        m0 = max(m0, x[j])
+        m1 = max(m1, x[j + 1])
+        m2 = max(m2, x[j + 2])
+        m3 = max(m3, x[j + 3])
+        m4 = max(m4, x[j + 4])
+        m5 = max(m5, x[j + 5])
+        m6 = max(m6, x[j + 6])
+        m7 = max(m7, x[j + 7])
+    for j in range(full, n):
+        m0 = max(m0, x[j])
+    m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+    for j in range(n):  # max() keeps its first argument against a nan: look for one explicitly
+        if x[j] != x[j]:
+            return x[j]
+    return m
+
+
+@njit(inline="always", **JIT)
+def _row_sum(x):  # noqa: ANN001, ANN202
+    """sum of x in eight partials, in float64 for float32 rows."""
+    n = len(x)
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0  # float64 partials
+    full = n - n % 8
+    for j in range(0, full, 8):
+        s0 += wide(x[j])
+        s1 += wide(x[j + 1])
+        s2 += wide(x[j + 2])
+        s3 += wide(x[j + 3])
+        s4 += wide(x[j + 4])
+        s5 += wide(x[j + 5])
+        s6 += wide(x[j + 6])
+        s7 += wide(x[j + 7])
+    for j in range(full, n):
+        s0 += wide(x[j])
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(inline="always", **JIT)
+def _row_dot(x, y):  # noqa: ANN001, ANN202
+    """sum of x * y in eight partials, in float64 for float32 rows."""
+    n = len(x)
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0  # float64 partials
+    full = n - n % 8
+    for j in range(0, full, 8):
+        s0 += wide(x[j]) * wide(y[j])
+        s1 += wide(x[j + 1]) * wide(y[j + 1])
+        s2 += wide(x[j + 2]) * wide(y[j + 2])
+        s3 += wide(x[j + 3]) * wide(y[j + 3])
+        s4 += wide(x[j + 4]) * wide(y[j + 4])
+        s5 += wide(x[j + 5]) * wide(y[j + 5])
+        s6 += wide(x[j + 6]) * wide(y[j + 6])
+        s7 += wide(x[j + 7]) * wide(y[j + 7])
+    for j in range(full, n):
+        s0 += wide(x[j]) * wide(y[j])
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+# ---------------------------------------------------------------------- softmax
+def _softmax_forward(out, x, n, c, log):  # noqa: ANN001, ANN202
+    for row in prange(n):
+        i = np.int64(row)  # prange indices are unsigned: keep the index arithmetic signed
+        xs, ys = x[i * c : (i + 1) * c], out[i * c : (i + 1) * c]
+        m = _row_max(xs)
+        if log and (m == np.inf or m == -np.inf):  # log_softmax shifts by 0 when the max is infinite
+            ys[0] = 0.0
+            m = ys[0]  # a zero of the row's dtype (float32 rows must stay float32 for the SIMD exp)
+        for j in range(c):
+            ys[j] = exp(xs[j] - m)
+        total = _row_sum(ys)
+        if log:
+            lse = math.log(total)
+            for j in range(c):
+                ys[j] = (xs[j] - m) - lse
+        else:
+            inv = 1.0 / total
+            for j in range(c):
+                ys[j] = ys[j] * inv
+
+
+def _softmax_backward(gx, y, g, n, c, log):  # noqa: ANN001, ANN202
+    """softmax: gx = y (g - sum(g y)); log_softmax: gx = g - exp(y) sum(g)."""
+    for row in prange(n):
+        i = np.int64(row)
+        ys, gs, out = y[i * c : (i + 1) * c], g[i * c : (i + 1) * c], gx[i * c : (i + 1) * c]
+        if log:
+            total = _row_sum(gs)
+            for j in range(c):
+                out[j] = gs[j] - exp(ys[j]) * total
+        else:
+            dot = _row_dot(gs, ys)
+            for j in range(c):
+                out[j] = ys[j] * (gs[j] - dot)
+
+
+# ---------------------------------------------------------------------- layer norm
+def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine):  # noqa: ANN001, ANN202
+    for row in prange(n):
+        i = np.int64(row)
+        xs, ys = x[i * c : (i + 1) * c], out[i * c : (i + 1) * c]
+        mu = _row_sum(xs) / c
+        for j in range(c):  # the deviations, kept in out for the variance
+            ys[j] = xs[j] - mu
+        r = 1.0 / math.sqrt(_row_dot(ys, ys) / c + eps)
+        mean[i] = mu
+        rstd[i] = r
+        if affine:
+            for j in range(c):
+                ys[j] = ys[j] * r * w[j] + b[j]
+        else:
+            for j in range(c):
+                ys[j] = ys[j] * r
+
+
+def _layer_norm_input_grad(gx, g, x, mean, rstd, w, n, c, affine):  # noqa: ANN001, ANN202
+    """gx = rstd (gh - mean(gh) - xhat mean(gh xhat)) with gh = g w and xhat = (x - mean) rstd."""
+    for row in prange(n):
+        i = np.int64(row)
+        xs, gs, out = x[i * c : (i + 1) * c], g[i * c : (i + 1) * c], gx[i * c : (i + 1) * c]
+        mu, r = mean[i], rstd[i]
+        for j in range(c):  # out holds xhat for a moment
+            out[j] = (xs[j] - mu) * r
+        if affine:
+            s1 = _row_dot(gs, w)
+            s2 = 0.0
+            for j in range(c):
+                s2 += wide(gs[j]) * wide(w[j]) * wide(out[j])
+            for j in range(c):
+                out[j] = r * (gs[j] * w[j] - s1 / c - out[j] * (s2 / c))
+        else:
+            s1 = _row_sum(gs)
+            s2 = _row_dot(gs, out)
+            for j in range(c):
+                out[j] = r * (gs[j] - s1 / c - out[j] * (s2 / c))
+
+
+def _layer_norm_param_grads(gw, gb, g, x, mean, rstd, n, c, block):  # noqa: ANN001, ANN202
+    """gw = sum over rows of g xhat, gb = sum over rows of g: one block of columns per task."""
+    for task in prange((c + block - 1) // block):
+        j0 = np.int64(task) * block
+        j1 = min(c, j0 + block)
+        acc_w = np.zeros(j1 - j0, np.float64)
+        acc_b = np.zeros(j1 - j0, np.float64)
+        for i in range(n):
+            xs, gs = x[i * c + j0 : i * c + j1], g[i * c + j0 : i * c + j1]
+            mu, r = mean[i], rstd[i]
+            for j in range(j1 - j0):
+                acc_w[j] += wide(gs[j]) * ((wide(xs[j]) - mu) * r)
+                acc_b[j] += wide(gs[j])
+        for j in range(j1 - j0):
+            gw[j0 + j] = acc_w[j]
+            gb[j0 + j] = acc_b[j]
+
+
+def _compiled(fn):  # noqa: ANN001, ANN202
+    return {parallel: njit(parallel=parallel, **JIT)(fn) for parallel in (False, True)}
+
+
+_SOFTMAX_FORWARD = _compiled(_softmax_forward)
+_SOFTMAX_BACKWARD = _compiled(_softmax_backward)
+_LN_FORWARD = _compiled(_layer_norm_forward)
+_LN_INPUT_GRAD = _compiled(_layer_norm_input_grad)
+_LN_PARAM_GRADS = _compiled(_layer_norm_param_grads)
+COLUMN_BLOCK = 256
+
+
+def softmax_forward(out: np.ndarray, x: np.ndarray, n: int, c: int, log: bool) -> None:
+    if n * c:
+        _SOFTMAX_FORWARD[n * c >= PARALLEL_FROM](out, x, n, c, log)
+
+
+def softmax_backward(gx: np.ndarray, y: np.ndarray, g: np.ndarray, n: int, c: int, log: bool) -> None:
+    if n * c:
+        _SOFTMAX_BACKWARD[n * c >= PARALLEL_FROM](gx, y, g, n, c, log)
+
+
+def layer_norm_forward(
+    out: np.ndarray, mean: np.ndarray, rstd: np.ndarray, x: np.ndarray, w: np.ndarray | None,
+    b: np.ndarray | None, n: int, c: int, eps: float,
+) -> None:
+    if not n * c:
+        return
+    affine = w is not None
+    w = w if affine else x[:1]  # placeholders: numba needs arrays of one type either way
+    b = b if affine else x[:1]
+    _LN_FORWARD[n * c >= PARALLEL_FROM](out, mean, rstd, x, w, b, n, c, eps, affine)
+
+
+def layer_norm_backward(
+    gx: np.ndarray | None, gw: np.ndarray | None, gb: np.ndarray | None, g: np.ndarray, x: np.ndarray,
+    mean: np.ndarray, rstd: np.ndarray, w: np.ndarray | None, n: int, c: int,
+) -> None:
+    if not n * c:
+        return
+    parallel = n * c >= PARALLEL_FROM
+    if gx is not None:
+        affine = w is not None
+        _LN_INPUT_GRAD[parallel](gx, g, x, mean, rstd, w if affine else x[:1], n, c, affine)
+    if gw is not None:
+        _LN_PARAM_GRADS[parallel](gw, gb, g, x, mean, rstd, n, c, COLUMN_BLOCK)
