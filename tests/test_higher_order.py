@@ -238,3 +238,40 @@ def test_grad_returns_without_touching_dot_grad(backend):
     with pytest.raises(RuntimeError, match="not used"):
         mt.autograd.grad((x * 2).sum(), (x, z))
     assert mt.autograd.grad((x * 2).sum(), (x, z), allow_unused=True)[1] is None
+
+
+FUSED_BLOCKS = {  # fused kernels forward and first backward; their tensor-op backward under create_graph
+    "softmax": (lambda x, w, b, F_: F_.softmax(x, -1), None),
+    "log_softmax": (lambda x, w, b, F_: F_.log_softmax(x, -1), None),
+    "gelu": (lambda x, w, b, F_: F_.gelu(x), None),
+    "gelu_tanh": (lambda x, w, b, F_: F_.gelu(x, approximate="tanh"), None),
+    "layer_norm": (lambda x, w, b, F_: F_.layer_norm(x, (4,), w, b), "params"),
+    "layer_norm_no_params": (lambda x, w, b, F_: F_.layer_norm(x, (2, 4)), None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUSED_BLOCKS))
+def test_second_derivative_through_fused_blocks_matches_pytorch(backend, name):
+    """The fused softmax / GELU / layer-norm kernels give the first derivative; under create_graph
+    their backward is recorded in tensor ops, so a Hessian-vector product equals PyTorch's."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as TF
+
+    f, kind = FUSED_BLOCKS[name]
+    rng = np.random.default_rng(0)
+    x0, v0 = rng.standard_normal((3, 2, 4)), rng.standard_normal((3, 2, 4))
+    w0, b0 = rng.standard_normal(4), rng.standard_normal(4)
+
+    def hvp(lib, F_, make):
+        x = make(x0, True)
+        w, b = (make(w0, True), make(b0, True)) if kind else (None, None)
+        out = f(x, w, b, F_)
+        loss = (out * out * make(v0, False)).sum()  # not linear in out: the second derivative matters
+        grads = lib.autograd.grad(loss, [x] + ([w, b] if kind else []), create_graph=True)
+        inner = sum((g * g).sum() for g in grads)
+        return [t.detach().numpy() for t in lib.autograd.grad(inner, [x] + ([w, b] if kind else []))]
+
+    ours = hvp(mt, F, lambda a, rg: mt.tensor(a, dtype="float64", device=backend, requires_grad=rg))
+    theirs = hvp(torch, TF, lambda a, rg: torch.tensor(a, dtype=torch.float64, requires_grad=rg))
+    for got, want in zip(ours, theirs):
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-10, err_msg=name)

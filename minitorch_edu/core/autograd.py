@@ -152,8 +152,11 @@ class Node:
         """Gradients of this node's inputs, given the gradient of its output (one per input)."""
         function = self.function
         if function.once_differentiable and is_grad_enabled():
-            return _once_differentiable(self, grad)
-        grads = function.backward(self.ctx, grad)
+            if function.backward_ops is None:
+                return _once_differentiable(self, grad)
+            grads = function.backward_ops(self.ctx, grad, *self.inputs)  # recorded: differentiable again
+        else:
+            grads = function.backward(self.ctx, grad)
         grads = grads if isinstance(grads, tuple) else (grads,)
         return tuple(
             _fit(g, t, function.broadcasts) if g is not None and t is not None else g
@@ -210,6 +213,10 @@ class Function:
     #: `backward` is written in kernels, not differentiable ops: under create_graph=True its
     #: gradients are right, and a second backward through them raises instead of giving zero
     once_differentiable: bool = False
+    #: for a `once_differentiable` op, the same backward in differentiable tensor ops,
+    #: `backward_ops(ctx, grad, *inputs)` with the inputs' history: under create_graph=True it runs
+    #: instead of the kernels, so a fused op serves first derivatives fast and second ones too
+    backward_ops: Any = None
     #: the scalar function of an elementwise op whose forward is one map or zip of it
     #: (`scalar.mul` for Mul): `mt.jit` fuses such ops into one kernel (graph/table.py)
     kernel: Any = None

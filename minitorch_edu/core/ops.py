@@ -464,6 +464,15 @@ class RowSoftmax(Function):
         y.backend.softmax_backward(gx._storage, y._storage, g._storage, y.numel() // c if c else 0, c, ctx.log)
         return gx
 
+    @staticmethod
+    def backward_ops(ctx: Context, grad: Tensor, x: Tensor) -> Tensor:
+        """d softmax = y (g - sum(g y)); d log_softmax = g - exp(y) sum(g), over the last dim."""
+        d = x.ndim - 1
+        if ctx.log:
+            return grad - _log_softmax_ops(x, d).exp() * sum(grad, d, keepdim=True)
+        y = _softmax_ops(x, d)
+        return y * (grad - sum(grad * y, d, keepdim=True))
+
 
 def _fused_rows(x: Tensor, d: int) -> bool:
     """Whether softmax over dim d of x takes the fused row kernels: the last dim, outside a trace
@@ -481,8 +490,17 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     d = S.normalize_dim(dim, x.ndim)
     if _fused_rows(x, d):
         return RowSoftmax.apply(x, log=True)
+    return _log_softmax_ops(x, d)
+
+
+def _log_softmax_ops(x: Tensor, d: int) -> Tensor:
     z = x - _shift(x, d)
     return z - sum(z.exp(), d, keepdim=True).log()
+
+
+def _softmax_ops(x: Tensor, d: int) -> Tensor:
+    e = (x - _max_values(x, d, keepdim=True).detach()).exp()
+    return e / sum(e, d, keepdim=True)
 
 
 @op
@@ -494,8 +512,7 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     d = S.normalize_dim(dim, x.ndim)
     if _fused_rows(x, d):
         return RowSoftmax.apply(x, log=False)
-    e = (x - _max_values(x, d, keepdim=True).detach()).exp()
-    return e / sum(e, d, keepdim=True)
+    return _softmax_ops(x, d)
 
 
 @op(method=False)

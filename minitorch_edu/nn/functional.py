@@ -56,6 +56,7 @@ __all__ = [
 
 _GELU_C = math.sqrt(2.0 / math.pi)
 _SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 # ---------------------------------------------------------------------- activations and layers
@@ -84,6 +85,7 @@ class _GELU(Function):
     @staticmethod
     def forward(ctx: Context, x: Tensor, approximate: str = "none") -> Tensor:
         ctx.save_for_backward(x)
+        ctx.approximate = approximate
         ctx.back = scalar.gelu_back if approximate == "none" else scalar.gelu_tanh_back
         return x._map(scalar.gelu if approximate == "none" else scalar.gelu_tanh)
 
@@ -91,6 +93,14 @@ class _GELU(Function):
     def backward(ctx: Context, grad: Tensor) -> Tensor:
         (x,) = ctx.saved_tensors
         return x._zip(ctx.back, grad)
+
+    @staticmethod
+    def backward_ops(ctx: Context, grad: Tensor, x: Tensor) -> Tensor:
+        """d gelu = Phi(x) + x phi(x); the tanh form's derivative through its inner polynomial."""
+        if ctx.approximate == "none":
+            return grad * (0.5 * (1.0 + (x * _SQRT_HALF).erf()) + x * (-0.5 * x * x).exp() * _INV_SQRT_2PI)
+        t = tanh(_GELU_C * (x + 0.044715 * x * x * x))
+        return grad * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * x * x))
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -287,6 +297,7 @@ class _LayerNorm(Function):
         )
         ctx.save_for_backward(rows, mean, rstd, *(() if w is None else (w,)))
         ctx.rows = (n, c)
+        ctx.dims, ctx.eps = dims, eps
         return out
 
     @staticmethod
@@ -305,6 +316,22 @@ class _LayerNorm(Function):
             w[0]._storage if w else None, n, c,
         )
         return (gx, gw, gb) if w else gx
+
+    @staticmethod
+    def backward_ops(ctx: Context, grad: Tensor, x: Tensor, *params: Tensor) -> tuple[Tensor | None, ...]:
+        """With x^ = (x - mean) rstd and h = g w: dx = rstd (h - mean(h) - x^ mean(h x^)),
+        dw = sum of g x^ and db = sum of g over the leading dims."""
+        d = tuple(range(x.ndim - ctx.dims, x.ndim))
+        centred = x - x.mean(d, keepdim=True)
+        rstd = 1.0 / ((centred * centred).mean(d, keepdim=True) + ctx.eps).sqrt()
+        xhat = centred * rstd
+        h = grad * params[0] if params else grad
+        gx = rstd * (h - h.mean(d, keepdim=True) - xhat * (h * xhat).mean(d, keepdim=True))
+        if not params:
+            return gx
+        lead = tuple(range(x.ndim - ctx.dims))
+        gw, gb = grad * xhat, grad
+        return (gx, gw.sum(lead) if lead else gw, gb.sum(lead) if lead else gb)
 
 
 def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
