@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from .guard import preamble
 from .kernel import Kernel, KernelStartError
 from .sandbox import Limits, Sandbox
+from .static import check_solutions
 
 #: every status a record can have, most severe first (a record's status is the most severe event)
 STATUSES = (
@@ -105,6 +106,7 @@ def grade_one(spec: dict) -> dict:
             _execute(spec, plan, parts, limits, rec, event)
         except KernelStartError as e:
             event("kernel_died", f"the kernel did not start: {e}")
+        check_solutions(plan, parts, rec.flags)  # a solution naming its part's reference scores 0, flagged
         out_nb = _autograded_notebook(autograded, plan, parts)
     for p in parts:
         p.score = p.points if p.passed else 0.0
