@@ -18,8 +18,9 @@ the work they do cannot be obtained by any route that starts in learner code.
   the checks began (`from ...numba.cpu import tensor_zip as _z`; `_mb = MatMul.backward`). A class
   reference seals the functions in its own `__dict__` (methods, static and class methods).
 - *The gate looks at the whole stack.* It refuses (`ReferenceSealed`, naming the reference and the
-  learner's line) when (a) its direct caller is notebook code, any cell at all (a solution that
-  *is* the reference object, `tensor_zip = _z`, is called straight from the tests cell), or (b)
+  learner's line) when (a) its direct caller is notebook code other than the setup cell, the tests
+  cell included (a solution that *is* the reference object, `tensor_zip = _z`, is called straight
+  from the tests cell), or (b)
   learner code is anywhere below it: a public function, a layer (`mt.nn.CrossEntropyLoss()`), a
   context manager (`mt.use_backprop(backpropagate)`) or a tensor method (`mt.zeros(s).stride()`)
   that reaches the reference from inside the package still has the learner's frame under it. The
@@ -264,9 +265,10 @@ def _through_seal(key: int, args: tuple, kwargs: dict) -> Any:
 def _culprit(caller: FrameType, strict: bool) -> FrameType | None:
     """The learner's frame that reached a sealed function, if any.
 
-    A direct call from any cell (even the tests cell: a solution that *is* the reference object)
-    is refused; with `strict`, so is any call with learner code anywhere below it on the stack."""
-    if _is_cell(caller.f_code.co_filename):
+    A direct call from any cell but the setup cell (even from the tests cell: a solution that *is*
+    the reference object) is refused; with `strict`, so is any call with learner code anywhere
+    below it on the stack. (The setup cell's own helpers, which may wrap a reference, call it.)"""
+    if _is_cell(caller.f_code.co_filename) and caller.f_code.co_filename != _chapter_cell:
         return caller
     if not strict:
         return None
