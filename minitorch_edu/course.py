@@ -187,8 +187,9 @@ def _resolve(dotted: str) -> tuple[Any, str, Any]:
 #: and `exec` of a string (which is how code copied out of the package would run)
 _CELL_FILE = re.compile(r"[/\\]ipykernel_\d+[/\\]\d+\.py$|^<ipython-input-\d+-[0-9a-f]+>$|^<notebook cell\b|^<string>$")
 _is_cell_cache: dict[str, bool] = {}
-_chapter_cell: str | None = None  #: the setup cell that created the chapter (trusted)
-_part_cells: frozenset[str] = frozenset()  #: the cells that entered the part being checked (trusted)
+#: the trusted cells: "chapter", the setup cell that created the chapter; "part", the cells that entered
+#: the part being checked. (One dict, changed in place: the autograder's guard flags a rebound global.)
+_trusted: dict[str, Any] = {"chapter": None, "part": frozenset()}
 
 
 def _is_cell(filename: str) -> bool:
@@ -201,7 +202,7 @@ def _is_cell(filename: str) -> bool:
 
 def _learner(filename: str) -> bool:
     """Notebook code that is neither the chapter's setup cell nor the cell running the part's checks."""
-    return _is_cell(filename) and filename != _chapter_cell and filename not in _part_cells
+    return _is_cell(filename) and filename != _trusted["chapter"] and filename not in _trusted["part"]
 
 
 def _cells_on_stack(frame: FrameType | None) -> list[FrameType]:
@@ -268,7 +269,7 @@ def _culprit(caller: FrameType, strict: bool) -> FrameType | None:
     A direct call from any cell but the setup cell (even from the tests cell: a solution that *is*
     the reference object) is refused; with `strict`, so is any call with learner code anywhere
     below it on the stack. (The setup cell's own helpers, which may wrap a reference, call it.)"""
-    if _is_cell(caller.f_code.co_filename) and caller.f_code.co_filename != _chapter_cell:
+    if _is_cell(caller.f_code.co_filename) and caller.f_code.co_filename != _trusted["chapter"]:
         return caller
     if not strict:
         return None
@@ -379,18 +380,17 @@ def sealed(part: str) -> Iterator[None]:
 
     The outermost block trusts the notebook cells on the stack when it starts (the tests cell that
     runs the checks) and first looks at the learner's cells for names of the part's references."""
-    global _part_cells
     outermost = not any(_seal_depth.values())
     if outermost:
         cells = _cells_on_stack(sys._getframe(1))
-        _part_cells = frozenset(f.f_code.co_filename for f in cells)
+        _trusted["part"] = frozenset(f.f_code.co_filename for f in cells)
         try:
             found = _scan_cells(part, cells[0].f_globals if cells else {})
         except BaseException:
-            _part_cells = frozenset()
+            _trusted["part"] = frozenset()
             raise
         if found:
-            _part_cells = frozenset()
+            _trusted["part"] = frozenset()
             raise ReferenceSealed(
                 f"your code names the package's own `{part}`: {'; '.join(found)}. The point of `{part}` is to "
                 "write it yourself: remove the package's version from your cells (and restart the kernel)"
@@ -422,7 +422,7 @@ def sealed(part: str) -> Iterator[None]:
         for namespace, key, original in reversed(replaced):
             namespace[key] = original
         if outermost:
-            _part_cells = frozenset()
+            _trusted["part"] = frozenset()
 
 
 class _SealingCache(dict):
@@ -484,7 +484,7 @@ def _scan_cells(part: str, namespace: dict[str, Any]) -> list[str]:
     if not references:
         return []
     todo: list[str] = []
-    for tests in _part_cells:
+    for tests in _trusted["part"]:
         bound, read = _names(tests)
         todo += sorted(read - bound)
     seen: set[str] = set()
@@ -653,7 +653,6 @@ class Chapter:
 
     def __init__(self, slug: str, references: dict[str, list[str]] | None = None,
                  numpy_only: bool | Iterable[str] = False) -> None:
-        global _chapter_cell
         self.slug = slug
         self.references = {part: list(names) for part, names in (references or {}).items()}
         #: the parts whose text says "NumPy only" (True: every part); the autograder flags package use there
@@ -667,8 +666,8 @@ class Chapter:
         # setup cells are (a later Chapter(...), in a learner's cell, earns no trust)
         cells = _cells_on_stack(sys._getframe(1))
         self._cell = cells[0].f_code.co_filename if cells else None
-        if _chapter_cell is None:
-            _chapter_cell = self._cell
+        if _trusted["chapter"] is None:
+            _trusted["chapter"] = self._cell
 
     @property
     def grading(self) -> bool:

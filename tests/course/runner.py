@@ -104,7 +104,7 @@ def _register(namespace: dict) -> None:
     if isinstance(chapter, course.Chapter):
         course._references.clear()
         course._references.update(chapter.references)
-        course._chapter_cell = chapter._cell  # its setup cell is the trusted one (one chapter per kernel)
+        course._trusted["chapter"] = chapter._cell  # its setup cell is the trusted one (one chapter per kernel)
 
 
 class ChapterRunner:
