@@ -41,9 +41,9 @@ the work they do cannot be obtained by any route that starts in learner code.
   path (`numba_matmul.matmul`), a setup-cell name bound to one, `getattr(module, "name")`. This
   catches what no stack can show: a reference called from the learner's compiled code, or
   installed as a method the package then calls. The code under test is found by name, as Python
-  finds it: the names the tests cell reads lead to the learner cells that last bound them, whose
-  names lead further; so a corrected cell, re-run, replaces the old one, and cells the tests never
-  reach do not count. The autograder runs the same scan (`scan_source`) on each submitted solution
+  finds it: the names of code (functions, classes, modules, kernels) that the tests cell reads lead
+  to the learner cells that last bound them, whose names lead further; so a corrected cell, re-run,
+  replaces the old one, and cells the tests never reach (the chapter's closing cells) do not count. The autograder runs the same scan (`scan_source`) on each submitted solution
   cell: the part scores 0 with that reason and the record's `flags` says `sealed_reference:<part>`;
   in a part the chapter marks `numpy_only`, any other use of the package is flagged
   `package_use:<part>` for the instructor.
@@ -468,8 +468,8 @@ _cell_names: dict[str, tuple[set[str], set[str]]] = {}  #: cell file -> (names i
 def _scan_cells(part: str, namespace: dict[str, Any]) -> list[str]:
     """What the learner's code under test names of `part`'s references (each as "`text` at line N").
 
-    The code under test is found by name, as Python finds it: the names the tests cell reads (and
-    does not bind itself) lead to the learner cells that last bound them, whose names lead further.
+    The code under test is found by name, as Python finds it: the names of code the tests cell reads
+    (and does not bind itself) lead to the learner cells that last bound them, whose names lead further.
     So a corrected cell, re-run, replaces the old one; cells the tests never reach (the chapter's
     closing cells) do not count. Cells are read from `linecache`, where IPython keeps every cell."""
     for filename in list(linecache.cache):
@@ -495,14 +495,20 @@ def _scan_cells(part: str, namespace: dict[str, Any]) -> list[str]:
             continue
         seen.add(name)
         filename = _definer.get(name)
-        if filename is None or name not in namespace or filename in reached or not _learner(filename):
-            continue
+        if filename is None or not _code(namespace.get(name)) or filename in reached or not _learner(filename):
+            continue  # only names of code lead on: data (arrays, dicts) carries no one's work
         reached[filename] = None
         todo += sorted(_names(filename)[1])
     found: list[str] = []
     for filename in reached:
         found += scan_source("".join(linecache.cache.get(filename, (0, None, [], ""))[2]), references, namespace)
     return list(dict.fromkeys(found))
+
+
+def _code(value: Any) -> bool:
+    """A function, class, module or compiled kernel: something whose work the tests may run."""
+    return isinstance(value, (FunctionType, type, ModuleType)) or hasattr(value, "py_func") or (
+        callable(value) and not isinstance(value, (int, float, complex, str, bytes)))
 
 
 def _names(filename: str) -> tuple[set[str], set[str]]:

@@ -31,6 +31,16 @@ def forward(X, params):
 ''',
     },
     "cross_entropy_loss": {
+        "hidden_saved_name": """
+import importlib
+
+# a name the scan of the cell cannot read: only the seal on the function object itself refuses it
+_hidden = getattr(importlib.import_module("minitorch_edu." + "nn.functional"), "cro" + "ss_entropy")
+
+
+def cross_entropy_loss(logits, y):
+    return float(_hidden(mt.tensor(logits), mt.tensor(y)).item())
+""",
         "public_layer": '''
 def cross_entropy_loss(logits, y):
     return float(mt.nn.CrossEntropyLoss()(mt.tensor(logits), mt.tensor(y)).item())

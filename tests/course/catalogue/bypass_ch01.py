@@ -56,6 +56,16 @@ def relu_backward(grad, out, a):
 ''',
     },
     "tensor_backprop": {
+        "hidden_saved_name": """
+import importlib
+
+# a name the scan of the cell cannot read: only the seal on the function object itself refuses it
+_hidden = getattr(importlib.import_module("minitorch_edu." + "core.autograd"), "bac" + "kpropagate")
+
+
+def tensor_backprop(root, grad, order=None):
+    _hidden(root, grad)
+""",
         "context_manager": '''
 def tensor_backprop(root, grad, order=None):
     with mt.use_backprop(mt.core.autograd.backpropagate):

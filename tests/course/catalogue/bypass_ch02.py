@@ -86,6 +86,16 @@ def view(shape, strides, new_shape):
 """,
     },
     "broadcast_shape": {
+        "hidden_saved_name": """
+import importlib
+
+# a name the scan of the cell cannot read: only the seal on the function object itself refuses it
+_hidden = getattr(importlib.import_module("minitorch_edu." + "backends.shape"), "bro" + "adcast_shapes")
+
+
+def broadcast_shape(shape_a, shape_b):
+    return tuple(_hidden(tuple(shape_a), tuple(shape_b)))
+""",
         "public_api": """
 def broadcast_shape(shape_a, shape_b):
     try:

@@ -37,6 +37,21 @@ from minitorch_edu.backends.python import tensor_map
 """,
     },
     "tensor_zip": {
+        "hidden_saved_name": """
+import importlib
+
+# a name the scan of the cell cannot read: only the seal on the function object itself refuses it
+_hidden = getattr(importlib.import_module("minitorch_edu." + "backends.numba.cpu"), "ten" + "sor_zip")
+
+
+def tensor_zip(fn):
+    package_kernel = _hidden(fn)
+
+    def kernel(*args):
+        package_kernel(*args)
+
+    return kernel
+""",
         "saved_name": """
 from minitorch_edu.backends.numba.cpu import tensor_zip as _z
 

@@ -69,6 +69,17 @@ def tensor_reduce(fn):
 """,
     },
     "tensor_matmul": {
+        "hidden_saved_name": """# after the reference solution
+
+import importlib
+
+# a name the scan of the cell cannot read: only the seal on the function object itself refuses it
+_hidden = getattr(importlib.import_module("minitorch_edu." + "backends.numba.matmul"), "mat" + "mul")
+
+
+def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
+    _hidden(out, out_strides, a, a_strides, b, b_strides, out_shape, k)
+""",
         "setup_object": _AFTER + """
 def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
     try:
