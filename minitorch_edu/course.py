@@ -43,10 +43,11 @@ the work they do cannot be obtained by any route that starts in learner code.
   installed as a method the package then calls. The code under test is found by name, as Python
   finds it: the names of code (functions, classes, modules, kernels) that the tests cell reads lead
   to the learner cells that last bound them, whose names lead further; so a corrected cell, re-run,
-  replaces the old one, and cells the tests never reach (the chapter's closing cells) do not count. The autograder runs the same scan (`scan_source`) on each submitted solution
-  cell: the part scores 0 with that reason and the record's `flags` says `sealed_reference:<part>`;
-  in a part the chapter marks `numpy_only`, any other use of the package is flagged
-  `package_use:<part>` for the instructor.
+  replaces the old one, and cells the tests never reach (the chapter's closing cells) do not count.
+  The autograder runs the same scan (`scan_source`) on each submitted solution cell: the part
+  scores 0 with that reason and the record's `flags` says `sealed_reference:<part>`; in a part the
+  chapter marks `numpy_only`, any other use of the package is flagged `package_use:<part>` for the
+  instructor.
 
 What a chapter times itself against comes from `chapter.timing_reference(part)`, which only the
 checks may ask for and which stays sealed: the learner's namespace holds no reference.
@@ -494,8 +495,9 @@ def _scan_cells(part: str, namespace: dict[str, Any]) -> list[str]:
         if name in seen:
             continue
         seen.add(name)
-        filename = _definer.get(name)
-        if filename is None or not _code(namespace.get(name)) or filename in reached or not _learner(filename):
+        value = namespace.get(name)
+        filename = _home(value) or _definer.get(name)  # a function or class knows its own cell
+        if filename is None or not _code(value) or filename in reached or not _learner(filename):
             continue  # only names of code lead on: data (arrays, dicts) carries no one's work
         reached[filename] = None
         todo += sorted(_names(filename)[1])
@@ -503,6 +505,15 @@ def _scan_cells(part: str, namespace: dict[str, Any]) -> list[str]:
     for filename in reached:
         found += scan_source("".join(linecache.cache.get(filename, (0, None, [], ""))[2]), references, namespace)
     return list(dict.fromkeys(found))
+
+
+def _home(value: Any) -> str | None:
+    """The notebook cell that defined a function or class (None for anything else)."""
+    if isinstance(value, type):
+        value = next(iter(_functions_of(value)), None)
+    code = getattr(value, "__code__", None)
+    filename = getattr(code, "co_filename", None)
+    return filename if isinstance(filename, str) and _is_cell(filename) else None
 
 
 def _code(value: Any) -> bool:

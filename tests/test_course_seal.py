@@ -128,7 +128,7 @@ def test_naming_a_reference_fails_the_part_at_once_with_its_line(chapter) -> Non
     ns = {**chapter, "testing": testing}
     with pytest.raises(course.ReferenceSealed, match=r"`A.backpropagate` .*at line 5"):
         checks_cell("with testing.part('backprop'):\n    backprop\n", ns)
-    cell("def backprop(root, grad):\n    pass\n", chapter, scanned=True)  # corrected and re-run: it counts no more
+    cell("def backprop(root, grad):\n    pass\n", ns, scanned=True)  # corrected and re-run: it counts no more
     checks_cell("with testing.part('backprop'):\n    backprop\n", ns)
 
 
