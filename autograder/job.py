@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from .guard import preamble, verify
 from .kernel import Kernel, KernelStartError
 from .sandbox import Limits, Sandbox
+from .static import check_solutions
 
 #: every status a record can have, most severe first (a record's status is the most severe event)
 STATUSES = (
@@ -179,6 +180,7 @@ def grade_one(spec: dict) -> dict:
         limits = Limits(**spec.get("limits", {}))
         try:
             _execute(spec, plan, parts, limits, rec, event)
+            check_solutions(plan, parts, rec.flags)  # a solution naming its part's reference scores 0, flagged
         except KernelStartError as e:
             event("environment_error", f"the grading environment failed: {e}")
         except Exception as e:  # noqa: BLE001 - the grader's own failure is not the student's

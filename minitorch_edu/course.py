@@ -1,33 +1,83 @@
 """What a course chapter needs from the package: its references, sealing, fallback, grading mode.
 
 Each chapter's first cell says which of the package's functions are the reference for each graded
-part:
+part (a function, a class, or a class's method):
 
     chapter = Chapter(
         "02_tensors", references={"index_to_position": ["minitorch_edu.backends.shape.index_to_position"]}
     )
 
-- While a part's checks run (`testing.part(name)`), its references are *sealed*: a call from notebook
-  code raises `ReferenceSealed`, so a solution that hands the work to the package scores nothing
-  and is told why. The package's own code still calls them (the caller's module decides). Every
-  module of the package that holds the same object is sealed, so re-exports are covered too.
+Sealing: only the learner's own code earns points
+-------------------------------------------------
+While a part's checks run (`testing.part(name)` enters `sealed(name)`), its references are *sealed*:
+the work they do cannot be obtained by any route that starts in learner code.
+
+- *The function object itself is sealed*, not a name: its `__code__` is swapped for a gate that
+  checks who is asking and then runs an unsealed copy. So every holder is covered at once: the
+  package's modules, re-exports, `_backprop = backpropagate`, and a name the learner saved before
+  the checks began (`from ...numba.cpu import tensor_zip as _z`; `_mb = MatMul.backward`). A class
+  reference seals the functions in its own `__dict__` (methods, static and class methods).
+- *The gate looks at the whole stack.* It refuses (`ReferenceSealed`, naming the reference and the
+  learner's line) when (a) its direct caller is notebook code other than the setup cell, the tests
+  cell included (a solution that *is* the reference object, `tensor_zip = _z`, is called straight
+  from the tests cell), or (b)
+  learner code is anywhere below it: a public function, a layer (`mt.nn.CrossEntropyLoss()`), a
+  context manager (`mt.use_backprop(backpropagate)`) or a tensor method (`mt.zeros(s).stride()`)
+  that reaches the reference from inside the package still has the learner's frame under it. The
+  package's own code, and the tests computing expected values with it, have none. (A Function's
+  `forward` is sealed against direct calls only, (a): a learner's own forward rightly computes
+  `a @ b` with the package's operators.) So the references must include the internal functions the
+  public API reaches (`broadcast_shapes`, the backend kernels), and the chapter lists them.
+- *Which notebook code is the learner's.* Code from a notebook cell is recognised by its file name
+  (ipykernel's `/tmp/ipykernel_<pid>/<hash>.py`, IPython's `<ipython-input-…>`, the course's fast
+  runner's `<notebook cell …>`, and `<string>` for code `exec`'d from text). Of that, two kinds are
+  trusted: the cells on the stack when the outermost `testing.part` began (the tests cell running
+  the checks; a learner's own `testing.part` inside a check adds nothing), and the cell that
+  created the kernel's first `Chapter` (the locked setup cell, which always runs first when graded;
+  a `Chapter(...)` in a learner's cell later earns no trust). Every other cell is learner code.
+- *Names in the learner's code.* When the outermost `testing.part(name)` starts, the learner's code
+  under test is read (IPython keeps each cell's text in `linecache`) and if it names one of the
+  part's references the part fails at once, with the name and line: an import, a module attribute
+  path (`numba_matmul.matmul`), a setup-cell name bound to one, `getattr(module, "name")`. This
+  catches what no stack can show: a reference called from the learner's compiled code, or
+  installed as a method the package then calls. The code under test is found by name, as Python
+  finds it: the names of code (functions, classes, modules, kernels) that the tests cell reads lead
+  to the learner cells that last bound them, whose names lead further; so a corrected cell, re-run,
+  replaces the old one, and cells the tests never reach (the chapter's closing cells) do not count.
+  The autograder runs the same scan (`scan_source`) on each submitted solution cell: the part
+  scores 0 with that reason and the record's `flags` says `sealed_reference:<part>`; in a part the
+  chapter marks `numpy_only`, any other use of the package is flagged `package_use:<part>` for the
+  instructor.
+
+What a chapter times itself against comes from `chapter.timing_reference(part)`, which only the
+checks may ask for and which stays sealed: the learner's namespace holds no reference.
+
+What sealing does not stop: code written against it (patching this module, rebuilding a reference
+from the package's source under another name). The autograder's guard restores this module and
+`testing` before the tests and flags the patch (see `autograder/guard.py`).
+
+Fallback and grading mode
+-------------------------
 - `chapter.fallback(part, yours, probe)` lets a learner stuck on one part go on: an unwritten part
   (it raises NotImplementedError) is replaced by the reference for the rest of the chapter, and the
   notebook says so. While grading there is no fallback: the learner's own code is what runs.
 - Grading is on when the autograder sets `MINITORCH_EDU_GRADING=1` or nbgrader runs the notebook
   (`NBGRADER_EXECUTION` is "autograde" or "validate").
-
-What sealing does not stop: a reference captured into a variable *before* the checks start and
-called later. The autograder flags imports of sealed names in solution cells for that reason.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import inspect
+import linecache
 import os
+import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from types import CodeType, FrameType, FunctionType, ModuleType
 from typing import Any
 
 __all__ = ["Chapter", "ReferenceSealed", "grading", "interact", "sealed", "widgets_live"]
@@ -114,28 +164,203 @@ def interact(draw: Callable[..., Any], *, manual: bool = False, **controls: tupl
 
 
 def _resolve(dotted: str) -> tuple[Any, str, Any]:
-    """(module, attribute name, object) for "package.module.attribute"."""
-    module_name, _, attribute = dotted.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-        return module, attribute, getattr(module, attribute)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"the chapter names a reference that does not exist: {dotted} ({err})") from None
+    """(owner, attribute name, object) for "package.module.attribute[.attribute...]".
+
+    The longest importable prefix is the module; the rest are attributes (a class's method:
+    "minitorch_edu.core.functions.MatMul.backward")."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            owner: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for name in parts[cut:-1]:
+                owner = getattr(owner, name)
+            return owner, parts[-1], getattr(owner, parts[-1])
+        except AttributeError as err:
+            raise ValueError(f"the chapter names a reference that does not exist: {dotted} ({err})") from None
+    raise ValueError(f"the chapter names a reference that does not exist: {dotted} (no such module)")
+
+
+# ------------------------------------------------------------------------------ where code comes from
+#: code compiled from a notebook cell: ipykernel's cell files, IPython's, the course's fast runner's,
+#: and `exec` of a string (which is how code copied out of the package would run)
+_CELL_FILE = re.compile(r"[/\\]ipykernel_\d+[/\\]\d+\.py$|^<ipython-input-\d+-[0-9a-f]+>$|^<notebook cell\b|^<string>$")
+_is_cell_cache: dict[str, bool] = {}
+#: the trusted cells: "chapter", the setup cell that created the chapter; "part", the cells that entered
+#: the part being checked. (One dict, changed in place: the autograder's guard flags a rebound global.)
+_trusted: dict[str, Any] = {"chapter": None, "part": frozenset()}
+
+
+def _is_cell(filename: str) -> bool:
+    """True for code that comes from a notebook cell (or an `exec`'d string), not from a module."""
+    known = _is_cell_cache.get(filename)
+    if known is None:
+        known = _is_cell_cache[filename] = bool(_CELL_FILE.search(filename))
+    return known
+
+
+def _learner(filename: str) -> bool:
+    """Notebook code that is neither the chapter's setup cell nor the cell running the part's checks."""
+    return _is_cell(filename) and filename != _trusted["chapter"] and filename not in _trusted["part"]
+
+
+def _cells_on_stack(frame: FrameType | None) -> list[FrameType]:
+    found = []
+    while frame is not None:
+        if _is_cell(frame.f_code.co_filename):
+            found.append(frame)
+        frame = frame.f_back
+    return found
+
+
+# ------------------------------------------------------------------------------ sealing
+@dataclass
+class _Seal:
+    """One function of the package, sealed: its code swapped for a check that then runs a copy of it."""
+
+    fn: FunctionType
+    code: CodeType  #: its own code, put back when the seal ends
+    clone: FunctionType  #: a copy of it running that code: what a permitted call runs
+    part: str
+    dotted: str
+    strict: bool  #: refuse learner code anywhere on the stack (else only a direct call from a cell)
+    count: int = 1
+
+
+_seals: dict[int, _Seal] = {}  # id(function) -> its seal, while sealed
+_clones: dict[int, FunctionType] = {}  # id(function) -> its last unsealed copy
+
+
+def _gate(key: int, nfree: int, name: str, qualname: str) -> CodeType:
+    """The code a sealed function runs instead of its own: `_through_seal(key, args, kwargs)`.
+
+    It has as many free variables as the function's closure (CPython requires it), unused."""
+    free = [f"_free{i}" for i in range(nfree)]
+    source = "def _outer():\n"
+    if free:
+        source += f"    {' = '.join(free)} = None\n"
+    source += "    def gate(*args, **kwargs):\n"
+    if free:
+        source += f"        {', '.join(free)}\n"
+    source += f"        from {__name__} import _through_seal\n"
+    source += f"        return _through_seal({key}, args, kwargs)\n"
+    source += "    return gate\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<sealed reference>", "exec"), namespace)  # noqa: S102 (our own source)
+    return namespace["_outer"]().__code__.replace(co_name=name, co_qualname=qualname)
+
+
+def _through_seal(key: int, args: tuple, kwargs: dict) -> Any:
+    """A sealed function was called: run it, unless learner code is asking for it."""
+    seal = _seals.get(key)
+    if seal is None:  # the gate was entered just as the seal ended (another thread): nothing to guard
+        return _clones[key](*args, **kwargs)
+    caller = sys._getframe(2)  # the gate's caller
+    culprit = _culprit(caller, seal.strict)
+    if culprit is not None:
+        raise ReferenceSealed(_refusal(seal, culprit, direct=culprit is caller))
+    return seal.clone(*args, **kwargs)
+
+
+def _culprit(caller: FrameType, strict: bool) -> FrameType | None:
+    """The learner's frame that reached a sealed function, if any.
+
+    A direct call from any cell but the setup cell (even from the tests cell: a solution that *is*
+    the reference object) is refused; with `strict`, so is any call with learner code anywhere
+    below it on the stack. (The setup cell's own helpers, which may wrap a reference, call it.)"""
+    if _is_cell(caller.f_code.co_filename) and caller.f_code.co_filename != _trusted["chapter"]:
+        return caller
+    if not strict:
+        return None
+    frame: FrameType | None = caller.f_back
+    while frame is not None:
+        if _learner(frame.f_code.co_filename):
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def _refusal(seal: _Seal, culprit: FrameType, direct: bool) -> str:
+    line = linecache.getline(culprit.f_code.co_filename, culprit.f_lineno).strip()
+    where = f"line {culprit.f_lineno} of a notebook cell" + (f" (`{line}`)" if line else "")
+    how = "called it" if direct else "reached it through the package"
+    return (
+        f"your code {how} from {where}: `{seal.dotted}` is the package's own `{seal.part}`, sealed while "
+        f"`{seal.part}` is checked. The point of `{seal.part}` is to write it yourself: calling the package's "
+        "version (by name, through a name saved earlier, or through a public function, layer or context manager "
+        "that does the same work) earns nothing"
+    )
+
+
+def _functions_of(obj: Any) -> list[FunctionType]:
+    """The Python functions that carry a reference's work: itself, or a class's own methods."""
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    if isinstance(obj, FunctionType):
+        return [obj]
+    if isinstance(obj, type):
+        found = []
+        for value in vars(obj).values():
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            elif isinstance(value, property):
+                value = value.fget
+            if isinstance(value, FunctionType):
+                found.append(value)
+        return found
+    return []
+
+
+def _strict(dotted: str, owner: Any) -> bool:
+    """A Function's `forward` is sealed against direct calls only: a learner's own `forward` rightly
+    computes `a @ b` with the package's operators, which run the package's forward."""
+    return not (dotted.endswith(".forward") and isinstance(owner, type))
+
+
+def _seal_function(fn: FunctionType, part: str, dotted: str, strict: bool) -> None:
+    seal = _seals.get(id(fn))
+    if seal is not None:  # already sealed (two names for one function)
+        seal.count += 1
+        return
+    clone = FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    clone.__kwdefaults__ = fn.__kwdefaults__
+    clone.__dict__.update(fn.__dict__)
+    clone.__qualname__ = fn.__qualname__
+    _seals[id(fn)] = _Seal(fn, fn.__code__, clone, part, dotted, strict)
+    _clones[id(fn)] = clone
+    fn.__code__ = _gate(id(fn), len(fn.__closure__ or ()), fn.__code__.co_name, fn.__code__.co_qualname)
+
+
+def _unseal_function(fn: FunctionType) -> None:
+    seal = _seals[id(fn)]
+    seal.count -= 1
+    if seal.count == 0:
+        fn.__code__ = seal.code
+        del _seals[id(fn)]
+
+
+def _sealed_objects(part: str) -> list[tuple[str, Any, Any]]:
+    """(dotted name, owner, object) of every reference of `part`."""
+    found = []
+    for dotted in _references.get(part, []):
+        owner, _, obj = _resolve(dotted)
+        found.append((dotted, owner, obj))
+    return found
 
 
 def _stub(part: str, dotted: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    """For a reference that is not a Python function or class (none today): a name-level stand-in."""
+
     def sealed_reference(*args: Any, **kwargs: Any) -> Any:
-        caller = sys._getframe(1).f_globals.get("__name__", "")
-        if caller == _PACKAGE or caller.startswith(_PACKAGE + "."):
-            return original(*args, **kwargs)  # the package's own machinery, not the learner
-        raise ReferenceSealed(
-            f"your code called the package's reference `{dotted}` while the part `{part}` is checked: "
-            f"the point of `{part}` is to write it yourself, without calling the package's version"
-        )
+        caller = sys._getframe(1)
+        if _culprit(caller, strict=True) is None:
+            return original(*args, **kwargs)
+        raise ReferenceSealed(f"your code called the package's reference `{dotted}` while `{part}` is checked: "
+                              f"the point of `{part}` is to write it yourself")
 
     sealed_reference.__wrapped__ = original  # type: ignore[attr-defined]
-    sealed_reference.__name__ = getattr(original, "__name__", part)
-    sealed_reference.__doc__ = f"(sealed while `{part}` is checked)"
     return sealed_reference
 
 
@@ -152,42 +377,314 @@ def _holders(obj: Any) -> list[tuple[dict[str, Any], str]]:
 
 @contextmanager
 def sealed(part: str) -> Iterator[None]:
-    """Seal the references of `part` (as registered by the chapter) for the duration of the block."""
-    names = _references.get(part, [])
-    if _seal_depth.get(part, 0) or not names:
-        _seal_depth[part] = _seal_depth.get(part, 0) + 1
+    """Seal the references of `part` (as registered by the chapter) for the duration of the block.
+
+    The outermost block trusts the notebook cells on the stack when it starts (the tests cell that
+    runs the checks) and first looks at the learner's cells for names of the part's references."""
+    outermost = not any(_seal_depth.values())
+    if outermost:
+        cells = _cells_on_stack(sys._getframe(1))
+        _trusted["part"] = frozenset(f.f_code.co_filename for f in cells)
         try:
-            yield
-        finally:
-            _seal_depth[part] -= 1
-        return
+            found = _scan_cells(part, cells[0].f_globals if cells else {})
+        except BaseException:
+            _trusted["part"] = frozenset()
+            raise
+        if found:
+            _trusted["part"] = frozenset()
+            raise ReferenceSealed(
+                f"your code names the package's own `{part}`: {'; '.join(found)}. The point of `{part}` is to "
+                "write it yourself: remove the package's version from your cells (and restart the kernel)"
+            )
+    functions: list[FunctionType] = []
     replaced: list[tuple[dict[str, Any], str, Any]] = []
-    for dotted in names:
-        _, _, original = _resolve(dotted)
-        stub = _stub(part, dotted, original)
-        for namespace, key in _holders(original):
-            replaced.append((namespace, key, original))
-            namespace[key] = stub
-    _seal_depth[part] = 1
+    if not _seal_depth.get(part):
+        for dotted, owner, obj in _sealed_objects(part):
+            mine = _functions_of(obj)
+            for fn in mine:
+                _seal_function(fn, part, dotted, _strict(dotted, owner))
+            functions += mine
+            if not mine and callable(obj):
+                stub = _stub(part, dotted, obj)
+                for namespace, key in _holders(obj):
+                    replaced.append((namespace, key, obj))
+                    namespace[key] = stub
+    caches = _seal_backend_kernels(part, functions) if functions else []
+    _seal_depth[part] = _seal_depth.get(part, 0) + 1
     try:
         yield
     finally:
-        _seal_depth[part] = 0
+        _seal_depth[part] -= 1
+        for backend, cache in caches:
+            backend._kernels = dict(backend._kernels)
+            functions += cache.sealed
+        for fn in functions:
+            _unseal_function(fn)
         for namespace, key, original in reversed(replaced):
             namespace[key] = original
+        if outermost:
+            _trusted["part"] = frozenset()
+
+
+class _SealingCache(dict):
+    """A backend's kernel cache while its factories are sealed: every kernel in it, cached before
+    or built now, is sealed as its factory is (a kernel saved from `backend.zip(fn)` is the same object)."""
+
+    def __init__(self, kernels: dict, seals: dict[str, _Seal]) -> None:
+        super().__init__()
+        self.seals = seals
+        self.sealed: list[FunctionType] = []
+        for key, kernel in kernels.items():
+            self[key] = kernel
+
+    def __setitem__(self, key: Any, kernel: Any) -> None:
+        seal = self.seals.get(key[0]) if isinstance(key, tuple) and key else None
+        if seal is not None and isinstance(kernel, FunctionType) and id(kernel) not in _seals:
+            _seal_function(kernel, seal.part, f"{seal.dotted}({getattr(key[1], '__name__', '?')})", True)
+            self.sealed.append(kernel)
+        super().__setitem__(key, kernel)
+
+
+def _seal_backend_kernels(part: str, functions: list[FunctionType]) -> list[tuple[Any, _SealingCache]]:
+    """Seal the kernels that the backends built with a factory sealed for `part`."""
+    backends = sys.modules.get(f"{_PACKAGE}.backends")
+    sealed_ids = {id(fn) for fn in functions}
+    caches = []
+    for backend in list(getattr(backends, "_registry", {}).values()):
+        factories = getattr(backend, "_factories", {})
+        seals = {kind: _seals[id(f)] for kind, f in factories.items() if id(f) in sealed_ids}
+        if seals and isinstance(getattr(backend, "_kernels", None), dict):
+            cache = _SealingCache(backend._kernels, seals)
+            backend._kernels = cache
+            caches.append((backend, cache))
+    return caches
+
+
+# ------------------------------------------------------------------------------ names in the learner's cells
+_scanned: set[str] = set()  #: cell files already read
+_definer: dict[str, str] = {}  #: top-level name -> the learner cell that last bound it
+_cell_names: dict[str, tuple[set[str], set[str]]] = {}  #: cell file -> (names it binds, names it reads)
+
+
+def _scan_cells(part: str, namespace: dict[str, Any]) -> list[str]:
+    """What the learner's code under test names of `part`'s references (each as "`text` at line N").
+
+    The code under test is found by name, as Python finds it: the names of code the tests cell reads
+    (and does not bind itself) lead to the learner cells that last bound them, whose names lead further.
+    So a corrected cell, re-run, replaces the old one; cells the tests never reach (the chapter's
+    closing cells) do not count. Cells are read from `linecache`, where IPython keeps every cell."""
+    for filename in list(linecache.cache):
+        if filename in _scanned or not _is_cell(filename):
+            continue
+        _scanned.add(filename)
+        names = _names(filename)
+        if _learner(filename):
+            for name in names[0]:
+                _definer[name] = filename
+    references = _reference_set(part)
+    if not references:
+        return []
+    todo: list[str] = []
+    for tests in _trusted["part"]:
+        bound, read = _names(tests)
+        todo += sorted(read - bound)
+    seen: set[str] = set()
+    reached: dict[str, None] = {}
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        value = namespace.get(name)
+        filename = _home(value) or _definer.get(name)  # a function or class knows its own cell
+        if filename is None or not _code(value) or filename in reached or not _learner(filename):
+            continue  # only names of code lead on: data (arrays, dicts) carries no one's work
+        reached[filename] = None
+        todo += sorted(_names(filename)[1])
+    found: list[str] = []
+    for filename in reached:
+        found += scan_source("".join(linecache.cache.get(filename, (0, None, [], ""))[2]), references, namespace)
+    return list(dict.fromkeys(found))
+
+
+def _home(value: Any) -> str | None:
+    """The notebook cell that defined a function or class (None for anything else)."""
+    if isinstance(value, type):
+        value = next(iter(_functions_of(value)), None)
+    code = getattr(value, "__code__", None)
+    filename = getattr(code, "co_filename", None)
+    return filename if isinstance(filename, str) and _is_cell(filename) else None
+
+
+def _code(value: Any) -> bool:
+    """A function, class, module or compiled kernel: something whose work the tests may run."""
+    return isinstance(value, (FunctionType, type, ModuleType)) or hasattr(value, "py_func") or (
+        callable(value) and not isinstance(value, (int, float, complex, str, bytes)))
+
+
+def _names(filename: str) -> tuple[set[str], set[str]]:
+    """(top-level names a cell binds, names it reads anywhere) from its text in `linecache`."""
+    if filename not in _cell_names:
+        bound: set[str] = set()
+        read: set[str] = set()
+        try:
+            tree = ast.parse("".join(linecache.cache[filename][2]))
+        except (SyntaxError, ValueError, TypeError, IndexError, KeyError):
+            tree = None
+        if tree is not None:
+            bound = set(_bound_names(tree))
+            read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        _cell_names[filename] = (bound, read)
+    return _cell_names[filename]
+
+
+def _bound_names(tree: ast.Module) -> list[str]:
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names += [(a.asname or a.name).split(".")[0] for a in node.names]
+        else:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    names.append(sub.id)
+    return names
+
+
+def _reference_set(part: str, references: list[str] | None = None) -> dict[int, str]:
+    """id(object) -> dotted name, for every object that carries the work of `part`'s references."""
+    found: dict[int, str] = {}
+    for dotted in _references.get(part, []) if references is None else references:
+        try:
+            _, _, obj = _resolve(dotted)
+        except Exception:  # noqa: BLE001 (a grader without a GPU stack: that name is matched as text below)
+            found[-len(found) - 1] = dotted
+            continue
+        found[id(obj)] = dotted
+        for fn in _functions_of(obj):
+            found[id(fn)] = f"{dotted}.{fn.__name__}" if isinstance(obj, type) else dotted
+    return found
+
+
+def scan_source(source: str, references: dict[int, str], namespace: dict[str, Any] | None = None,
+                aliases: dict[str, str] | None = None) -> list[str]:
+    """Where `source` names one of `references` (id -> dotted name, see `_reference_set`).
+
+    Names are resolved as Python would: the cell's own imports (also inside functions), then
+    `aliases` (name -> dotted path, e.g. the setup cell's imports), then `namespace` (the
+    notebook's globals). `getattr(x, "name")` with a constant name counts as `x.name`. Nothing is
+    called: only modules, classes and functions are looked into."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    local = dict(aliases or {})
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                local[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for a in node.names:
+                local[a.asname or a.name] = f"{node.module}.{a.name}"
+    found = []
+    for node in ast.walk(tree):
+        chain = _chain(node)
+        if chain is None:
+            continue
+        obj = _lookup(chain, local, namespace or {})
+        if obj is not _MISSING and id(obj) in references:
+            found.append(f"`{'.'.join(chain)}` ({references[id(obj)]}) at line {node.lineno}")
+        elif obj is _MISSING and _dotted(chain, local) in references.values():
+            found.append(f"`{'.'.join(chain)}` at line {node.lineno}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for a in node.names:
+                obj = _lookup([a.asname or a.name], local, {})
+                if obj is not _MISSING and id(obj) in references:
+                    found.append(f"`from {node.module} import {a.name}` at line {node.lineno}")
+    return found
+
+
+def _chain(node: ast.AST) -> list[str] | None:
+    """["a", "b", "c"] for the expression a.b.c (or getattr(a.b, "c")), None for anything else."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute):
+        inner = _chain(node.value)
+        return None if inner is None else [*inner, node.attr]
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+            and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+        inner = _chain(node.args[0])
+        return None if inner is None else [*inner, node.args[1].value]
+    return None
+
+
+_MISSING = object()
+
+
+def _dotted(chain: list[str], local: dict[str, str]) -> str:
+    return ".".join([local.get(chain[0], chain[0]), *chain[1:]])
+
+
+def _lookup(chain: list[str], local: dict[str, str], namespace: dict[str, Any]) -> Any:
+    if chain[0] in local:
+        try:
+            obj = _import_path(local[chain[0]])
+        except Exception:
+            return _MISSING
+    elif chain[0] in namespace:
+        obj = namespace[chain[0]]
+    else:
+        return _MISSING
+    for name in chain[1:]:
+        if not isinstance(obj, (ModuleType, type, FunctionType)):
+            return _MISSING
+        try:
+            obj = inspect.getattr_static(obj, name)
+        except AttributeError:
+            if isinstance(obj, ModuleType):  # a submodule not imported yet
+                try:
+                    obj = importlib.import_module(f"{obj.__name__}.{name}")
+                    continue
+                except Exception:
+                    return _MISSING
+            return _MISSING
+        if isinstance(obj, (staticmethod, classmethod)):
+            obj = obj.__func__
+    return obj
+
+
+def _import_path(dotted: str) -> Any:
+    """The module or module attribute at `dotted` ("numpy", "minitorch_edu.backends.numba.cpu.tensor_zip")."""
+    try:
+        return importlib.import_module(dotted)
+    except ImportError:
+        if "." not in dotted:
+            raise
+        return _resolve(dotted)[2]
 
 
 class Chapter:
     """One chapter of the course: its graded parts' references, and the fallback to them."""
 
-    def __init__(self, slug: str, references: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, slug: str, references: dict[str, list[str]] | None = None,
+                 numpy_only: bool | Iterable[str] = False) -> None:
         self.slug = slug
         self.references = {part: list(names) for part, names in (references or {}).items()}
+        #: the parts whose text says "NumPy only" (True: every part); the autograder flags package use there
+        self.numpy_only = set(self.references) if numpy_only is True else set(numpy_only or ())
         for names in self.references.values():
             for dotted in names:
                 _resolve(dotted)  # a wrong name is the chapter author's bug: say so at once
         _references.clear()
         _references.update(self.references)
+        # the cell that creates the first chapter of a kernel is its setup cell: trusted, as the locked
+        # setup cells are (a later Chapter(...), in a learner's cell, earns no trust)
+        cells = _cells_on_stack(sys._getframe(1))
+        self._cell = cells[0].f_code.co_filename if cells else None
+        if _trusted["chapter"] is None:
+            _trusted["chapter"] = self._cell
 
     @property
     def grading(self) -> bool:
@@ -200,6 +697,24 @@ class Chapter:
         if part not in self.references:
             raise KeyError(f"chapter {self.slug} has no reference for {part!r}; it has {sorted(self.references)}")
         return _resolve(self.references[part][0])[2]
+
+    def timing_reference(self, part: str) -> Callable[..., Any]:
+        """The reference of `part` for the tests cell's speed target, while `part` is checked.
+
+        Only the cells running the checks (and the setup cell) may ask for it; it stays sealed, so
+        learner code that gets hold of it is refused like any other route to the reference. That keeps
+        the reference out of the learner's namespace (no `REFERENCE = ...` in a setup cell)."""
+        asker = sys._getframe(1).f_code.co_filename
+        if not _seal_depth.get(part) or _learner(asker):
+            raise ReferenceSealed(f"the reference of `{part}` is only for the checks of `{part}` to time against")
+        if part not in self.references:
+            raise KeyError(f"chapter {self.slug} has no reference for {part!r}; it has {sorted(self.references)}")
+        reference = _resolve(self.references[part][0])[2]
+
+        def timed_reference(*args: Any, **kwargs: Any) -> Any:
+            return reference(*args, **kwargs)  # a call from the package: allowed while no learner code is below
+
+        return timed_reference
 
     def fallback(self, part: str, yours: Callable[..., Any] | None, probe: Callable[[Callable[..., Any]], Any]) -> Any:
         """Your `part` if it works on a tiny call (`probe(yours)`), else the reference, said out loud."""

@@ -31,14 +31,15 @@ from minitorch_edu import testing
 from minitorch_edu.course import Chapter, interact
 from minitorch_edu.data import toy
 
-chapter = Chapter("00_why_frameworks", references={
+AUTOGRAD = ["minitorch_edu.core.autograd.backpropagate", "minitorch_edu.core.autograd.flow"]  # any backward()
+chapter = Chapter("00_why_frameworks", numpy_only=True, references={
     "forward": ["minitorch_edu.nn.functional.linear"],
     "cross_entropy_loss": ["minitorch_edu.nn.functional.cross_entropy", "minitorch_edu.core.ops.log_softmax",
                            "minitorch_edu.core.ops.logsumexp"],
-    "cross_entropy_grad": ["minitorch_edu.nn.functional.cross_entropy", "minitorch_edu.core.ops.softmax"],
-    "linear_backward": ["minitorch_edu.nn.functional.linear"],
-    "relu_backward": ["minitorch_edu.relu"],
-    "backward": ["minitorch_edu.nn.functional.linear", "minitorch_edu.nn.functional.cross_entropy"],
+    "cross_entropy_grad": ["minitorch_edu.nn.functional.cross_entropy", "minitorch_edu.core.ops.softmax", *AUTOGRAD],
+    "linear_backward": ["minitorch_edu.nn.functional.linear", *AUTOGRAD],
+    "relu_backward": ["minitorch_edu.relu", *AUTOGRAD],
+    "backward": ["minitorch_edu.nn.functional.linear", "minitorch_edu.nn.functional.cross_entropy", *AUTOGRAD],
     "numerical_gradient": ["minitorch_edu.core.gradcheck.numerical_grad"],
     "gradient_descent": ["minitorch_edu.optim.SGD"],
 })

@@ -34,7 +34,6 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 import minitorch_edu as mt
 from minitorch_edu import testing
 from minitorch_edu.backends import scalar
-from minitorch_edu.backends.numba import matmul as numba_matmul
 from minitorch_edu.course import Chapter, ReferenceSealed, interact
 from minitorch_edu.races import paired, shared_writes
 
@@ -54,7 +53,6 @@ chapter = Chapter(
         ],
     },
 )
-REFERENCE_MATMUL = numba_matmul.matmul  # kept before any sealing: the speed target is measured against it
 
 
 @njit

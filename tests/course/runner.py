@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import itertools
+import linecache
 import os
 import sys
 import time
@@ -66,10 +68,22 @@ def grading_env(on: bool = True):
             os.environ["MINITORCH_EDU_GRADING"] = previous
 
 
-def _exec(source: str, namespace: dict, label: str) -> tuple[str, str]:
-    """Run one cell; (error text or "", captured output)."""
+_runs = itertools.count()
+
+
+def _cell_file(label: str, source: str) -> str:
+    """A file name of its own for a cell (`<notebook cell …>`, which the course's sealing recognises
+    as notebook code), with its text in `linecache` (which the sealing reads), as IPython does."""
+    label = f"<notebook cell {label.strip('<>')} #{next(_runs)}>"
+    linecache.cache[label] = (len(source), None, source.splitlines(keepends=True), label)
+    return label
+
+
+def _exec(source: str, namespace: dict, label: str, file: str | None = None) -> tuple[str, str]:
+    """Run one cell (as the file `file`, else one of its own); (error text or "", captured output)."""
     import matplotlib.pyplot as plt
 
+    label = file or _cell_file(label, source)
     out = io.StringIO()
     error = ""
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
@@ -90,6 +104,7 @@ def _register(namespace: dict) -> None:
     if isinstance(chapter, course.Chapter):
         course._references.clear()
         course._references.update(chapter.references)
+        course._trusted["chapter"] = chapter._cell  # its setup cell is the trusted one (one chapter per kernel)
 
 
 class ChapterRunner:
@@ -123,6 +138,7 @@ class ChapterRunner:
                     outcomes[cell.grade_id] = self._tests(cell.source, namespace, i)
                 else:
                     error, output = _exec(cell.source, namespace, f"<{self.slug} cell {i}>")
+                    _register(namespace)
                     if error:
                         raise AssertionError(f"{self.slug} cell {i} ({cell.kind or 'code'}) failed: {error}\n{output}")
         self.seconds = time.perf_counter() - start
@@ -130,10 +146,13 @@ class ChapterRunner:
 
     def _tests(self, source: str, namespace: dict, i: int) -> Outcome:
         visible, hidden = split_tests(source)
-        error, out = _exec(visible, namespace, f"<{self.slug} tests {i}>")
+        # one cell, run in two steps: both are the same file (the tests cell), lines numbered as in it
+        file = _cell_file(f"{self.slug} tests {i}", source)
+        error, out = _exec(visible, namespace, "", file)
         if error:
             return Outcome(False, False, error, out)
-        hidden_error, hidden_out = _exec(hidden, namespace, f"<{self.slug} hidden tests {i}>")
+        hidden = "\n" * visible.count("\n") + hidden
+        hidden_error, hidden_out = _exec(hidden, namespace, "", file)
         return Outcome(True, not hidden_error, hidden_error, out + hidden_out)
 
     def _namespace_before(self, part: str) -> dict:
@@ -144,6 +163,7 @@ class ChapterRunner:
                 for i, cell in enumerate(self.cells[:stop]):
                     source = cell.source if cell.kind != "tests" else split_tests(cell.source)[0]
                     error, output = _exec(source, namespace, f"<{self.slug} cell {i}>")
+                    _register(namespace)
                     if error:
                         raise AssertionError(f"{self.slug} cell {i} failed before part {part}: {error}\n{output}")
             self._prefix[part] = namespace

@@ -74,3 +74,38 @@ def test_solution_notebook_runs_top_to_bottom(slug: str) -> None:
     assert outcomes and not failed, f"{slug}: the solution fails {failed}"
     print(f"{slug}: solution cells ran in {chapter.seconds:.1f} s")
     assert chapter.seconds < 90, f"{slug}: the solution took {chapter.seconds:.0f} s (budget: 60 s on 2 cores)"
+
+
+BYPASSES = sorted((ROOT / "tests" / "course" / "catalogue").glob("bypass_ch[0-9][0-9].py"))
+AFTER_SOLUTION = "# after the reference solution"
+REFUSALS = ("ReferenceSealed", "sealed while", "your code reached it", "your code called it")
+
+
+def bypass_source(chapter: ChapterRunner, part: str, code: str) -> str:
+    """The solution cell of a bypass: an entry marked `# after the reference solution` follows that solution."""
+    if code.lstrip("\n").startswith(AFTER_SOLUTION):
+        return chapter.cells[chapter._index(part)].source + "\n\n" + code
+    return code
+
+
+def _bypass_cases():
+    for path in BYPASSES:
+        module = _load(path)
+        for part, entries in module.BYPASS.items():
+            yield pytest.param(module.SLUG, part, entries, id=f"{module.SLUG}-{part}")
+
+
+@pytest.mark.parametrize("slug,part,bypasses", list(_bypass_cases()))
+def test_shortcuts_through_the_package_score_zero(slug: str, part: str, bypasses: dict[str, str]) -> None:
+    """Every route to the package's reference (saved name, public API, layer, context manager, class
+    method, setup-cell object) fails the part, and fails it because it was refused, not by accident."""
+    chapter = runner(slug)
+    assert part in chapter.parts(), f"the bypass catalogue names a part {part!r} that {slug} does not have"
+    accepted = []
+    for name, code in bypasses.items():
+        outcome = chapter.check(part, bypass_source(chapter, part, code))
+        # refused by the seal (its message shows even where the solution caught the error and raised another)
+        refused = any(m in outcome.error for m in REFUSALS)
+        if outcome.passed or not refused:
+            accepted.append(f"{name}: {'passed' if outcome.passed else 'failed, but not refused: ' + outcome.error}")
+    assert not accepted, f"{slug}/{part}: shortcuts through the package not refused:\n" + "\n".join(accepted)

@@ -1,0 +1,181 @@
+"""The seal of `minitorch_edu.course` on its own: what it refuses, what it lets through, what it reads.
+
+Cells are compiled with a notebook cell's file name (`<notebook cell …>`), as the course's runner and
+IPython do; a cell whose text is not in `linecache` cannot be scanned, so what is refused there is
+refused by the seal on the function object itself.
+"""
+
+from __future__ import annotations
+
+import linecache
+
+import numpy as np
+import pytest
+
+import minitorch_edu as mt
+from autograder.static import chapter_spec, check_solutions, package_uses
+from minitorch_edu import course, testing
+from minitorch_edu.backends import shape as S
+from minitorch_edu.core import functions
+
+_count = iter(range(10**6))
+
+
+def cell(source: str, namespace: dict, scanned: bool = False) -> dict:
+    """Run `source` as a notebook cell of its own (its text in linecache when `scanned`)."""
+    name = f"<notebook cell test #{next(_count)}>"
+    if scanned:
+        linecache.cache[name] = (len(source), None, source.splitlines(keepends=True), name)
+    exec(compile(source, name, "exec"), namespace)
+    return namespace
+
+
+@pytest.fixture
+def chapter():
+    """A chapter whose setup cell is trusted, with the references these tests seal."""
+    namespace: dict = {"__name__": "__main__"}
+    previous = dict(course._trusted)
+    course._trusted["chapter"] = None
+    namespace["REFS"] = {
+             "strides": ["minitorch_edu.backends.shape.contiguous_strides"],
+             "backprop": ["minitorch_edu.core.autograd.backpropagate", "minitorch_edu.core.autograd.flow"],
+             "matmul_function": ["minitorch_edu.core.functions.MatMul.backward",
+                                 "minitorch_edu.core.functions.MatMul.forward"],
+             "zip": ["minitorch_edu.backends.python.tensor_zip"],
+    }
+    cell("from minitorch_edu.course import Chapter\nchapter = Chapter('t', references=REFS)\n", namespace)
+    yield namespace
+    course._trusted.update(previous)
+
+
+def checks_cell(source: str, namespace: dict) -> None:
+    """The part's checks, entered from a cell of their own, as a tests cell does."""
+    cell(source, namespace, scanned=True)
+
+
+def test_a_name_saved_before_the_checks_is_refused_through_the_function_object(chapter) -> None:
+    code = S.contiguous_strides.__code__
+    cell("from minitorch_edu.backends.shape import contiguous_strides as _saved\n"
+         "def strides(shape):\n    return _saved(shape)\n", chapter)
+    assert chapter["strides"]((2, 3)) == (3, 1)  # outside the checks it is the package's function
+    with pytest.raises(course.ReferenceSealed, match=r"line 3.*contiguous_strides"):
+        checks_cell("with testing.part('strides'):\n    strides((2, 3))\n", {**chapter, "testing": testing})
+    assert S.contiguous_strides((2, 3)) == (3, 1) and S.contiguous_strides.__code__ is code  # its own code again
+
+
+def test_the_public_api_is_refused_below_learner_code_and_serves_the_tests(chapter) -> None:
+    cell("import minitorch_edu as mt\ndef strides(shape):\n    return mt.zeros(shape).stride()\n", chapter)
+    ns = {**chapter, "testing": testing}
+    with pytest.raises(course.ReferenceSealed, match="reached it through the package"):
+        checks_cell("with testing.part('strides'):\n    strides((2, 5))\n", ns)
+    # the tests cell's own expected values, computed with the package, go through
+    checks_cell("with testing.part('strides'):\n    assert mt.zeros((2, 5)).stride() == (5, 1)\n", ns)
+
+
+def test_the_solution_being_the_reference_object_is_refused_even_from_the_checks_cell(chapter) -> None:
+    cell("import minitorch_edu.backends.shape as _s\nstrides = _s.contiguous_strides\n", chapter)
+    with pytest.raises(course.ReferenceSealed, match="called it"):
+        checks_cell("with testing.part('strides'):\n    strides((2, 3))\n", {**chapter, "testing": testing})
+
+
+def test_a_context_manager_route_is_refused(chapter) -> None:
+    cell("import minitorch_edu as mt\n"
+         "def backprop(root, grad):\n"
+         "    with mt.use_backprop(mt.core.autograd.backpropagate):\n        root.backward(grad)\n", chapter)
+    ns = {**chapter, "testing": testing, "mt": mt}
+    with pytest.raises(course.ReferenceSealed, match="backpropagate"):
+        checks_cell("x = mt.tensor([1.0, 2.0], requires_grad=True)\n"
+                   "with testing.part('backprop'):\n    backprop((x * x).sum(), mt.tensor(1.0))\n", ns)
+    checks_cell("x = mt.tensor([1.0, 2.0], requires_grad=True)\n"  # the built-in backward() in the tests cell
+               "with testing.part('backprop'):\n    (x * x).sum().backward()\n"
+               "assert x.grad.tolist() == [2.0, 4.0]\n", ns)
+
+
+def test_a_saved_class_method_is_refused_and_the_learners_forward_may_use_operators(chapter) -> None:
+    cell("import minitorch_edu as mt\n"
+         "from minitorch_edu.core import functions as F\n"
+         "_backward = F.MatMul.backward\n"
+         "class MatMul(mt.Function):\n"
+         "    @staticmethod\n    def forward(ctx, a, b):\n        ctx.save_for_backward(a, b)\n        return a @ b\n"
+         "    @staticmethod\n    def backward(ctx, grad):\n        return _backward(ctx, grad)\n", chapter)
+    ns = {**chapter, "testing": testing, "mt": mt, "np": np}
+    checks_cell("a, b = mt.randn(2, 3, requires_grad=True), mt.randn(3, 2, requires_grad=True)\n"
+               "with testing.part('matmul_function'):\n    out = MatMul.apply(a, b)\n", ns)  # forward: a @ b is fine
+    with pytest.raises(course.ReferenceSealed, match="MatMul.backward"):
+        checks_cell("with testing.part('matmul_function'):\n    MatMul.apply(a, b).sum().backward()\n", ns)
+    assert functions.MatMul.backward.__code__.co_filename.endswith("functions.py")
+
+
+def test_a_kernel_cached_by_a_backend_is_sealed_with_its_factory(chapter) -> None:
+    from minitorch_edu.backends import scalar
+
+    backend = mt.get_backend("python")
+    chapter["scalar"] = scalar
+    cell("import minitorch_edu as mt\n"
+         "_kernel = mt.get_backend('python').zip(scalar.add)\n"  # built and cached before the checks
+         "def my_zip(fn):\n    return lambda *args: _kernel(*args)\n", chapter)
+    ns = {**chapter, "testing": testing, "np": np}
+    kernel = backend.zip(scalar.add)
+    with pytest.raises(course.ReferenceSealed, match="tensor_zip"):
+        checks_cell("out = np.zeros(2)\nwith testing.part('zip'):\n"
+                   "    my_zip(None)(out, (1,), np.ones(2), (1,), np.ones(2), (1,), (2,))\n", ns)
+    assert backend.zip(scalar.add) is kernel and type(backend._kernels) is dict  # put back as it was
+
+
+def test_naming_a_reference_fails_the_part_at_once_with_its_line(chapter) -> None:
+    cell("import minitorch_edu.core.autograd as A\n\n\ndef backprop(root, grad):\n"
+         "    A.backpropagate(root, grad)\n", chapter, scanned=True)
+    ns = {**chapter, "testing": testing}
+    with pytest.raises(course.ReferenceSealed, match=r"`A.backpropagate` .*at line 5"):
+        checks_cell("with testing.part('backprop'):\n    backprop\n", ns)
+    cell("def backprop(root, grad):\n    pass\n", ns, scanned=True)  # corrected and re-run: it counts no more
+    checks_cell("with testing.part('backprop'):\n    backprop\n", ns)
+
+
+def test_timing_reference_is_only_for_the_checks(chapter) -> None:
+    ns = {**chapter, "testing": testing, "np": np}
+    with pytest.raises(course.ReferenceSealed, match="only for the checks"):
+        chapter["chapter"].timing_reference("strides")
+    checks_cell("with testing.part('strides'):\n    timed = chapter.timing_reference('strides')\n"
+               "    assert timed((4, 2)) == (2, 1)\n", ns)
+    cell("def strides(shape):\n    return chapter.timing_reference('strides')(shape)\n", ns)
+    with pytest.raises(course.ReferenceSealed, match="only for the checks"):
+        checks_cell("with testing.part('strides'):\n    strides((4, 2))\n", ns)
+
+
+def test_scan_source_reads_imports_paths_and_getattr() -> None:
+    refs = course._reference_set("", ["minitorch_edu.backends.shape.broadcast_shapes"])
+    assert course.scan_source("from minitorch_edu.backends.shape import broadcast_shapes as b\n", refs)
+    assert course.scan_source("import minitorch_edu as mt\nf = mt.backends.shape.broadcast_shapes\n", refs)
+    assert course.scan_source("import minitorch_edu.backends.shape as s\nf = getattr(s, 'broadcast_shapes')\n", refs)
+    assert course.scan_source("x = S.broadcast_shapes", refs, aliases={"S": "minitorch_edu.backends.shape"})
+    assert not course.scan_source("import numpy as np\nnp.broadcast_shapes((1,), (2,))\n", refs)
+
+
+SETUP = '''
+import minitorch_edu as mt
+from minitorch_edu.course import Chapter
+AUTOGRAD = ["minitorch_edu.core.autograd.backpropagate"]
+chapter = Chapter("x", numpy_only=True, references={"grad": ["minitorch_edu.core.ops.softmax", *AUTOGRAD],
+                                                    "plain": []})
+'''
+
+
+class _Part:
+    def __init__(self, cell_id: str) -> None:
+        self.cell_id, self.passed, self.message = cell_id, True, ""
+
+
+def test_the_autograder_fails_and_flags_a_solution_naming_its_reference() -> None:
+    references, numpy_only, aliases = chapter_spec(SETUP)
+    assert references == {"grad": ["minitorch_edu.core.ops.softmax", "minitorch_edu.core.autograd.backpropagate"],
+                          "plain": []}
+    assert numpy_only == {"grad", "plain"} and aliases["mt"] == "minitorch_edu"
+    plan = [("setup", None, SETUP, {}),
+            ("answer", "grad", "def grad(x):\n    return mt.softmax(x, -1)\n", {}), ("tests", "grad_tests", "", {}),
+            ("answer", "plain", "def plain(x):\n    return mt.tensor(x)\n", {}), ("tests", "plain_tests", "", {})]
+    parts, flags = [_Part("grad_tests"), _Part("plain_tests")], []
+    check_solutions(plan, parts, flags)
+    assert not parts[0].passed and "mt.softmax" in parts[0].message and parts[1].passed
+    assert flags == ["sealed_reference:grad", "package_use:plain"]
+    assert package_uses("y = np.maximum(x, 0)\n", aliases) == []
