@@ -92,6 +92,10 @@ def _literal(node: ast.AST, known: dict[str, Any]) -> Any:
         return items
     if isinstance(node, ast.Dict):
         return {_literal(k, known): _literal(v, known) for k, v in zip(node.keys, node.values) if k is not None}
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):  # _OPT + "SGD": a prefix named once
+        left, right = _literal(node.left, known), _literal(node.right, known)
+        if isinstance(left, str) and isinstance(right, str):
+            return left + right
     return None
 
 

@@ -683,6 +683,8 @@ class Chapter:
         # setup cells are (a later Chapter(...), in a learner's cell, earns no trust)
         cells = _cells_on_stack(sys._getframe(1))
         self._cell = cells[0].f_code.co_filename if cells else None
+        if self._cell == "<string>":  # every exec'd string has this name: it names no one cell to trust
+            self._cell = None
         if _trusted["chapter"] is None:
             _trusted["chapter"] = self._cell
 

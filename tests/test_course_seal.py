@@ -156,7 +156,8 @@ SETUP = '''
 import minitorch_edu as mt
 from minitorch_edu.course import Chapter
 AUTOGRAD = ["minitorch_edu.core.autograd.backpropagate"]
-chapter = Chapter("x", numpy_only=True, references={"grad": ["minitorch_edu.core.ops.softmax", *AUTOGRAD],
+_OPS = "minitorch_edu.core.ops."
+chapter = Chapter("x", numpy_only=True, references={"grad": [_OPS + "softmax", *AUTOGRAD],
                                                     "plain": []})
 '''
 
@@ -179,3 +180,20 @@ def test_the_autograder_fails_and_flags_a_solution_naming_its_reference() -> Non
     assert not parts[0].passed and "mt.softmax" in parts[0].message and parts[1].passed
     assert flags == ["sealed_reference:grad", "package_use:plain"]
     assert package_uses("y = np.maximum(x, 0)\n", aliases) == []
+
+
+def test_an_execd_string_never_becomes_the_trusted_setup_cell() -> None:
+    """Every exec'd string is compiled as `<string>`: trusting one would trust them all (issue 22)."""
+    saved = dict(course._trusted)
+    course._trusted["chapter"] = None
+    try:
+        namespace: dict = {"Chapter": course.Chapter}
+        exec('c = Chapter("t", references={"pos": ["minitorch_edu.backends.shape.index_to_position"]})', namespace)
+        assert course._trusted["chapter"] is None
+        exec("import minitorch_edu.backends.shape as S\ndef mine(i, s):\n    return S.index_to_position(i, s)\n",
+             namespace)
+        with pytest.raises(course.ReferenceSealed, match="index_to_position"):
+            with testing.part("pos", hidden=True):
+                namespace["mine"]((1, 2), (3, 1))
+    finally:
+        course._trusted.update(saved)

@@ -37,7 +37,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
 """,
     },
     "warmup_cosine": {
-        "saved_name_through_getattr": """
+        "hidden_name_through_getattr": """
 import minitorch_edu.optim.lr_scheduler as _s
 _w = getattr(_s, "warmup" + "_cosine")
 
