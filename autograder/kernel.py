@@ -30,8 +30,10 @@ MAX_MESSAGE_BYTES = 256 << 20
 #: How the kernel is started: ipykernel's own launcher (``python -m ipykernel_launcher``), except that
 #: ``debugpy`` cannot be imported. ipykernel loads it at start for its debugger (about 90 ms of CPU in
 #: each kernel, the largest single cost of a start); nobody debugs a grading kernel. The working folder
-#: leaves ``sys.path`` while ipykernel loads, as with the launcher (IPython puts it back).
-LAUNCH = ("import sys\n"
+#: leaves ``sys.path`` while ipykernel loads, as with the launcher (IPython puts it back). The first line
+#: keeps the launcher's name in the kernel's command line, where tools (and the tests) look for kernels.
+LAUNCH = ("# ipykernel_launcher, without debugpy (autograder.kernel.LAUNCH)\n"
+          "import sys\n"
           "sys.modules['debugpy'] = None\n"
           "if sys.path and sys.path[0] in ('', '.'):\n"
           "    del sys.path[0]\n"
