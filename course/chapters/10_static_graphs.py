@@ -17,7 +17,7 @@
 # | TensorFlow 1 | you *build* it with placeholders, then `session.run(...)` it | a `GraphDef` |
 # | TensorFlow 2 | `@tf.function` traces a Python function on its first call | a `FuncGraph` |
 # | JAX | `jax.jit(f)` traces `f` with abstract values | a *jaxpr*, compiled by XLA |
-# | PyTorch | `torch.jit.trace` / `torch.jit.script` (TorchScript); `torch.fx.symbolic_trace`; `torch.compile` | TorchScript IR; an FX `Graph` |
+# | PyTorch | `torch.jit.trace`, `torch.jit.script`; `torch.fx.symbolic_trace`; `torch.compile` | TorchScript; FX |
 #
 # This chapter builds the tracing kind, the one `tf.function`, `jax.jit` and `torch.jit.trace` share:
 # call the function **once** on stand-in tensors that record every op into a graph, optimise the graph,
@@ -67,7 +67,7 @@ from minitorch_edu.core import autograd
 from minitorch_edu.core.autograd import Function
 from minitorch_edu.course import Chapter
 from minitorch_edu.graph import TracerError
-from minitorch_edu.graph.ir import Graph, Node, Value
+from minitorch_edu.graph.ir import Graph, Node
 from minitorch_edu.graph.table import function_info, raw_info
 
 chapter = Chapter(
@@ -470,7 +470,8 @@ with testing.part("tracer"):
     _g = trace(lambda x: mt.nn.functional.linear(x, _w.T, _b), _x)
     testing.assert_true(_kinds(_g.captures) == ["capture", "capture"] and _g.captures[0].tensor is _w
                         and _g.captures[1].tensor is _b, call="trace(lambda x: F.linear(x, w.T, b), x): graph.captures",
-                        got=[(v.kind, v.shape) for v in _g.captures], expected="w then b, each a capture holding the tensor",
+                        got=[(v.kind, v.shape) for v in _g.captures],
+                        expected="w then b, each a capture holding the tensor",
                         hint="a capture keeps the tensor itself (tensor=t): the replay reads its data at each call")
 ### BEGIN HIDDEN TESTS
 with testing.part("tracer", hidden=True):
@@ -521,7 +522,7 @@ with testing.part("tracer", hidden=True):
 
 # %% [solution] id=value_error
 def value_error(what):
-    """A TracerError for reading a traced tensor's value (`what`): names the user's line, shows it, suggests mt.where."""
+    """A TracerError for reading a traced tensor's value (`what`): the user's line, its text, and mt.where."""
     ### BEGIN SOLUTION
     frame = sys._getframe(2)
     filename, lineno = frame.f_code.co_filename, frame.f_lineno
@@ -623,8 +624,9 @@ with testing.part("dce"):
                                 (lambda got, exp: got[-1:] != ["mul"], "the output's own node must stay")])
     _w = mt.tensor(np.ones((3, 3), dtype=np.float32), requires_grad=True)
     _g = dead_code_elimination(trace(lambda x: ((x @ _w).relu(), x * 2.0)[1], _data(2, 3)))
-    testing.assert_true(ops(_g) == ["mul"] and not _g.captures, call="dead_code_elimination(graph of x * 2.0 with a dead "
-                        "x @ w)", got=(ops(_g), len(_g.captures)), expected="(['mul'], 0 captures)",
+    testing.assert_true(ops(_g) == ["mul"] and not _g.captures,
+                        call="dead_code_elimination(graph of x * 2.0 with a dead x @ w)",
+                        got=(ops(_g), len(_g.captures)), expected="(['mul'], 0 captures)",
                         hint="keep only the captures a kept node reads")
 ### BEGIN HIDDEN TESTS
 with testing.part("dce", hidden=True):
@@ -805,7 +807,8 @@ with testing.part("fusion"):
     testing.assert_equal(_groups(_g), [["mul", "add", "exp", "sub"]], call=_call + ": its groups, by op")
     _w = _data(5, 5, seed=2)
     _g = fuse_elementwise(trace(lambda x: ((x @ _w).exp() * 2.0).sum(1) + 1.0, _x))
-    testing.assert_equal(_groups(_g), [["exp", "mul"]], call="fuse_elementwise(graph of ((x @ w).exp() * 2.0).sum(1) + 1.0)",
+    testing.assert_equal(_groups(_g), [["exp", "mul"]],
+                         call="fuse_elementwise(graph of ((x @ w).exp() * 2.0).sum(1) + 1.0)",
                          hints=[(lambda got, exp: any("matmul" in grp or "sum" in grp for grp in got),
                                  "a matmul or a sum is not elementwise: it is never fused")])
     _a = trace(lambda x: (lambda t: (t, t * 3.0))(x.exp()), _x)
@@ -821,7 +824,8 @@ with testing.part("fusion", hidden=True):
     testing.assert_equal(_groups(_g), [], call="fuse_elementwise(graph of (x.sum(1, keepdim=True) * 2.0) + x)",
                          hints="(4, 1) * 2.0 and the (4, 5) add have different shapes: one kernel loops over one shape")
     _g = fuse_elementwise(trace(lambda x: (lambda t: t.tanh() + t.sin())(x * 2.0), _x))
-    testing.assert_equal(_groups(_g), [["tanh", "sin", "add"]], call="fuse_elementwise(t.tanh() + t.sin(), t = x * 2.0)",
+    testing.assert_equal(_groups(_g), [["tanh", "sin", "add"]],
+                         call="fuse_elementwise(t.tanh() + t.sin(), t = x * 2.0)",
                          hints="t = x * 2.0 has two readers: it stays out; tanh and sin join the add")
     _g = fuse_elementwise(trace(lambda x: mt.where(x > 0.0, x * 2.0, x).exp(), _x))
     testing.assert_equal(_groups(_g), [], call="fuse_elementwise(where(x > 0, x * 2.0, x).exp())",
@@ -904,7 +908,8 @@ def kernel_source(group):
     lines += [f"            x{j} = i{j}[p{j} + c * strides[{j}, nd - 1]]" for j in count]
     for n in group:
         args = [f"{v.dtype.name}({v.literal!r})" if v.kind == "literal" else names[v.id] for v in n.inputs]
-        lines.append(f"            t{n.out.id} = {n.out.dtype.name}(scalar.{n.info.scalar.__name__}({', '.join(args)}))")
+        call = f"scalar.{n.info.scalar.__name__}({', '.join(args)})"
+        lines.append(f"            t{n.out.id} = {n.out.dtype.name}({call})")
         names[n.out.id] = f"t{n.out.id}"
     lines.append(f"            out[row * inner + c] = {names[group[-1].out.id]}")
     return "\n".join(lines) + "\n"
@@ -929,8 +934,10 @@ with testing.part("kernel"):
         return (x * 2.0 + b).exp() - c
 
     _g = fuse_elementwise(trace(_k, _x, _b, _c))
-    testing.assert_true(kernel_inputs(_g.groups[0]) == _g.inputs, call="kernel_inputs(the group of (x * 2.0 + b).exp() - c)",
-                        got=[(v.kind, v.name) for v in kernel_inputs(_g.groups[0])], expected=[v.name for v in _g.inputs],
+    testing.assert_true(kernel_inputs(_g.groups[0]) == _g.inputs,
+                        call="kernel_inputs(the group of (x * 2.0 + b).exp() - c)",
+                        got=[(v.kind, v.name) for v in kernel_inputs(_g.groups[0])],
+                        expected=[v.name for v in _g.inputs],
                         hint="literals are written into the code, not passed; each operand once")
     _src = kernel_source(_g.groups[0])
     testing.assert_true(isinstance(_src, str) and _src.count("def fused(") == 1, call="kernel_source(that group)",
@@ -1060,7 +1067,8 @@ with testing.part("replay"):
     testing.assert_close(_got.numpy(), _want.numpy(), rtol=1e-6, atol=1e-6,
                          call="Replay(graph of net traced on x1, b)(x2, b), a new x of the same shape")
     testing.assert_true(run_kernel.calls == _calls + 1, call="Replay(...)(x2, b) under mt.no_grad()",
-                        got=f"{run_kernel.calls - _calls} fused kernel runs", expected="1: the group runs as its kernel",
+                        got=f"{run_kernel.calls - _calls} fused kernel runs",
+                        expected="1: the group runs as its kernel",
                         hint="a group is one step: run_kernel(kernel, group, operands)")
     with mt.no_grad():
         _w -= 0.25  # an optimizer's step, after the trace
@@ -1068,7 +1076,8 @@ with testing.part("replay"):
     testing.assert_close(_got.numpy(), _want.numpy(), rtol=1e-6, atol=1e-6,
                          call="Replay(...)(x1, b) after w changed in place",
                          hints="read a capture at each call (v.tensor), not a copy made at the trace")
-    _err = testing.assert_raises(ValueError, _r, _data(2, 5), _b, call="Replay(graph traced on x (4, 5))(x of shape (2, 5), b)")
+    _err = testing.assert_raises(ValueError, _r, _data(2, 5), _b,
+                                 call="Replay(graph traced on x (4, 5))(x of shape (2, 5), b)")
     testing.assert_true("(4, 5)" in str(_err) and "(2, 5)" in str(_err), call="the message of that ValueError",
                         got=str(_err), expected="it names the traced shape (4, 5) and the given (2, 5)")
 ### BEGIN HIDDEN TESTS
@@ -1079,7 +1088,8 @@ with testing.part("replay", hidden=True):
     _wg = _w.grad.numpy().copy()
     _w.grad = None
     _net(_x2, _b).sum().backward()
-    testing.assert_close(_wg, _w.grad.numpy(), rtol=1e-5, atol=1e-6, call="w.grad after Replay(...)(x2, b).sum().backward()",
+    testing.assert_close(_wg, _w.grad.numpy(), rtol=1e-5, atol=1e-6,
+                         call="w.grad after Replay(...)(x2, b).sum().backward()",
                          hints="with gradients on, a group must run its nodes (Function.apply), not the kernel")
     _r2 = Replay(_optimised(lambda x: (mt.where(x > 0.0, x, x * 0.1), x.sum()), _x1))
     _o = _r2(_x2)
@@ -1221,11 +1231,11 @@ plt.show()
 #
 # | you wrote | JAX | PyTorch | TensorFlow |
 # | --- | --- | --- | --- |
-# | `trace` (stand-in tensors record ops) | `jax.make_jaxpr`, `jax.jit`'s tracing | `torch.jit.trace`, `torch.fx.symbolic_trace` | `tf.function`'s tracing |
-# | `value_error` | `TracerBoolConversionError` | a `TracerWarning` from `torch.jit.trace` | AutoGraph converts the `if` |
+# | `trace` | `jax.make_jaxpr`, `jax.jit`'s tracing | `torch.jit.trace`, `torch.fx.symbolic_trace` | `tf.function` |
+# | `value_error` | `TracerBoolConversionError` | `torch.jit.trace` warns | AutoGraph converts the `if` |
 # | DCE, CSE | XLA's passes | TorchScript's and FX's passes | Grappler |
-# | `fuse_elementwise`, `kernel_source` | XLA's fusion | TorchInductor (generates Triton or C++) | XLA under `jit_compile=True` |
-# | `Replay`, `my_jit` (one graph per shape) | `jax.jit`'s cache | `torch.compile`'s guards and recompiles | `tf.function`'s concrete functions |
+# | fusion, `kernel_source` | XLA's fusion | TorchInductor (Triton or C++) | XLA (`jit_compile=True`) |
+# | `Replay`, `my_jit` | `jax.jit`'s cache | `torch.compile`'s guards, recompiles | concrete functions |
 #
 # A trace sees one run: Python's control flow is decided at trace time (which is why part 2 refuses to
 # guess), and a new input shape needs a new trace. Chapter 11 exports the graph your tracer records, the

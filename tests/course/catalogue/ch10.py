@@ -62,7 +62,8 @@ WRONG = {
         # one pass: a node nobody reads goes, but the mul only the dead exp read stays
         "one_pass_unread": _wrong("dce", (
             "    live = {v.id for v in g.outputs}\n    kept = []\n    for n in reversed(g.nodes):\n"
-            "        if n.out.id in live:\n            kept.append(n)\n            live.update(v.id for v in n.inputs)\n"
+            "        if n.out.id in live:\n            kept.append(n)\n"
+            "            live.update(v.id for v in n.inputs)\n"
             "    g.nodes = kept[::-1]\n",
             "    read = {v.id for n in g.nodes for v in n.inputs} | {v.id for v in g.outputs}\n"
             "    g.nodes = [n for n in g.nodes if n.out.id in read]\n"
@@ -87,8 +88,8 @@ WRONG = {
         # two random draws merged into one: Noise(x) - Noise(x) becomes 0
         "merges_random_ops_hidden_only": _wrong("cse", ('        if getattr(n.fn, "nondeterministic", False):\n'
                                                         "            kept.append(n)\n            continue\n", "")),
-        "outputs_not_rewritten_hidden_only": _wrong("cse", ("    g.outputs = [replaced.get(v.id, v) for v in g.outputs]\n",
-                                                            "")),
+        "outputs_not_rewritten_hidden_only": _wrong(
+            "cse", ("    g.outputs = [replaced.get(v.id, v) for v in g.outputs]\n", "")),
         # the key is made before the operands are rewritten: a chain written twice merges at its first level only
         "operands_rewritten_late": _wrong("cse", (
             "        n.inputs = [replaced.get(v.id, v) for v in n.inputs]\n", ""), (
@@ -110,7 +111,8 @@ WRONG = {
         "reorders_hidden_only": _wrong("fusion", (
             "        group_of[n.out.id] = sorted(members, key=lambda m: order[id(m)])",
             "        group_of[n.out.id] = members"), (
-            "    g.groups = [sorted(group, key=lambda m: order[id(m)]) for group in group_of.values() if len(group) >= 2]",
+            "    g.groups = [sorted(group, key=lambda m: order[id(m)]) for group in group_of.values() "
+            "if len(group) >= 2]",
             "    g.groups = [group for group in group_of.values() if len(group) >= 2]")),
     },
     "kernel": {
@@ -124,9 +126,10 @@ WRONG = {
         "row_index_reversed": _wrong("kernel", ('f"            p{j} += k * strides[{j}, d]"',
                                                 'f"            p{j} += k * strides[{j}, nd - 2 - d]"')),
         # every intermediate rounded to float32: a float64 graph loses its precision
-        "always_float32_hidden_only": _wrong("kernel", ("= {n.out.dtype.name}(scalar.", "= float32(scalar.")),
+        "always_float32_hidden_only": _wrong("kernel", ("= {n.out.dtype.name}({call})", "= float32({call})")),
         # literals passed as operands: the kernel's parameters no longer match the graph's tensors
-        "literals_as_operands": _wrong("kernel", ('if v.kind != "literal" and v.id not in inside', "if v.id not in inside")),
+        "literals_as_operands": _wrong("kernel", ('if v.kind != "literal" and v.id not in inside',
+                                                  "if v.id not in inside")),
         # stores the first node's result, not the group's
         "stores_first_node": _wrong("kernel", ("{names[group[-1].out.id]}", "{names[group[0].out.id]}")),
         # one operand per use: d read three times is three parameters
