@@ -509,8 +509,10 @@ with testing.part("tracer", hidden=True):
 # A trace records ops, not Python. `if x.sum() > 0:` runs once, on the example, and only the branch
 # the example took ends up in the graph: replayed on another input the graph would silently compute the
 # wrong branch. So a tracer refuses to give a traced tensor's value to Python. `jax.jit` raises
-# `TracerBoolConversionError` (a `ConcretizationTypeError`), `tf.function` converts the `if` itself
-# (AutoGraph) or raises, `torch.jit.trace` only warns.
+# `TracerBoolConversionError` (a `ConcretizationTypeError`); `tf.function` converts the `if` itself
+# (AutoGraph). `torch.jit.trace` (deprecated in PyTorch 2.13, which points to `torch.compile` and
+# `torch.export`) only warns, with a `TracerWarning`: traced on `torch.ones(3)`, the function
+# `x * 2 if x.sum() > 0 else x` then returns `-2` for `-torch.ones(3)`, the branch of the example.
 #
 # `Traced.__bool__`, `__float__`, `item()`... call `value_error(what)`, which you write: return (not raise)
 # a `TracerError` whose message says what was asked (`what`), names the file and the **line of the
