@@ -117,11 +117,11 @@ WRONG = {
     },
     "kernel": {
         # every operand read as if it were contiguous in the group's shape: a bias row or column is wrong
-        "ignores_strides": _wrong("kernel", ('f"            x{j} = i{j}[p{j} + c * strides[{j}, nd - 1]]"',
+        "ignores_strides": _wrong("kernel", ('f"            x{j} = i{j}[p{j} + c * s{j}]"',
                                              'f"            x{j} = i{j}[row * inner + c]"')),
         # the innermost loop steps with the first dim's stride
-        "wrong_dim_stride": _wrong("kernel", ('f"            x{j} = i{j}[p{j} + c * strides[{j}, nd - 1]]"',
-                                              'f"            x{j} = i{j}[p{j} + c * strides[{j}, 0]]"')),
+        "wrong_dim_stride": _wrong("kernel", ('f"        s{j} = strides[{j}, nd - 1]"',
+                                              'f"        s{j} = strides[{j}, 0]"')),
         # the row's position from its index in the wrong dims
         "row_index_reversed": _wrong("kernel", ('f"            p{j} += k * strides[{j}, d]"',
                                                 'f"            p{j} += k * strides[{j}, nd - 2 - d]"')),
