@@ -394,6 +394,7 @@ def trace(fn, *args):
     ### BEGIN SOLUTION
     recorder = Recorder(getattr(fn, "__name__", "f"))
     g = recorder.graph
+    g.backend = args[0].backend if args else None  # where the graph's tensors live (as mt.jit records it)
     stand_ins = []
     for a in args:
         v = g.value(a.shape, a.dtype, a.device, "input", strides=a._strides)
