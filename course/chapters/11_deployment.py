@@ -30,8 +30,10 @@
 # format and the runtime, not the exporter.
 
 # %% [setup]
+import atexit
 import logging
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -70,7 +72,8 @@ OPSET = 17  # the ONNX operator set this course exports to (mt.onnx.OPSET): runt
 THREADS = 1  # every speed in this chapter is measured on one thread, in the framework and in onnxruntime
 numba.set_num_threads(THREADS)
 logging.getLogger().setLevel(logging.ERROR)  # onnxruntime's quantiser logs advice at WARNING for every call
-WORK = tempfile.mkdtemp(prefix="minitorch_edu_ch11_")  # every file this chapter writes goes here
+WORK = tempfile.mkdtemp(prefix="minitorch_edu_ch11_")  # every file this chapter writes goes here, not beside
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)  # the notebook; removed when the kernel stops
 
 
 def session(model):
@@ -535,7 +538,8 @@ with testing.part("export", hidden=True):
 # Your exporter against the world. The cell below exports both trained models with your `export` (or the
 # package's, if yours is not written yet: the cell says which), writes them to files, runs them in
 # onnxruntime on the 359 held-back digits, and compares with your framework: not close, *equal* up to
-# float32 rounding, because onnxruntime computes the same sums in another order.
+# float32 rounding (a runtime may add the same products in another order; the cell prints how far apart
+# the two are).
 
 # %%
 def _probe_export(fn):
@@ -821,7 +825,7 @@ with testing.part("calibration", hidden=True):
 # 2. `quantize_static(prepared_path, int8_path, reader, quant_format=QuantFormat.QDQ,
 #    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)`: signed 8-bit weights *and* activations.
 #    `QDQ` writes the quantisation as explicit `QuantizeLinear`/`DequantizeLinear` pairs around the float
-#    ops; onnxruntime then fuses each pair with its op into an integer kernel (`QLinearConv`, an int8 `Gemm`).
+#    ops; onnxruntime then fuses each pair with its op into an integer kernel (`QLinearConv`, `QGemm`).
 #
 # The checks quantise the trained CNN (exported by the package here, so that this part does not depend on
 # parts 1-4), calibrated on 256 training digits, and measure on the 359 held-back digits: the int8 file must
@@ -950,7 +954,8 @@ print(f"{'':22}{'size (KiB)':>12}{'latency (ms)':>14}{'accuracy (%)':>14}")
 for label, row in table.items():
     print(f"{label:22}{row['size (KiB)']:12.1f}{row['latency (ms)']:14.3f}{row['accuracy (%)']:14.1f}")
 f32, q8 = table["float32"], table["int8 static (yours)"]
-print(f"\nint8 static vs float32: {f32['size (KiB)'] / q8['size (KiB)']:.1f}x smaller, "
+print(f"\nwhat onnxruntime runs for your int8 model: {[op_name(n) for n in optimized_graph(int8_path).graph.node]}")
+print(f"int8 static vs float32: {f32['size (KiB)'] / q8['size (KiB)']:.1f}x smaller, "
       f"{f32['latency (ms)'] / q8['latency (ms)']:.2f}x the speed, "
       f"accuracy {q8['accuracy (%)'] - f32['accuracy (%)']:+.1f} points (359 digits, 1 thread)")
 
@@ -971,10 +976,12 @@ plt.show()
 
 # %% [markdown]
 # The size falls by about 3.5x: 4 bytes become 1, and the scales, zero points, int32 biases and the extra
-# nodes cost a little. The speed is the honest surprise: on a model this small, int8 is often *not* faster on a CPU.
-# Each `QuantizeLinear`/`DequantizeLinear` at the edges of the integer kernels costs a pass over the
-# activations, and a 16-filter convolution on 8x8 images has too little arithmetic for the cheaper int8
-# multiplies to win that back. Quantisation pays on large models, where weights dominate memory traffic,
+# nodes cost a little. The speed is the honest surprise: on a model this small, int8 is often *not* faster
+# on a CPU. The graph printed above shows why: around the integer kernels (`QLinearConv`, `QGemm`) sit the
+# conversions, `QuantizeLinear` and `DequantizeLinear` at the edges and, on a CPU whose int8 convolution
+# wants channels last, `Transpose` nodes into and out of `NHWC`. Each costs a pass over the activations,
+# and a 16-filter convolution on 8x8 images has too little arithmetic for the cheaper int8 multiplies to
+# win that back. Quantisation pays on large models, where weights dominate memory traffic,
 # and on hardware with int8 units (VNNI and AMX on recent x86, the dot-product instructions of ARM, phone
 # NPUs, TensorRT on GPUs). The number to trust is the one measured on the target, as this cell measures it.
 #
