@@ -365,23 +365,31 @@ def scaled_dot_product_attention(
     if is_causal:
         attn_mask = causal_mask(length, source, device=query.backend)
     mask = None if attn_mask is None else additive_mask(attn_mask, query, (length, source))
-    out, _ = attention(query, key, value, mask, dropout_p, scale)
+    # a causal row i always sees key 0: no row is masked entirely, nothing to check
+    out, _ = attention(query, key, value, mask, dropout_p, scale, rows_may_be_blocked=not is_causal)
     return out
 
 
 def attention(
-    query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, dropout_p: float = 0.0, scale: float | None = None
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None,
+    dropout_p: float = 0.0,
+    scale: float | None = None,
+    rows_may_be_blocked: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """(weights @ value, weights) with weights = softmax(query @ key.T * scale + mask) over the keys.
 
     `mask` is additive (0 where allowed, -inf where not; see `additive_mask`). Rows masked entirely
-    are softmaxed over a zero mask instead (finite, so no nan reaches the gradient) and then zeroed."""
+    are softmaxed over a zero mask instead (finite, so no nan reaches the gradient) and then zeroed;
+    `rows_may_be_blocked=False` says the caller knows there are none (a causal mask)."""
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     # scaling the (L, E) queries costs less than scaling the (L, S) scores
     scores = (query * scale) @ key.transpose(-2, -1)
     dead = None
     if mask is not None:
-        dead = _dead_rows(mask)
+        dead = _dead_rows(mask) if rows_may_be_blocked else None
         if dead is not None:
             mask = ops.where(dead, 0.0, mask)
         scores = scores + mask
@@ -424,8 +432,12 @@ def additive_mask(mask: Tensor, like: Tensor, scores_shape: tuple[int, int], all
 
 def _dead_rows(mask: Tensor) -> Tensor | None:
     """(..., L, 1) True where a row of the additive mask is -inf everywhere, or None if no row is.
-    Reads one bool from the device: the mask is small next to the scores."""
+
+    On the host the answer is read (the mask is small next to the scores); on a GPU reading it would
+    wait for the device every call, so the rows are always patched there (two cheap `where`s)."""
     dead = (mask == float("-inf")).all(-1, keepdim=True)
+    if mask.device == "cuda":
+        return dead
     return dead if bool(dead.any().item()) else None
 
 
