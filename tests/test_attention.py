@@ -383,3 +383,37 @@ def test_attention_block_on_every_backend(backend: str, rng: np.random.Generator
         *(torch.tensor(t.numpy()) for t in (q, k, v)), attn_mask=torch.tensor(~causal)
     )
     close(sdpa, expected, f"{backend}: SDPA with a bool mask", rtol=1e-7, atol=1e-9)
+
+
+def test_sdpa_grouped_query_attention_equals_torch(rng: np.random.Generator) -> None:
+    (q, tq), (k, tk), (v, tv) = (pair(rng.standard_normal(s)) for s in ((2, 6, 4, 5), (2, 2, 3, 5), (2, 2, 3, 4)))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    expected = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=True, enable_gqa=True)
+    close(out, expected, "GQA output")
+    out.sum().backward()
+    expected.sum().backward()
+    close(k.grad, tk.grad, "GQA key gradient")
+    close(v.grad, tv.grad, "GQA value gradient")
+    with pytest.raises(ValueError, match=r"heads \(6, dim -3 of \(2, 6, 4, 5\)\).*\(4, dim -3"):
+        F.scaled_dot_product_attention(q, mt.zeros(2, 4, 3, 5, dtype="float64"), mt.zeros(2, 4, 3, 4), enable_gqa=True)
+
+
+def test_transformer_encoder_stacks_copies_and_equals_torch(rng: np.random.Generator) -> None:
+    torch.manual_seed(4)
+    kw = dict(dim_feedforward=12, dropout=0.0, batch_first=True, norm_first=True)
+    theirs = torch.nn.TransformerEncoder(
+        torch.nn.TransformerEncoderLayer(8, 2, **kw), 2, norm=torch.nn.LayerNorm(8), enable_nested_tensor=False
+    ).double()
+    ours = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, dtype="float64", **kw), 2, norm=nn.LayerNorm(8))
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert ours.layers[0].linear1.weight is not ours.layers[1].linear1.weight  # copies, not one layer twice
+    copy_weights(ours, theirs)
+    ours.to(dtype="float64")
+    x, tx = pair(rng.standard_normal((2, 5, 8)))
+    causal = ~np.tril(np.ones((5, 5), dtype=bool))
+    out = ours(x, mask=mt.tensor(causal), is_causal=True)
+    t_out = theirs(tx, mask=torch.tensor(causal), is_causal=True)
+    close(out, t_out, "encoder stack output")
+    out.sum().backward()
+    t_out.sum().backward()
+    same_grads(ours, theirs)

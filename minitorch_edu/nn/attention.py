@@ -31,6 +31,8 @@ class MultiheadAttention(Module):
     attend". `key_padding_mask` (N, S) hides padded keys; `attn_mask` is (L, S) or (N * num_heads, L, S).
     The weights (N, L, S) are averaged over the heads (or (N, H, L, S) with average_attn_weights=False),
     None with need_weights=False. Dropout acts on the attention weights while training.
+    A query whose every key is masked gets zero weights and output (PyTorch gives those with
+    need_weights=False, and nan with need_weights=True).
     """
 
     def __init__(

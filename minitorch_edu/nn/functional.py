@@ -346,6 +346,7 @@ def scaled_dot_product_attention(
     dropout_p: float = 0.0,
     is_causal: bool = False,
     scale: float | None = None,
+    enable_gqa: bool = False,
 ) -> Tensor:
     """softmax(query @ key.T * scale + mask) @ value, as `torch.nn.functional.scaled_dot_product_attention`.
 
@@ -355,9 +356,13 @@ def scaled_dot_product_attention(
     lower triangle, anchored top-left as in PyTorch). `scale` defaults to 1/sqrt(E). Dropout on the
     attention weights only when dropout_p > 0 (pass 0.0 in eval mode: the function has no `training`).
     A query row that may attend nowhere gives zeros (PyTorch's "safe softmax"), not nan.
+    `enable_gqa=True` (grouped-query attention): key and value may have fewer heads (dim -3) than the
+    query, a divisor of its count; each key/value head then serves that many query heads in a row.
 
     Composed from matmul, add and the fused row softmax, so autograd needs nothing new.
     """
+    if enable_gqa:
+        key, value = _shared_heads(key, query), _shared_heads(value, query)
     _check_attention_shapes(query, key, value)
     if is_causal and attn_mask is not None:
         raise RuntimeError("scaled_dot_product_attention: an explicit attn_mask should not be set when is_causal=True")
@@ -439,6 +444,22 @@ def _dead_rows(mask: Tensor) -> Tensor | None:
     if mask.device == "cuda":
         return dead
     return dead if bool(dead.any().item()) else None
+
+
+def _shared_heads(t: Tensor, query: Tensor) -> Tensor:
+    """Grouped-query attention: (..., Hkv, S, E) with each head repeated to the query's H heads (dim -3)."""
+    if t.ndim < 3 or query.ndim < 3 or t.shape[-3] == query.shape[-3]:
+        return t
+    heads, kv_heads = query.shape[-3], t.shape[-3]
+    if heads % kv_heads:
+        raise ValueError(
+            f"scaled_dot_product_attention: enable_gqa needs the query's heads ({heads}, dim -3 of {query.shape}) "
+            f"to be a multiple of the key/value heads ({kv_heads}, dim -3 of {t.shape})"
+        )
+    lead, rest = t.shape[:-3], t.shape[-2:]
+    group = heads // kv_heads
+    repeated = t.unsqueeze(-3).expand(*lead, kv_heads, group, *rest)  # a view; the reshape copies
+    return repeated.reshape(*lead, heads, *rest)
 
 
 def _check_attention_shapes(query: Tensor, key: Tensor, value: Tensor) -> None:
