@@ -417,3 +417,18 @@ def test_transformer_encoder_stacks_copies_and_equals_torch(rng: np.random.Gener
     out.sum().backward()
     t_out.sum().backward()
     same_grads(ours, theirs)
+
+
+def test_sdpa_under_jit_handles_masks_it_was_not_traced_with(rng: np.random.Generator) -> None:
+    """The fully-masked-row check is a graph op under `mt.jit`, not a value read while tracing."""
+    q, k, v = (mt.tensor(rng.standard_normal((2, 4, 3))) for _ in range(3))
+    attend = mt.jit(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m))
+    everywhere = np.ones((4, 4), dtype=bool)
+    blocked = everywhere.copy()
+    blocked[2] = False
+    for mask in (everywhere, blocked):  # traced with the first: no row blocked
+        got = attend(q, k, v, mt.tensor(mask)).numpy()
+        expected = torch.nn.functional.scaled_dot_product_attention(
+            *(torch.tensor(t.numpy()) for t in (q, k, v)), attn_mask=torch.tensor(mask)
+        )
+        np.testing.assert_allclose(got, expected.numpy(), **TOL)

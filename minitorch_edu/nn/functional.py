@@ -438,10 +438,11 @@ def additive_mask(mask: Tensor, like: Tensor, scores_shape: tuple[int, int], all
 def _dead_rows(mask: Tensor) -> Tensor | None:
     """(..., L, 1) True where a row of the additive mask is -inf everywhere, or None if no row is.
 
-    On the host the answer is read (the mask is small next to the scores); on a GPU reading it would
-    wait for the device every call, so the rows are always patched there (two cheap `where`s)."""
+    On the host the answer is read (the mask is small next to the scores). On a GPU reading it would
+    wait for the device every call, and while `mt.jit` traces the answer would be frozen into the
+    graph for every later mask: there the rows are always patched (two cheap `where`s)."""
     dead = (mask == float("-inf")).all(-1, keepdim=True)
-    if mask.device == "cuda":
+    if mask.device == "cuda" or is_tracing():
         return dead
     return dead if bool(dead.any().item()) else None
 
