@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from .job import _read_submission, nb_meta
+from .kernel import SEGFAULT_HINT
 
 
 def _failure(cell) -> str | None:
@@ -53,7 +54,7 @@ def check(path: Path, timeout: float = 60.0) -> tuple[bool, list[str]]:
     except CellTimeoutError:
         stopped = f"a cell ran longer than {timeout:g} s; the cells after it did not run"
     except DeadKernelError:
-        stopped = "the kernel died; the cells after it did not run"
+        stopped = f"the kernel died; the cells after it did not run (if it crashed: {SEGFAULT_HINT})"
     finally:
         if headless is None:
             os.environ.pop("MINITORCH_EDU_HEADLESS", None)

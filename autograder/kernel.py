@@ -40,6 +40,11 @@ LAUNCH = ("# ipykernel_launcher, without debugpy (autograder.kernel.LAUNCH)\n"
           "from ipykernel import kernelapp\n"
           "kernelapp.launch_new_instance()\n")
 
+# What a learner's segfault almost always is in this course: compiled code that indexed outside an array
+SEGFAULT_HINT = ("compiled code read or wrote outside an array; in a numba kernel, check each index against "
+                 "the array's shape, and look for a buffer that parallel iterations share; running with "
+                 "NUMBA_BOUNDSCHECK=1 turns the crash into an IndexError")
+
 
 class KernelStartError(RuntimeError):
     """The kernel did not come up (its last lines of stderr are in the message)."""
@@ -143,7 +148,8 @@ class Kernel:
             code = 128 - code  # bwrap passes a signal on as the shell does: 128 + its number
         if code < 0:
             sig = signal.Signals(-code).name
-            why = {"SIGXCPU": " (CPU-time limit)", "SIGKILL": " (killed)", "SIGSEGV": " (segmentation fault)"}
+            why = {"SIGXCPU": " (CPU-time limit)", "SIGKILL": " (killed)",
+                   "SIGSEGV": f" (segmentation fault: {SEGFAULT_HINT})"}
             return f"the kernel was killed by {sig}{why.get(sig, '')}"
         return f"the kernel process exited with code {code}"
 

@@ -9,6 +9,12 @@ form raises `ExportError` naming the op, the node and the line that made it.
 Supported IR ops: see `SUPPORTED` (elementwise math and comparisons, where, sum/max/prod over a
 dim, cumsum, flip, constant padding, matmul, linear, reshape/flatten, permute, expand, cast, conv2d,
 max_pool2d, avg_pool2d; softmax, log_softmax and gelu are exported through the ops they are built from).
+
+`dynamic_batch=True` names the first dimension of inputs and outputs "batch" (any batch size runs),
+and a reshape that keeps the batch dimension copies it from its input (ONNX's `0` in the shape).
+
+Post-training int8 quantisation (chapter 11): `BatchReader` feeds calibration batches to
+onnxruntime's `quantize_static`, and `quantize_int8` writes the int8 (QDQ) model.
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ def _elem_type(dtype: np.dtype) -> int:
     return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
 
 
-def _convert(b: _Builder, n: Node, ins: list[str], out: str) -> None:
+def _convert(b: _Builder, n: Node, ins: list[str], out: str, dynamic_batch: bool = False) -> None:
     op, o = n.op, n.options
     if op in _LOGICAL and n.out.dtype == np.bool_:
         b.op(_LOGICAL[op], ins, out)
@@ -122,7 +128,10 @@ def _convert(b: _Builder, n: Node, ins: list[str], out: str) -> None:
         else:
             b.op("MatMul", [ins[0], wt], out)
     elif op in ("reshape", "expand"):
-        shape = b.const(np.array(n.out.shape, np.int64), "shape")
+        dims = list(n.out.shape)
+        if dynamic_batch and op == "reshape" and dims and n.inputs[0].shape[:1] == n.out.shape[:1]:
+            dims[0] = 0  # ONNX: copy the input's dim, so the batch size is the caller's
+        shape = b.const(np.array(dims, np.int64), "shape")
         b.op("Reshape" if op == "reshape" else "Expand", [ins[0], shape], out)
     elif op == "permute":
         b.op("Transpose", ins, out, perm=list(o["order"]))
@@ -151,8 +160,8 @@ SUPPORTED = sorted(
 )
 
 
-def to_onnx(g: Graph, name: str = "minitorch_edu") -> Any:
-    """An `onnx.ModelProto` of a traced graph."""
+def to_onnx(g: Graph, name: str = "minitorch_edu", dynamic_batch: bool = False) -> Any:
+    """An `onnx.ModelProto` of a traced graph (with `dynamic_batch`, any batch size: see the module)."""
     import onnx
     from onnx import helper
 
@@ -169,13 +178,16 @@ def to_onnx(g: Graph, name: str = "minitorch_edu") -> Any:
                 names[v.id] = b.const(np.asarray(v.tensor.numpy().reshape(()), dtype=v.dtype), "literal")
             ins.append(names[v.id])
         names[n.out.id] = f"v{n.out.id}"
-        _convert(b, n, ins, names[n.out.id])
+        _convert(b, n, ins, names[n.out.id], dynamic_batch)
+    def dims(v: Any) -> list[Any]:
+        return ["batch", *v.shape[1:]] if dynamic_batch and v.shape else list(v.shape)
+
     outputs = []
     for i, v in enumerate(g.outputs):
         out = f"output{i}"
         b.op("Identity", [names[v.id]], out)
-        outputs.append(helper.make_tensor_value_info(out, _elem_type(v.dtype), list(v.shape)))
-    inputs = [helper.make_tensor_value_info(names[v.id], _elem_type(v.dtype), list(v.shape)) for v in g.inputs]
+        outputs.append(helper.make_tensor_value_info(out, _elem_type(v.dtype), dims(v)))
+    inputs = [helper.make_tensor_value_info(names[v.id], _elem_type(v.dtype), dims(v)) for v in g.inputs]
     graph = helper.make_graph(b.nodes, name, inputs, outputs, b.initializers)
     model = helper.make_model(graph, producer_name="minitorch_edu", opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = min(model.ir_version, 9)  # readable by onnxruntime releases of the last years
@@ -183,11 +195,11 @@ def to_onnx(g: Graph, name: str = "minitorch_edu") -> Any:
     return model
 
 
-def export(model: Callable[..., Any], example_input: Any, path: str | None = None) -> Any:
+def export(model: Callable[..., Any], example_input: Any, path: str | None = None, dynamic_batch: bool = False) -> Any:
     """Trace `model(example_input)` (a tensor, or a tuple of tensors) and write it as ONNX to `path`.
 
     Call `model.eval()` first for layers that behave differently in training (dropout). Returns
-    the `onnx.ModelProto` (also when no path is given).
+    the `onnx.ModelProto` (also when no path is given). `dynamic_batch=True`: any batch size runs.
     """
     import onnx
 
@@ -197,7 +209,53 @@ def export(model: Callable[..., Any], example_input: Any, path: str | None = Non
     name = type(model).__name__ if not hasattr(model, "__name__") else model.__name__
     g = trace(model, args, name=name)
     optimize(g, fuse=False)
-    proto = to_onnx(g, name=name)
+    proto = to_onnx(g, name=name, dynamic_batch=dynamic_batch)
     if path is not None:
         onnx.save(proto, path)
     return proto
+
+
+class BatchReader:
+    """Calibration data for onnxruntime's `quantize_static`: `get_next()` gives `{input name: batch}`
+    for consecutive float32 batches of `images`, then None; `rewind()` starts again.
+
+    The input name is read from the model file, so it fits any exported model."""
+
+    def __init__(self, model_path: str, images: Any, batch_size: int = 32) -> None:
+        import onnx
+
+        self.input_name = onnx.load(model_path).graph.input[0].name
+        self.images = np.asarray(images.numpy() if isinstance(images, Tensor) else images, dtype=np.float32)
+        self.batch_size = int(batch_size)
+        self.start = 0
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self.start >= len(self.images):
+            return None
+        batch = self.images[self.start:self.start + self.batch_size]
+        self.start += self.batch_size
+        return {self.input_name: batch}
+
+    def rewind(self) -> None:
+        self.start = 0
+
+
+def quantize_int8(float_path: str, int8_path: str, reader: Any) -> str:
+    """Post-training static quantisation: int8 weights and activations (QDQ format), the activation
+    ranges calibrated on `reader`'s batches (min/max). Writes `int8_path` and returns it.
+
+    The model is pre-processed first (shape inference, constant folding): this exporter feeds a
+    linear layer's weight through a Transpose node, and only a weight that is an initializer itself
+    is stored as int8 (without folding, the file would keep the float32 weights)."""
+    import os
+    import tempfile
+
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory() as folder:
+        prepared = os.path.join(folder, "prepared.onnx")
+        quant_pre_process(float_path, prepared)
+        quantize_static(prepared, int8_path, reader, quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
+                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+    return int8_path

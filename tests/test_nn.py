@@ -105,7 +105,7 @@ def test_repr_is_nested_like_pytorch():
     )
     assert repr(nn.ReLU()) == "ReLU()"
     assert repr(nn.Embedding(10, 3)) == "Embedding(10, 3)"
-    assert repr(nn.LayerNorm(5)) == "LayerNorm((5,), eps=1e-05, elementwise_affine=True)"
+    assert repr(nn.LayerNorm(5)) == "LayerNorm((5,), eps=1e-05, elementwise_affine=True, bias=True)"
 
 
 def test_to_dtype_keeps_parameter_identity():

@@ -21,6 +21,7 @@ from ..core.ops import log_softmax, softmax
 from ..core.tensor import Tensor
 from ..core.views import ConstantPad
 from .conv_functions import avg_pool2d, conv1d, conv2d, max_pool2d
+from .embedding import embedding
 
 relu, sigmoid, tanh = ReLU.op, Sigmoid.op, Tanh.op  # mt.relu, mt.sigmoid, mt.tanh
 
@@ -34,6 +35,7 @@ __all__ = [
     "cross_entropy",
     "dropout",
     "elu",
+    "embedding",
     "gelu",
     "l1_loss",
     "layer_norm",
@@ -46,6 +48,7 @@ __all__ = [
     "one_hot",
     "pad",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
     "silu",
     "smooth_l1_loss",
@@ -332,6 +335,151 @@ class _LayerNorm(Function):
         lead = tuple(range(x.ndim - ctx.dims))
         gw, gb = grad * xhat, grad
         return (gx, gw.sum(lead) if lead else gw, gb.sum(lead) if lead else gb)
+
+
+# ---------------------------------------------------------------------- attention
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    """softmax(query @ key.T * scale + mask) @ value, as `torch.nn.functional.scaled_dot_product_attention`.
+
+    Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); the leading dims
+    broadcast. `attn_mask` broadcasts to (..., L, S): a bool mask says where a query MAY attend
+    (True), a float mask is added to the scores. `is_causal=True` lets query i see keys 0..i (the
+    lower triangle, anchored top-left as in PyTorch). `scale` defaults to 1/sqrt(E). Dropout on the
+    attention weights only when dropout_p > 0 (pass 0.0 in eval mode: the function has no `training`).
+    A query row that may attend nowhere gives zeros (PyTorch's "safe softmax"), not nan.
+    `enable_gqa=True` (grouped-query attention): key and value may have fewer heads (dim -3) than the
+    query, a divisor of its count; each key/value head then serves that many query heads in a row.
+
+    Composed from matmul, add and the fused row softmax, so autograd needs nothing new.
+    """
+    if enable_gqa:
+        key, value = _shared_heads(key, query), _shared_heads(value, query)
+    _check_attention_shapes(query, key, value)
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("scaled_dot_product_attention: an explicit attn_mask should not be set when is_causal=True")
+    length, source = query.shape[-2], key.shape[-2]
+    if is_causal:
+        attn_mask = causal_mask(length, source, device=query.backend)
+    mask = None if attn_mask is None else additive_mask(attn_mask, query, (length, source))
+    # a causal row i always sees key 0: no row is masked entirely, nothing to check
+    out, _ = attention(query, key, value, mask, dropout_p, scale, rows_may_be_blocked=not is_causal)
+    return out
+
+
+def attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None,
+    dropout_p: float = 0.0,
+    scale: float | None = None,
+    rows_may_be_blocked: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """(weights @ value, weights) with weights = softmax(query @ key.T * scale + mask) over the keys.
+
+    `mask` is additive (0 where allowed, -inf where not; see `additive_mask`). Rows masked entirely
+    are softmaxed over a zero mask instead (finite, so no nan reaches the gradient) and then zeroed;
+    `rows_may_be_blocked=False` says the caller knows there are none (a causal mask)."""
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    # scaling the (L, E) queries costs less than scaling the (L, S) scores
+    scores = (query * scale) @ key.transpose(-2, -1)
+    dead = None
+    if mask is not None:
+        dead = _dead_rows(mask) if rows_may_be_blocked else None
+        if dead is not None:
+            mask = ops.where(dead, 0.0, mask)
+        scores = scores + mask
+    weights = softmax(scores, -1)
+    if dead is not None:
+        weights = ops.where(dead, 0.0, weights)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, training=True)
+    return weights @ value, weights
+
+
+def causal_mask(length: int, source: int | None = None, device: Any = None) -> Tensor:
+    """The (length, source) bool mask of a causal model: True where key j <= query i (may attend)."""
+    source = length if source is None else source
+    rows = arange(length, device=device).reshape(length, 1)
+    return rows >= arange(source, device=device)
+
+
+def additive_mask(mask: Tensor, like: Tensor, scores_shape: tuple[int, int], allowed: bool = True) -> Tensor:
+    """A mask as numbers to add to the scores: 0 where attending is allowed, -inf where not.
+
+    A bool mask reads True as `allowed` (SDPA's convention, allowed=True; `nn.MultiheadAttention`'s
+    masks say where NOT to attend: allowed=False); a float mask is returned as it is (in `like`'s
+    dtype). Its last two dims must broadcast to `scores_shape` (L, S)."""
+    if not isinstance(mask, Tensor):
+        mask = tensor(np.asarray(mask), device=like.backend)
+    trailing = mask.shape[-2:] if mask.ndim >= 2 else (1,) + mask.shape
+    if any(m not in (1, s) for m, s in zip(trailing, scores_shape)):
+        raise ValueError(
+            f"attention mask of shape {mask.shape} does not broadcast to the attention scores (..., L, S) = "
+            f"(..., {scores_shape[0]}, {scores_shape[1]})"
+        )
+    if mask.dtype.kind == "b":
+        keep = mask if allowed else ~mask
+        return ops.where(keep, 0.0, float("-inf")).to(dtype=like.dtype)
+    if mask.dtype.kind != "f":
+        raise TypeError(f"attention mask must be bool or float, got {mask.dtype} (shape {mask.shape})")
+    return mask if mask.dtype == like.dtype else mask.to(dtype=like.dtype)
+
+
+def _dead_rows(mask: Tensor) -> Tensor | None:
+    """(..., L, 1) True where a row of the additive mask is -inf everywhere, or None if no row is.
+
+    On the host the answer is read (the mask is small next to the scores). On a GPU reading it would
+    wait for the device every call, and while `mt.jit` traces the answer would be frozen into the
+    graph for every later mask: there the rows are always patched (two cheap `where`s)."""
+    dead = (mask == float("-inf")).all(-1, keepdim=True)
+    if mask.device == "cuda" or is_tracing():
+        return dead
+    return dead if bool(dead.any().item()) else None
+
+
+def _shared_heads(t: Tensor, query: Tensor) -> Tensor:
+    """Grouped-query attention: (..., Hkv, S, E) with each head repeated to the query's H heads (dim -3)."""
+    if t.ndim < 3 or query.ndim < 3 or t.shape[-3] == query.shape[-3]:
+        return t
+    heads, kv_heads = query.shape[-3], t.shape[-3]
+    if heads % kv_heads:
+        raise ValueError(
+            f"scaled_dot_product_attention: enable_gqa needs the query's heads ({heads}, dim -3 of {query.shape}) "
+            f"to be a multiple of the key/value heads ({kv_heads}, dim -3 of {t.shape})"
+        )
+    lead, rest = t.shape[:-3], t.shape[-2:]
+    group = heads // kv_heads
+    repeated = t.unsqueeze(-3).expand(*lead, kv_heads, group, *rest)  # a view; the reshape copies
+    return repeated.reshape(*lead, heads, *rest)
+
+
+def _check_attention_shapes(query: Tensor, key: Tensor, value: Tensor) -> None:
+    """(..., L, E), (..., S, E), (..., S, Ev) with broadcastable leading dims, or a ValueError naming them."""
+    shapes = f"query {query.shape}, key {key.shape}, value {value.shape}"
+    if min(query.ndim, key.ndim, value.ndim) < 2:
+        raise ValueError(f"scaled_dot_product_attention: query, key and value need 2+ dims (..., L, E); got {shapes}")
+    if query.shape[-1] != key.shape[-1]:
+        raise ValueError(
+            f"scaled_dot_product_attention: query and key must have the same last dim E; got {shapes}"
+        )
+    if key.shape[-2] != value.shape[-2]:
+        raise ValueError(
+            f"scaled_dot_product_attention: key and value must have the same sequence length S (dim -2); got {shapes}"
+        )
+    try:
+        np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except ValueError:
+        raise ValueError(f"scaled_dot_product_attention: the batch dims do not broadcast; got {shapes}") from None
 
 
 def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:

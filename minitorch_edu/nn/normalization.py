@@ -97,7 +97,9 @@ class BatchNorm2d(BatchNorm1d):
 
 
 class LayerNorm(Module):
-    """Normalise over the trailing `normalized_shape` dims of each sample (as in Transformers)."""
+    """Normalise over the trailing `normalized_shape` dims of each sample (as in Transformers).
+
+    As in PyTorch: `elementwise_affine=False` learns no weight and no bias; `bias=False` a weight only."""
 
     def __init__(
         self,
@@ -129,4 +131,7 @@ class LayerNorm(Module):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )

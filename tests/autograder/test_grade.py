@@ -64,6 +64,7 @@ def test_reasons_say_what_happened(graded_class):
     assert rec["infinite_loop"]["reason"] == "timed out in cell 2 after 5 s"
     assert rec["os_exit"]["reason"] == "the kernel process exited with code 0 in cell 2"
     assert rec["segfault"]["reason"].startswith("the kernel was killed by SIGSEGV")
+    assert "NUMBA_BOUNDSCHECK=1" in rec["segfault"]["reason"]  # the likely cause and how to find it
     assert rec["empty_file"]["reason"] == "the file is empty"
     assert rec["huge_allocation"]["reason"].startswith("ran out of memory in cell")
     assert rec["partly_wrong"]["reason"] == "1 of 2 parts pass; failing: scale_tests"
