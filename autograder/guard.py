@@ -57,7 +57,10 @@ def verify(text, key: str, nonce: str) -> list[str] | None:
 
 PREAMBLE = r'''
 def _ag_install(key):
-    import builtins, hashlib, importlib, sys, threading
+    import builtins, gc, hashlib, importlib, sys, threading
+    # the kernel's start-up objects (hundreds of thousands) leave the cyclic collector's generations: the
+    # snapshot's allocations below set off a full collection of them otherwise, 30 ms of CPU per kernel
+    gc.freeze()
     # everything the audit calls, captured now: later patches of builtins or modules do not reach it
     _zip, _sha, _vars, _getattr, _setattr, _delattr, _isinstance, _list, _dict, _set, _sorted, _type, _callable, \
         _str, _hasattr, _len, _any, _join, _encode = (
@@ -74,6 +77,7 @@ def _ag_install(key):
             mods[n] = importlib.import_module(n)
         except Exception:
             pass
+    gc.freeze()  # and the modules just imported
     only_callables = set(machinery)  # their plain data changes as cells run; their code must not
     snap = {n: _dict(_vars(m)) for n, m in mods.items()}
     classes = {}

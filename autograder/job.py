@@ -424,7 +424,11 @@ def _run_notebook(k: Kernel, plan: list, limits: Limits, rec: Record, event, key
             return True
         run_code = strip_hidden(code) if kind == "tests" else code
         at_limit = left <= limits.cell_timeout
+        # after a setup cell the guard remembers the names it bound: asked in that cell's own reply
+        # (evaluated after the cell, as a separate request would be), which saves a round trip
+        nonce = secrets.token_hex(8) if kind == "setup" else None
         r = _run_cell(k, run_code, min(limits.cell_timeout, left), rec, event, cell_no, gid,
+                      expr={"r": f"_ag_remember({nonce!r})"} if nonce else None,
                       limit_reason=_limit_reason(limits, cell_no, cells, interrupted=True) if at_limit else None)
         cell["outputs_run"] = r
         if r is None:
@@ -437,8 +441,9 @@ def _run_notebook(k: Kernel, plan: list, limits: Limits, rec: Record, event, key
         if r.status == "timeout" and at_limit:
             return True  # the notebook's limit: the cells after this one do not run
         if kind == "setup":
-            nonce = secrets.token_hex(8)
-            got = k.run("", 30, keep_outputs=False, user_expressions={"r": f"_ag_remember({nonce!r})"})
+            got = r
+            if r.status != "ok":  # a failed cell's reply carries no user_expressions: ask on its own
+                got = k.run("", 30, keep_outputs=False, user_expressions={"r": f"_ag_remember({nonce!r})"})
             if verify(_expression(got, "r"), key, nonce) is None and "guard_broken" not in rec.flags:
                 rec.flags.append("guard_broken")
                 event("tampered", "the grader's guard in the kernel was replaced by the submission")
