@@ -820,7 +820,8 @@ print(f"{tok.vocab_size} characters; {len(train_ids)} to train on, {len(held_out
 # - `train_gpt(train_ids, vocab_size, seed=0)`: build a `GPT` after `mt.manual_seed(seed)`, train it with an
 #   optimizer from `mt.optim` (`AdamW(lr=3e-3)` works) on random windows of `train_ids` drawn with
 #   `np.random.default_rng(seed)`, batches of 16 windows of 32, cross-entropy over every position
-#   (reshape logits to `(B*T, V)`), the loop of chapter 08; return the model.
+#   (reshape logits to `(B*T, V)`), the loop of chapter 08; keep each step's loss in `model.losses` (a list:
+#   a figure below draws it) and return the model.
 #
 # The test cell measures the model itself, on the last 10% of the text it never trained on: the
 # mean cross-entropy per character must be **below 2.45 nats** (a model that knows only how often each
@@ -966,10 +967,13 @@ if trained_gpt is not None:
 # %% [markdown]
 # ### Why the scale matters: training without it
 #
-# The same GPT and seed, trained for 80 steps with the scores *not* divided by `sqrt(d_head)` (the
-# cell swaps your `attention` for one with `scale=1.0`, and swaps it back). Unscaled scores make
-# sharper softmaxes from the start; the curve with the scale usually drops faster and lower, and the
-# gap grows with the width of a head (here only 16).
+# Left: the same GPT and seed, trained for 80 steps with the scores *not* divided by `sqrt(d_head)` (the
+# cell swaps your `attention` for one with `scale=1.0`, and swaps it back). At this size the two curves
+# stay close: a head here is only 16 wide, so unscaled scores are only 4 times too large, and small at
+# initialisation anyway. Right: why it matters as heads widen (GPT-2's are 64 wide, large models' 128).
+# For queries and keys with unit-variance entries, the largest of 32 attention weights, averaged over
+# queries: unscaled, the softmax turns one-hot as the width grows (and a one-hot softmax passes almost
+# no gradient); scaled, it stays where it started, whatever the width.
 
 # %%
 if trained_gpt is not None:
@@ -982,14 +986,28 @@ if trained_gpt is not None:
         unscaled = train_gpt(train_ids, tok.vocab_size, seed=0, steps=80)
     finally:
         attention = scaled_attention
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
     smooth = np.ones(10) / 10
     ax.plot(np.convolve(trained_gpt.losses[:80], smooth, "valid"), label="scores / sqrt(d_head)")
-    ax.plot(np.convolve(unscaled.losses, smooth, "valid"), label="no scale")
+    ax.plot(np.convolve(unscaled.losses, smooth, "valid"), "--", label="no scale")
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (mean of 10 steps)")
-    ax.set_title("the same GPT, with and without the 1/sqrt(d) scale", fontsize=10)
+    ax.set_title("the chapter's GPT (d_head = 16)", fontsize=10)
     ax.legend()
+    widths = [4, 16, 64, 256, 1024]
+    rng = np.random.default_rng(0)
+    for scaled, style in ((True, "o-"), (False, "s--")):
+        peaks = []
+        for d in widths:
+            q, k = rng.standard_normal((64, d)), rng.standard_normal((32, d))
+            s = q @ k.T / (math.sqrt(d) if scaled else 1.0)
+            w = np.exp(s - s.max(-1, keepdims=True))
+            peaks.append(float((w / w.sum(-1, keepdims=True)).max(-1).mean()))
+        ax2.semilogx(widths, peaks, style, label="scores / sqrt(d)" if scaled else "no scale")
+    ax2.set_xlabel("head width d")
+    ax2.set_ylabel("largest of 32 weights (mean)")
+    ax2.set_title("softmax at initialisation: one-hot without the scale", fontsize=10)
+    ax2.legend()
     plt.tight_layout()
     plt.show()
 
