@@ -471,9 +471,17 @@ def vector_math_rows(repeats: int) -> list[Row]:
     return rows(repeats)
 
 
+def attention_rows(repeats: int) -> list[Row]:
+    """Scaled dot-product attention, multi-head attention and a transformer encoder layer: see
+    bench/attention.py."""
+    from .attention import attention_rows as rows
+
+    return rows(repeats)
+
+
 GROUPS = (
     matmul_rows, elementwise_rows, reduction_rows, scan_rows, mlp_rows, optimizer_rows, conv_rows, overhead_rows,
-    startup_rows, jit_rows, vector_math_rows,
+    startup_rows, jit_rows, vector_math_rows, attention_rows,
 )
 
 

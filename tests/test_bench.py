@@ -140,3 +140,33 @@ def test_the_real_reduction_rows_are_found_by_their_names():
     assert groups_to_run("sum over dim", cpu.GROUPS) == [cpu.reduction_rows]
     assert groups_to_run("sum over dim", gpu.GROUPS) == [gpu.bandwidth_rows]
     assert groups_to_run("matmul 1024x1024", cpu.GROUPS) == [cpu.matmul_rows]
+
+
+def test_attention_rows_check_against_torch_and_time_on_tiny_sizes(monkeypatch):
+    """`python -m bench --only attention` on tiny shapes: three rows, each checked against PyTorch
+    before it is timed, with torch pinned to numba's thread count and restored afterwards."""
+    import torch
+
+    from bench import attention, cpu
+
+    for name, value in {"B": 2, "H": 2, "L": 8, "E": 4, "D_MODEL": 8, "FF": 16}.items():
+        monkeypatch.setattr(attention, name, value)
+    threads = torch.get_num_threads()
+    rows = [r for g in cpu.GROUPS if g.__name__ == "attention_rows" for r in g(1)]
+    assert torch.get_num_threads() == threads
+    assert [r.error for r in rows] == [""] * 3
+    assert [r.name.split(" ")[0] for r in rows] == [
+        "F.scaled_dot_product_attention", "nn.MultiheadAttention(8,2)", "nn.TransformerEncoderLayer(8,2,16)"
+    ]
+    assert all(r.ours.median > 0 and r.torch_ms > 0 and r.reference == "torch" for r in rows)
+
+
+def test_attention_rows_refuse_a_wrong_result(monkeypatch):
+    from bench import attention
+    from minitorch_edu.nn import functional as F
+
+    for name, value in {"B": 1, "H": 1, "L": 4, "E": 2}.items():
+        monkeypatch.setattr(attention, name, value)
+    monkeypatch.setattr(F, "scaled_dot_product_attention", lambda q, k, v, **kw: q)
+    with pytest.raises(AssertionError, match="SDPA: differs from torch"):
+        attention.sdpa_row(1, 1)

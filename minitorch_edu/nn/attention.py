@@ -31,6 +31,8 @@ class MultiheadAttention(Module):
     attend". `key_padding_mask` (N, S) hides padded keys; `attn_mask` is (L, S) or (N * num_heads, L, S).
     The weights (N, L, S) are averaged over the heads (or (N, H, L, S) with average_attn_weights=False),
     None with need_weights=False. Dropout acts on the attention weights while training.
+    A query whose every key is masked gets zero weights and output (PyTorch gives those with
+    need_weights=False, and nan with need_weights=True).
     """
 
     def __init__(
@@ -111,7 +113,7 @@ class MultiheadAttention(Module):
         self._check_shapes(q, k, v, query, key, value)
         n, length, source = q.shape[0], q.shape[1], k.shape[1]
         mask = self._merged_mask(attn_mask, key_padding_mask, q, n, length, source, unbatched)
-        qp, kp, vp = self._project(q, k, v, query is key and key is value)
+        qp, kp, vp = self._project(q, k, v)
         heads, weights = F.attention(
             self._split_heads(qp), self._split_heads(kp), self._split_heads(vp), mask,
             self.dropout if self.training else 0.0,
@@ -144,11 +146,12 @@ class MultiheadAttention(Module):
                 f"got {shapes} ({layout})"
             )
 
-    def _project(self, q: Tensor, k: Tensor, v: Tensor, self_attention: bool) -> tuple[Tensor, Tensor, Tensor]:
-        """The query, key and value projections. Self-attention: one (3E, E) product, cut into three views."""
+    def _project(self, q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The query, key and value projections, each with its rows of in_proj_weight (views).
+
+        Three products rather than one (3E, E) product cut in three: the gradient of a cut-out
+        third would be a zero-filled (N, L, 3E) tensor each, where a weight slice's is (E, E)."""
         E, b = self.embed_dim, self.in_proj_bias
-        if self_attention and self._qkv_same_embed_dim:
-            return F.linear(q, self.in_proj_weight, b).chunk(3, -1)
         if self._qkv_same_embed_dim:
             w = self.in_proj_weight
             wq, wk, wv = w[:E], w[E : 2 * E], w[2 * E :]

@@ -346,6 +346,7 @@ def scaled_dot_product_attention(
     dropout_p: float = 0.0,
     is_causal: bool = False,
     scale: float | None = None,
+    enable_gqa: bool = False,
 ) -> Tensor:
     """softmax(query @ key.T * scale + mask) @ value, as `torch.nn.functional.scaled_dot_product_attention`.
 
@@ -355,9 +356,13 @@ def scaled_dot_product_attention(
     lower triangle, anchored top-left as in PyTorch). `scale` defaults to 1/sqrt(E). Dropout on the
     attention weights only when dropout_p > 0 (pass 0.0 in eval mode: the function has no `training`).
     A query row that may attend nowhere gives zeros (PyTorch's "safe softmax"), not nan.
+    `enable_gqa=True` (grouped-query attention): key and value may have fewer heads (dim -3) than the
+    query, a divisor of its count; each key/value head then serves that many query heads in a row.
 
     Composed from matmul, add and the fused row softmax, so autograd needs nothing new.
     """
+    if enable_gqa:
+        key, value = _shared_heads(key, query), _shared_heads(value, query)
     _check_attention_shapes(query, key, value)
     if is_causal and attn_mask is not None:
         raise RuntimeError("scaled_dot_product_attention: an explicit attn_mask should not be set when is_causal=True")
@@ -365,23 +370,31 @@ def scaled_dot_product_attention(
     if is_causal:
         attn_mask = causal_mask(length, source, device=query.backend)
     mask = None if attn_mask is None else additive_mask(attn_mask, query, (length, source))
-    out, _ = attention(query, key, value, mask, dropout_p, scale)
+    # a causal row i always sees key 0: no row is masked entirely, nothing to check
+    out, _ = attention(query, key, value, mask, dropout_p, scale, rows_may_be_blocked=not is_causal)
     return out
 
 
 def attention(
-    query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, dropout_p: float = 0.0, scale: float | None = None
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None,
+    dropout_p: float = 0.0,
+    scale: float | None = None,
+    rows_may_be_blocked: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """(weights @ value, weights) with weights = softmax(query @ key.T * scale + mask) over the keys.
 
     `mask` is additive (0 where allowed, -inf where not; see `additive_mask`). Rows masked entirely
-    are softmaxed over a zero mask instead (finite, so no nan reaches the gradient) and then zeroed."""
+    are softmaxed over a zero mask instead (finite, so no nan reaches the gradient) and then zeroed;
+    `rows_may_be_blocked=False` says the caller knows there are none (a causal mask)."""
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     # scaling the (L, E) queries costs less than scaling the (L, S) scores
     scores = (query * scale) @ key.transpose(-2, -1)
     dead = None
     if mask is not None:
-        dead = _dead_rows(mask)
+        dead = _dead_rows(mask) if rows_may_be_blocked else None
         if dead is not None:
             mask = ops.where(dead, 0.0, mask)
         scores = scores + mask
@@ -424,9 +437,30 @@ def additive_mask(mask: Tensor, like: Tensor, scores_shape: tuple[int, int], all
 
 def _dead_rows(mask: Tensor) -> Tensor | None:
     """(..., L, 1) True where a row of the additive mask is -inf everywhere, or None if no row is.
-    Reads one bool from the device: the mask is small next to the scores."""
+
+    On the host the answer is read (the mask is small next to the scores). On a GPU reading it would
+    wait for the device every call, and while `mt.jit` traces the answer would be frozen into the
+    graph for every later mask: there the rows are always patched (two cheap `where`s)."""
     dead = (mask == float("-inf")).all(-1, keepdim=True)
+    if mask.device == "cuda" or is_tracing():
+        return dead
     return dead if bool(dead.any().item()) else None
+
+
+def _shared_heads(t: Tensor, query: Tensor) -> Tensor:
+    """Grouped-query attention: (..., Hkv, S, E) with each head repeated to the query's H heads (dim -3)."""
+    if t.ndim < 3 or query.ndim < 3 or t.shape[-3] == query.shape[-3]:
+        return t
+    heads, kv_heads = query.shape[-3], t.shape[-3]
+    if heads % kv_heads:
+        raise ValueError(
+            f"scaled_dot_product_attention: enable_gqa needs the query's heads ({heads}, dim -3 of {query.shape}) "
+            f"to be a multiple of the key/value heads ({kv_heads}, dim -3 of {t.shape})"
+        )
+    lead, rest = t.shape[:-3], t.shape[-2:]
+    group = heads // kv_heads
+    repeated = t.unsqueeze(-3).expand(*lead, kv_heads, group, *rest)  # a view; the reshape copies
+    return repeated.reshape(*lead, heads, *rest)
 
 
 def _check_attention_shapes(query: Tensor, key: Tensor, value: Tensor) -> None:

@@ -1,5 +1,6 @@
 """`TransformerEncoderLayer`: self-attention then a feed-forward block, each with a residual and a
-layer norm, with PyTorch's submodule names so that a state_dict copies across.
+layer norm, with PyTorch's submodule names so that a state_dict copies across; `TransformerEncoder`
+stacks copies of one.
 
     layer = nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=256, batch_first=True)
     y = layer(x, src_mask=~F.causal_mask(L), is_causal=True)     # a GPT block: causal self-attention
@@ -10,18 +11,20 @@ norm_first=True (pre-norm, GPT-2 and later): x = x + attn(norm1(x)); x = x + ff(
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 from ..core.tensor import Tensor
 from . import functional as F
 from .attention import MultiheadAttention
+from .container import ModuleList
 from .dropout import Dropout
 from .linear import Linear
 from .module import Module
 from .normalization import LayerNorm
 
-__all__ = ["TransformerEncoderLayer"]
+__all__ = ["TransformerEncoder", "TransformerEncoderLayer"]
 
 
 def _activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
@@ -96,3 +99,37 @@ class TransformerEncoderLayer(Module):
     def _ff_block(self, x: Tensor) -> Tensor:
         """The feed-forward branch: expand, activate, project back."""
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoder(Module):
+    """`num_layers` copies of `encoder_layer` in sequence, then `norm` if given (`torch.nn.TransformerEncoder`).
+
+    Each copy starts with the same weights as `encoder_layer` (a deep copy) and trains on its own.
+    forward(src, mask=None, src_key_padding_mask=None, is_causal=None) passes the masks to every layer.
+    """
+
+    def __init__(
+        self,
+        encoder_layer: TransformerEncoderLayer,
+        num_layers: int,
+        norm: Module | None = None,
+        enable_nested_tensor: bool = True,
+        mask_check: bool = True,
+    ) -> None:
+        super().__init__()
+        # enable_nested_tensor and mask_check steer PyTorch's fast path: accepted, nothing to do here
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.num_layers = int(num_layers)
+        self.norm = norm
+
+    def forward(
+        self,
+        src: Tensor,
+        mask: Tensor | None = None,
+        src_key_padding_mask: Tensor | None = None,
+        is_causal: bool | None = None,
+    ) -> Tensor:
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        return x if self.norm is None else self.norm(x)
