@@ -1208,8 +1208,11 @@ with testing.part("kv_cache", hidden=True):
 # ### What the cache saves, measured
 #
 # Tokens per second of your `generate` on the trained GPT, with and without the cache, for the 31 tokens
-# that fill its 32-token window (both runs produce the same text). Without the cache, the last steps each
-# run a forward over 31 positions; with it, every step after the prompt runs over one.
+# that fill its 32-token window (best of 3 runs each; both produce the same text). Without the cache the
+# model processes 1 + 2 + … + 31 = 496 positions, with it 31. The time saved is smaller than that
+# 16x: a model this small spends most of each step on the fixed cost of its ~100 kernel calls, which
+# both ways pay once per token. The saving in arithmetic grows with the square of the length (and the
+# model's width), which is why every serving system caches.
 
 # %%
 if trained_gpt is None:
@@ -1218,9 +1221,12 @@ else:
     try:
         speeds = {}
         for use_cache in (False, True):
-            start = time.perf_counter()
-            out = generate(trained_gpt, tok.encode("S"), 31, temperature=0.8, seed=1, use_cache=use_cache)
-            speeds[use_cache] = 31 / (time.perf_counter() - start)
+            best = math.inf
+            for _ in range(3):  # the best of 3: a busy machine only ever slows a run down
+                start = time.perf_counter()
+                out = generate(trained_gpt, tok.encode("S"), 31, temperature=0.8, seed=1, use_cache=use_cache)
+                best = min(best, time.perf_counter() - start)
+            speeds[use_cache] = 31 / best
             print(f"use_cache={use_cache!s:5}: {speeds[use_cache]:7.1f} tokens/s  {tok.decode(out)!r}")
         print(f"the cache makes generation {speeds[True] / speeds[False]:.1f}x faster here")
     except NotImplementedError:
