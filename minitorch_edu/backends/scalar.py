@@ -75,15 +75,14 @@ TANH_X = (  # (tanh(x) - x) / x³ in u = x², |x| <= 0.625: 6.5e-12
     -0.3333333333311612, 0.13333333262053076, -0.0539682154001073, 0.021868688842639858,
     -0.008855025151011315, 0.003545727065976842, -0.0013067022315052705, 0.00032425872563608893,
 )
-ERF_X = (  # erf(x) / x in u = x², |x| <= 2: 3.1e-12
-    1.1283791670920416, -0.3761263887545798, 0.11283791298570615, -0.026866150760920835,
-    0.005223921889761327, -0.0008547388080927761, 0.00012045073497066054, -1.4849600251102134e-05,
-    1.6069898885942143e-06, -1.4943016311361768e-07, 1.1178969255356563e-08, -5.850393982336474e-10,
-    1.5562934271565372e-11,
+ERF_X = (  # erf(x) / x in u = x², |x| <= 1/2: 1.2e-11
+    1.1283791670825096, -0.37612638527652426, 0.1128377407713072, -0.026863150186438794, 0.005200446400646723,
+    -0.0007695056746338156,
 )
-ERFC_Z = (  # erfc(z) exp(z²) z in u = 1 / z², z >= 2: 1.4e-9
-    0.5641895827523649, -0.2820940809886433, 0.42303653267990354, -1.0516351727723812, 3.5091730734644964,
-    -12.96678659658317, 43.14836067538729, -107.45851904726693, 166.9169948303237, -117.96363640962417,
+ERFC_T = (  # erfc(a) exp(a²) / t in t = 1 / (1 + 0.3 a), 0 <= a <= 10.5 (t in [0.241, 1]), P(1) = 1 exactly: 2.8e-10
+    0.16926974362541902, 0.16894709026675891, 0.16494834007944453, 0.12575581442710915, 0.2081158499576267,
+    -0.13055485480431137, 0.4993305495013217, -0.49708967386342373, 0.4495951181215475, -0.1674732156368227,
+    0.001101598762488944, 0.00805363956284127,
 )
 LOG2E = 1.4426950408889634
 LN2 = 0.6931471805599453
@@ -149,33 +148,37 @@ def log_poly(x: float) -> float:
 
 
 @register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
-def erfc_tail(z: float, z2: float) -> float:
-    """erfc(z) for z >= 2 (z2 = z², passed in so that callers can give it exactly), to 1.5e-9 relative."""
-    return exp_poly(-z2) / z * horner(1.0 / z2, ERFC_Z)
+def erfc_poly(a: float, a2: float) -> float:
+    """erfc(a) for 0 <= a <= 10.5 (a2 = a², passed in so that callers can give it exactly), to 3e-10
+    *relative* error, and erfc(0) = 1 exactly: erfc(a) = t e**-a² P(t) with t = 1 / (1 + 0.3 a), one
+    polynomial for the whole range (no branches: every element runs the same instructions, so the loop
+    vectorises)."""
+    t = 1.0 / (1.0 + 0.3 * a)
+    return t * exp_poly(-a2) * horner(t, ERFC_T)
 
 
 @register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
 def erf_poly(z: float) -> float:
-    """erf(z) for a float64 z, to 3e-12 absolute: odd polynomial below 2, 1 - erfc(z) above."""
+    """erf(z) for a float64 z, to 5e-10 relative: odd polynomial below 1/2, 1 - erfc(|z|) above
+    (both computed, one selected: a select vectorises where an if would not)."""
     a = abs(z)
     a = a if a <= 6.0 else 6.0  # erf(6) = 1 - 2e-17; nan becomes 6 (callers restore it)
     u = a * a
     small = a * horner(u, ERF_X)
-    big = 1.0 - erfc_tail(a, u)
-    return math.copysign(small if a < 2.0 else big, z)
+    big = 1.0 - erfc_poly(a, u)
+    return math.copysign(small if a < 0.5 else big, z)
 
 
 @register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
 def normal_cdf(x: float) -> float:
-    """P(N(0, 1) <= x) = erfc(-x / sqrt(2)) / 2, to 1.5e-9 *relative* error also far into the left tail
-    (where 1 + erf(x / sqrt(2)) would cancel to 0): GELU's factor."""
-    z = x * SQRT_HALF
-    a = abs(z)
-    a = a if a >= 2.0 else 2.0  # the tail formula's range (the small branch is taken below 2)
-    tail = 0.5 * erfc_tail(a, 0.5 * x * x)  # x² / 2 is exact in float64 for a float32 x
-    big = tail if x < 0.0 else 1.0 - tail
-    small = 0.5 + 0.5 * z * horner(z * z, ERF_X)
-    return small if abs(z) < 2.0 else big
+    """P(N(0, 1) <= x) = erfc(-x / sqrt(2)) / 2, to 5e-10 *relative* error also far into the left tail
+    (where 1 + erf(x / sqrt(2)) would cancel to 0): GELU's factor. Branch-free: the tail h = P(N <= -|x|)
+    from `erfc_poly`, then h or 1 - h by x's sign. |x| is clamped at 14.85 (a = 10.5), beyond which
+    x P(x) is below float32's smallest denormal; nan becomes 14.85 (callers restore it)."""
+    a = abs(x) * SQRT_HALF
+    a = a if a <= 10.5 else 10.5
+    h = 0.5 * erfc_poly(a, 0.5 * x * x)  # x² / 2 is exact in float64 for a float32 x
+    return h if x < 0.0 else 1.0 - h
 
 
 def exp(x: float) -> float:
@@ -381,7 +384,8 @@ def gelu(x: float) -> float:
     for negative x, where the textbook formula cancels (gelu(-10) = -7.6e-23, not 0)."""
     if isinstance(x, np.float32):
         w = np.float64(x)
-        return np.float32(w * normal_cdf(w))
+        # -inf * P(-inf) is -inf * 0, nan, as the textbook formula gives (normal_cdf clamps, so say it)
+        return np.float32(NAN if w == -INF else w * normal_cdf(w))
     return 0.5 * x * (1.0 + math.erf(x * SQRT_HALF))
 
 

@@ -74,6 +74,22 @@ def is_contiguous(shape: Sequence[int], strides: Sequence[int]) -> bool:
     return True
 
 
+@_memo
+def dense_permuted(shape: Sequence[int], strides: Sequence[int]) -> bool:
+    """True when the strides are a contiguous tensor's with the dims reordered (x.T, x.permute(...)):
+    the elements fill one gap-free block of memory, in an order other than row-major. A new tensor
+    with these strides can then be computed as one flat loop over both blocks (PyTorch's
+    TensorIterator keeps an input's layout for the same reason). Broadcast (stride 0), overlapping,
+    negative and gapped strides are not."""
+    dims = sorted((st, s) for s, st in zip(shape, strides) if s != 1)
+    step = 1
+    for st, s in dims:
+        if st != step:
+            return False
+        step *= s
+    return not is_contiguous(shape, strides)
+
+
 def index_to_position(index: Sequence[int], strides: Sequence[int]) -> int:
     """Position in storage of a multi-dimensional index."""
     return sum(i * s for i, s in zip(index, strides))

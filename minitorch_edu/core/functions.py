@@ -190,7 +190,7 @@ class Elementwise(Function):
 
     @classmethod
     def forward(cls, ctx: Context, a: Tensor) -> Tensor:  # type: ignore[override]
-        out = a._map(cls.kernel)
+        out = a._map(cls.kernel, keep_layout=True)  # x.T.exp() is laid out as x.T, as in PyTorch
         ctx.save_for_backward(out if cls.saves == "output" else a)
         return out
 

@@ -300,7 +300,15 @@ class Tensor(TensorOperators):
         storage = self.backend.storage.empty(max(S.size_of(shape), 1), dtype)
         return Tensor(storage, shape, S.contiguous_strides(shape), self.backend)
 
-    def _map(self, fn: Any, out: Tensor | None = None, dtype: Any = None) -> Tensor:
+    def _map(self, fn: Any, out: Tensor | None = None, dtype: Any = None, keep_layout: bool = False) -> Tensor:
+        """`fn` over every element, into `out` or a new tensor: contiguous, or with `keep_layout` (the
+        elementwise ops) laid out as self is when self is a permuted contiguous block (x.T.exp()):
+        then both are walked as one flat, vectorised loop in memory order, as PyTorch does."""
+        if out is None and keep_layout and S.dense_permuted(self.shape, self._strides):
+            n = self.numel()
+            storage = self.backend.storage.empty(n, self.dtype if dtype is None else dtype)
+            self.backend.map(fn)(storage, (1,), self._storage, (1,), (n,))
+            return Tensor(storage, self.shape, self._strides, self.backend)
         out = self._empty(self.shape, dtype) if out is None else out
         if self.numel():
             self.backend.map(fn)(out._storage, out._strides, self._storage, self._strides, self.shape)

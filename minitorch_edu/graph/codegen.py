@@ -28,6 +28,7 @@ import hashlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import types
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class KernelSpec:
     scalars: list[str]  # names of backends.scalar functions the body calls
     dtypes: list[str]  # numba dtype names of outputs then inputs
     reduce_dim: int | None = None  # the group ends in a sum over this dim of `shape`
+    temps: dict[str, np.dtype] | None = None  # each intermediate t<id>'s dtype
 
 
 def layout(shape: tuple[int, ...], v_shape: tuple[int, ...], strides: tuple[int, ...]) -> str:
@@ -117,6 +119,7 @@ def spec_for(members: list[Node], outputs: list[Value]) -> KernelSpec:
         body.append(f"x{j} = i{j}[{index}]")
         names[v.id] = f"x{j}"
     used: list[str] = []
+    temps: dict[str, np.dtype] = {}
     for n in members:
         d = _cast(n.out.dtype)
         c = d  # the dtype it computes in: a binary op's promoted inputs' (a comparison writes a mask)
@@ -137,6 +140,7 @@ def spec_for(members: list[Node], outputs: list[Value]) -> KernelSpec:
                 used.append(name)
             body.append(f"{t} = {d}(s_{name}({', '.join(args)}))")
         names[n.out.id] = t
+        temps[t] = n.out.dtype
     if total is not None:  # accumulate in the sum's dtype, rounding at each step as the eager fold does
         d = total.out.dtype.name
         body.append(f"acc = {d}(s_add(acc, {names[members[-1].out.id]}))")
@@ -149,7 +153,7 @@ def spec_for(members: list[Node], outputs: list[Value]) -> KernelSpec:
     for j, v in enumerate(outputs):
         body.append(f"o{j}[i] = {names[v.id]}")
     dtypes = [v.dtype.name for v in outputs] + [v.dtype.name for v in inputs]
-    return KernelSpec(shape, inputs, layouts, outputs, body, used, dtypes)
+    return KernelSpec(shape, inputs, layouts, outputs, body, used, dtypes, temps=temps)
 
 
 def _index_lines(spec: KernelSpec, indent: str) -> list[str]:
@@ -187,6 +191,23 @@ def _header(spec: KernelSpec, wrap: str) -> list[str]:
     return lines
 
 
+def _cpu_header(spec: KernelSpec) -> list[str]:
+    """`_header` for njit. The functions made of polynomials (exp, tanh, sigmoid, ...) are compiled
+    on their own with fastmath "contract", so that their multiply-adds become FMAs as in the eager
+    kernels, and LLVM inlines them into the loop; the kernel itself is compiled without it, so that
+    a fused `a * b + c` still rounds the product as the eager mul kernel does."""
+    lines = _header(spec, "njit")
+    for k, line in enumerate(lines):
+        if line.startswith("s_"):
+            name = line.split(" = ")[0][2:]
+            flags = ', inline="always"'
+            lines[k] = f'{line.split(" = ")[0]} = njit(error_model="numpy"{flags})(_scalar.{name})'
+    return lines
+
+
+CONTRACTED = {"exp", "log", "tanh", "sigmoid", "erf", "gelu", "gelu_back", "gelu_tanh", "gelu_tanh_back"}
+
+
 def _loop(spec: KernelSpec, decorator: str, loop: str) -> list[str]:
     if spec.reduce_dim is not None:  # n outputs; each folds `red` elements `inner` apart
         d, nd = spec.reduce_dim, len(spec.shape)
@@ -221,6 +242,79 @@ def _loop(spec: KernelSpec, decorator: str, loop: str) -> list[str]:
     ]
 
 
+CHUNK = 16384  # elements per task of a flat fused loop (the eager flat kernels' chunk)
+
+
+BLOCK = 512  # elements per stage of a chunk: each intermediate's block buffer stays in L1
+
+
+def _chunked_loop(spec: KernelSpec, decorator: str, parallel: bool) -> list[str]:
+    """The elementwise loop when every operand is contiguous or a single element, in stages.
+
+    Tasks of CHUNK elements; each runs its elements in blocks of BLOCK, one loop per op of the
+    group over the block (intermediates in small buffers, in L1): unit-stride loops that LLVM
+    vectorises. An op of `CONTRACTED` (exp, tanh, sigmoid, ...) runs as a call of `v_<name>`, its
+    loop compiled with fastmath "contract" so its polynomials' multiply-adds become FMAs, as in the
+    eager kernels; the other ops stay without it, so that a fused `a * b + c` still rounds the
+    product as the eager mul kernel does (a contracted loop over the whole body would not)."""
+    def ref(m: re.Match) -> str:
+        kind, j = m.group(1), m.group(2)
+        if kind == "t":
+            return f"b{j}[i]"
+        return f"vi{j}[i]" if spec.layouts[int(j)] == "c" else f"x{j}"
+
+    names = r"\b([tx])(\d+)\b"
+    singles = [line for j, kind in enumerate(spec.layouts) if kind == "s" for line in [f"x{j} = i{j}[0]"]]
+    stages: list[str] = []
+    for line in spec.body:
+        if re.fullmatch(r"x\d+ = i\d+\[.*\]", line):
+            continue  # inputs are read in place (or once, above, for single elements)
+        call = re.fullmatch(r"(t\d+) = (\w+)\(s_(\w+)\((\w+)\((t\d+|x\d+)\)\)\)", line)
+        if call and call.group(3) in CONTRACTED and call.group(2) == call.group(4) == "float32" and (
+            call.group(5)[0] == "t" or spec.layouts[int(call.group(5)[1:])] == "c"
+        ):
+            target, name, arg = call.group(1), call.group(3), call.group(5)
+            src = f"b{arg[1:]}" if arg[0] == "t" else f"vi{arg[1:]}"
+            stages.append(f"v_{name}({src}, b{target[1:]}, m)")
+            continue
+        left, right = line.split(" = ", 1)
+        left = f"vo{left[1:left.index('[')]}[i]" if left.startswith("o") else re.sub(names, ref, left)
+        stages += ["for i in range(m):", f"    {left} = {re.sub(names, ref, right)}"]
+    buffers = [f"b{t[1:]} = np.empty({BLOCK}, np.{dtype.name})" for t, dtype in (spec.temps or {}).items()]
+    views = [f"vo{j} = o{j}[s:s + m]" for j in range(len(spec.outputs))]
+    views += [f"vi{j} = i{j}[s:s + m]" for j, kind in enumerate(spec.layouts) if kind == "c"]
+    tasks = f"(n + {CHUNK - 1}) // {CHUNK}"
+    return [
+        "",
+        decorator,
+        f"def fused({', '.join(_params(spec))}):",
+        *("    " + line for line in singles),
+        f"    for task in {'prange' if parallel else 'range'}({tasks}):",
+        f"        lo = np.int64(task) * {CHUNK}  # prange indices are unsigned: keep the arithmetic signed",
+        f"        hi = min(n, lo + {CHUNK})",
+        *("        " + line for line in buffers),
+        f"        for s in range(lo, hi, {BLOCK}):",
+        f"            m = min(hi, s + {BLOCK}) - s",
+        *("            " + v for v in views),
+        *("            " + line for line in stages),
+    ]
+
+
+def _block_functions(spec: KernelSpec) -> list[str]:
+    """v_<name>(src, dst, m): the float32 map of one CONTRACTED scalar function over a block."""
+    lines = []
+    for name in spec.scalars:
+        if name in CONTRACTED:
+            lines += [
+                "",
+                '@njit(cache=True, error_model="numpy", fastmath={"contract"})',
+                f"def v_{name}(src, dst, m):",
+                "    for i in range(m):",
+                f"        dst[i] = float32(s_{name}(float32(src[i])))",
+            ]
+    return lines
+
+
 def cpu_source(spec: KernelSpec, parallel: bool) -> str:
     """A module with the kernel `fused` for this spec, compiled (or loaded from numba's cache) on import.
 
@@ -228,10 +322,15 @@ def cpu_source(spec: KernelSpec, parallel: bool) -> str:
     fixed, so only the variant it runs is compiled."""
     arrays = ", ".join(f"nt.{_array(d)}[::1]" for d in spec.dtypes)
     tuples = ", ".join([f"nt.UniTuple(nt.int64, {max(len(spec.shape), 1)})"] * (1 + spec.layouts.count("g")))
-    lines = _header(spec, 'njit(inline="always", error_model="numpy")')
+    lines = _cpu_header(spec)
+    lines.insert(1, "import numpy as np  # noqa: F401")
     lines.append(f"SIG = nt.void({arrays}, nt.int64, {tuples})")
-    lines += _loop(spec, f'@njit(SIG, parallel={parallel}, cache=True, error_model="numpy")',
-                   "prange(n)" if parallel else "range(n)")
+    decorator = f'@njit(SIG, parallel={parallel}, cache=True, error_model="numpy")'
+    if spec.reduce_dim is None and "g" not in spec.layouts:
+        lines += _block_functions(spec)
+        lines += _chunked_loop(spec, decorator, parallel)
+    else:
+        lines += _loop(spec, decorator, "prange(n)" if parallel else "range(n)")
     return "\n".join(lines) + "\n"
 
 

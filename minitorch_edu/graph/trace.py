@@ -124,7 +124,8 @@ class Tracer(Tensor):
         out = Tensor.detach(self)
         return _state().record_raw("detach", None, [self], out, OpInfo("detach", "view"))
 
-    def _map(self, fn: Any, out: Tensor | None = None, dtype: Any = None) -> Tensor:
+    def _map(self, fn: Any, out: Tensor | None = None, dtype: Any = None, keep_layout: bool = False) -> Tensor:
+        # keep_layout is ignored: a compiled graph writes contiguous results, so the traced one is too
         _no_inplace(out)
         result = Tensor._map(_plain(self), fn, None, dtype)
         info = raw_info("map", fn, dtype_change=np.dtype(result.dtype) != self.dtype)

@@ -90,7 +90,7 @@ class _GELU(Function):
         ctx.save_for_backward(x)
         ctx.approximate = approximate
         ctx.back = scalar.gelu_back if approximate == "none" else scalar.gelu_tanh_back
-        return x._map(scalar.gelu if approximate == "none" else scalar.gelu_tanh)
+        return x._map(scalar.gelu if approximate == "none" else scalar.gelu_tanh, keep_layout=True)
 
     @staticmethod
     def backward(ctx: Context, grad: Tensor) -> Tensor:

@@ -137,21 +137,36 @@ def _softmax_backward(gx, y, g, n, c, log):  # noqa: ANN001, ANN202
 
 # ---------------------------------------------------------------------- layer norm
 def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine):  # noqa: ANN001, ANN202
+    """Two passes over each row: one read for the mean and variance, one read and write for y.
+
+    The moments are sums of d = x - x[0] and d² in float64: shifted by one of the row's own values,
+    E[d²] - E[d]² cannot cancel badly ((x[0] - mean)² <= c var, so it loses at most log2(c) of
+    float64's 53 bits), and the two sums run together in one SIMD loop (no row of deviations to
+    write and read back)."""
     for row in prange(n):
         i = np.int64(row)
         xs, ys = x[i * c : (i + 1) * c], out[i * c : (i + 1) * c]
-        mu = _row_sum(xs) / c
-        for j in range(c):  # the deviations, kept in out for the variance
-            ys[j] = xs[j] - mu
-        r = 1.0 / math.sqrt(_row_dot(ys, ys) / c + eps)
+        x0 = wide(xs[0])
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(c):
+            d = wide(xs[j]) - x0
+            s1 += d
+            s2 += d * d
+        m1 = s1 / c
+        var = s2 / c - m1 * m1
+        if var < 0.0:  # rounding; a nan (from an inf or nan in the row) stays nan
+            var = 0.0
+        mu = x0 + m1
+        r = 1.0 / math.sqrt(var + eps)
         mean[i] = mu
         rstd[i] = r
         if affine:
             for j in range(c):
-                ys[j] = ys[j] * r * w[j] + b[j]
+                ys[j] = (wide(xs[j]) - mu) * r * wide(w[j]) + wide(b[j])
         else:
             for j in range(c):
-                ys[j] = ys[j] * r
+                ys[j] = (wide(xs[j]) - mu) * r
 
 
 def _layer_norm_input_grad(gx, g, x, mean, rstd, w, n, c, affine):  # noqa: ANN001, ANN202
@@ -194,15 +209,19 @@ def _layer_norm_param_grads(gw, gb, g, x, mean, rstd, n, c, block):  # noqa: ANN
             gb[j0 + j] = acc_b[j]
 
 
-def _compiled(fn):  # noqa: ANN001, ANN202
-    return {parallel: njit(parallel=parallel, **JIT)(fn) for parallel in (False, True)}
+def _compiled(fn, fastmath=("contract",)):  # noqa: ANN001, ANN202
+    flags = {**JIT, "fastmath": set(fastmath)}
+    return {parallel: njit(parallel=parallel, **flags)(fn) for parallel in (False, True)}
 
 
 _SOFTMAX_FORWARD = _compiled(_softmax_forward)
 _SOFTMAX_BACKWARD = _compiled(_softmax_backward)
-_LN_FORWARD = _compiled(_layer_norm_forward)
-_LN_INPUT_GRAD = _compiled(_layer_norm_input_grad)
-_LN_PARAM_GRADS = _compiled(_layer_norm_param_grads)
+# reassoc: LLVM may split the row and column sums of the layer-norm kernels into SIMD partials (it
+# never reorders a sum otherwise). Not for softmax: it would "simplify" away exp's rounding trick,
+# (t + 1.5 2**52) - 1.5 2**52
+_LN_FORWARD = _compiled(_layer_norm_forward, ("contract", "reassoc"))
+_LN_INPUT_GRAD = _compiled(_layer_norm_input_grad, ("contract", "reassoc"))
+_LN_PARAM_GRADS = _compiled(_layer_norm_param_grads, ("contract", "reassoc"))
 COLUMN_BLOCK = 256
 
 
