@@ -1099,15 +1099,16 @@ with testing.part("layers", hidden=True):
 # %% [markdown]
 # ## Part 7 · Milestone: 97% on digits the network never saw (4 points)
 #
-# Chapter 08's MLP reached about 96% on the held-back digits. Write `train_cnn(x_train, y_train, seed)`:
-# build a CNN **from your layers** inside `mt.nn.Sequential` (the package's `Linear`, `ReLU` and `Flatten` are
-# fine; its `Conv2d`, pooling and dropout are sealed), train it, and return it. `x_train` is `(N, 1, 8, 8)`.
+# Chapter 08's MLP had to reach 95% on the held-back digits; a CNN does better. Write
+# `train_cnn(x_train, y_train, seed)`: build a CNN **from your layers** inside `mt.nn.Sequential` (the
+# package's `Linear`, `ReLU` and `Flatten` are fine; its `Conv2d`, pooling and dropout are sealed), train
+# it, and return it. `x_train` is `(N, 1, 8, 8)`.
 # The test cell measures the accuracy itself, on the 359 held-back digits: **the target is 97%**, trained
 # in under 30 s. It trains a second time on another split, with another seed and the labels renamed, so
 # the recipe must work in general.
 #
 # A recipe that works: `Conv2d(1, 16, 3, padding=1)`, `ReLU`, `MaxPool2d(2)`, `Conv2d(16, 32, 3,
-# padding=1)`, `ReLU`, `Flatten`, `Dropout(0.25)`, `Linear(32·4·4, 10)`; `mt.optim.Adam(lr=0.005)`,
+# padding=1)`, `ReLU`, `Flatten`, `Dropout(0.25)`, `Linear(32·4·4, 10)`; `mt.optim.Adam(lr=0.02)`,
 # batches of 32 from `mt.data.DataLoader` (shuffled, seeded with `seed`), 10 epochs, with the learning
 # rate lowered along a cosine (`lr · ½(1 + cos(π·epoch/epochs))`, set in `optimizer.param_groups[0]["lr"]`
 # at the start of each epoch). Call `mt.manual_seed(seed)` before building the model, so the weights too
@@ -1124,7 +1125,7 @@ def train_cnn(x_train, y_train, seed=0):
         Conv2d(16, 32, 3, padding=1), mt.nn.ReLU(),
         mt.nn.Flatten(), Dropout(0.25), mt.nn.Linear(32 * 4 * 4, 10),
     )
-    epochs, lr = 10, 0.005
+    epochs, lr = 10, 0.02
     optimizer = mt.optim.Adam(model.parameters(), lr=lr)
     loader = mt.data.DataLoader(mt.data.TensorDataset(x_train, y_train), batch_size=32, shuffle=True, seed=seed)
     for epoch in range(epochs):
@@ -1177,10 +1178,10 @@ def _package_cnn(seed=0):
     model = mt.nn.Sequential(mt.nn.Conv2d(1, 16, 3, padding=1), mt.nn.ReLU(), mt.nn.MaxPool2d(2),
                              mt.nn.Conv2d(16, 32, 3, padding=1), mt.nn.ReLU(), mt.nn.Flatten(), mt.nn.Dropout(0.25),
                              mt.nn.Linear(512, 10))
-    optimizer = mt.optim.Adam(model.parameters(), lr=0.005)
+    optimizer = mt.optim.Adam(model.parameters(), lr=0.02)
     loader = mt.data.DataLoader(mt.data.TensorDataset(x_train, y_train), batch_size=32, shuffle=True, seed=seed)
     for epoch in range(10):
-        optimizer.param_groups[0]["lr"] = 0.005 * 0.5 * (1 + math.cos(math.pi * epoch / 10))
+        optimizer.param_groups[0]["lr"] = 0.02 * 0.5 * (1 + math.cos(math.pi * epoch / 10))
         model.train()
         for x, y in loader:
             loss = F.cross_entropy(model(x), y)

@@ -90,7 +90,7 @@ def avg_pool2d_backward(grad, x, kernel_size, stride=None):
     return gx
 '''
 
-_TRAIN_HEADER = "    epochs, lr = 10, 0.005\n"
+_TRAIN_HEADER = "    epochs, lr = 10, 0.02\n"
 
 WRONG = {
     "conv2d_forward": {
@@ -199,7 +199,7 @@ WRONG = {
             "return MaxPool2dFn.apply(x, kernel_size=self.kernel_size, stride=self.stride)")),
     },
     "train_cnn": {
-        "one_epoch": _wrong("train_cnn", (_TRAIN_HEADER, "    epochs, lr = 1, 0.005\n")),
+        "one_epoch": _wrong("train_cnn", (_TRAIN_HEADER, "    epochs, lr = 1, 0.02\n")),
         "learning_rate_far_too_small": _wrong("train_cnn", (_TRAIN_HEADER, "    epochs, lr = 3, 1e-5\n")),
         "loads_its_own_data_hidden_only": _wrong("train_cnn", (
             "mt.data.TensorDataset(x_train, y_train)", "mt.data.TensorDataset(*mt.data.load_digits()[0])")),
