@@ -306,11 +306,11 @@ print("conv 1 -> 8 channels, 3x3:", 8 * 1 * 3 * 3 + 8, "weights, for any image s
 # %% [markdown]
 # ## Part 1 · Convolution as one matrix product: `im2col` (5 points)
 #
-# Six nested loops (batch, output channel, output row, output column, kernel row, kernel column, and the
-# input channels inside) compute a convolution, slowly: every inner loop is short. The trick every fast
-# CPU and GPU library started from (cuDNN's first algorithm, Caffe's whole convolution layer) is to
-# **copy the patches into the columns of a matrix** and do one big matrix product, the operation
-# hardware and BLAS libraries are best at.
+# Seven nested loops (batch, output channel, output row, output column, input channel, kernel row, kernel
+# column) compute a convolution, slowly: every inner loop is short. The trick fast CPU and GPU libraries
+# started from (Caffe's convolution layer; the lowering the first cuDNN paper describes) is to **copy the
+# patches into the columns of a matrix** and do one big matrix product, the operation hardware and BLAS
+# libraries are best at.
 #
 # `im2col` ("image to columns") turns `x` of shape `(N, C, H, W)` into `cols` of shape
 # `(N, C·KH·KW, OH·OW)`: column `oy·OW + ox` holds the receptive field of output `(oy, ox)`, its rows in
@@ -361,14 +361,15 @@ draw_im2col()
 
 # %% [markdown]
 # Each pixel is copied once per window it falls in (pixel 5 four times here): im2col trades memory for
-# speed. With a 3×3 filter the matrix is up to 9 times the image, which is why cuDNN later added
-# "implicit GEMM" (building the columns on the fly, in fast memory) and FFT and Winograd algorithms;
-# im2col stays the clearest, and the package's CPU kernels use it (`backends/numba/conv.py`).
+# speed. With a 3×3 filter the matrix is up to 9 times the image, which is why cuDNN builds the columns
+# tile by tile in fast on-chip memory instead of in main memory ("implicit GEMM"), and later added FFT and
+# Winograd algorithms; im2col stays the clearest, and the package's CPU kernels use it
+# (`backends/numba/conv.py`).
 #
 # Write both functions:
 #
 # - `im2col(x, kh, kw, stride=1, padding=0)`: NumPy in, NumPy out. Pad with `np.pad`, then, rather than
-#   six loops, loop over the kernel offsets `(i, j)` only: for each, the slice
+#   seven loops, loop over the kernel offsets `(i, j)` only: for each, the slice
 #   `xp[:, :, i : i + stride*(OH-1) + 1 : stride, j : j + stride*(OW-1) + 1 : stride]` is *every* window's
 #   element `(i, j)` at once, of shape `(N, C, OH, OW)`. Put them into an array `(N, C, KH, KW, OH, OW)`
 #   and reshape.
@@ -1237,7 +1238,7 @@ plt.show()
 # and Keras's `Conv2D` stores its kernel as `(KH, KW, C_in, C_out)`. The numbers are the same; only the
 # axes move.
 #
-# im2col is where cuDNN started, not where it stayed: its implicit-GEMM kernels build the columns inside
-# fast on-chip memory instead of in main memory, and FFT and Winograd algorithms do fewer multiplications
-# for 3×3 filters. Frameworks benchmark the candidates on your shapes and keep the fastest
-# (`torch.backends.cudnn.benchmark = True`).
+# Explicit im2col is where CPU frameworks started, not where GPU libraries stayed: cuDNN's implicit-GEMM
+# kernels build the columns inside fast on-chip memory instead of in main memory, and FFT and Winograd
+# algorithms do fewer multiplications for 3×3 filters. Frameworks benchmark the candidates on your shapes
+# and keep the fastest (`torch.backends.cudnn.benchmark = True`).
