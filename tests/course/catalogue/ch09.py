@@ -90,7 +90,7 @@ def avg_pool2d_backward(grad, x, kernel_size, stride=None):
     return gx
 '''
 
-_TRAIN_HEADER = "    epochs, lr = 10, 0.02\n"
+_TRAIN_HEADER = "    epochs, lr = 10, 0.01\n"
 
 WRONG = {
     "conv2d_forward": {
@@ -199,11 +199,11 @@ WRONG = {
             "return MaxPool2dFn.apply(x, kernel_size=self.kernel_size, stride=self.stride)")),
     },
     "train_cnn": {
-        "one_epoch": _wrong("train_cnn", (_TRAIN_HEADER, "    epochs, lr = 1, 0.02\n")),
+        "one_epoch": _wrong("train_cnn", (_TRAIN_HEADER, "    epochs, lr = 1, 0.01\n")),
         "learning_rate_far_too_small": _wrong("train_cnn", (_TRAIN_HEADER, "    epochs, lr = 3, 1e-5\n")),
         "loads_its_own_data_hidden_only": _wrong("train_cnn", (
             "mt.data.TensorDataset(x_train, y_train)", "mt.data.TensorDataset(*mt.data.load_digits()[0])")),
-        "package_layers": _wrong("train_cnn", ("Conv2d(1, 16, 3, padding=1), mt.nn.ReLU(), MaxPool2d(2)",
-                                               "mt.nn.Conv2d(1, 16, 3, padding=1), mt.nn.ReLU(), mt.nn.MaxPool2d(2)")),
+        "package_layers": _wrong("train_cnn", ("Conv2d(16, 32, 3, padding=1), mt.nn.ReLU(), MaxPool2d(2)",
+                                               "mt.nn.Conv2d(16, 32, 3, padding=1), mt.nn.ReLU(), mt.nn.MaxPool2d(2)")),
     },
 }
