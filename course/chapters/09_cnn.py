@@ -1209,7 +1209,7 @@ plt.show()
 digit = x_test[:1]
 with mt.no_grad():
     maps = cnn_model[1](cnn_model[0](mt.tensor(digit))).numpy()[0]  # conv + ReLU: (16, 8, 8)
-fig, axes = plt.subplots(2, 9, figsize=(10, 2.8))
+fig, axes = plt.subplots(2, 9, figsize=(10, 3.4))
 axes[0, 0].imshow(digit[0, 0], cmap="gray_r")
 axes[0, 0].set_title(f"digit {y_test[0]}", fontsize=9)
 axes[1, 0].axis("off")
