@@ -116,6 +116,22 @@ def max_pool2d_forward(x, kernel_size, stride=None):
     geo = (n * c, h, w, kernel_size, kernel_size, oh, ow, stride, stride, 0, 0)
     return _MP.apply(mt.tensor(x), geo=geo).numpy()
 """,
+        "compiled_kernel_in_a_default": AFTER + """
+import importlib
+
+_kernels = importlib.import_module("minitorch_edu.backends.numba." + "conv")
+
+
+def max_pool2d_forward(x, kernel_size, stride=None, _fwd=getattr(_kernels, "max_pool_" + "forward")):
+    stride = kernel_size if stride is None else stride
+    n, c, h, w = x.shape
+    oh, ow = output_size(h, kernel_size, stride), output_size(w, kernel_size, stride)
+    out = np.empty(n * c * oh * ow, dtype=np.float32)
+    argmax = np.empty(n * c * oh * ow, dtype=np.int64)
+    _fwd(out, argmax, np.ascontiguousarray(x, dtype=np.float32).ravel(), n * c, h, w, kernel_size, kernel_size,
+         oh, ow, stride, stride, 0, 0)
+    return out.reshape(n, c, oh, ow)
+""",
         "package_layer": AFTER + """
 def max_pool2d_backward(grad, x, kernel_size, stride=None):
     xt = mt.tensor(x, requires_grad=True)
