@@ -117,6 +117,23 @@ class ChapterRunner:
         self.cells = [c for c in make_notebooks.parse(path.read_text(), str(path)) if c.kind != "markdown"]
         self._prefix: dict[str, dict] = {}
         self.seconds: float | None = None
+        self._threads: int | None = None  # numba's thread count as the chapter's cells left it
+
+    @contextlib.contextmanager
+    def _kernel(self):
+        """Grading mode, and numba's thread count as this chapter's kernel has it: a chapter that pins
+        one thread (09, 12) keeps it for its own cells and leaves the rest of the process as it was."""
+        import numba
+
+        outside = numba.get_num_threads()
+        if self._threads is not None:
+            numba.set_num_threads(self._threads)
+        try:
+            with grading_env(self.grading):
+                yield
+        finally:
+            self._threads = numba.get_num_threads()
+            numba.set_num_threads(outside)
 
     def _index(self, grade_id: str) -> int:
         for i, cell in enumerate(self.cells):
@@ -132,7 +149,7 @@ class ChapterRunner:
         namespace: dict = {"__name__": "__main__"}
         outcomes: dict[str, Outcome] = {}
         start = time.perf_counter()
-        with grading_env(self.grading):
+        with self._kernel():
             for i, cell in enumerate(self.cells):
                 if cell.kind == "tests":
                     outcomes[cell.grade_id] = self._tests(cell.source, namespace, i)
@@ -159,7 +176,7 @@ class ChapterRunner:
         if part not in self._prefix:
             stop = self._index(part)
             namespace: dict = {"__name__": "__main__"}
-            with grading_env(self.grading):
+            with self._kernel():
                 for i, cell in enumerate(self.cells[:stop]):
                     source = cell.source if cell.kind != "tests" else split_tests(cell.source)[0]
                     error, output = _exec(source, namespace, f"<{self.slug} cell {i}>")
@@ -178,7 +195,7 @@ class ChapterRunner:
         _register(namespace)
         saved = dict(namespace)
         try:
-            with grading_env(self.grading):
+            with self._kernel():
                 error, output = _exec(code if code is not None else self.cells[start].source, namespace, f"<{part}>")
                 if error:
                     return Outcome(False, False, f"the solution cell itself failed: {error}", output)
