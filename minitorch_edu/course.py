@@ -68,12 +68,15 @@ Fallback and grading mode
 from __future__ import annotations
 
 import ast
+import dis
 import importlib
 import inspect
 import linecache
 import os
 import re
 import sys
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -190,7 +193,7 @@ _CELL_FILE = re.compile(r"[/\\]ipykernel_\d+[/\\]\d+\.py$|^<ipython-input-\d+-[0
 _is_cell_cache: dict[str, bool] = {}
 #: the trusted cells: "chapter", the setup cell that created the chapter; "part", the cells that entered
 #: the part being checked. (One dict, changed in place: the autograder's guard flags a rebound global.)
-_trusted: dict[str, Any] = {"chapter": None, "part": frozenset()}
+_trusted: dict[str, Any] = {"chapter": None, "part": frozenset(), "thread": None}
 
 
 def _is_cell(filename: str) -> bool:
@@ -261,7 +264,38 @@ def _through_seal(key: int, args: tuple, kwargs: dict) -> Any:
     culprit = _culprit(caller, seal.strict)
     if culprit is not None:
         raise ReferenceSealed(_refusal(seal, culprit, direct=culprit is caller))
+    if threading.get_ident() != _trusted["thread"] and threading.current_thread() not in _clean_threads:
+        raise ReferenceSealed(_refusal_in_thread(seal))
     return seal.clone(*args, **kwargs)
+
+
+#: threads started while a part is checked with no learner code on the stack that started them (the package's
+#: own, e.g. a simulator's blocks): a reference called in any other thread is the learner's doing, whose
+#: frames that thread's stack does not show (`ThreadPoolExecutor().submit(reference, ...)`)
+_clean_threads: weakref.WeakSet = weakref.WeakSet()
+
+
+def _refusal_in_thread(seal: _Seal) -> str:
+    return (
+        f"`{seal.dotted}` is the package's own `{seal.part}`, sealed while `{seal.part}` is checked, and it was called "
+        "in a thread that your code started (or one started before the checks): work done in a thread counts as "
+        f"done by whoever started it. The point of `{seal.part}` is to write it yourself"
+    )
+
+
+def _watched_start(start: Callable[..., Any]) -> Callable[..., Any]:
+    """Thread.start, noting the threads that the package or the checks start (no learner code below)."""
+
+    def start_thread(thread: threading.Thread) -> None:
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None and not _learner(frame.f_code.co_filename):
+            frame = frame.f_back
+        if frame is None:
+            _clean_threads.add(thread)
+        start(thread)
+
+    start_thread.__wrapped__ = start  # type: ignore[attr-defined]
+    return start_thread
 
 
 def _culprit(caller: FrameType, strict: bool) -> FrameType | None:
@@ -385,6 +419,7 @@ def sealed(part: str) -> Iterator[None]:
     if outermost:
         cells = _cells_on_stack(sys._getframe(1))
         _trusted["part"] = frozenset(f.f_code.co_filename for f in cells)
+        _trusted["thread"] = threading.get_ident()
         try:
             found = _scan_cells(part, cells[0].f_globals if cells else {})
         except BaseException:
@@ -393,8 +428,9 @@ def sealed(part: str) -> Iterator[None]:
         if found:
             _trusted["part"] = frozenset()
             raise ReferenceSealed(
-                f"your code names the package's own `{part}`: {'; '.join(found)}. The point of `{part}` is to "
-                "write it yourself: remove the package's version from your cells (and restart the kernel)"
+                f"your code names (or copies) the package's own `{part}`: {'; '.join(found[:5])}. The point of "
+                f"`{part}` is to write it yourself: remove the package's version from your cells (and restart "
+                "the kernel)"
             )
     functions: list[FunctionType] = []
     replaced: list[tuple[dict[str, Any], str, Any]] = []
@@ -410,11 +446,17 @@ def sealed(part: str) -> Iterator[None]:
                     replaced.append((namespace, key, obj))
                     namespace[key] = stub
     caches = _seal_backend_kernels(part, functions) if functions else []
+    start = threading.Thread.start
+    if outermost:
+        threading.Thread.start = _watched_start(start)  # type: ignore[method-assign]
     _seal_depth[part] = _seal_depth.get(part, 0) + 1
     try:
         yield
     finally:
         _seal_depth[part] -= 1
+        if outermost:
+            threading.Thread.start = start  # type: ignore[method-assign]
+            _clean_threads.clear()
         for backend, cache in caches:
             backend._kernels = dict(backend._kernels)
             functions += cache.sealed
@@ -424,6 +466,7 @@ def sealed(part: str) -> Iterator[None]:
             namespace[key] = original
         if outermost:
             _trusted["part"] = frozenset()
+            _trusted["thread"] = None
 
 
 class _SealingCache(dict):
@@ -504,7 +547,136 @@ def _scan_cells(part: str, namespace: dict[str, Any]) -> list[str]:
     found: list[str] = []
     for filename in reached:
         found += scan_source("".join(linecache.cache.get(filename, (0, None, [], ""))[2]), references, namespace)
+    found += _copies(references, [(name, namespace[name]) for name in sorted(seen) if name in namespace])
     return list(dict.fromkeys(found))
+
+
+# ------------------------------------------------------------------------------ copies of a reference's code
+_MIN_COPIED = 30  #: instructions: a copy compiled anew from text (`exec(inspect.getsource(ref))`) counts from this
+#: size, so that a one-line helper written the same way as the package's (`return self.train(False)`) is not one
+
+
+def _typed(filename: str) -> bool:
+    """Code from a notebook cell whose text IPython keeps: typed (or pasted) by a person, not `exec`'d from a string.
+
+    A cell may rightly hold the same code as the package (a method the chapter gives, written out)."""
+    return _is_cell(filename) and filename != "<string>" and filename in linecache.cache
+
+
+def _fingerprint(code: CodeType) -> tuple:
+    """What a code object computes, without where it was compiled (file, first line, qualified name)."""
+    consts = tuple(_fingerprint(c) if isinstance(c, CodeType) else _constant(c) for c in code.co_consts)
+    return _instructions(code), code.co_names, code.co_varnames, code.co_freevars, consts
+
+
+_SAME_OP = {"LOAD_METHOD": "LOAD_ATTR"}  # a code object run many times reads back one of these for the other
+_SKIPPED_OPS = {"CACHE", "NOP", "PUSH_NULL", "PRECALL", "RESUME", "EXTENDED_ARG"}
+
+
+def _instructions(code: CodeType) -> tuple:
+    """The operations of `code` and their names or constants (jump targets, which shift with them, left out)."""
+    jumps = set(dis.hasjrel + dis.hasjabs)
+    return tuple((_SAME_OP.get(i.opname, i.opname), None if i.opcode in jumps else _constant(i.argval))
+                 for i in dis.get_instructions(code) if i.opname not in _SKIPPED_OPS)
+
+
+def _constant(value: Any) -> Any:
+    """A constant as a fingerprint sees it: the text of a message or docstring does not make a copy one's own."""
+    if isinstance(value, CodeType):
+        return "code"
+    return "str" if isinstance(value, str) else (type(value).__name__, repr(value))
+
+
+def _reference_codes(references: dict[int, str]) -> dict[tuple, tuple[CodeType, str]]:
+    """fingerprint -> (code, dotted name) of every reference function (its own code, also while sealed)."""
+    found: dict[tuple, tuple[CodeType, str]] = {}
+    for dotted in dict.fromkeys(references.values()):
+        try:
+            _, _, obj = _resolve(dotted)
+        except Exception:  # noqa: BLE001 (a dotted method name, or a grader without a GPU stack)
+            continue
+        for fn in _functions_of(obj):
+            seal = _seals.get(id(fn))
+            code = seal.code if seal is not None else fn.__code__
+            found.setdefault(_fingerprint(code), (code, f"{dotted}.{fn.__name__}" if isinstance(obj, type) else dotted))
+    return found
+
+
+def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[str]:
+    """Functions among the values the tests reach that run a reference's code without being it.
+
+    `types.FunctionType(ref.__code__, ...)`, `ref.__code__.replace(...)` and the reference's source
+    `exec`'d under another name make a function that no seal guards (the seal guards the function
+    object). The values are walked as the code reaches them: classes (their own methods), methods,
+    `functools.partial`s, closures, defaults, the globals a function reads, containers, attributes."""
+    codes = _reference_codes(references)
+    if not codes:
+        return []
+    found: list[str] = []
+    seen: set[int] = set()
+    todo: list[tuple[str, Any, int]] = [(name, value, 0) for name, value in named]
+    while todo and len(seen) < 20_000:
+        where, value, depth = todo.pop()
+        if id(value) in seen or depth > 8 or isinstance(value, (str, bytes, int, float, complex, bool, ModuleType)):
+            continue
+        seen.add(id(value))
+        more: list[tuple[str, Any]] = []
+        if isinstance(value, FunctionType):
+            if id(value) in references or id(value) in _seals:
+                continue  # the reference itself: its seal guards it
+            code = value.__code__
+            match = codes.get(_fingerprint(code))
+            if match is not None and (code is match[0] or code.co_filename == match[0].co_filename
+                                      or (not _typed(code.co_filename)
+                                          and sum(1 for _ in dis.get_instructions(code)) >= _MIN_COPIED)):
+                found.append(f"`{where}` runs a copy of the code of {match[1]}")
+            more += [(f"{where} (closure)", c.cell_contents) for c in value.__closure__ or () if _filled(c)]
+            more += [(f"{where} (default)", d) for d in (value.__defaults__ or ())]
+            more += [(f"{where} (default)", d) for d in (value.__kwdefaults__ or {}).values()]
+            if not str(value.__globals__.get("__name__", "")).startswith(_PACKAGE):
+                more += [(name, value.__globals__[name]) for name in _loaded(code) if name in value.__globals__]
+        elif isinstance(value, type):
+            if value.__module__.startswith(_PACKAGE) or value.__module__ == "builtins":
+                continue
+            for klass in value.__mro__:
+                if not klass.__module__.startswith(_PACKAGE) and klass.__module__ != "builtins":
+                    more += [(f"{klass.__qualname__}.{k}", v) for k, v in list(vars(klass).items())]
+        elif isinstance(value, (staticmethod, classmethod)):
+            more.append((where, value.__func__))
+        elif isinstance(value, property):
+            more += [(where, f) for f in (value.fget, value.fset, value.fdel) if f is not None]
+        elif hasattr(value, "__func__") and hasattr(value, "__self__"):  # a bound method
+            more += [(where, value.__func__), (where, value.__self__)]
+        elif isinstance(value, dict):
+            more += [(f"{where}[{k!r}]", v) for k, v in list(value.items())[:1000]]
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            more += [(f"{where}[...]", v) for v in list(value)[:1000]]
+        else:
+            for attribute in ("func", "args", "keywords"):  # functools.partial
+                if type(value).__name__ == "partial" and hasattr(value, attribute):
+                    more.append((where, getattr(value, attribute)))
+            attributes = getattr(value, "__dict__", None)
+            if isinstance(attributes, dict) and not type(value).__module__.startswith(_PACKAGE):
+                more += [(f"{where}.{k}", v) for k, v in list(attributes.items())[:1000]]
+        todo += [(w, v, depth + 1) for w, v in more]
+    return found
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 (an empty cell raises)
+    except ValueError:
+        return False
+    return True
+
+
+def _loaded(code: CodeType) -> set[str]:
+    """The global names a code object (and the code nested in it) may read."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= _loaded(const)
+    return names
 
 
 def _home(value: Any) -> str | None:
