@@ -356,6 +356,13 @@ self.bias = Parameter(mt.rand(out_features) * bound) if bias else None
         "zero_bias_hidden_only": _linear(init=_UNIFORM.replace(
             "Parameter((mt.rand(out_features) * 2 - 1) * bound)", "Parameter(mt.zeros(out_features))")),
         "ignores_bias_false_hidden_only": _linear(init=_UNIFORM.replace(" if bias else None", "")),
+        # NumPy's generator: the right distribution, but mt.manual_seed cannot repeat a run
+        "numpy_generator_unseeded_hidden_only": _linear(init="""
+bound = 1.0 / math.sqrt(in_features)
+w = np.random.uniform(-bound, bound, (out_features, in_features)).astype(np.float32)
+self.weight = Parameter(mt.tensor(w))
+self.bias = Parameter(mt.tensor(np.random.uniform(-bound, bound, out_features).astype(np.float32))) if bias else None
+"""),
     },
     "sequential": {
         # a list is an ordinary attribute: nothing is registered
