@@ -503,5 +503,42 @@ return -(_log_softmax(logits, -1) * one_hot(target, logits.shape[-1], dtype=logi
     },
 }
 
+
+
+def _copied_module(names: tuple[str, ...] | None, new_class: bool) -> str:
+    """The package's Module methods rebuilt with `types.FunctionType(method.__code__, ...)`: new function objects
+    (no seal on them), reached through names the scan cannot resolve (`vars(...)[...]`), helper names deleted."""
+    return ("# after the reference solution\n" if not new_class else "") + f"""
+_P = vars(mt.nn)["Mod" + "ule"]
+_g = dict(vars(sys.modules[_P.__module__]))
+_g["__name__"] = "__main__"
+{"class Module:" + chr(10) + "    pass" if new_class else ""}
+for _k, _v in list(_g.items()):
+    if isinstance(_v, types.FunctionType) and _v.__module__ == _P.__module__:
+        _g[_k] = types.FunctionType(_v.__code__, _g, _v.__name__, _v.__defaults__, _v.__closure__)
+_g["IncompatibleKeys"] = lambda missing, unexpected: (missing, unexpected)
+for _k, _v in vars(_P).items():
+    if isinstance(_v, types.FunctionType) and ({names!r} is None or _k in {names!r}) and not _v.__closure__:
+        setattr(Module, _k, types.FunctionType(_v.__code__, _g, _v.__name__, _v.__defaults__, _v.__closure__))
+_g["Module"] = Module
+if not hasattr(Module, "_buffers"):
+    Module._buffers = dict()
+del _P, _k, _v
+"""
+
+
+# the package's own code in new function objects, or the package's methods run in a thread (whose stack does not
+# show the learner's frames): refused by the seal (a copy of a reference's code; a reference called in a thread
+# that learner code started)
+BYPASS["module"]["copied_code"] = _copied_module(None, True)
+BYPASS["module"]["thread_pool"] = _module(named="""
+import concurrent.futures
+with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    yield from pool.submit(vars(vars(mt.nn)["Mod" + "ule"])["named_parameters"], self).result()
+""")
+BYPASS["state_dict"]["copied_code"] = _copied_module(("state_dict", "load_state_dict", "_state_targets",
+                                                      "named_buffers", "_named_members", "named_modules"), False)
+BYPASS["train_eval"]["copied_code"] = _copied_module(("train", "eval", "modules", "named_modules"), False)
+
 for _part, _entries in BYPASS.items():
     WRONG[_part].update(_entries)
