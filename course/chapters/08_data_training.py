@@ -1230,6 +1230,13 @@ with testing.part("checkpoint", hidden=True), sealed_classes("checkpoint"):
     testing.assert_equal(_run_checkpoint(_cp, [0.5, 0.5, 0.6]), 0.0,
                          call="ModelCheckpoint over [0.5, 0.5, 0.6]: the weights it ends with",
                          hints="an equal value is not an improvement: keep the first best")
+    # the mode says which way is better, whatever the metric is called (Keras guesses only with mode="auto")
+    for _monitor, _mode, _want_epoch in (("val_f1", "max", 1.0), ("val_error", "min", 0.0)):
+        _cp = ModelCheckpoint(os.path.join(_folder, f"{_monitor}.npz"), monitor=_monitor, mode=_mode)
+        testing.assert_equal(_run_checkpoint(_cp, [0.5, 0.7, 0.6], monitor=_monitor), _want_epoch,
+                             call=f"ModelCheckpoint(monitor={_monitor!r}, mode={_mode!r}) over [0.5, 0.7, 0.6]: the "
+                                  "weights it ends with",
+                             hints="compare as self.mode says ('max': larger is better), not by the metric's name")
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -776,6 +776,13 @@ if (value <= self.best) if self.mode == "min" else (value >= self.best):
     mt.save(self.model.state_dict(), self.filepath)
     self.best, self.best_epoch = value, epoch
 """, CP_TRAIN_END),
+        # the direction guessed from the metric's name (Keras's mode="auto"), the mode argument ignored
+        "mode_guessed_from_name_hidden_only": _checkpoint(CP_BEGIN, """
+value = logs[self.monitor]
+if (value > self.best) if "acc" in self.monitor else (value < self.best):
+    mt.save(self.model.state_dict(), self.filepath)
+    self.best, self.best_epoch = value, epoch
+""", CP_TRAIN_END),
         "bypass_package_checkpoint": _checkpoint("""
 self.inner = mt.train.ModelCheckpoint(self.filepath, monitor=self.monitor, save_best_only=True, mode=self.mode)
 self.best, self.best_epoch = self.inner.best, -1
