@@ -517,13 +517,14 @@ for _k, _v in list(_g.items()):
     if isinstance(_v, types.FunctionType) and _v.__module__ == _P.__module__:
         _g[_k] = types.FunctionType(_v.__code__, _g, _v.__name__, _v.__defaults__, _v.__closure__)
 _g["IncompatibleKeys"] = lambda missing, unexpected: (missing, unexpected)
+_names = {names!r}
 for _k, _v in vars(_P).items():
-    if isinstance(_v, types.FunctionType) and ({names!r} is None or _k in {names!r}) and not _v.__closure__:
+    if isinstance(_v, types.FunctionType) and (_names is None or _k in _names) and not _v.__closure__:
         setattr(Module, _k, types.FunctionType(_v.__code__, _g, _v.__name__, _v.__defaults__, _v.__closure__))
 _g["Module"] = Module
 if not hasattr(Module, "_buffers"):
     Module._buffers = dict()
-del _P, _k, _v
+del _P, _k, _v, _names
 """
 
 
