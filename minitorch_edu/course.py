@@ -230,6 +230,7 @@ class _Seal:
     dotted: str
     strict: bool  #: refuse learner code anywhere on the stack (else only a direct call from a cell)
     count: int = 1
+    home: type | None = None  #: the class whose own method it is (its first argument is `self`)
 
 
 _seals: dict[int, _Seal] = {}  # id(function) -> its seal, while sealed
@@ -266,7 +267,27 @@ def _through_seal(key: int, args: tuple, kwargs: dict) -> Any:
         raise ReferenceSealed(_refusal(seal, culprit, direct=culprit is caller))
     if threading.get_ident() != _trusted["thread"] and threading.current_thread() not in _clean_threads:
         raise ReferenceSealed(_refusal_in_thread(seal))
+    if seal.home is not None and args and _learner_class(type(args[0])):
+        raise ReferenceSealed(_refusal_for_object(seal, type(args[0])))
     return seal.clone(*args, **kwargs)
+
+
+def _learner_class(cls: type) -> str | None:
+    """The name of a class in `cls`'s MRO with a method written in a learner's cell, if any."""
+    for klass in cls.__mro__:
+        for value in list(vars(klass).values()):
+            filename = getattr(getattr(value, "__code__", None), "co_filename", None)
+            if isinstance(filename, str) and _learner(filename):
+                return klass.__qualname__
+    return None
+
+
+def _refusal_for_object(seal: _Seal, cls: type) -> str:
+    return (
+        f"`{seal.dotted}` is the package's own `{seal.part}`, sealed while `{seal.part}` is checked, and it ran as a "
+        f"method of your `{_learner_class(cls)}` (installed on it, or inherited): the point of `{seal.part}` is to "
+        "write it yourself"
+    )
 
 
 #: threads started while a part is checked with no learner code on the stack that started them (the package's
@@ -353,7 +374,15 @@ def _strict(dotted: str, owner: Any) -> bool:
     return not (dotted.endswith(".forward") and isinstance(owner, type))
 
 
-def _seal_function(fn: FunctionType, part: str, dotted: str, strict: bool) -> None:
+def _method_home(fn: FunctionType, owner: Any, obj: Any) -> type | None:
+    """The class whose own (plain, not static or class) method `fn` is: a reference class's, or a method reference's."""
+    for klass in (obj, owner):
+        if isinstance(klass, type) and vars(klass).get(fn.__name__) is fn:
+            return klass
+    return None
+
+
+def _seal_function(fn: FunctionType, part: str, dotted: str, strict: bool, home: type | None = None) -> None:
     seal = _seals.get(id(fn))
     if seal is not None:  # already sealed (two names for one function)
         seal.count += 1
@@ -362,7 +391,7 @@ def _seal_function(fn: FunctionType, part: str, dotted: str, strict: bool) -> No
     clone.__kwdefaults__ = fn.__kwdefaults__
     clone.__dict__.update(fn.__dict__)
     clone.__qualname__ = fn.__qualname__
-    _seals[id(fn)] = _Seal(fn, fn.__code__, clone, part, dotted, strict)
+    _seals[id(fn)] = _Seal(fn, fn.__code__, clone, part, dotted, strict, home=home)
     _clones[id(fn)] = clone
     fn.__code__ = _gate(id(fn), len(fn.__closure__ or ()), fn.__code__.co_name, fn.__code__.co_qualname)
 
@@ -438,7 +467,7 @@ def sealed(part: str) -> Iterator[None]:
         for dotted, owner, obj in _sealed_objects(part):
             mine = _functions_of(obj)
             for fn in mine:
-                _seal_function(fn, part, dotted, _strict(dotted, owner))
+                _seal_function(fn, part, dotted, _strict(dotted, owner), _method_home(fn, owner, obj))
             functions += mine
             if not mine and callable(obj):
                 stub = _stub(part, dotted, obj)

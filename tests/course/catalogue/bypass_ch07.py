@@ -108,3 +108,26 @@ exec(_src.replace("def warmup_cosine", "def my_schedule"), _ns)
 warmup_cosine = _ns["my_schedule"]
 del _src
 """
+
+# the package's method installed on the learner's own optimizer at run time (the package's Optimizer.step then
+# calls it, with no learner code on the stack): refused, since it runs as a method of the learner's class
+BYPASS["SGD"]["runtime_method"] = """
+import types
+
+class SGD(mt.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=False))
+        self._update = types.MethodType(vars(vars(mt.optim)["S" + "GD"])["_update"], self)
+"""
+BYPASS["Adam"]["runtime_method"] = """
+import types
+
+class Adam(mt.optim.Optimizer):
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=False,
+                                      maximize=False))
+        self._update = types.MethodType(vars(vars(mt.optim)["Ad" + "am"])["_update"], self)
+"""

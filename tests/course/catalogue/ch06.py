@@ -537,6 +537,40 @@ import concurrent.futures
 with concurrent.futures.ThreadPoolExecutor(1) as pool:
     yield from pool.submit(vars(vars(mt.nn)["Mod" + "ule"])["named_parameters"], self).result()
 """)
+# the package's methods installed on each instance at run time (the setup cell's helpers then call them, with no
+# learner code on the stack): refused, since they run as methods of the learner's class
+BYPASS["module"]["runtime_methods"] = """
+class Module:
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "training", True)
+        for name in ("named_parameters", "_named_members", "named_modules"):
+            object.__setattr__(self, name, types.MethodType(vars(vars(mt.nn)["Mod" + "ule"])[name], self))
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Parameter):
+            self._modules.pop(name, None)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._parameters.pop(name, None)
+            self._modules[name] = value
+        else:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def parameters(self):
+        for _, param in self.named_parameters():
+            yield param
+
+    def forward(self, *args):
+        raise NotImplementedError()
+
+    def __call__(self, *args):
+        return self.forward(*args)
+"""
 BYPASS["state_dict"]["copied_code"] = _copied_module(("state_dict", "load_state_dict", "_state_targets",
                                                       "named_buffers", "_named_members", "named_modules"), False)
 BYPASS["train_eval"]["copied_code"] = _copied_module(("train", "eval", "modules", "named_modules"), False)
