@@ -651,8 +651,8 @@ def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[st
         seen.add(id(value))
         more: list[tuple[str, Any]] = []
         if isinstance(value, FunctionType):
-            if id(value) in references or id(value) in _seals:
-                continue  # the reference itself: its seal guards it
+            if id(value) in references or id(value) in _seals or _package_own(value):
+                continue  # the reference itself (its seal guards it), or another of the package's own functions
             code = value.__code__
             match = codes.get(_fingerprint(code))
             if match is not None and (code is match[0] or code.co_filename == match[0].co_filename
@@ -689,6 +689,19 @@ def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[st
                 more += [(f"{where}.{k}", v) for k, v in list(attributes.items())[:1000]]
         todo += [(w, v, depth + 1) for w, v in more]
     return found
+
+
+def _package_own(fn: FunctionType) -> bool:
+    """One of the package's own functions, where the package keeps it (not a copy made elsewhere of its code)."""
+    module = sys.modules.get(str(fn.__globals__.get("__name__", "")))
+    if module is None or not module.__name__.startswith(_PACKAGE) or fn.__globals__ is not vars(module):
+        return False
+    if "<locals>" in fn.__qualname__:
+        return True  # made by the package's own code (a factory's kernel, a decorator's wrapper)
+    owner: Any = module
+    for name in fn.__qualname__.split("."):
+        owner = inspect.getattr_static(owner, name, None)
+    return getattr(owner, "__func__", owner) is fn
 
 
 def _filled(cell: Any) -> bool:

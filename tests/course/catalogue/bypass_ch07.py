@@ -131,3 +131,21 @@ class Adam(mt.optim.Optimizer):
                                       maximize=False))
         self._update = types.MethodType(vars(vars(mt.optim)["Ad" + "am"])["_update"], self)
 """
+# the reference kept from before `importlib.reload` of its module: the seal guards the new function object, the
+# old one is the same code (refused as a copy of the reference's code)
+BYPASS["warmup_cosine"]["reload_keeps_the_old_function"] = """
+import importlib
+import sys
+
+def _make():
+    module = sys.modules["minitorch_edu.optim.lr_sch" + "eduler"]
+    old = vars(module)["warmup_" + "cosine"]
+    importlib.reload(module)
+
+    def warmup_cosine(step, base_lr, warmup_steps, total_steps, eta_min=0.0):
+        return old(step, base_lr, warmup_steps, total_steps, eta_min)
+
+    return warmup_cosine
+
+warmup_cosine = _make()
+"""
