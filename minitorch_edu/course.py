@@ -354,7 +354,10 @@ def _functions_of(obj: Any) -> list[FunctionType]:
     if isinstance(obj, (staticmethod, classmethod)):
         obj = obj.__func__
     if isinstance(obj, FunctionType):
-        return [obj]
+        found = [obj]  # and what it wraps (a memo's cache in front of the work): else `ref.__wrapped__` is unsealed
+        while isinstance(getattr(found[-1], "__wrapped__", None), FunctionType) and found[-1].__wrapped__ not in found:
+            found.append(found[-1].__wrapped__)
+        return found
     if isinstance(obj, type):
         found = []
         for value in vars(obj).values():
@@ -651,8 +654,15 @@ def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[st
         seen.add(id(value))
         more: list[tuple[str, Any]] = []
         if isinstance(value, FunctionType):
-            if id(value) in references or id(value) in _seals or _package_own(value):
-                continue  # the reference itself (its seal guards it), or another of the package's own functions
+            if id(value) in references or id(value) in _seals:
+                continue  # the reference itself: its seal guards it
+            held = [c.cell_contents for c in value.__closure__ or () if _filled(c)]
+            held = [references[id(h)] for h in held if isinstance(h, FunctionType) and id(h) in references]
+            if held:  # a wrapper rebuilt around the reference's own work (a copy of the package's memo, say)
+                found.append(f"`{where}` holds {held[0]} in its closure")
+                continue
+            if _package_own(value):
+                continue  # another of the package's own functions
             code = value.__code__
             match = codes.get(_fingerprint(code))
             if match is not None and (code is match[0] or code.co_filename == match[0].co_filename
