@@ -454,9 +454,16 @@ def sealed(part: str) -> Iterator[None]:
         _trusted["thread"] = threading.get_ident()
         try:
             found = _scan_cells(part, cells[0].f_globals if cells else {})
+            replaced = _replaced_helpers(cells[0].f_globals if cells else {})
         except BaseException:
             _trusted["part"] = frozenset()
             raise
+        if replaced:
+            _trusted["part"] = frozenset()
+            raise ReferenceSealed(
+                f"your code replaced what checks `{part}`: {'; '.join(replaced[:5])}. The checks must be the ones "
+                "the chapter gives: remove that from your cells (and restart the kernel)"
+            )
         if found:
             _trusted["part"] = frozenset()
             raise ReferenceSealed(
@@ -581,6 +588,45 @@ def _scan_cells(part: str, namespace: dict[str, Any]) -> list[str]:
         found += scan_source("".join(linecache.cache.get(filename, (0, None, [], ""))[2]), references, namespace)
     found += _copies(references, [(name, namespace[name]) for name in sorted(seen) if name in namespace])
     return list(dict.fromkeys(found))
+
+
+# ------------------------------------------------------------------------------ the checks' own helpers
+_helpers: dict[str, Any] = {}  #: `minitorch_edu.testing`'s functions, as they were when the chapter was set up
+
+
+def _snapshot_helpers() -> None:
+    from . import testing
+
+    _helpers.clear()
+    _helpers.update({k: v for k, v in vars(testing).items() if isinstance(v, (FunctionType, type))})
+
+
+def _replaced_helpers(namespace: dict[str, Any]) -> list[str]:
+    """The checks' helpers that learner code replaced: `testing`'s functions (put back at once), and the
+    functions and classes the chapter's setup cell defines (a cell that defines `check_steps` again).
+
+    Without this, a solution cell with `testing.assert_close = lambda *a, **k: None` passes every check where
+    nothing else guards the notebook (nbgrader's own autograde)."""
+    from . import testing
+
+    found = []
+    for name, original in _helpers.items():
+        if vars(testing).get(name) is not original:
+            found.append(f"`testing.{name}` was replaced (it is put back)")
+            setattr(testing, name, original)
+    setup = _trusted["chapter"]
+    if setup and setup in linecache.cache:
+        try:
+            tree = ast.parse("".join(linecache.cache[setup][2]))
+        except SyntaxError:
+            tree = None
+        for node in tree.body if tree is not None else []:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in namespace:
+                home = _home(namespace[node.name])
+                if home is not None and home != setup and _learner(home):
+                    found.append(f"`{node.name}`, a helper of the checks defined in the setup cell, was defined again "
+                                 "in your cell")
+    return found
 
 
 # ------------------------------------------------------------------------------ copies of a reference's code
@@ -911,6 +957,7 @@ class Chapter:
             self._cell = None
         if _trusted["chapter"] is None:
             _trusted["chapter"] = self._cell
+            _snapshot_helpers()  # before any learner code runs: the setup cell creates the chapter first
 
     @property
     def grading(self) -> bool:

@@ -149,3 +149,37 @@ def _make():
 
 warmup_cosine = _make()
 """
+# the checks themselves replaced: the setup cell's helpers defined again, `testing`'s assertions made no-ops
+# (nbgrader's own autograde runs no guard): refused when the part's checks begin, `testing` put back
+BYPASS["SGD"]["redefines_the_checks_helpers"] = """
+class SGD(mt.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov))
+
+    @mt.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p -= group["lr"] * p.grad
+
+
+def check_steps(*args, **kwargs):
+    pass
+
+
+def check_grads_left_alone(*args, **kwargs):
+    pass
+"""
+BYPASS["Adam"]["patches_testing"] = """
+class Adam(mt.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    def step(self):
+        pass
+
+
+testing.assert_close = testing.assert_true = testing.assert_equal = lambda *args, **kwargs: None
+"""
