@@ -52,8 +52,18 @@ the work they do cannot be obtained by any route that starts in learner code.
 What a chapter times itself against comes from `chapter.timing_reference(part)`, which only the
 checks may ask for and which stays sealed: the learner's namespace holds no reference.
 
+- *Copies, threads, borrowed methods, replaced checks.* The values the tests reach (classes, methods,
+  closures, defaults, globals, containers, attributes) are also read for functions that run a
+  reference's code without being it (`types.FunctionType(ref.__code__, ...)`, a reference kept from
+  before `importlib.reload`, its source `exec`'d: the same operations, names and constants) or hold
+  one in their closure. A reference called in a thread that learner code started (or that was started
+  before the checks) is refused: that thread's stack does not show the learner's frames. A reference
+  class's method that runs on an object of a learner's class (installed with `types.MethodType`, or
+  inherited) is refused, whoever calls it. And a solution that replaces the checks (`testing`'s
+  functions, or a helper the setup cell defines) fails the part; `testing` is put back.
+
 What sealing does not stop: code written against it (patching this module, rebuilding a reference
-from the package's source under another name). The autograder's guard restores this module and
+from the package's source with its names changed). The autograder's guard restores this module and
 `testing` before the tests and flags the patch (see `autograder/guard.py`).
 
 Fallback and grading mode
