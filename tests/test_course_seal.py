@@ -197,3 +197,43 @@ def test_an_execd_string_never_becomes_the_trusted_setup_cell() -> None:
                 namespace["mine"]((1, 2), (3, 1))
     finally:
         course._trusted.update(saved)
+
+
+def test_a_copy_of_a_references_code_is_refused_and_a_method_the_chapter_gives_is_not(chapter) -> None:
+    # types.FunctionType(ref.__code__, ...) is a new function object that no seal guards; the source exec'd
+    # under another name compiles to the same operations; both are found among the values the tests reach
+    cell("import inspect, sys, types\n"
+         "_f = vars(sys.modules['minitorch_edu.backends.sh' + 'ape'])['contiguous_' + 'strides']\n"
+         "strides = types.FunctionType(_f.__code__, _f.__globals__, 'strides', _f.__defaults__, _f.__closure__)\n"
+         "del _f\n", chapter, scanned=True)
+    ns = {**chapter, "testing": testing}
+    with pytest.raises(course.ReferenceSealed, match="(runs a copy of the code of|holds) .*contiguous_strides"):
+        checks_cell("with testing.part('strides'):\n    strides((2, 3))\n", ns)
+    cell("import inspect, sys\n"
+         "_src = inspect.getsource(sys.modules['minitorch_edu.backends.shape'].contiguous_strides)\n"
+         "_ns = {}\nexec(_src.replace('@_memo', '').replace('def contiguous_strides', 'def mine'), _ns)\n"
+         "strides = _ns['mine']\n",
+         chapter, scanned=True)
+    with pytest.raises(course.ReferenceSealed, match="runs a copy"):
+        checks_cell("with testing.part('strides'):\n    strides((2, 3))\n", {**chapter, "testing": testing})
+    # the learner's own function, typed in a cell, is never a copy, even where it reads like the package's
+    cell("def strides(shape):\n    out, step = [], 1\n    for size in reversed(shape):\n        out.append(step)\n"
+         "        step *= size\n    return tuple(reversed(out))\n", chapter, scanned=True)
+    checks_cell("with testing.part('strides'):\n    assert strides((2, 3)) == (3, 1)\n",
+                {**chapter, "testing": testing})
+
+
+def test_a_reference_called_in_a_thread_the_learner_started_is_refused(chapter) -> None:
+    cell("import concurrent.futures\n"
+         "from minitorch_edu.backends import shape as _s\n"
+         "_pool = concurrent.futures.ThreadPoolExecutor(1)\n"
+         "_name = 'contiguous_' + 'strides'\n"
+         "def strides(shape):\n    return _pool.submit(vars(_s)[_name], shape).result()\n", chapter)
+    with pytest.raises(course.ReferenceSealed, match="in a thread that your code started"):
+        checks_cell("with testing.part('strides'):\n    strides((2, 3))\n", {**chapter, "testing": testing})
+    # a thread the checks start themselves computes with the package
+    checks_cell("import concurrent.futures\nwith testing.part('strides'):\n"
+                "    with concurrent.futures.ThreadPoolExecutor(1) as pool:\n"
+                "        assert pool.submit(S.contiguous_strides, (2, 3)).result() == (3, 1)\n",
+                {**chapter, "testing": testing, "S": S})
+    chapter["_pool"].shutdown()

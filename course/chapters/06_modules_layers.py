@@ -822,6 +822,16 @@ with testing.part("linear", hidden=True):
     testing.assert_close(lin.bias.grad, g.sum(0), rtol=1e-4, atol=1e-5, call="Linear(3, 2): bias.grad of sum(y²)")
     testing.assert_true(not np.allclose(Linear(3, 2).weight.numpy(), Linear(3, 2).weight.numpy()),
                         call="two Linear(3, 2) layers", got="the same weights", expected="different random weights")
+    mt.manual_seed(11)
+    first = Linear(4, 5)
+    mt.manual_seed(11)
+    again = Linear(4, 5)
+    testing.assert_true(np.array_equal(first.weight.numpy(), again.weight.numpy()) and
+                        np.array_equal(first.bias.numpy(), again.bias.numpy()),
+                        call="mt.manual_seed(11); Linear(4, 5), twice", got="different weights",
+                        expected="the same weights and bias: mt.manual_seed(11) fixes them",
+                        hint="draw with mt.rand, which mt.manual_seed seeds (NumPy's or Python's own random "
+                             "generators are not, so a run could not be repeated)")
 ### END HIDDEN TESTS
 
 # %% [markdown]

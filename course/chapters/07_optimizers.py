@@ -22,9 +22,11 @@
 # your optimizer, your clipping and your schedule train a real network on handwritten digits.
 
 # %% [setup]
+import dis
 import importlib
 import math
 import os
+import types
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -67,9 +69,60 @@ def trajectory(make_optimizer, arrays, grad_fn, steps, lrs=None):
     return out
 
 
+# another framework's optimizer, clipping or schedule run on copies of the tensors is not your code either
+_FRAMEWORKS = {"torch", "keras", "jax", "jaxlib", "tensorflow", "optax", "flax"}
+_framework_checked = set()
+
+
+def _framework_uses(fn):
+    """Where the code behind `fn` (a function, or a bound method's class) uses another deep-learning framework."""
+    owner = type(fn.__self__) if isinstance(fn, types.MethodType) else fn
+    functions = [owner] if isinstance(owner, types.FunctionType) else [
+        getattr(f, "__func__", f) for c in getattr(owner, "__mro__", ())
+        if not c.__module__.startswith(("minitorch_edu", "builtins")) for f in vars(c).values()]
+    found = []
+    for f in functions:
+        if not isinstance(f, types.FunctionType):
+            continue
+        values = [(name, f.__globals__.get(name)) for code in _codes(f.__code__) for name in code.co_names]
+        values += [("a closure", c.cell_contents if _filled(c) else None)
+                   for c in f.__closure__ or ()]
+        values += [("a default", d) for d in f.__defaults__ or ()]
+        imports = {i.argval for code in _codes(f.__code__) for i in dis.get_instructions(code)
+                   if i.opname == "IMPORT_NAME"}
+        found += [f"{f.__qualname__} imports {name}" for name in imports if name.split(".")[0] in _FRAMEWORKS]
+        for name, value in values:
+            home = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+            if isinstance(home, str) and home.split(".")[0] in _FRAMEWORKS:
+                found.append(f"{f.__qualname__} uses {name} ({home})")
+    return sorted(set(found))
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents  # noqa: B018 (an empty closure cell raises)
+    except ValueError:
+        return False
+    return True
+
+
+def _codes(code):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _codes(const)
+
+
 def call_yours(call, fn, *args, **kwargs):
     """fn(*args, **kwargs); an error in it is reported with the call that raised it (and a hint for None)."""
     __tracebackhide__ = True
+    key = id(type(fn.__self__) if isinstance(fn, types.MethodType) else fn)
+    if key not in _framework_checked:
+        uses = _framework_uses(fn)
+        testing.assert_true(not uses, call=call, got="; ".join(uses[:3]), expected="your own update, in minitorch_edu",
+                            hint="another framework's optimizer (torch.optim, optax, keras) run on copies of the "
+                                 "tensors does the work for you: write the update with mt tensor operations")
+        _framework_checked.add(key)
     try:
         return fn(*args, **kwargs)
     except (NotImplementedError, AssertionError):  # "not written yet" and sealed references speak for themselves
@@ -78,6 +131,39 @@ def call_yours(call, fn, *args, **kwargs):
         hint = ("\n  likely mistake: a parameter whose .grad is None reached your code: skip those parameters"
                 if "NoneType" in str(err) else "")
         raise AssertionError(f"{call} raised {type(err).__name__}: {err}{hint}") from err
+
+
+def check_grads_left_alone(make_optimizer, call, steps=4):
+    """step() reads each .grad and keeps no hold on it: it leaves the gradient as it was, and the run is the same
+    when the .grad tensors are reused in place between steps (zero_grad(set_to_none=False), then backward adds
+    into them, as PyTorch code often does) as when every step gets new ones."""
+    __tracebackhide__ = True
+    rng = np.random.default_rng(11)
+    start = [rng.standard_normal((2, 3)), rng.standard_normal(4)]
+    grads = [[rng.standard_normal(a.shape) for a in start] for _ in range(steps)]
+    fresh = trajectory(make_optimizer, start, lambda values, t: grads[t], steps)
+    params = [mt.tensor(np.array(a), dtype="float64", requires_grad=True) for a in start]
+    opt = make_optimizer(params)
+    for p, g in zip(params, grads[0]):
+        p.grad = mt.tensor(g, dtype="float64")
+    reused = f"{call}, with the .grad tensors reused in place between steps"
+    for t in range(steps):
+        if t:
+            with mt.no_grad():
+                for p, g in zip(params, grads[t]):
+                    p.grad.zero_()
+                    p.grad += mt.tensor(g, dtype="float64")
+        call_yours(f"{type(opt).__name__}.step() (step {t + 1})", opt.step)
+        for i, (p, g) in enumerate(zip(params, grads[t])):
+            testing.assert_close(p.grad, g, call=f"{reused}: parameter {i}'s .grad after step {t + 1}", rtol=0, atol=0,
+                                 hints=["step() must not change .grad: compute g = p.grad + weight_decay * p as a new "
+                                        "tensor (p.grad += ... changes the gradient that the caller, clipping or "
+                                        "logging, still reads)"])
+        for i, p in enumerate(params):
+            testing.assert_close(p, fresh[t][i], call=f"{reused}: parameter {i} after step {t + 1}", rtol=1e-12,
+                                 atol=1e-14, hints=["your state holds the gradient tensor itself (e.g. momentum_buffer "
+                                                    "= p.grad): when the next backward writes into that tensor, your "
+                                                    "state changes with it; keep a copy (p.grad.clone())"])
 
 
 def check_steps(got, want, call, first_hint="", later_hint="", rtol=1e-7, atol=1e-10):
@@ -262,6 +348,9 @@ with testing.part("SGD", hidden=True):
     for (_what, _make, _fn, _lrs_i, _hint), _w in zip(_hidden, _want_h):
         _first, _later = _hint if isinstance(_hint, tuple) else (_hint, _hint)
         check_steps(trajectory(_make(SGD), _start_h, _fn, 6, _lrs_i), _w, f"SGD with {_what}", _first, _later)
+    check_grads_left_alone(lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1), "SGD(lr=0.1, momentum=0.9, "
+                           "weight_decay=0.1)")
+    check_grads_left_alone(lambda ps: SGD(ps, lr=0.1, momentum=0.9), "SGD(lr=0.1, momentum=0.9)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -458,6 +547,7 @@ _want_h = [trajectory(make(mt.optim.Adam), _start_h, fn, n, lrs) for _, make, fn
 with testing.part("Adam", hidden=True):
     for (_what, _make, _fn, _lrs_i, _n, _hint), _w in zip(_hidden, _want_h):
         check_steps(trajectory(_make(Adam), _start_h, _fn, _n, _lrs_i), _w, f"Adam with {_what}", _hint, _hint)
+    check_grads_left_alone(lambda ps: Adam(ps, lr=0.1, weight_decay=0.1), "Adam(lr=0.1, weight_decay=0.1)")
 ### END HIDDEN TESTS
 
 # %% [markdown]

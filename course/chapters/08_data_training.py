@@ -719,10 +719,35 @@ def train_digits(x_train, y_train, seed=0):
     ### END SOLUTION
 
 # %% [tests] id=train_digits_tests points=3
+def counting_epochs(run):
+    """run() with your train_epoch counted: (what run returned, how many epochs your train_epoch ran)."""
+    global train_epoch
+    yours, calls = train_epoch, []
+
+    def train_epoch(*args, **kwargs):  # noqa: F811 (yours, counted: train_digits looks the name up when it runs)
+        calls.append(1)
+        return yours(*args, **kwargs)
+
+    try:
+        return run(), len(calls)
+    finally:
+        train_epoch = yours
+
+
+def check_trained_here(model, epochs, call):
+    """The model is an mt.nn.Module trained by your train_epoch (not another library's classifier)."""
+    testing.assert_true(isinstance(model, mt.nn.Module) and epochs > 0, call=call,
+                        got=f"a {type(model).__name__}, after {epochs} epochs of your train_epoch",
+                        expected="an mt.nn.Module trained by your train_epoch (at least one epoch)",
+                        hint="train the MLP with your TensorDataset, DataLoader and train_epoch: a model fitted by "
+                             "another library (scikit-learn, torch) does not show that your training loop works")
+
+
 with testing.part("train_digits"), sealed_classes("train_digits"):
     _start = time.perf_counter()
-    _model = train_digits(x_train, y_train, seed=0)
+    _model, _epochs = counting_epochs(lambda: train_digits(x_train, y_train, seed=0))
     _seconds = time.perf_counter() - _start
+    check_trained_here(_model, _epochs, "train_digits(x_train, y_train, seed=0)")
     _accuracy = digits_accuracy(_model, x_test, y_test)
     print(f"your model: {_accuracy:.1%} of the 359 held-back digits right, trained in {_seconds:.1f} s")
     testing.assert_true(_accuracy >= 0.95, call="train_digits(x_train, y_train, seed=0), measured on x_test",
@@ -736,7 +761,8 @@ with testing.part("train_digits", hidden=True), sealed_classes("train_digits"):
     # another split, another seed, and the labels renamed (digit d is labelled (d + 3) % 10): a model must
     # learn from the data it is given
     (_x1, _y1), (_xt1, _yt1) = mt.data.load_digits(flatten=True, seed=1)
-    _model = train_digits(_x1, (_y1 + 3) % 10, seed=1)
+    _model, _epochs = counting_epochs(lambda: train_digits(_x1, (_y1 + 3) % 10, seed=1))
+    check_trained_here(_model, _epochs, "train_digits on another split, seed=1")
     _accuracy = digits_accuracy(_model, _xt1, (_yt1 + 3) % 10)
     testing.assert_true(_accuracy >= 0.95, call="train_digits on another split, seed=1, digit d labelled (d + 3) % 10",
                         got=f"{_accuracy:.1%} accuracy on its held-back digits", expected="at least 95%",
@@ -1230,6 +1256,13 @@ with testing.part("checkpoint", hidden=True), sealed_classes("checkpoint"):
     testing.assert_equal(_run_checkpoint(_cp, [0.5, 0.5, 0.6]), 0.0,
                          call="ModelCheckpoint over [0.5, 0.5, 0.6]: the weights it ends with",
                          hints="an equal value is not an improvement: keep the first best")
+    # the mode says which way is better, whatever the metric is called (Keras guesses only with mode="auto")
+    for _monitor, _mode, _want_epoch in (("val_f1", "max", 1.0), ("val_error", "min", 0.0)):
+        _cp = ModelCheckpoint(os.path.join(_folder, f"{_monitor}.npz"), monitor=_monitor, mode=_mode)
+        testing.assert_equal(_run_checkpoint(_cp, [0.5, 0.7, 0.6], monitor=_monitor), _want_epoch,
+                             call=f"ModelCheckpoint(monitor={_monitor!r}, mode={_mode!r}) over [0.5, 0.7, 0.6]: the "
+                                  "weights it ends with",
+                             hints="compare as self.mode says ('max': larger is better), not by the metric's name")
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -356,6 +356,13 @@ self.bias = Parameter(mt.rand(out_features) * bound) if bias else None
         "zero_bias_hidden_only": _linear(init=_UNIFORM.replace(
             "Parameter((mt.rand(out_features) * 2 - 1) * bound)", "Parameter(mt.zeros(out_features))")),
         "ignores_bias_false_hidden_only": _linear(init=_UNIFORM.replace(" if bias else None", "")),
+        # NumPy's generator: the right distribution, but mt.manual_seed cannot repeat a run
+        "numpy_generator_unseeded_hidden_only": _linear(init="""
+bound = 1.0 / math.sqrt(in_features)
+w = np.random.uniform(-bound, bound, (out_features, in_features)).astype(np.float32)
+self.weight = Parameter(mt.tensor(w))
+self.bias = Parameter(mt.tensor(np.random.uniform(-bound, bound, out_features).astype(np.float32))) if bias else None
+"""),
     },
     "sequential": {
         # a list is an ordinary attribute: nothing is registered
@@ -495,6 +502,78 @@ return -(_log_softmax(logits, -1) * one_hot(target, logits.shape[-1], dtype=logi
 """),
     },
 }
+
+
+
+def _copied_module(names: tuple[str, ...] | None, new_class: bool) -> str:
+    """The package's Module methods rebuilt with `types.FunctionType(method.__code__, ...)`: new function objects
+    (no seal on them), reached through names the scan cannot resolve (`vars(...)[...]`), helper names deleted."""
+    return ("# after the reference solution\n" if not new_class else "") + f"""
+_P = vars(mt.nn)["Mod" + "ule"]
+_g = dict(vars(sys.modules[_P.__module__]))
+_g["__name__"] = "__main__"
+{"class Module:" + chr(10) + "    pass" if new_class else ""}
+for _k, _v in list(_g.items()):
+    if isinstance(_v, types.FunctionType) and _v.__module__ == _P.__module__:
+        _g[_k] = types.FunctionType(_v.__code__, _g, _v.__name__, _v.__defaults__, _v.__closure__)
+_g["IncompatibleKeys"] = lambda missing, unexpected: (missing, unexpected)
+_names = {names!r}
+for _k, _v in vars(_P).items():
+    if isinstance(_v, types.FunctionType) and (_names is None or _k in _names) and not _v.__closure__:
+        setattr(Module, _k, types.FunctionType(_v.__code__, _g, _v.__name__, _v.__defaults__, _v.__closure__))
+_g["Module"] = Module
+if not hasattr(Module, "_buffers"):
+    Module._buffers = dict()
+del _P, _k, _v, _names
+"""
+
+
+# the package's own code in new function objects, or the package's methods run in a thread (whose stack does not
+# show the learner's frames): refused by the seal (a copy of a reference's code; a reference called in a thread
+# that learner code started)
+BYPASS["module"]["copied_code"] = _copied_module(None, True)
+BYPASS["module"]["thread_pool"] = _module(named="""
+import concurrent.futures
+with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    yield from pool.submit(vars(vars(mt.nn)["Mod" + "ule"])["named_parameters"], self).result()
+""")
+# the package's methods installed on each instance at run time (the setup cell's helpers then call them, with no
+# learner code on the stack): refused, since they run as methods of the learner's class
+BYPASS["module"]["runtime_methods"] = """
+class Module:
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "training", True)
+        for name in ("named_parameters", "_named_members", "named_modules"):
+            object.__setattr__(self, name, types.MethodType(vars(vars(mt.nn)["Mod" + "ule"])[name], self))
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Parameter):
+            self._modules.pop(name, None)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._parameters.pop(name, None)
+            self._modules[name] = value
+        else:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def parameters(self):
+        for _, param in self.named_parameters():
+            yield param
+
+    def forward(self, *args):
+        raise NotImplementedError()
+
+    def __call__(self, *args):
+        return self.forward(*args)
+"""
+BYPASS["state_dict"]["copied_code"] = _copied_module(("state_dict", "load_state_dict", "_state_targets",
+                                                      "named_buffers", "_named_members", "named_modules"), False)
+BYPASS["train_eval"]["copied_code"] = _copied_module(("train", "eval", "modules", "named_modules"), False)
 
 for _part, _entries in BYPASS.items():
     WRONG[_part].update(_entries)

@@ -93,6 +93,32 @@ def _schedule(body: str) -> str:
 
 WRONG = {
     "SGD": {
+        # weight decay added into p.grad itself: the update is right, but the caller's gradient has changed
+        "weight_decay_into_the_grad_hidden_only": _sgd("""
+g = p.grad
+if group["weight_decay"]:
+    p.grad += group["weight_decay"] * p
+momentum = group["momentum"]
+if momentum:
+    buf = state.get("momentum_buffer")
+    buf = g.clone() if buf is None else momentum * buf + (1 - group["dampening"]) * g
+    state["momentum_buffer"] = buf
+    g = g + momentum * buf if group["nesterov"] else buf
+p -= group["lr"] * g
+"""),
+        # the first buffer is the gradient tensor itself: a backward that adds into that tensor changes the momentum
+        "buffer_aliases_the_grad_hidden_only": _sgd("""
+g = p.grad
+if group["weight_decay"]:
+    g = g + group["weight_decay"] * p
+momentum = group["momentum"]
+if momentum:
+    buf = state.get("momentum_buffer")
+    buf = g if buf is None else momentum * buf + (1 - group["dampening"]) * g
+    state["momentum_buffer"] = buf
+    g = g + momentum * buf if group["nesterov"] else buf
+p -= group["lr"] * g
+"""),
         # the buffer starts at zero and always takes (1 - dampening) * g: the same as PyTorch without dampening
         "buffer_starts_at_zero_hidden_only": _sgd("""
 g = p.grad
@@ -202,6 +228,12 @@ inner.step()
 """),
     },
     "Adam": {
+        # L2 decay added into p.grad itself: the caller's gradient changes under it
+        "weight_decay_into_the_grad_hidden_only": _adam("""
+g = p.grad
+if group["weight_decay"]:
+    p.grad += group["weight_decay"] * p
+""" + _MOMENTS + _ADAM_STEP),
         "no_bias_correction": _adam("""
 g = p.grad
 if group["weight_decay"]:
@@ -524,3 +556,48 @@ return opt.param_groups[0]["lr"]
 """),
     },
 }
+
+# another framework's optimizer or clipping run on copies of the tensors: not the learner's code either
+WRONG["SGD"]["bypass_torch_optimizer"] = """
+import torch
+
+class SGD(mt.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov))
+        self._t = {}
+        groups = []
+        for g in self.param_groups:
+            ts = []
+            for p in g["params"]:
+                self._t[id(p)] = (p, torch.from_numpy(np.array(p.numpy())))
+                ts.append(self._t[id(p)][1])
+            groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ts})
+        self._opt = torch.optim.SGD(groups)
+
+    def step(self):
+        for p, t in self._t.values():
+            t.grad = None if p.grad is None else torch.from_numpy(np.array(p.grad.numpy()))
+            with torch.no_grad():
+                t.copy_(torch.from_numpy(np.array(p.numpy())))
+        for mine, theirs in zip(self.param_groups, self._opt.param_groups):
+            theirs.update({k: v for k, v in mine.items() if k != "params"})
+        self._opt.step()
+        with mt.no_grad():
+            for p, t in self._t.values():
+                p.copy_(mt.tensor(t.numpy(), dtype=p.dtype))
+"""
+WRONG["clip_grad_norm_"]["bypass_torch_clipping"] = """
+import torch
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
+    ps = [p for p in parameters if p.grad is not None]
+    ts = [torch.from_numpy(np.array(p.numpy())).requires_grad_() for p in ps]
+    for t, p in zip(ts, ps):
+        t.grad = torch.from_numpy(np.array(p.grad.numpy()))
+    total = torch.nn.utils.clip_grad_norm_(ts, max_norm, norm_type)
+    with mt.no_grad():
+        for t, p in zip(ts, ps):
+            p.grad.copy_(mt.tensor(t.grad.numpy(), dtype=p.grad.dtype))
+    return float(total)
+"""

@@ -608,6 +608,26 @@ return loss, accuracy
         train_epoch(model, loader, optimizer, F.cross_entropy)
     return model
 """),
+        # another library's classifier dressed as a model: 97% without the learner's loop
+        "bypass_sklearn_classifier": TRAIN_DIGITS.format(body="""
+    from sklearn.linear_model import LogisticRegression
+
+    classifier = LogisticRegression(max_iter=2000).fit(np.asarray(x_train), np.asarray(y_train))
+
+    class Wrapped:
+        training = True
+
+        def eval(self):
+            return self
+
+        def train(self, mode=True):
+            return self
+
+        def __call__(self, x):
+            return mt.tensor(classifier.predict_log_proba(x.numpy()).astype(np.float32))
+
+    return Wrapped()
+"""),
     },
     "fit": {
         "history_list_of_dicts": _model(history="""
@@ -773,6 +793,13 @@ if self.best_epoch >= 0:
         "ties_count_as_improvement_hidden_only": _checkpoint(CP_BEGIN, """
 value = logs[self.monitor]
 if (value <= self.best) if self.mode == "min" else (value >= self.best):
+    mt.save(self.model.state_dict(), self.filepath)
+    self.best, self.best_epoch = value, epoch
+""", CP_TRAIN_END),
+        # the direction guessed from the metric's name (Keras's mode="auto"), the mode argument ignored
+        "mode_guessed_from_name_hidden_only": _checkpoint(CP_BEGIN, """
+value = logs[self.monitor]
+if (value > self.best) if "acc" in self.monitor else (value < self.best):
     mt.save(self.model.state_dict(), self.filepath)
     self.best, self.best_epoch = value, epoch
 """, CP_TRAIN_END),
