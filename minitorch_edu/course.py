@@ -631,12 +631,23 @@ def _replaced_helpers(namespace: dict[str, Any]) -> list[str]:
         except SyntaxError:
             tree = None
         for node in tree.body if tree is not None else []:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in namespace:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in namespace and not _placeholder(node):
                 home = _home(namespace[node.name])
                 if home is not None and home != setup and _learner(home):
                     found.append(f"`{node.name}`, a helper of the checks defined in the setup cell, was defined again "
                                  "in your cell")
     return found
+
+
+def _placeholder(node: ast.FunctionDef | ast.ClassDef) -> bool:
+    """A function the setup cell gives only so that earlier cells can call it, for a later part to write
+    (its body raises NotImplementedError): defining it again is the exercise, not a replaced check."""
+    body = [n for n in node.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+    if not isinstance(node, ast.FunctionDef) or len(body) != 1 or not isinstance(body[0], ast.Raise):
+        return False
+    exc = body[0].exc
+    name = exc.func if isinstance(exc, ast.Call) else exc
+    return isinstance(name, ast.Name) and name.id == "NotImplementedError"
 
 
 # ------------------------------------------------------------------------------ copies of a reference's code
