@@ -602,13 +602,19 @@ def _scan_cells(part: str, namespace: dict[str, Any]) -> list[str]:
 
 # ------------------------------------------------------------------------------ the checks' own helpers
 _helpers: dict[str, Any] = {}  #: `minitorch_edu.testing`'s functions, as they were when the chapter was set up
+_checks: list[ModuleType] = []  #: `minitorch_edu.testing` itself, once it is imported (it registers itself)
+
+
+def watch_checks(module: ModuleType) -> None:
+    """`minitorch_edu.testing` registers itself here when it is imported (testing imports course, not
+    the other way round): the seal then notices when learner code replaces one of its functions."""
+    _checks[:] = [module]
 
 
 def _snapshot_helpers() -> None:
-    from . import testing
-
     _helpers.clear()
-    _helpers.update({k: v for k, v in vars(testing).items() if isinstance(v, (FunctionType, type))})
+    for testing in _checks:
+        _helpers.update({k: v for k, v in vars(testing).items() if isinstance(v, (FunctionType, type))})
 
 
 def _replaced_helpers(namespace: dict[str, Any]) -> list[str]:
@@ -617,13 +623,12 @@ def _replaced_helpers(namespace: dict[str, Any]) -> list[str]:
 
     Without this, a solution cell with `testing.assert_close = lambda *a, **k: None` passes every check where
     nothing else guards the notebook (nbgrader's own autograde)."""
-    from . import testing
-
     found = []
-    for name, original in _helpers.items():
-        if vars(testing).get(name) is not original:
-            found.append(f"`testing.{name}` was replaced (it is put back)")
-            setattr(testing, name, original)
+    for testing in _checks:
+        for name, original in _helpers.items():
+            if vars(testing).get(name) is not original:
+                found.append(f"`testing.{name}` was replaced (it is put back)")
+                setattr(testing, name, original)
     setup = _trusted["chapter"]
     if setup and setup in linecache.cache:
         try:

@@ -28,6 +28,7 @@ for that part (see `minitorch_edu.course`) and turns "not written yet" into a pl
 from __future__ import annotations
 
 import linecache
+import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -379,3 +380,6 @@ def part(name: str, hidden: bool = False) -> Iterator[None]:
             ) from err
     if not hidden:
         print(f"✓ {name}: all visible checks pass")
+
+
+course.watch_checks(sys.modules[__name__])  # the seal notices a check replaced by learner code

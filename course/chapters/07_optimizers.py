@@ -71,7 +71,7 @@ def trajectory(make_optimizer, arrays, grad_fn, steps, lrs=None):
 
 # another framework's optimizer, clipping or schedule run on copies of the tensors is not your code either
 _FRAMEWORKS = {"torch", "keras", "jax", "jaxlib", "tensorflow", "optax", "flax"}
-_framework_checked = set()
+_framework_checked = {}  # id -> the object itself: held, so that a later class cannot reuse a checked one's id
 
 
 def _framework_uses(fn):
@@ -116,13 +116,13 @@ def _codes(code):
 def call_yours(call, fn, *args, **kwargs):
     """fn(*args, **kwargs); an error in it is reported with the call that raised it (and a hint for None)."""
     __tracebackhide__ = True
-    key = id(type(fn.__self__) if isinstance(fn, types.MethodType) else fn)
-    if key not in _framework_checked:
+    owner = type(fn.__self__) if isinstance(fn, types.MethodType) else fn
+    if _framework_checked.get(id(owner)) is not owner:
         uses = _framework_uses(fn)
         testing.assert_true(not uses, call=call, got="; ".join(uses[:3]), expected="your own update, in minitorch_edu",
                             hint="another framework's optimizer (torch.optim, optax, keras) run on copies of the "
                                  "tensors does the work for you: write the update with mt tensor operations")
-        _framework_checked.add(key)
+        _framework_checked[id(owner)] = owner
     try:
         return fn(*args, **kwargs)
     except (NotImplementedError, AssertionError):  # "not written yet" and sealed references speak for themselves
