@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numba
+import pytest
 
 from minitorch_edu.backends.numba import cache as numba_cache
 from minitorch_edu.backends.numba import matmul as numba_matmul
@@ -63,6 +64,7 @@ def test_a_one_thread_process_never_writes_the_two_thread_cache(tmp_path: Path) 
 
 SMALL_THEN_LARGE = """
 import numba
+import pytest
 import numpy as np
 import minitorch_edu as mt
 
@@ -99,3 +101,46 @@ def test_a_small_product_first_keeps_the_threaded_kernel_for_large_ones(tmp_path
     folder = tmp_path / "compiled" / "threads2"
     assert sorted(folder.rglob("matmul.matmul_serial-*.nbi")), "the serial kernel has no cache entry of its own"
     assert _cached_matmuls(folder), "the threaded kernel has no cache entry"
+
+
+ROW_KERNEL_SMALL_THEN_LARGE = """
+import numba
+import numpy as np
+from minitorch_edu.backends.numba import losses, norms
+
+def run(n, c=512):
+    x = np.random.default_rng(0).standard_normal(n * c).astype(np.float32)
+    out, gx = np.empty_like(x), np.empty_like(x)
+    mean, rstd = np.empty(n, np.float32), np.empty(n, np.float32)
+    loss, target = np.empty(n, np.float32), np.arange(n) % c
+    {op}
+
+run(4)  # 2,048 elements, under PARALLEL_FROM: the serial kernel, compiled and cached first
+run(512)  # 262,144 elements: the threaded kernel
+threaded = [*norms._SOFTMAX_FORWARD.values(), *norms._SOFTMAX_BACKWARD.values(), *norms._LN_FORWARD.values(),
+            *norms._LN_INPUT_GRAD.values(), *losses._kernels[False], *losses._kernels[True]]
+print(sum(sum(k.stats.cache_hits.values()) for k in threaded))
+"""
+
+ROW_OPS = {  # each calls one kernel directly: no other kernel may start the thread pool
+    "softmax": "norms.softmax_forward(out, x, n, c, False)",
+    "softmax_backward": "norms.softmax_backward(gx, x, x, n, c, True)",
+    "layer_norm": "norms.layer_norm_forward(out, mean, rstd, x, None, None, n, c, 1e-5)",
+    "layer_norm_backward": "norms.layer_norm_backward(gx, None, None, x, x, mean, rstd, None, n, c)",
+    "cross_entropy": "losses.softmax_xent_forward(loss, out, x, target, n, c)",
+    "cross_entropy_backward": "losses.softmax_xent_backward(gx, x, target, loss, 1, n, c)",
+}
+
+
+@pytest.mark.parametrize("op", list(ROW_OPS))
+def test_the_serial_row_kernels_never_stand_in_for_the_threaded_ones(tmp_path: Path, op: str) -> None:
+    # numba keys cached code by argument types, not by `parallel`: the threaded softmax loaded the
+    # serial one's code and ran no faster on two threads than on one (norms.py, cache.variant)
+    script = ROW_KERNEL_SMALL_THEN_LARGE.replace("{op}", ROW_OPS[op])
+    env = {**os.environ, "MINITORCH_EDU_CACHE": str(tmp_path), "NUMBA_NUM_THREADS": "2"}
+    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert first.stdout.split()[-1] == "0", f"{op}: a kernel loaded another's code from the cache in a fresh cache"
+    again = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.split()[-1] == "2", f"{op}: a second process should load both kernels, not compile them again"

@@ -181,6 +181,36 @@ def normal_cdf(x: float) -> float:
     return h if x < 0.0 else 1.0 - h
 
 
+# exp evaluated in float32 itself: twice the lanes of the float64 route and a shorter polynomial.
+F32 = np.float32
+EXP32_P = tuple(F32(c) for c in (  # (exp(s) - 1 - s) / s² in s, |s| <= ln2 / 2: 3.1e-9 relative to exp(s)
+    0.4999999403953552, 0.1666652113199234, 0.04166838899254799, 0.008368710055947304, 0.0013814608100801706,
+))
+EXP32_LOG2E, EXP32_ROUNDER = F32(LOG2E), F32(12582912.0)  # 1.5 * 2**23: rounds a float32 to an integer
+EXP32_LN2_HI, EXP32_LN2_LO = F32(0.693145751953125), F32(1.4286068203094172e-06)  # ln2 = HI + LO, HI with 8 zero bits
+EXP32_LO, EXP32_HI, EXP32_ONE = F32(-104.0), F32(100.0), F32(1.0)
+
+
+@register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
+def exp_f32(x: np.float32) -> np.float32:
+    """e**x for a float32 x, computed in float32: within 1.01 ulp (tests/test_vector_math.py), special
+    values as NumPy's. Where a kernel spends its time in exp (softmax), this is twice as fast as `exp`.
+
+    k = round(x / ln2), s = x - k ln2 in two steps (k HI is exact, so s keeps its low bits), then
+    exp(x) = 2**k (1 + s + s² P(s)). 2**k is applied as two factors 2**(k/2), each a float32 with its
+    exponent field set, so that results down among the denormals and up to overflow round as they should.
+    """
+    y = x if x >= EXP32_LO else EXP32_LO  # exp(-104) is below half the smallest denormal; nan becomes -104
+    y = y if y <= EXP32_HI else EXP32_HI
+    k = (y * EXP32_LOG2E + EXP32_ROUNDER) - EXP32_ROUNDER
+    s = (y - k * EXP32_LN2_HI) - k * EXP32_LN2_LO
+    u = (s * s) * horner(s, EXP32_P) + s + EXP32_ONE
+    half = np.int32(k) >> 1
+    rest = np.int32(k) - half
+    u = u * np.int32((half + 127) << 23).view(np.float32) * np.int32((rest + 127) << 23).view(np.float32)
+    return u if x == x else x
+
+
 def exp(x: float) -> float:
     """e**x. float32: `exp_poly` rounded once, within 1 ulp (tests/test_vector_math.py)."""
     if isinstance(x, np.float32):

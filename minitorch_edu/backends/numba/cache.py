@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+import types
 from pathlib import Path
 
 import numba
@@ -45,6 +46,20 @@ def _usable(root: str) -> Path:
         path = Path(tempfile.gettempdir()) / "minitorch_edu"
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def variant(fn: types.FunctionType, tag: str) -> types.FunctionType:
+    """A copy of `fn` that numba's on-disk cache files apart from `fn` itself, for a second `njit`
+    of the same function with other options (`parallel=True` next to `parallel=False`).
+
+    numba names a cached kernel by its function's qualified name and first line, and keys its
+    compiled versions by argument types and CPU only, not by the options they were compiled with:
+    the parallel kernel of a pair would load the serial one's code from the cache (found when
+    softmax ran no faster on two threads than on one)."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = f"{fn.__qualname__}_{tag}"
+    copy.__module__, copy.__doc__ = fn.__module__, fn.__doc__
+    return copy
 
 
 def compiled_dir() -> Path:

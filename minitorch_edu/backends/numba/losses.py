@@ -19,56 +19,56 @@ import math
 import numpy as np
 from numba import njit, prange
 
-import minitorch_edu.backends.numba.cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
+from .cache import variant  # first: before any cached kernel (compiled code per thread count)
+from .norms import _blocks, _row_max, _row_sum, block_rows, exp
 
-JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+JIT = {"cache": True, "error_model": "numpy", "nogil": True, "fastmath": {"contract"}}
 PARALLEL_FROM = 1 << 16  # logits (N * C) from which rows are split over threads
 
 
-def _forward(loss, probs, x, target, n, c):  # noqa: ANN001, ANN202
-    """loss (n,) and probs (n, c) from contiguous logits x (n, c) and class indices target (n,)."""
-    for row in prange(n):
-        i = np.int64(row)  # prange indices are unsigned: keep the index arithmetic signed
-        xs = x[i * c : (i + 1) * c]
-        ps = probs[i * c : (i + 1) * c]
-        top = xs[0]
-        for j in range(1, c):
-            top = max(top, xs[j])
-        total = xs[0] - xs[0]  # zero of x's dtype: float32 rows stay float32
-        for j in range(c):
-            e = math.exp(xs[j] - top)
-            ps[j] = e
-            total += e
-        for j in range(c):
-            ps[j] /= total
-        loss[i] = math.log(total) + top - xs[target[i]]
+def _forward(loss, probs, x, target, n, c, blocks):  # noqa: ANN001, ANN202
+    """loss (n,) and probs (n, c) from contiguous logits x (n, c) and class indices target (n,).
+    The row steps are softmax's (norms.py): SIMD max, float32 exp for float32 rows, float64 sum."""
+    for block in prange(blocks):
+        for i in block_rows(block, blocks, n):
+            xs, ps = x[i * c : (i + 1) * c], probs[i * c : (i + 1) * c]
+            m = _row_max(xs)
+            for j in range(c):
+                ps[j] = exp(xs[j] - m)
+            total = _row_sum(ps)
+            inv = 1.0 / total
+            for j in range(c):
+                ps[j] = ps[j] * inv
+            loss[i] = math.log(total) + m - xs[target[i]]
 
 
-def _backward(gx, probs, target, g, g_step, n, c):  # noqa: ANN001, ANN202
+def _backward(gx, probs, target, g, g_step, n, c, blocks):  # noqa: ANN001, ANN202
     """gx (n, c) = g[i] * (probs - onehot(target)); g[i] is read at i * g_step (0 broadcasts a mean's)."""
-    for row in prange(n):
-        i = np.int64(row)
-        gi = g[i * g_step]
-        out = gx[i * c : (i + 1) * c]
-        ps = probs[i * c : (i + 1) * c]
-        for j in range(c):
-            out[j] = gi * ps[j]
-        out[target[i]] -= gi
+    for block in prange(blocks):
+        for i in block_rows(block, blocks, n):
+            gi = g[i * g_step]
+            out, ps = gx[i * c : (i + 1) * c], probs[i * c : (i + 1) * c]
+            for j in range(c):
+                out[j] = gi * ps[j]
+            out[target[i]] -= gi
 
 
 _kernels = {
-    parallel: (njit(parallel=parallel, **JIT)(_forward), njit(parallel=parallel, **JIT)(_backward))
-    for parallel in (False, True)
+    False: (njit(**JIT)(_forward), njit(**JIT)(_backward)),
+    True: (njit(parallel=True, **JIT)(variant(_forward, "parallel")),
+           njit(parallel=True, **JIT)(variant(_backward, "parallel"))),
 }
 
 
 def softmax_xent_forward(
     loss: np.ndarray, probs: np.ndarray, x: np.ndarray, target: np.ndarray, n: int, c: int
 ) -> None:
-    _kernels[n * c >= PARALLEL_FROM][0](loss, probs, x, target, n, c)
+    parallel = n * c >= PARALLEL_FROM
+    _kernels[parallel][0](loss, probs, x, target, n, c, _blocks(parallel))
 
 
 def softmax_xent_backward(
     gx: np.ndarray, probs: np.ndarray, target: np.ndarray, g: np.ndarray, g_step: int, n: int, c: int
 ) -> None:
-    _kernels[n * c >= PARALLEL_FROM][1](gx, probs, target, g, g_step, n, c)
+    parallel = n * c >= PARALLEL_FROM
+    _kernels[parallel][1](gx, probs, target, g, g_step, n, c, _blocks(parallel))

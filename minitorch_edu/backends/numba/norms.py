@@ -9,186 +9,195 @@ cache once and every step runs over it there:
     log_softmax:  z_j = x_j - m (m = 0 if it is infinite);  y_j = z_j - log(sum_j exp(z_j))
     layer norm:   mean, rstd = 1 / sqrt(var + eps) (biased var);  y_j = (x_j - mean) rstd w_j + b_j
 
-The exponentials are `scalar.exp`, whose float32 version vectorises (scalar.py). Sums and maxima
-run in eight independent partials (`_row_sum`, `_row_max`), which LLVM packs into one SIMD
-register; a plain running sum would wait on each add in turn. Sums of float32 rows accumulate
-in float64. Rows are independent: large inputs split them over threads (`prange`), small ones
-run serially, where waking the threads would cost more than the work.
+The exponentials of float32 rows are `scalar.exp_f32`, evaluated in float32 and vectorised
+(scalar.py). Sums and maxima run as SIMD partials (`_row_max` by hand, `_row_sum` by LLVM, allowed
+to reorder it); a plain running sum would wait on each add in turn. Sums of float32 rows accumulate
+in float64. Rows are independent: large inputs split them over threads in blocks (`block_rows`),
+small ones run serially, where waking the threads would cost more than the work.
 """
 
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
-import minitorch_edu.backends.numba.cache  # noqa: F401  (before any cached kernel: compiled code per thread count)
-
 from .. import scalar
+from .cache import variant  # first: before any cached kernel (compiled code per thread count)
 from .kernels import wide
 
 JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 PARALLEL_FROM = 1 << 16  # elements (N * C) from which rows are split over threads
 
-exp = njit(inline="always", error_model="numpy")(scalar.exp)
+_exp = njit(inline="always", error_model="numpy")(scalar.exp)
+
+
+@njit(inline="always", error_model="numpy")
+def exp(x):  # noqa: ANN001, ANN202
+    """e**x: `scalar.exp_f32` for float32 rows (1.01 ulp, twice as fast: softmax spends its time
+    here), `scalar.exp` for float64 ones."""
+    if isinstance(x, np.float32):
+        return scalar.exp_f32(x)
+    return _exp(x)
 
 
 @njit(inline="always", **JIT)
 def _row_max(x):  # noqa: ANN001, ANN202
-    """max of x (len >= 1) in eight partials; nan wins, as in `scalar.maximum`."""
+    """max of x (len >= 1) in eight partials, skipping nans (softmax needs no nan from here: a nan
+    in the row makes its exp, its sum and so every output nan).
+
+    `a if a > m else m` is one SIMD compare-and-select; Python's `max` is a branch per element and
+    four times slower."""
     n = len(x)
     m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[0]
     full = n - n % 8
     for j in range(0, full, 8):
-        m0 = max(m0, x[j])
-        m1 = max(m1, x[j + 1])
-        m2 = max(m2, x[j + 2])
-        m3 = max(m3, x[j + 3])
-        m4 = max(m4, x[j + 4])
-        m5 = max(m5, x[j + 5])
-        m6 = max(m6, x[j + 6])
-        m7 = max(m7, x[j + 7])
+        a0, a1, a2, a3 = x[j], x[j + 1], x[j + 2], x[j + 3]
+        a4, a5, a6, a7 = x[j + 4], x[j + 5], x[j + 6], x[j + 7]
+        m0 = a0 if a0 > m0 else m0
+        m1 = a1 if a1 > m1 else m1
+        m2 = a2 if a2 > m2 else m2
+        m3 = a3 if a3 > m3 else m3
+        m4 = a4 if a4 > m4 else m4
+        m5 = a5 if a5 > m5 else m5
+        m6 = a6 if a6 > m6 else m6
+        m7 = a7 if a7 > m7 else m7
     for j in range(full, n):
-        m0 = max(m0, x[j])
-    m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
-    for j in range(n):  # max() keeps its first argument against a nan: look for one explicitly
-        if x[j] != x[j]:
-            return x[j]
-    return m
+        m0 = x[j] if x[j] > m0 else m0
+    return max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
 
 
-@njit(inline="always", **JIT)
+# The sums are functions of their own, compiled with `reassoc`: LLVM may then split a sum into SIMD
+# partials (it never reorders one otherwise), while the kernels that call them keep exact rounding
+# elsewhere (exp's rounding trick, (t + 1.5 2**52) - 1.5 2**52, must not be "simplified" away).
+# LLVM inlines them into the callers all the same. Sums of float32 rows accumulate in float64.
+SUM_JIT = {**JIT, "fastmath": {"contract", "reassoc"}}
+
+
+@njit(**SUM_JIT)
 def _row_sum(x):  # noqa: ANN001, ANN202
-    """sum of x in eight partials, in float64 for float32 rows."""
-    n = len(x)
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0  # float64 partials
-    full = n - n % 8
-    for j in range(0, full, 8):
-        s0 += wide(x[j])
-        s1 += wide(x[j + 1])
-        s2 += wide(x[j + 2])
-        s3 += wide(x[j + 3])
-        s4 += wide(x[j + 4])
-        s5 += wide(x[j + 5])
-        s6 += wide(x[j + 6])
-        s7 += wide(x[j + 7])
-    for j in range(full, n):
-        s0 += wide(x[j])
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    """sum of x."""
+    s = 0.0
+    for j in range(len(x)):
+        s += wide(x[j])
+    return s
+
+
+@njit(**SUM_JIT)
+def _row_dot(x, y):  # noqa: ANN001, ANN202
+    """sum of x * y."""
+    s = 0.0
+    for j in range(len(x)):
+        s += wide(x[j]) * wide(y[j])
+    return s
 
 
 @njit(inline="always", **JIT)
-def _row_dot(x, y):  # noqa: ANN001, ANN202
-    """sum of x * y in eight partials, in float64 for float32 rows."""
-    n = len(x)
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0  # float64 partials
-    full = n - n % 8
-    for j in range(0, full, 8):
-        s0 += wide(x[j]) * wide(y[j])
-        s1 += wide(x[j + 1]) * wide(y[j + 1])
-        s2 += wide(x[j + 2]) * wide(y[j + 2])
-        s3 += wide(x[j + 3]) * wide(y[j + 3])
-        s4 += wide(x[j + 4]) * wide(y[j + 4])
-        s5 += wide(x[j + 5]) * wide(y[j + 5])
-        s6 += wide(x[j + 6]) * wide(y[j + 6])
-        s7 += wide(x[j + 7]) * wide(y[j + 7])
-    for j in range(full, n):
-        s0 += wide(x[j]) * wide(y[j])
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+def block_rows(block, blocks, n):  # noqa: ANN001, ANN202
+    """The rows of block `block` of `blocks`: range(lo, hi), signed (prange indices are unsigned).
+
+    The row kernels split their rows into `blocks` blocks, one per thread (`_blocks`). A `prange`
+    over single rows would take slices of the shared arrays in every iteration, and each slice
+    counts a reference on the array it shares: both threads then write one cache line all the
+    time, and the kernel runs no faster on two threads than on one (softmax over (4096, 1024):
+    3.2 ms either way, 1.7 ms in blocks)."""
+    b = np.int64(block)
+    return range(b * n // blocks, (b + 1) * n // blocks)
 
 
 # ---------------------------------------------------------------------- softmax
-def _softmax_forward(out, x, n, c, log):  # noqa: ANN001, ANN202
-    for row in prange(n):
-        i = np.int64(row)  # prange indices are unsigned: keep the index arithmetic signed
-        xs, ys = x[i * c : (i + 1) * c], out[i * c : (i + 1) * c]
-        m = _row_max(xs)
-        if log and (m == np.inf or m == -np.inf):  # log_softmax shifts by 0 when the max is infinite
-            ys[0] = 0.0
-            m = ys[0]  # a zero of the row's dtype (float32 rows must stay float32 for the SIMD exp)
-        for j in range(c):
-            ys[j] = exp(xs[j] - m)
-        total = _row_sum(ys)
-        if log:
-            lse = math.log(total)
+def _softmax_forward(out, x, n, c, log, blocks):  # noqa: ANN001, ANN202
+    for block in prange(blocks):
+        for i in block_rows(block, blocks, n):
+            xs, ys = x[i * c : (i + 1) * c], out[i * c : (i + 1) * c]
+            m = _row_max(xs)
+            if log and (m == np.inf or m == -np.inf):  # log_softmax shifts by 0 when the max is infinite
+                ys[0] = 0.0
+                m = ys[0]  # a zero of the row's dtype (float32 rows must stay float32 for the SIMD exp)
             for j in range(c):
-                ys[j] = (xs[j] - m) - lse
-        else:
-            inv = 1.0 / total
-            for j in range(c):
-                ys[j] = ys[j] * inv
+                ys[j] = exp(xs[j] - m)
+            total = _row_sum(ys)
+            if log:
+                lse = math.log(total)
+                for j in range(c):
+                    ys[j] = (xs[j] - m) - lse
+            else:
+                inv = 1.0 / total
+                for j in range(c):
+                    ys[j] = ys[j] * inv
 
 
-def _softmax_backward(gx, y, g, n, c, log):  # noqa: ANN001, ANN202
+def _softmax_backward(gx, y, g, n, c, log, blocks):  # noqa: ANN001, ANN202
     """softmax: gx = y (g - sum(g y)); log_softmax: gx = g - exp(y) sum(g)."""
-    for row in prange(n):
-        i = np.int64(row)
-        ys, gs, out = y[i * c : (i + 1) * c], g[i * c : (i + 1) * c], gx[i * c : (i + 1) * c]
-        if log:
-            total = _row_sum(gs)
-            for j in range(c):
-                out[j] = gs[j] - exp(ys[j]) * total
-        else:
-            dot = _row_dot(gs, ys)
-            for j in range(c):
-                out[j] = ys[j] * (gs[j] - dot)
+    for block in prange(blocks):
+        for i in block_rows(block, blocks, n):
+            ys, gs, out = y[i * c : (i + 1) * c], g[i * c : (i + 1) * c], gx[i * c : (i + 1) * c]
+            if log:
+                total = _row_sum(gs)
+                for j in range(c):
+                    out[j] = gs[j] - exp(ys[j]) * total
+            else:
+                dot = _row_dot(gs, ys)
+                for j in range(c):
+                    out[j] = ys[j] * (gs[j] - dot)
 
 
 # ---------------------------------------------------------------------- layer norm
-def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine):  # noqa: ANN001, ANN202
+def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine, blocks):  # noqa: ANN001, ANN202
     """Two passes over each row: one read for the mean and variance, one read and write for y.
 
     The moments are sums of d = x - x[0] and d² in float64: shifted by one of the row's own values,
     E[d²] - E[d]² cannot cancel badly ((x[0] - mean)² <= c var, so it loses at most log2(c) of
     float64's 53 bits), and the two sums run together in one SIMD loop (no row of deviations to
     write and read back)."""
-    for row in prange(n):
-        i = np.int64(row)
-        xs, ys = x[i * c : (i + 1) * c], out[i * c : (i + 1) * c]
-        x0 = wide(xs[0])
-        s1 = 0.0
-        s2 = 0.0
-        for j in range(c):
-            d = wide(xs[j]) - x0
-            s1 += d
-            s2 += d * d
-        m1 = s1 / c
-        var = s2 / c - m1 * m1
-        if var < 0.0:  # rounding; a nan (from an inf or nan in the row) stays nan
-            var = 0.0
-        mu = x0 + m1
-        r = 1.0 / math.sqrt(var + eps)
-        mean[i] = mu
-        rstd[i] = r
-        if affine:
-            for j in range(c):
-                ys[j] = (wide(xs[j]) - mu) * r * wide(w[j]) + wide(b[j])
-        else:
-            for j in range(c):
-                ys[j] = (wide(xs[j]) - mu) * r
-
-
-def _layer_norm_input_grad(gx, g, x, mean, rstd, w, n, c, affine):  # noqa: ANN001, ANN202
-    """gx = rstd (gh - mean(gh) - xhat mean(gh xhat)) with gh = g w and xhat = (x - mean) rstd."""
-    for row in prange(n):
-        i = np.int64(row)
-        xs, gs, out = x[i * c : (i + 1) * c], g[i * c : (i + 1) * c], gx[i * c : (i + 1) * c]
-        mu, r = mean[i], rstd[i]
-        for j in range(c):  # out holds xhat for a moment
-            out[j] = (xs[j] - mu) * r
-        if affine:
-            s1 = _row_dot(gs, w)
+    for block in prange(blocks):
+        for i in block_rows(block, blocks, n):
+            xs, ys = x[i * c : (i + 1) * c], out[i * c : (i + 1) * c]
+            x0 = wide(xs[0])
+            s1 = 0.0
             s2 = 0.0
             for j in range(c):
-                s2 += wide(gs[j]) * wide(w[j]) * wide(out[j])
-            for j in range(c):
-                out[j] = r * (gs[j] * w[j] - s1 / c - out[j] * (s2 / c))
-        else:
-            s1 = _row_sum(gs)
-            s2 = _row_dot(gs, out)
-            for j in range(c):
-                out[j] = r * (gs[j] - s1 / c - out[j] * (s2 / c))
+                d = wide(xs[j]) - x0
+                s1 += d
+                s2 += d * d
+            m1 = s1 / c
+            var = s2 / c - m1 * m1
+            if var < 0.0:  # rounding; a nan (from an inf or nan in the row) stays nan
+                var = 0.0
+            mu = x0 + m1
+            r = 1.0 / math.sqrt(var + eps)
+            mean[i] = mu
+            rstd[i] = r
+            if affine:
+                for j in range(c):
+                    ys[j] = (wide(xs[j]) - mu) * r * wide(w[j]) + wide(b[j])
+            else:
+                for j in range(c):
+                    ys[j] = (wide(xs[j]) - mu) * r
+
+
+def _layer_norm_input_grad(gx, g, x, mean, rstd, w, n, c, affine, blocks):  # noqa: ANN001, ANN202
+    """gx = rstd (gh - mean(gh) - xhat mean(gh xhat)) with gh = g w and xhat = (x - mean) rstd."""
+    for block in prange(blocks):
+        for i in block_rows(block, blocks, n):
+            xs, gs, out = x[i * c : (i + 1) * c], g[i * c : (i + 1) * c], gx[i * c : (i + 1) * c]
+            mu, r = mean[i], rstd[i]
+            for j in range(c):  # out holds xhat for a moment
+                out[j] = (xs[j] - mu) * r
+            if affine:
+                s1 = _row_dot(gs, w)
+                s2 = 0.0
+                for j in range(c):
+                    s2 += wide(gs[j]) * wide(w[j]) * wide(out[j])
+                for j in range(c):
+                    out[j] = r * (gs[j] * w[j] - s1 / c - out[j] * (s2 / c))
+            else:
+                s1 = _row_sum(gs)
+                s2 = _row_dot(gs, out)
+                for j in range(c):
+                    out[j] = r * (gs[j] - s1 / c - out[j] * (s2 / c))
 
 
 def _layer_norm_param_grads(gw, gb, g, x, mean, rstd, n, c, block):  # noqa: ANN001, ANN202
@@ -211,7 +220,7 @@ def _layer_norm_param_grads(gw, gb, g, x, mean, rstd, n, c, block):  # noqa: ANN
 
 def _compiled(fn, fastmath=("contract",)):  # noqa: ANN001, ANN202
     flags = {**JIT, "fastmath": set(fastmath)}
-    return {parallel: njit(parallel=parallel, **flags)(fn) for parallel in (False, True)}
+    return {False: njit(**flags)(fn), True: njit(parallel=True, **flags)(variant(fn, "parallel"))}
 
 
 _SOFTMAX_FORWARD = _compiled(_softmax_forward)
@@ -225,14 +234,21 @@ _LN_PARAM_GRADS = _compiled(_layer_norm_param_grads, ("contract", "reassoc"))
 COLUMN_BLOCK = 256
 
 
+def _blocks(parallel: bool) -> int:
+    """Blocks of rows for a row kernel: one per thread (see `block_rows`)."""
+    return numba.get_num_threads() if parallel else 1
+
+
 def softmax_forward(out: np.ndarray, x: np.ndarray, n: int, c: int, log: bool) -> None:
     if n * c:
-        _SOFTMAX_FORWARD[n * c >= PARALLEL_FROM](out, x, n, c, log)
+        parallel = n * c >= PARALLEL_FROM
+        _SOFTMAX_FORWARD[parallel](out, x, n, c, log, _blocks(parallel))
 
 
 def softmax_backward(gx: np.ndarray, y: np.ndarray, g: np.ndarray, n: int, c: int, log: bool) -> None:
     if n * c:
-        _SOFTMAX_BACKWARD[n * c >= PARALLEL_FROM](gx, y, g, n, c, log)
+        parallel = n * c >= PARALLEL_FROM
+        _SOFTMAX_BACKWARD[parallel](gx, y, g, n, c, log, _blocks(parallel))
 
 
 def layer_norm_forward(
@@ -244,7 +260,8 @@ def layer_norm_forward(
     affine = w is not None
     w = w if affine else x[:1]  # placeholders: numba needs arrays of one type either way
     b = b if affine else x[:1]
-    _LN_FORWARD[n * c >= PARALLEL_FROM](out, mean, rstd, x, w, b, n, c, eps, affine)
+    parallel = n * c >= PARALLEL_FROM
+    _LN_FORWARD[parallel](out, mean, rstd, x, w, b, n, c, eps, affine, _blocks(parallel))
 
 
 def layer_norm_backward(
@@ -256,6 +273,6 @@ def layer_norm_backward(
     parallel = n * c >= PARALLEL_FROM
     if gx is not None:
         affine = w is not None
-        _LN_INPUT_GRAD[parallel](gx, g, x, mean, rstd, w if affine else x[:1], n, c, affine)
+        _LN_INPUT_GRAD[parallel](gx, g, x, mean, rstd, w if affine else x[:1], n, c, affine, _blocks(parallel))
     if gw is not None:
         _LN_PARAM_GRADS[parallel](gw, gb, g, x, mean, rstd, n, c, COLUMN_BLOCK)
