@@ -315,7 +315,9 @@ def layer_norm_forward(out: Any, mean: Any, rstd: Any, x: Any, w: Any, b: Any, n
         norms.layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps)
 
 
-def layer_norm_backward(gx: Any, gw: Any, gb: Any, g: Any, x: Any, mean: Any, rstd: Any, w: Any, n: int, c: int) -> None:
+def layer_norm_backward(
+    gx: Any, gw: Any, gb: Any, g: Any, x: Any, mean: Any, rstd: Any, w: Any, n: int, c: int
+) -> None:
     arrays = [a for a in (gx, gw, gb, g, x, mean, rstd, w) if a is not None]
     with _explained("layer norm", norms.layer_norm_backward, (n, c), *arrays):
         norms.layer_norm_backward(gx, gw, gb, g, x, mean, rstd, w, n, c)

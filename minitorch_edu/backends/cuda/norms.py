@@ -106,9 +106,11 @@ def _softmax_forward_kernel(dtype: Any) -> Any:
 
     @cuda.jit
     def softmax_forward(out, x, n, c, log):  # noqa: ANN001, ANN202
-        """for i in range(n):                      (one block per row)
+        """One block per row, its threads striding over j; the sum in float64:
+
+        for i in range(n):
             m = max_j x[i, j]                     (m = 0 where it is infinite, for log)
-            out[i, j] = e_j = exp(x[i, j] - m)    (threads stride over j; the sum in float64)
+            out[i, j] = e_j = exp(x[i, j] - m)
             softmax:      out[i, j] = e_j / sum_j e_j
             log-softmax:  out[i, j] = (x[i, j] - m) - log(sum_j e_j)
         """
@@ -144,7 +146,9 @@ _softmax_forward: dict[Any, Any] = {}  # dtype -> kernel, built on first use
 
 @cuda.jit
 def _softmax_backward(gx, y, g, n, c, log):  # noqa: ANN001, ANN202
-    """for i in range(n):                          (one block per row, the sums in float64)
+    """One block per row, its threads striding over j; the sums in float64:
+
+    for i in range(n):
         softmax:      gx[i, j] = y[i, j] * (g[i, j] - sum_k g[i, k] y[i, k])
         log-softmax:  gx[i, j] = g[i, j] - exp(y[i, j]) * sum_k g[i, k]
     """
@@ -169,10 +173,12 @@ def _softmax_backward(gx, y, g, n, c, log):  # noqa: ANN001, ANN202
 # ---------------------------------------------------------------------- layer norm
 @cuda.jit
 def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine):  # noqa: ANN001, ANN202
-    """for i in range(n):                          (one block per row, the moments in float64)
-        d_j = x[i, j] - x[i, 0];  m1 = sum_j d_j / c;  var = max(sum_j d_j² / c - m1², 0)
-        mean[i] = x[i, 0] + m1;  rstd[i] = 1 / sqrt(var + eps)
-        out[i, j] = (x[i, j] - mean[i]) * rstd[i] (* w[j] + b[j] when affine)
+    """One block per row, its threads striding over j; the moments in float64:
+
+        for i in range(n):
+            d_j = x[i, j] - x[i, 0];  m1 = sum_j d_j / c;  var = max(sum_j d_j² / c - m1², 0)
+            mean[i] = x[i, 0] + m1;  rstd[i] = 1 / sqrt(var + eps)
+            out[i, j] = (x[i, j] - mean[i]) * rstd[i] (* w[j] + b[j] when affine)
 
     Shifting by one of the row's own values keeps E[d²] - E[d]² from cancelling badly (see
     `numba/norms.py`), and both sums take one read of the row and one tree."""
@@ -207,7 +213,9 @@ def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine):  # noqa: A
 
 @cuda.jit
 def _layer_norm_input_grad(gx, g, x, mean, rstd, w, n, c, affine):  # noqa: ANN001, ANN202
-    """for i in range(n):                          (one block per row, the sums in float64)
+    """One block per row, its threads striding over j; the sums in float64:
+
+    for i in range(n):
         xhat_j = (x[i, j] - mean[i]) * rstd[i];  gh_j = g[i, j] * w[j] (g[i, j] without w)
         gx[i, j] = rstd[i] * (gh_j - sum_k gh_k / c - xhat_j * sum_k gh_k xhat_k / c)
     """
@@ -230,18 +238,20 @@ def _layer_norm_input_grad(gx, g, x, mean, rstd, w, n, c, affine):  # noqa: ANN0
         s1, s2 = _block_sum2(p, q, t, s1, s2)
         for j in range(t, c, cuda.blockDim.x):
             xhat = (x[base + j] - mu) * r
-            gh = g[base + j]
+            gh = float64(g[base + j])
             if affine:
-                gh = gh * w[j]
+                gh *= float64(w[j])  # as rounded in s1: a constant row's gradient is exactly 0
             gx[base + j] = r * (gh - s1 / c - xhat * (s2 / c))
 
 
 @cuda.jit
 def _layer_norm_param_grads(gw, gb, g, x, mean, rstd, n, c):  # noqa: ANN001, ANN202
-    """for j in range(c):                          (PARAM_COLS columns per block, the sums in float64)
-        gw[j] = sum_i g[i, j] * (x[i, j] - mean[i]) * rstd[i];   gb[j] = sum_i g[i, j]
+    """PARAM_COLS columns per block (threadIdx.x), threadIdx.y striding over the rows, whose
+    partial sums meet in a tree over y; the sums in float64:
 
-    threadIdx.y strides over the rows; its partial sums meet in a tree over y."""
+        for j in range(c):
+            gw[j] = sum_i g[i, j] * (x[i, j] - mean[i]) * rstd[i];   gb[j] = sum_i g[i, j]
+    """
     pw = cuda.shared.array((PARAM_LANES, PARAM_COLS), float64)
     pb = cuda.shared.array((PARAM_LANES, PARAM_COLS), float64)
     tx = cuda.threadIdx.x
@@ -303,8 +313,16 @@ def layer_norm_forward(
 
 
 def layer_norm_backward(
-    gx: Any | None, gw: Any | None, gb: Any | None, g: Any, x: Any, mean: Any, rstd: Any, w: Any | None,
-    n: int, c: int,
+    gx: Any | None,
+    gw: Any | None,
+    gb: Any | None,
+    g: Any,
+    x: Any,
+    mean: Any,
+    rstd: Any,
+    w: Any | None,
+    n: int,
+    c: int,
 ) -> None:
     if not n * c:
         return
