@@ -171,22 +171,21 @@ def test_softmax_on_cuda_tensors_matches_torch(shape: tuple[int, ...], log: bool
 @pytest.mark.parametrize("log", [False, True])
 def test_softmax_of_large_logits_does_not_overflow(log: bool, dtype: str) -> None:
     """Logits near 1e4 (exp overflows past ~88 in float32, ~709 in float64): the max is subtracted
-    first. Also -inf logits (probability 0) and a row of equal huge values."""
-    data = np.array(
-        [
-            [1.0e4, 1.0e4 - 1, 1.0e4 - 3, -1.0e4, 9.99e3, 1.0e4 + 2, 0.0, 1.0e4 - 0.5, 1.0e4, 5.0],
-            [-1.0e4] * 10,
-            [-np.inf, 1.0e4, 2.0, -np.inf, 1.0e4, 3.0, -np.inf, 0.0, 1.0e4 - 1, -1.0],
-        ],
-        dtype=dtype,
-    )
+    first. Also -inf logits (probability 0), a row of equal huge values, and rows whose one huge
+    value sits at each position in turn (a block max that misses any thread's part overflows)."""
+    rows = [
+        [1.0e4, 1.0e4 - 1, 1.0e4 - 3, -1.0e4, 9.99e3, 1.0e4 + 2, 0.0, 1.0e4 - 0.5, 1.0e4, 5.0],
+        [-1.0e4] * 10,
+        [-np.inf, 1.0e4, 2.0, -np.inf, 1.0e4, 3.0, -np.inf, 0.0, 1.0e4 - 1, -1.0],
+    ]
+    data = np.concatenate([np.array(rows), np.eye(10) * 1.0e4]).astype(dtype)
     g = _data(data.shape, dtype, 12, 1.0)
     x = mt.tensor(data, device="cuda", requires_grad=True)
     t = torch.tensor(data, requires_grad=True)
     ours = (F.log_softmax if log else F.softmax)(x, dim=-1)
     theirs = (torch.log_softmax if log else torch.softmax)(t, -1)
     got = ours.detach().numpy()
-    assert not np.isnan(got).any() and np.isfinite(got[:2]).all()
+    assert not np.isnan(got).any() and np.isfinite(got[:2]).all() and np.isfinite(got[3:]).all()
     _close(got, theirs.detach().numpy(), 1e-6)
     (ours * mt.tensor(g, device="cuda")).sum().backward()
     (theirs * torch.tensor(g)).sum().backward()
