@@ -26,6 +26,7 @@ MATMUL_N = 4096
 ADD_N = 1 << 26
 SUM_N = 8192
 MLP_BATCH, MLP_FEATURES, MLP_HIDDEN = 4096, 1024, 1024
+ROWS_N, ROWS_C = 4096, 1024  # softmax / layer norm over the last dim (a transformer's activations)
 
 
 def unavailable_reason() -> str | None:
@@ -176,7 +177,63 @@ def mlp_rows(repeats: int) -> list[Row]:
     return [Row(name, ours, None, t_ms, "torch", 3.0, "≤3x torch CUDA")]
 
 
-GROUPS = (matmul_rows, bandwidth_rows, mlp_rows)
+def row_kernel_rows(repeats: int) -> list[Row]:
+    """softmax, log_softmax and layer norm over the last dim of float32 (ROWS_N, ROWS_C): the fused
+    row kernels of cuda/norms.py (one block per row), forward and forward + backward, against
+    PyTorch CUDA. Informational rows: no bar was set for them."""
+    import minitorch_edu as mt
+    from minitorch_edu.nn import functional as F
+
+    rng = np.random.default_rng(3)
+    n, c = ROWS_N, ROWS_C
+    A = rng.standard_normal((n, c), dtype=np.float32)
+    G = rng.standard_normal((n, c), dtype=np.float32)
+    W, B = rng.standard_normal(c, dtype=np.float32), rng.standard_normal(c, dtype=np.float32)
+    a, g = mt.tensor(A, device="cuda"), mt.tensor(G, device="cuda")
+    w, b = mt.tensor(W, device="cuda", requires_grad=True), mt.tensor(B, device="cuda", requires_grad=True)
+    a_grad = mt.tensor(A, device="cuda", requires_grad=True)
+    has_torch = torch is not None and torch.cuda.is_available()
+    if has_torch:
+        tA, tG = torch.from_numpy(A).cuda(), torch.from_numpy(G).cuda()
+        tW, tB = torch.from_numpy(W).cuda().requires_grad_(), torch.from_numpy(B).cuda().requires_grad_()
+        tA_grad = tA.clone().requires_grad_()
+
+    def step(y: Any) -> None:  # forward + backward: the gradient of sum(y * g)
+        (y * g).sum().backward()
+
+    def torch_step(y: Any) -> None:
+        (y * tG).sum().backward()
+
+    shifted = A - A.max(-1, keepdims=True)
+    e = np.exp(shifted.astype(np.float64))
+    mean, var = A.mean(-1, keepdims=True), A.var(-1, keepdims=True)
+    cases = (
+        ("softmax", lambda: F.softmax(a, dim=-1), lambda: torch.softmax(tA, -1), e / e.sum(-1, keepdims=True)),
+        ("log_softmax", lambda: F.log_softmax(a, dim=-1), lambda: torch.log_softmax(tA, -1),
+         shifted - np.log(e.sum(-1, keepdims=True))),
+        ("layer_norm", lambda: F.layer_norm(a, (c,), w, b), lambda: torch.nn.functional.layer_norm(tA, (c,), tW, tB),
+         (A - mean) / np.sqrt(var + 1e-5) * W + B),
+    )  # fmt: skip
+    rows = []
+    for name, ours_fn, torch_fn, expected in cases:
+        _check(ours_fn().numpy(), expected, name)
+        ours = _time(ours_fn, repeats)
+        t_ms = _time(torch_fn, repeats).median if has_torch else None
+        rows.append(Row(f"F.{name} ({n},{c}) float32, last dim (cuda)", ours, None, t_ms, "torch"))
+        fwd = {"softmax": F.softmax, "log_softmax": F.log_softmax}.get(name)
+        ours_step = (lambda: step(fwd(a_grad, dim=-1))) if fwd else (lambda: step(F.layer_norm(a_grad, (c,), w, b)))
+        t_step = None
+        if has_torch:
+            t_fwd = {"softmax": torch.softmax, "log_softmax": torch.log_softmax}.get(name)
+            t_step = (lambda: torch_step(t_fwd(tA_grad, -1))) if t_fwd else (
+                lambda: torch_step(torch.nn.functional.layer_norm(tA_grad, (c,), tW, tB)))  # fmt: skip
+        stats = _time(ours_step, repeats)
+        t_ms = _time(t_step, repeats).median if t_step else None
+        rows.append(Row(f"F.{name} ({n},{c}) float32, forward + backward (cuda)", stats, None, t_ms, "torch"))
+    return rows
+
+
+GROUPS = (matmul_rows, bandwidth_rows, mlp_rows, row_kernel_rows)
 
 
 def run(repeats: int = 15, only: str | None = None) -> list[Row]:

@@ -13,6 +13,8 @@ def test_gpu_table_runs_every_workload_on_tiny_sizes(monkeypatch):
     for name, value in {"MATMUL_N": 8, "ADD_N": 1 << 6, "SUM_N": 8, "MLP_BATCH": 8, "MLP_FEATURES": 6}.items():
         monkeypatch.setattr(gpu, name, value)
     monkeypatch.setattr(gpu, "MLP_HIDDEN", 4)
+    monkeypatch.setattr(gpu, "ROWS_N", 3)
+    monkeypatch.setattr(gpu, "ROWS_C", 5)
     rows = gpu.run(repeats=1)
     assert [r.error for r in rows] == [""] * len(rows)
     assert [r.name for r in rows] == [
@@ -21,7 +23,9 @@ def test_gpu_table_runs_every_workload_on_tiny_sizes(monkeypatch):
         "sum over dim 0 of (8,8) (cuda)",
         "sum over dim 1 of (8,8) (cuda)",
         "MLP step 6-4-10, batch 8 (cuda)",
-    ]
+        *(f"F.{name} (3,5) float32, {what} (cuda)" for name in ("softmax", "log_softmax", "layer_norm")
+          for what in ("last dim", "forward + backward")),
+    ]  # fmt: skip
     assert all(r.ours.median > 0 for r in rows)
 
 

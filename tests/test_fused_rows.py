@@ -1,5 +1,5 @@
 """The fused row kernels (issue 26): softmax / log-softmax over the last dim, layer norm forward and
-backward, on every backend (numba's own kernels; the composed defaults on python and cuda), against
+backward, on every backend (numba's and cuda's own kernels; the composed defaults on python), against
 PyTorch; and the numba map over a transposed input (tiled, vectorised) against the plain one."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def test_layer_norm_gradients_check_in_float64():
 
 @pytest.mark.parametrize("log", [False, True])
 def test_numba_softmax_kernel_equals_the_composed_default(log):
-    """The composed default, which the python and cuda backends run, computes the same as numba's."""
+    """The composed default, which the python backend runs, computes the same as numba's."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal((37, 129)).astype(np.float32)
     ours, default = np.empty_like(x).ravel(), np.empty_like(x).ravel()

@@ -27,7 +27,7 @@ from numba.core.errors import NumbaError
 from .. import scalar
 from ..base import Backend, Kernel, fused_in
 from ..shape import coalesce, contiguous_strides, flipped, is_contiguous, size_of
-from . import conv, losses, matmul, memory
+from . import conv, losses, matmul, memory, norms
 from . import kernels as K
 from .kernels import simulated
 from .launch import launch
@@ -297,6 +297,32 @@ def flip(out: Any, out_strides: tuple, a: Any, a_strides: tuple, shape: tuple, d
         K.launch_1d(K.copy_signed, n, out, so, a, base, sa, merged, n)
 
 
+def softmax_forward(out: Any, x: Any, n: int, c: int, log: bool) -> None:
+    """softmax / log-softmax over rows (`base.Backend.softmax_forward`): one kernel, `cuda/norms.py`."""
+    with _explained("softmax", norms.softmax_forward, (n, c), out, x):
+        norms.softmax_forward(out, x, n, c, log)
+
+
+def softmax_backward(gx: Any, y: Any, g: Any, n: int, c: int, log: bool) -> None:
+    with _explained("softmax", norms.softmax_backward, (n, c), gx, y, g):
+        norms.softmax_backward(gx, y, g, n, c, log)
+
+
+def layer_norm_forward(out: Any, mean: Any, rstd: Any, x: Any, w: Any, b: Any, n: int, c: int, eps: float) -> None:
+    """Layer norm over rows (`base.Backend.layer_norm_forward`): one kernel, `cuda/norms.py`."""
+    arrays = [a for a in (out, mean, rstd, x, w, b) if a is not None]
+    with _explained("layer norm", norms.layer_norm_forward, (n, c), *arrays):
+        norms.layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps)
+
+
+def layer_norm_backward(
+    gx: Any, gw: Any, gb: Any, g: Any, x: Any, mean: Any, rstd: Any, w: Any, n: int, c: int
+) -> None:
+    arrays = [a for a in (gx, gw, gb, g, x, mean, rstd, w) if a is not None]
+    with _explained("layer norm", norms.layer_norm_backward, (n, c), *arrays):
+        norms.layer_norm_backward(gx, gw, gb, g, x, mean, rstd, w, n, c)
+
+
 cuda_backend = Backend(
     "cuda",
     map=tensor_map,
@@ -307,6 +333,10 @@ cuda_backend = Backend(
     **fused_in(conv),  # conv2d_forward ... avg_pool2d_backward: the eight that cuda/conv.py defines
     softmax_cross_entropy_forward=losses.softmax_xent_forward,
     softmax_cross_entropy_backward=losses.softmax_xent_backward,
+    softmax_forward=softmax_forward,
+    softmax_backward=softmax_backward,
+    layer_norm_forward=layer_norm_forward,
+    layer_norm_backward=layer_norm_backward,
     axpby=axpby,
     adam_step=adam_step,
     flip=flip,
