@@ -242,3 +242,31 @@ def test_permuted_input_keeps_its_layout(backend, op):
     assert r.stride() == tuple(torch.from_numpy(x)[1:].T.stride())
     np.testing.assert_allclose(r.numpy(), np.exp(x[1:].T), rtol=3e-7)  # NumPy's float32 exp: 1 ulp off at times
     assert q[:, :, ::2].exp().is_contiguous()
+
+
+def test_exp_evaluated_in_float32_within_1_01_ulp_and_numpys_special_values(sample):
+    """`scalar.exp_f32` (softmax's exp for float32 rows) rounds in float32 at every step, so it is
+    allowed 1.01 ulp rather than 1; its overflow, denormals, ±inf and nan are NumPy's, bit for bit."""
+    from numba import njit
+
+    @njit
+    def run(out, x):
+        for i in range(x.size):
+            out[i] = scalar.exp_f32(x[i])
+
+    x = np.concatenate([sample, SPECIALS])
+    got = np.empty_like(x)
+    run(got, x)
+    assert got.dtype == np.float32
+    with np.errstate(over="ignore", invalid="ignore"):
+        exact = np.exp(x.astype(np.float64))
+        finite = np.isfinite(exact.astype(np.float32))
+    err = ulp_error(got, exact)
+    worst = int(np.nanargmax(np.where(finite, err, 0.0)))
+    assert err[finite].max() <= 1.01, (
+        f"exp_f32({x[worst]!r}) = {got[worst]!r}, exact {exact[worst]!r}: {err[worst]:.2f} ulp")
+    with np.errstate(over="ignore"):
+        expected = exact[~finite].astype(np.float32)
+    np.testing.assert_array_equal(got[~finite], expected)  # overflow to inf, nan stays nan
+    tiny = finite & (np.abs(exact) < 1.2e-38)  # denormal results: within 1 ulp of the smallest denormal
+    assert np.all(np.abs(got[tiny].astype(np.float64) - exact[tiny]) <= 1.01 * 2.0**-149)
