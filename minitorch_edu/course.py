@@ -79,6 +79,7 @@ from __future__ import annotations
 
 import ast
 import dis
+import functools
 import importlib
 import inspect
 import linecache
@@ -90,7 +91,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import CodeType, FrameType, FunctionType, ModuleType
+from types import CodeType, FrameType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 __all__ = ["Chapter", "ReferenceSealed", "grading", "interact", "sealed", "widgets_live"]
@@ -477,7 +478,7 @@ def sealed(part: str) -> Iterator[None]:
         if found:
             _trusted["part"] = frozenset()
             raise ReferenceSealed(
-                f"your code names (or copies) the package's own `{part}`: {'; '.join(found[:5])}. The point of "
+                f"your code names, copies or holds the package's own `{part}`: {'; '.join(found[:5])}. The point of "
                 f"`{part}` is to write it yourself: remove the package's version from your cells (and restart "
                 "the kernel)"
             )
@@ -596,8 +597,77 @@ def _scan_cells(part: str, namespace: dict[str, Any]) -> list[str]:
     found: list[str] = []
     for filename in reached:
         found += scan_source("".join(linecache.cache.get(filename, (0, None, [], ""))[2]), references, namespace)
+    found += _held(references, namespace)
     found += _copies(references, [(name, namespace[name]) for name in sorted(seen) if name in namespace])
     return list(dict.fromkeys(found))
+
+
+# ------------------------------------------------------------------------------ references held by learner code
+def _learner_code(value: Any) -> bool:
+    """A function or class defined in a learner's notebook cell (or in code `exec`'d from a string)."""
+    value = getattr(value, "py_func", value)  # a learner's numba kernel: its Python function
+    home = _home(value) if isinstance(value, (FunctionType, type)) else None
+    return home is not None and _learner(home)
+
+
+def _kept(value: Any) -> list[tuple[str, Any]]:
+    """(how, object) for what a function, class or `functools.partial` keeps beside its code."""
+    kept: list[tuple[str, Any]] = []
+    if isinstance(value, FunctionType):
+        code = value.__code__
+        names = code.co_varnames[code.co_argcount - len(value.__defaults__ or ()):code.co_argcount]
+        kept += [(f"the default of `{n}`", d) for n, d in zip(names, value.__defaults__ or ())]
+        kept += [(f"the default of `{n}`", d) for n, d in (value.__kwdefaults__ or {}).items()]
+        kept += [(f"its closure (`{n}`)", c.cell_contents)
+                 for n, c in zip(code.co_freevars, value.__closure__ or ()) if _filled(c)]
+    elif isinstance(value, type):
+        for klass in value.__mro__:
+            if not klass.__module__.startswith(_PACKAGE) and klass.__module__ != "builtins":
+                kept += [(f"`{klass.__qualname__}.{k}`", v) for k, v in list(vars(klass).items())]
+    elif isinstance(value, (staticmethod, classmethod)):
+        kept.append(("a static or class method", value.__func__))
+    elif isinstance(value, property):
+        kept += [("a property", f) for f in (value.fget, value.fset, value.fdel) if f is not None]
+    elif isinstance(value, functools.partial):
+        kept += [("a functools.partial", v) for v in (value.func, *value.args, *value.keywords.values())]
+    elif isinstance(value, MethodType):
+        kept.append(("a bound method", value.__func__))
+    elif isinstance(getattr(value, "py_func", None), FunctionType):  # a learner's numba kernel
+        kept += _kept(value.py_func)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        kept += [("a container", v) for v in list(value)[:1000]]
+    elif isinstance(value, dict):
+        kept += [("a container", v) for v in list(value.values())[:1000]]
+    return kept
+
+
+def _held(references: dict[int, str], namespace: dict[str, Any]) -> list[str]:
+    """Learner functions and classes in the notebook that keep one of the part's references beside their code.
+
+    A reference kept in a default argument, a closure, a class attribute or a `functools.partial` (fetched
+    by a name built at run time, `getattr(cpu, "tensor_" + "zip")`) is seen by no reading of names, and a
+    compiled kernel, whose code the seal cannot swap, would run unsealed. `references` is computed before
+    anything is sealed (a kernel's seal replaces the package's name for it). Every learner function and
+    class in the namespace is looked at, with its methods, and what they keep, into nested learner functions."""
+    found: list[str] = []
+    seen: set[int] = set()
+    todo: list[tuple[str, Any]] = [(name, value) for name, value in sorted(namespace.items(), key=lambda kv: kv[0])
+                                   if _learner_code(value) or isinstance(value, functools.partial)]
+    while todo and len(seen) < 20_000:
+        where, value = todo.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        for how, held in _kept(value):
+            if id(held) in references:
+                owner = f"your class `{where}`" if isinstance(value, type) else f"`{where}`"
+                found.append(f"{owner} holds `{references[id(held)]}` in {how}")
+            elif _learner_code(held):
+                todo.append((held.__qualname__, held))
+            elif isinstance(held, (functools.partial, staticmethod, classmethod, property, MethodType, list, tuple,
+                                   set, frozenset, dict)):
+                todo.append((where, held))  # unwrapped on the next turn
+    return found
 
 
 # ------------------------------------------------------------------------------ the checks' own helpers
@@ -706,6 +776,33 @@ def _reference_codes(references: dict[int, str]) -> dict[tuple, tuple[CodeType, 
     return found
 
 
+_MIN_SHAPED = 40  #: instructions: code not typed in a cell counts as a renamed copy from this size (a few
+#: lines: a short helper shaped like one of the package's by chance is not one)
+
+
+def _shape(code: CodeType) -> tuple:
+    """The operations of `code` and of the code nested in it, without names, constants or line numbers.
+
+    What a copy keeps when its text was edited before `exec` (locals renamed, a constant changed)."""
+    nested = tuple(_shape(c) for c in code.co_consts if isinstance(c, CodeType))
+    ops = tuple(_SAME_OP.get(i.opname, i.opname) for i in dis.get_instructions(code) if i.opname not in _SKIPPED_OPS)
+    return ops, nested
+
+
+def _size(shape: tuple) -> int:
+    return len(shape[0]) + sum(_size(s) for s in shape[1])
+
+
+def _reference_shapes(codes: dict[tuple, tuple[CodeType, str]]) -> dict[tuple, str]:
+    """operations -> dotted name, for the references large enough that sharing their shape is no accident."""
+    shapes: dict[tuple, str] = {}
+    for code, dotted in codes.values():
+        shape = _shape(code)
+        if _size(shape) >= _MIN_SHAPED:
+            shapes.setdefault(shape, dotted)
+    return shapes
+
+
 def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[str]:
     """Functions among the values the tests reach that run a reference's code without being it.
 
@@ -716,6 +813,7 @@ def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[st
     codes = _reference_codes(references)
     if not codes:
         return []
+    shapes = _reference_shapes(codes)
     found: list[str] = []
     seen: set[int] = set()
     todo: list[tuple[str, Any, int]] = [(name, value, 0) for name, value in named]
@@ -725,6 +823,9 @@ def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[st
             continue
         seen.add(id(value))
         more: list[tuple[str, Any]] = []
+        if id(value) in references and not isinstance(value, (FunctionType, type)):
+            found.append(f"`{where}` is `{references[id(value)]}`, a compiled kernel that no seal can guard")
+            continue
         if isinstance(value, FunctionType):
             if id(value) in references or id(value) in _seals:
                 continue  # the reference itself: its seal guards it
@@ -741,6 +842,11 @@ def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[st
                                       or (not _typed(code.co_filename)
                                           and sum(1 for _ in dis.get_instructions(code)) >= _MIN_COPIED)):
                 found.append(f"`{where}` runs a copy of the code of {match[1]}")
+            elif match is None and not _typed(code.co_filename) and _shape(code) in shapes:
+                # compiled from text outside any cell (`exec` of the reference's source, edited): a copy with
+                # its names or constants changed still has the reference's operations, in the same order
+                found.append(f"`{where}` runs a copy of the code of {shapes[_shape(code)]} (names or constants "
+                             f"changed, compiled from {code.co_filename!r})")
             more += [(f"{where} (closure)", c.cell_contents) for c in value.__closure__ or () if _filled(c)]
             more += [(f"{where} (default)", d) for d in (value.__defaults__ or ())]
             more += [(f"{where} (default)", d) for d in (value.__kwdefaults__ or {}).values()]
