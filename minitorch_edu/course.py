@@ -94,7 +94,8 @@ from dataclasses import dataclass
 from types import CodeType, FrameType, FunctionType, MethodType, ModuleType
 from typing import Any
 
-__all__ = ["Chapter", "ReferenceSealed", "grading", "interact", "sealed", "widgets_live"]
+__all__ = ["FRAMEWORKS", "Chapter", "ReferenceSealed", "framework_uses", "grading", "interact", "sealed",
+           "widgets_live"]
 
 _PACKAGE = __name__.split(".")[0]
 _references: dict[str, list[str]] = {}  # part -> dotted names, from the chapter in this kernel
@@ -668,6 +669,89 @@ def _held(references: dict[int, str], namespace: dict[str, Any]) -> list[str]:
                                    set, frozenset, dict)):
                 todo.append((where, held))  # unwrapped on the next turn
     return found
+
+
+# ------------------------------------------------------------------------------ other frameworks in learner code
+#: the deep-learning frameworks whose work is not the learner's (their optimizers, layers, autodiff)
+FRAMEWORKS = frozenset({"torch", "keras", "jax", "jaxlib", "tensorflow", "optax", "flax"})
+
+
+def _framework(value: Any) -> str | None:
+    """The framework module that `value` is, or comes from (None for anything else)."""
+    home = value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None)
+    return home if isinstance(home, str) and home.split(".")[0] in FRAMEWORKS else None
+
+
+def _notebook_code(value: Any) -> bool:
+    """A function or class written in a notebook cell other than the setup cell (or `exec`'d from text)."""
+    home = _home(getattr(value, "py_func", value)) if isinstance(value, (FunctionType, type)) or hasattr(
+        value, "py_func") else None
+    return home is not None and home != _trusted["chapter"]
+
+
+def framework_uses(obj: Any, frameworks: Iterable[str] = FRAMEWORKS) -> list[str]:
+    """Where the learner's code behind `obj` uses another deep-learning framework (torch, keras, jax, ...).
+
+    `obj` is what the tests call: a function, a class, a bound method (its class is read), a
+    `functools.partial`. Its code is read for the modules it imports and the globals, closures and defaults
+    it uses; a name bound to another function or class written in a notebook cell is followed, and so on
+    (each once), so a solution that calls a helper that calls `torch.optim` is found two levels down. The
+    frameworks shown beside the learner's code in a chapter's comparison cells are not looked at unless the
+    code under test reaches them. Each finding says the path: "SGD.step -> _update imports torch"."""
+    wanted = set(frameworks)
+    found: list[str] = []
+    visited: dict[int, Any] = {}  # id -> the object, held so that no id is reused during the walk
+    todo: list[tuple[str, Any]] = [(getattr(obj, "__qualname__", type(obj).__name__), obj)]
+    while todo and len(visited) < 5_000:
+        path, value = todo.pop()
+        if id(value) in visited or isinstance(value, (str, bytes, int, float, complex, bool)) or value is None:
+            continue
+        visited[id(value)] = value
+        home = _framework(value)
+        if home is not None and home.split(".")[0] in wanted:
+            found.append(f"{path} is {home}.{getattr(value, '__qualname__', '')}".rstrip("."))
+            continue
+        if isinstance(value, MethodType):
+            todo += [(path, value.__func__), (path, type(value.__self__))]
+        elif isinstance(value, functools.partial):
+            todo += [(path, v) for v in (value.func, *value.args, *value.keywords.values())]
+        elif isinstance(value, (staticmethod, classmethod)):
+            todo.append((path, value.__func__))
+        elif isinstance(value, property):
+            todo += [(path, f) for f in (value.fget, value.fset, value.fdel) if f is not None]
+        elif isinstance(value, type):
+            for klass in value.__mro__:
+                if _framework(klass) is not None and klass.__module__.split(".")[0] in wanted:
+                    found.append(f"{path} is built on {klass.__module__}.{klass.__qualname__}")
+                elif not klass.__module__.startswith(_PACKAGE) and klass.__module__ != "builtins":
+                    todo += [(f"{klass.__qualname__}.{k}", v) for k, v in list(vars(klass).items())
+                             if isinstance(v, (FunctionType, staticmethod, classmethod, property))]
+        elif isinstance(getattr(value, "py_func", None), FunctionType):
+            todo.append((path, value.py_func))
+        elif isinstance(value, FunctionType) and not str(value.__globals__.get("__name__", "")).startswith(_PACKAGE):
+            code = value.__code__
+            imports = {i.argval for c in _nested_codes(code) for i in dis.get_instructions(c)
+                       if i.opname == "IMPORT_NAME"}
+            found += [f"{path} imports {name}" for name in sorted(imports) if name.split(".")[0] in wanted]
+            used = [(name, value.__globals__[name]) for name in sorted(_loaded(code)) if name in value.__globals__]
+            cells = zip(code.co_freevars, value.__closure__ or ())
+            used += [(name, c.cell_contents) for name, c in cells if _filled(c)]
+            used += [(f"a default ({d!r:.40})", d) for d in (value.__defaults__ or ())]
+            used += [(f"a default ({d!r:.40})", d) for d in (value.__kwdefaults__ or {}).values()]
+            for name, held in used:
+                home = _framework(held)
+                if home is not None and home.split(".")[0] in wanted:
+                    found.append(f"{path} uses {name} ({home})")
+                elif _notebook_code(held) or isinstance(held, (MethodType, functools.partial)):
+                    todo.append((f"{path} -> {getattr(held, '__qualname__', name)}", held))
+    return list(dict.fromkeys(found))
+
+
+def _nested_codes(code: CodeType) -> Iterator[CodeType]:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _nested_codes(const)
 
 
 # ------------------------------------------------------------------------------ the checks' own helpers

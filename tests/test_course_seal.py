@@ -308,3 +308,23 @@ def test_a_renamed_exec_copy_of_a_reference_is_refused_and_a_short_lookalike_is_
          "position = _ns['pos']\n", chapter, scanned=True)
     checks_cell("with testing.part('position'):\n    assert position((1, 2), (3, 1)) == 5\n",
                 {**chapter, "testing": testing})
+
+
+def test_framework_uses_follows_the_learners_own_helpers_and_nothing_else(chapter) -> None:
+    # the step names only a helper, which names another, which uses torch.optim: found two levels down, with
+    # the path; helpers that call each other (a cycle) are read once; a comparison cell's torch code that the
+    # code under test does not reach is not the learner's solution
+    cell("import types\ntorch = types.ModuleType('torch')\ntorch.optim = types.ModuleType('torch.optim')\n"
+         "def _inner(params):\n    return torch.optim\n"
+         "def _outer(params, depth=0):\n    return _inner(params) if depth else _outer(params, depth + 1)\n"
+         "class SGD:\n    def step(self):\n        return _outer([])\n"
+         "def comparison():\n    return torch.optim\n"
+         "def clean(x):\n    return _clean_helper(x)\n"
+         "def _clean_helper(x):\n    return clean(x - 1) if x > 0 else x\n", chapter)
+    uses = course.framework_uses(chapter["SGD"]().step)
+    assert uses == ["SGD.step -> _outer -> _inner uses torch (torch)"], uses
+    assert course.framework_uses(chapter["clean"]) == []
+    assert course.framework_uses(chapter["comparison"]) == ["comparison uses torch (torch)"]
+    # testing's check says what was found, as a failed check
+    with pytest.raises(testing.CheckFailed, match=r"_outer -> _inner uses torch"):
+        testing.assert_own_work(chapter["SGD"]().step, call="SGD.step()")

@@ -123,6 +123,10 @@ def own(cls, part, allowed=(mt.data.Dataset, mt.train.Callback)):
         expected="only mt.data.Dataset / mt.train.Callback from the package",
         hint=f"the point of `{part}` is to write it yourself, not to inherit the package's version",
     )
+    # another framework's loader or training loop (torch.utils.data, keras) doing the work is not yours either,
+    # also where your class hands it to a helper of yours
+    testing.assert_own_work(cls, call=f"{part}: the code of {cls.__name__}",
+                            hint=f"the point of `{part}` is to write it with NumPy and minitorch_edu")
 
 
 def mlp(hidden=64, seed=0, dropout=0.0):
