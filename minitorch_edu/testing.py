@@ -353,8 +353,10 @@ def _error_hint(err: BaseException) -> str | None:
     return None
 
 
-def explain_error(err: BaseException, call: str | None = None, hint: str | None = None) -> CheckFailed:
-    """`err` (raised by the learner's code) as a failure that says what was called and what went wrong."""
+def explain_error(err: BaseException, call: str | None = None, hint: str | None = None,
+                  expected: str | None = None) -> CheckFailed:
+    """`err` (raised by the learner's code) as a failure that says what was called and what went wrong
+    (and, given `expected`, what the call should have given)."""
     where = _where(err)
     if call is None:  # the line of the check that made the call (the outermost frame outside the package)
         frames = [f for f in traceback.extract_tb(err.__traceback__) if not _in_package(f.filename)]
@@ -363,6 +365,8 @@ def explain_error(err: BaseException, call: str | None = None, hint: str | None 
     lines = [f"{call} raised an error", f"  called:   {call}", f"  raised:   {type(err).__name__}: {err}"]
     if where:
         lines.append(f"  from:     {where}")
+    if expected is not None:
+        lines.append(f"  expected: {expected}")
     mistake = hint or _error_hint(err)
     if mistake:
         lines.append(f"  likely mistake: {mistake}")
