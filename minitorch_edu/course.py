@@ -61,9 +61,17 @@ checks may ask for and which stays sealed: the learner's namespace holds no refe
   class's method that runs on an object of a learner's class (installed with `types.MethodType`, or
   inherited) is refused, whoever calls it. And a solution that replaces the checks (`testing`'s
   functions, or a helper the setup cell defines) fails the part; `testing` is put back.
+- *Held references.* Every function and class the learner defined in the notebook (not only what the tests
+  reach) is read for a reference of the part kept in a default, a closure, a class attribute or a
+  `functools.partial`, into nested learner functions: a compiled kernel fetched by a name built at run time
+  (`getattr(cpu, "tensor_" + "zip")`) and kept there is seen by no reading of names, and no seal can swap its
+  code. The reference ids are taken before anything is sealed. Code compiled outside any cell (`exec` of a
+  reference's source, edited: locals renamed, a constant changed) is compared by the shape of its
+  operations too, from `_MIN_SHAPED` operations on.
 
 What sealing does not stop: code written against it (patching this module, rebuilding a reference
-from the package's source with its names changed). The autograder's guard restores this module and
+from the package's source with its operations changed, or typed into a cell). The autograder's guard
+restores this module and
 `testing` before the tests and flags the patch (see `autograder/guard.py`).
 
 Fallback and grading mode
