@@ -61,9 +61,17 @@ checks may ask for and which stays sealed: the learner's namespace holds no refe
   class's method that runs on an object of a learner's class (installed with `types.MethodType`, or
   inherited) is refused, whoever calls it. And a solution that replaces the checks (`testing`'s
   functions, or a helper the setup cell defines) fails the part; `testing` is put back.
+- *Held references.* Every function and class the learner defined in the notebook (not only what the tests
+  reach) is read for a reference of the part kept in a default, a closure, a class attribute or a
+  `functools.partial`, into nested learner functions: a compiled kernel fetched by a name built at run time
+  (`getattr(cpu, "tensor_" + "zip")`) and kept there is seen by no reading of names, and no seal can swap its
+  code. The reference ids are taken before anything is sealed. Code compiled outside any cell (`exec` of a
+  reference's source, edited: locals renamed, a constant changed) is compared by the shape of its
+  operations too, from `_MIN_SHAPED` operations on.
 
 What sealing does not stop: code written against it (patching this module, rebuilding a reference
-from the package's source with its names changed). The autograder's guard restores this module and
+from the package's source with its operations changed, or typed into a cell). The autograder's guard
+restores this module and
 `testing` before the tests and flags the patch (see `autograder/guard.py`).
 
 Fallback and grading mode
@@ -79,6 +87,7 @@ from __future__ import annotations
 
 import ast
 import dis
+import functools
 import importlib
 import inspect
 import linecache
@@ -90,10 +99,11 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import CodeType, FrameType, FunctionType, ModuleType
+from types import CodeType, FrameType, FunctionType, MethodType, ModuleType
 from typing import Any
 
-__all__ = ["Chapter", "ReferenceSealed", "grading", "interact", "sealed", "widgets_live"]
+__all__ = ["FRAMEWORKS", "Chapter", "ReferenceSealed", "framework_uses", "grading", "interact", "sealed",
+           "widgets_live"]
 
 _PACKAGE = __name__.split(".")[0]
 _references: dict[str, list[str]] = {}  # part -> dotted names, from the chapter in this kernel
@@ -477,7 +487,7 @@ def sealed(part: str) -> Iterator[None]:
         if found:
             _trusted["part"] = frozenset()
             raise ReferenceSealed(
-                f"your code names (or copies) the package's own `{part}`: {'; '.join(found[:5])}. The point of "
+                f"your code names, copies or holds the package's own `{part}`: {'; '.join(found[:5])}. The point of "
                 f"`{part}` is to write it yourself: remove the package's version from your cells (and restart "
                 "the kernel)"
             )
@@ -596,8 +606,160 @@ def _scan_cells(part: str, namespace: dict[str, Any]) -> list[str]:
     found: list[str] = []
     for filename in reached:
         found += scan_source("".join(linecache.cache.get(filename, (0, None, [], ""))[2]), references, namespace)
+    found += _held(references, namespace)
     found += _copies(references, [(name, namespace[name]) for name in sorted(seen) if name in namespace])
     return list(dict.fromkeys(found))
+
+
+# ------------------------------------------------------------------------------ references held by learner code
+def _learner_code(value: Any) -> bool:
+    """A function or class defined in a learner's notebook cell (or in code `exec`'d from a string)."""
+    value = getattr(value, "py_func", value)  # a learner's numba kernel: its Python function
+    home = _home(value) if isinstance(value, (FunctionType, type)) else None
+    return home is not None and _learner(home)
+
+
+def _kept(value: Any) -> list[tuple[str, Any]]:
+    """(how, object) for what a function, class or `functools.partial` keeps beside its code."""
+    kept: list[tuple[str, Any]] = []
+    if isinstance(value, FunctionType):
+        code = value.__code__
+        names = code.co_varnames[code.co_argcount - len(value.__defaults__ or ()):code.co_argcount]
+        kept += [(f"the default of `{n}`", d) for n, d in zip(names, value.__defaults__ or ())]
+        kept += [(f"the default of `{n}`", d) for n, d in (value.__kwdefaults__ or {}).items()]
+        kept += [(f"its closure (`{n}`)", c.cell_contents)
+                 for n, c in zip(code.co_freevars, value.__closure__ or ()) if _filled(c)]
+    elif isinstance(value, type):
+        for klass in value.__mro__:
+            if not klass.__module__.startswith(_PACKAGE) and klass.__module__ != "builtins":
+                kept += [(f"`{klass.__qualname__}.{k}`", v) for k, v in list(vars(klass).items())]
+    elif isinstance(value, (staticmethod, classmethod)):
+        kept.append(("a static or class method", value.__func__))
+    elif isinstance(value, property):
+        kept += [("a property", f) for f in (value.fget, value.fset, value.fdel) if f is not None]
+    elif isinstance(value, functools.partial):
+        kept += [("a functools.partial", v) for v in (value.func, *value.args, *value.keywords.values())]
+    elif isinstance(value, MethodType):
+        kept.append(("a bound method", value.__func__))
+    elif isinstance(getattr(value, "py_func", None), FunctionType):  # a learner's numba kernel
+        kept += _kept(value.py_func)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        kept += [("a container", v) for v in list(value)[:1000]]
+    elif isinstance(value, dict):
+        kept += [("a container", v) for v in list(value.values())[:1000]]
+    return kept
+
+
+def _held(references: dict[int, str], namespace: dict[str, Any]) -> list[str]:
+    """Learner functions and classes in the notebook that keep one of the part's references beside their code.
+
+    A reference kept in a default argument, a closure, a class attribute or a `functools.partial` (fetched
+    by a name built at run time, `getattr(cpu, "tensor_" + "zip")`) is seen by no reading of names, and a
+    compiled kernel, whose code the seal cannot swap, would run unsealed. `references` is computed before
+    anything is sealed (a kernel's seal replaces the package's name for it). Every learner function and
+    class in the namespace is looked at, with its methods, and what they keep, into nested learner functions."""
+    found: list[str] = []
+    seen: set[int] = set()
+    todo: list[tuple[str, Any]] = [(name, value) for name, value in sorted(namespace.items(), key=lambda kv: kv[0])
+                                   if _learner_code(value) or isinstance(value, functools.partial)]
+    while todo and len(seen) < 20_000:
+        where, value = todo.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        for how, held in _kept(value):
+            if id(held) in references:
+                owner = f"your class `{where}`" if isinstance(value, type) else f"`{where}`"
+                found.append(f"{owner} holds `{references[id(held)]}` in {how}")
+            elif _learner_code(held):
+                todo.append((held.__qualname__, held))
+            elif isinstance(held, (functools.partial, staticmethod, classmethod, property, MethodType, list, tuple,
+                                   set, frozenset, dict)):
+                todo.append((where, held))  # unwrapped on the next turn
+    return found
+
+
+# ------------------------------------------------------------------------------ other frameworks in learner code
+#: the deep-learning frameworks whose work is not the learner's (their optimizers, layers, autodiff)
+FRAMEWORKS = frozenset({"torch", "keras", "jax", "jaxlib", "tensorflow", "optax", "flax"})
+
+
+def _framework(value: Any) -> str | None:
+    """The framework module that `value` is, or comes from (None for anything else)."""
+    home = value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None)
+    return home if isinstance(home, str) and home.split(".")[0] in FRAMEWORKS else None
+
+
+def _notebook_code(value: Any) -> bool:
+    """A function or class written in a notebook cell other than the setup cell (or `exec`'d from text)."""
+    home = _home(getattr(value, "py_func", value)) if isinstance(value, (FunctionType, type)) or hasattr(
+        value, "py_func") else None
+    return home is not None and home != _trusted["chapter"]
+
+
+def framework_uses(obj: Any, frameworks: Iterable[str] = FRAMEWORKS) -> list[str]:
+    """Where the learner's code behind `obj` uses another deep-learning framework (torch, keras, jax, ...).
+
+    `obj` is what the tests call: a function, a class, a bound method (its class is read), a
+    `functools.partial`. Its code is read for the modules it imports and the globals, closures and defaults
+    it uses; a name bound to another function or class written in a notebook cell is followed, and so on
+    (each once), so a solution that calls a helper that calls `torch.optim` is found two levels down. The
+    frameworks shown beside the learner's code in a chapter's comparison cells are not looked at unless the
+    code under test reaches them. Each finding says the path: "SGD.step -> _update imports torch"."""
+    wanted = set(frameworks)
+    found: list[str] = []
+    visited: dict[int, Any] = {}  # id -> the object, held so that no id is reused during the walk
+    todo: list[tuple[str, Any]] = [(getattr(obj, "__qualname__", type(obj).__name__), obj)]
+    while todo and len(visited) < 5_000:
+        path, value = todo.pop()
+        if id(value) in visited or isinstance(value, (str, bytes, int, float, complex, bool)) or value is None:
+            continue
+        visited[id(value)] = value
+        home = _framework(value)
+        if home is not None and home.split(".")[0] in wanted:
+            found.append(f"{path} is {home}.{getattr(value, '__qualname__', '')}".rstrip("."))
+            continue
+        if isinstance(value, MethodType):
+            todo += [(path, value.__func__), (path, type(value.__self__))]
+        elif isinstance(value, functools.partial):
+            todo += [(path, v) for v in (value.func, *value.args, *value.keywords.values())]
+        elif isinstance(value, (staticmethod, classmethod)):
+            todo.append((path, value.__func__))
+        elif isinstance(value, property):
+            todo += [(path, f) for f in (value.fget, value.fset, value.fdel) if f is not None]
+        elif isinstance(value, type):
+            for klass in value.__mro__:
+                if _framework(klass) is not None and klass.__module__.split(".")[0] in wanted:
+                    found.append(f"{path} is built on {klass.__module__}.{klass.__qualname__}")
+                elif not klass.__module__.startswith(_PACKAGE) and klass.__module__ != "builtins":
+                    todo += [(f"{klass.__qualname__}.{k}", v) for k, v in list(vars(klass).items())
+                             if isinstance(v, (FunctionType, staticmethod, classmethod, property))]
+        elif isinstance(getattr(value, "py_func", None), FunctionType):
+            todo.append((path, value.py_func))
+        elif isinstance(value, FunctionType) and not str(value.__globals__.get("__name__", "")).startswith(_PACKAGE):
+            code = value.__code__
+            imports = {i.argval for c in _nested_codes(code) for i in dis.get_instructions(c)
+                       if i.opname == "IMPORT_NAME"}
+            found += [f"{path} imports {name}" for name in sorted(imports) if name.split(".")[0] in wanted]
+            used = [(name, value.__globals__[name]) for name in sorted(_loaded(code)) if name in value.__globals__]
+            cells = zip(code.co_freevars, value.__closure__ or ())
+            used += [(name, c.cell_contents) for name, c in cells if _filled(c)]
+            used += [(f"a default ({d!r:.40})", d) for d in (value.__defaults__ or ())]
+            used += [(f"a default ({d!r:.40})", d) for d in (value.__kwdefaults__ or {}).values()]
+            for name, held in used:
+                home = _framework(held)
+                if home is not None and home.split(".")[0] in wanted:
+                    found.append(f"{path} uses {name} ({home})")
+                elif _notebook_code(held) or isinstance(held, (MethodType, functools.partial)):
+                    todo.append((f"{path} -> {getattr(held, '__qualname__', name)}", held))
+    return list(dict.fromkeys(found))
+
+
+def _nested_codes(code: CodeType) -> Iterator[CodeType]:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _nested_codes(const)
 
 
 # ------------------------------------------------------------------------------ the checks' own helpers
@@ -706,6 +868,33 @@ def _reference_codes(references: dict[int, str]) -> dict[tuple, tuple[CodeType, 
     return found
 
 
+_MIN_SHAPED = 40  #: instructions: code not typed in a cell counts as a renamed copy from this size (a few
+#: lines: a short helper shaped like one of the package's by chance is not one)
+
+
+def _shape(code: CodeType) -> tuple:
+    """The operations of `code` and of the code nested in it, without names, constants or line numbers.
+
+    What a copy keeps when its text was edited before `exec` (locals renamed, a constant changed)."""
+    nested = tuple(_shape(c) for c in code.co_consts if isinstance(c, CodeType))
+    ops = tuple(_SAME_OP.get(i.opname, i.opname) for i in dis.get_instructions(code) if i.opname not in _SKIPPED_OPS)
+    return ops, nested
+
+
+def _size(shape: tuple) -> int:
+    return len(shape[0]) + sum(_size(s) for s in shape[1])
+
+
+def _reference_shapes(codes: dict[tuple, tuple[CodeType, str]]) -> dict[tuple, str]:
+    """operations -> dotted name, for the references large enough that sharing their shape is no accident."""
+    shapes: dict[tuple, str] = {}
+    for code, dotted in codes.values():
+        shape = _shape(code)
+        if _size(shape) >= _MIN_SHAPED:
+            shapes.setdefault(shape, dotted)
+    return shapes
+
+
 def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[str]:
     """Functions among the values the tests reach that run a reference's code without being it.
 
@@ -716,6 +905,7 @@ def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[st
     codes = _reference_codes(references)
     if not codes:
         return []
+    shapes = _reference_shapes(codes)
     found: list[str] = []
     seen: set[int] = set()
     todo: list[tuple[str, Any, int]] = [(name, value, 0) for name, value in named]
@@ -725,6 +915,9 @@ def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[st
             continue
         seen.add(id(value))
         more: list[tuple[str, Any]] = []
+        if id(value) in references and not isinstance(value, (FunctionType, type)):
+            found.append(f"`{where}` is `{references[id(value)]}`, a compiled kernel that no seal can guard")
+            continue
         if isinstance(value, FunctionType):
             if id(value) in references or id(value) in _seals:
                 continue  # the reference itself: its seal guards it
@@ -741,6 +934,11 @@ def _copies(references: dict[int, str], named: list[tuple[str, Any]]) -> list[st
                                       or (not _typed(code.co_filename)
                                           and sum(1 for _ in dis.get_instructions(code)) >= _MIN_COPIED)):
                 found.append(f"`{where}` runs a copy of the code of {match[1]}")
+            elif match is None and not _typed(code.co_filename) and _shape(code) in shapes:
+                # compiled from text outside any cell (`exec` of the reference's source, edited): a copy with
+                # its names or constants changed still has the reference's operations, in the same order
+                found.append(f"`{where}` runs a copy of the code of {shapes[_shape(code)]} (names or constants "
+                             f"changed, compiled from {code.co_filename!r})")
             more += [(f"{where} (closure)", c.cell_contents) for c in value.__closure__ or () if _filled(c)]
             more += [(f"{where} (default)", d) for d in (value.__defaults__ or ())]
             more += [(f"{where} (default)", d) for d in (value.__kwdefaults__ or {}).values()]

@@ -47,6 +47,7 @@ __all__ = [
     "assert_equal",
     "assert_raises",
     "assert_shape",
+    "assert_own_work",
     "assert_true",
     "calling",
     "describe",
@@ -245,6 +246,27 @@ def assert_true(condition: Any, *, call: str, got: Any, expected: Any, hint: str
         raise _fail("is not right", call, got, expected, hint)
 
 
+#: what `assert_own_work` found clean while the current part is checked: id -> the object, held (so that a
+#: new object cannot reuse a checked one's id); emptied when a part starts, so a helper redefined since is read
+_own_work_checked: dict[int, Any] = {}
+
+
+def assert_own_work(fn: Any, *, call: str, hint: str | None = None) -> None:
+    """The code behind `fn` (what the tests are about to call) does not hand its work to another framework.
+
+    Read transitively through the learner's own functions and classes (see `course.framework_uses`); each
+    object is read once per part (the checks call a method many times)."""
+    __tracebackhide__ = True
+    owner = type(fn.__self__) if hasattr(fn, "__self__") and hasattr(fn, "__func__") else fn
+    if _own_work_checked.get(id(owner)) is owner:
+        return
+    uses = course.framework_uses(fn)
+    assert_true(not uses, call=call, got="; ".join(uses[:3]), expected="your own code, in minitorch_edu",
+                hint=hint or "another framework (torch, keras, jax, optax) run on copies of the tensors does the "
+                             "work for you: write it with mt tensor operations")
+    _own_work_checked[id(owner)] = owner
+
+
 def assert_raises(
     exc_type: type[BaseException] | tuple[type[BaseException], ...],
     fn: Callable[..., Any],
@@ -331,8 +353,10 @@ def _error_hint(err: BaseException) -> str | None:
     return None
 
 
-def explain_error(err: BaseException, call: str | None = None, hint: str | None = None) -> CheckFailed:
-    """`err` (raised by the learner's code) as a failure that says what was called and what went wrong."""
+def explain_error(err: BaseException, call: str | None = None, hint: str | None = None,
+                  expected: str | None = None) -> CheckFailed:
+    """`err` (raised by the learner's code) as a failure that says what was called and what went wrong
+    (and, given `expected`, what the call should have given)."""
     where = _where(err)
     if call is None:  # the line of the check that made the call (the outermost frame outside the package)
         frames = [f for f in traceback.extract_tb(err.__traceback__) if not _in_package(f.filename)]
@@ -341,6 +365,8 @@ def explain_error(err: BaseException, call: str | None = None, hint: str | None 
     lines = [f"{call} raised an error", f"  called:   {call}", f"  raised:   {type(err).__name__}: {err}"]
     if where:
         lines.append(f"  from:     {where}")
+    if expected is not None:
+        lines.append(f"  expected: {expected}")
     mistake = hint or _error_hint(err)
     if mistake:
         lines.append(f"  likely mistake: {mistake}")
@@ -371,6 +397,7 @@ def part(name: str, hidden: bool = False) -> Iterator[None]:
     """
     __tracebackhide__ = True  # IPython shows the learner's frames, not the helpers'
 
+    _own_work_checked.clear()
     with course.sealed(name):
         try:
             yield

@@ -8,6 +8,7 @@ refused by the seal on the function object itself.
 from __future__ import annotations
 
 import linecache
+import re
 
 import numpy as np
 import pytest
@@ -237,3 +238,93 @@ def test_a_reference_called_in_a_thread_the_learner_started_is_refused(chapter) 
                 "        assert pool.submit(S.contiguous_strides, (2, 3)).result() == (3, 1)\n",
                 {**chapter, "testing": testing, "S": S})
     chapter["_pool"].shutdown()
+
+
+@pytest.fixture
+def kernel_chapter(chapter):
+    """The fixture's chapter, with a part whose reference is a compiled kernel (no seal can swap its code)."""
+    refs = {**chapter["REFS"], "kernel": ["minitorch_edu.backends.numba.matmul.matmul_serial"]}
+    course._trusted["chapter"] = None
+    cell("chapter = Chapter('t', references=REFS2)\n", chapter | {"REFS2": refs})
+    return chapter
+
+
+_FETCHED = ("import functools, importlib\n"
+            "_m = importlib.import_module('minitorch_edu.backends.numba.' + 'matmul')\n")
+
+
+@pytest.mark.parametrize("how,source", [
+    ("default of `_k`", "def kernel(*args, _k=getattr(_m, 'matmul_' + 'serial')):\n    return _k(*args)\n"),
+    ("closure (`k`)", "def _make(k):\n    def kernel(*args):\n        return k(*args)\n    return kernel\n"
+                      "kernel = _make(getattr(_m, 'matmul_' + 'serial'))\n"),
+    ("functools.partial", "def _run(k, *args):\n    return k(*args)\n"
+                          "kernel = functools.partial(_run, getattr(_m, 'matmul_' + 'serial'))\n"),
+    ("default of `k`", "class Kernel:\n    def run(self, *args, k=getattr(_m, 'matmul_' + 'serial')):\n"
+                       "        return k(*args)\n"),
+    ("default of `k`", "def _outer():\n    def inner(k=getattr(_m, 'matmul_' + 'serial')):\n        return k\n"
+                       "    return inner\n"
+                       "def kernel(*args, _helper=_outer()):\n    return _helper()(*args)\n"),
+])
+def test_a_compiled_kernel_held_by_learner_code_is_refused_naming_it_and_the_holder(kernel_chapter, how, source):
+    # fetched by a name built at run time (no reading of names sees it) and kept beside the code: the
+    # compiled kernel's code cannot be swapped, so it would run unsealed; it is refused when the checks start,
+    # whether the tests call the holder or not (the class is never called here)
+    cell(_FETCHED + source, kernel_chapter)
+    with pytest.raises(course.ReferenceSealed, match=rf"holds `minitorch_edu.backends.numba.matmul.matmul_serial` "
+                                                     rf"in .*{re.escape(how)}"):
+        checks_cell("with testing.part('kernel'):\n    pass\n", {**kernel_chapter, "testing": testing})
+    # another part's checks do not mind it, and neither does a learner function that keeps a package helper
+    checks_cell("with testing.part('strides'):\n    pass\n", {**kernel_chapter, "testing": testing})
+
+
+def test_a_package_helper_held_in_a_default_is_not_a_held_reference(kernel_chapter) -> None:
+    cell(_FETCHED + "def kernel(a, _op=getattr(_m, '_oper' + 'and')):\n    return _op\n", kernel_chapter)
+    checks_cell("with testing.part('kernel'):\n    pass\n", {**kernel_chapter, "testing": testing})
+
+
+def test_a_renamed_exec_copy_of_a_reference_is_refused_and_a_short_lookalike_is_not(chapter) -> None:
+    # the source exec'd with its locals renamed and a constant changed: no instruction-for-instruction match,
+    # but the same operations in the same order, compiled outside any cell
+    cell("import inspect, re, sys\n"
+         "_mod = sys.modules['minitorch_edu.backends.sh' + 'ape']\n"
+         "_src = inspect.getsource(getattr(_mod, 'broadcast_' + 'shapes').__wrapped__).replace('@_memo\\n', '')\n"
+         "for _a, _b in [('ndim', 'rank'), ('out', 'res'), ('sizes', 'seen')]:\n"
+         "    _src = re.sub(rf'\\b{_a}\\b', _b, _src)\n"
+         "_src = _src.replace('default=0', 'default=False')\n"
+         "_ns = {}\nexec(_src, dict(vars(_mod)), _ns)\n"
+         "broadcast = _ns['broadcast_shapes']\n", chapter, scanned=True)
+    refs = {**chapter["REFS"], "broadcast": ["minitorch_edu.backends.shape.broadcast_shapes"]}
+    course._trusted["chapter"] = None
+    cell("chapter = Chapter('t', references=REFS2)\n", chapter | {"REFS2": refs})
+    ns = {**chapter, "testing": testing}
+    assert chapter["broadcast"]((3, 1), (4,)) == (3, 4)
+    with pytest.raises(course.ReferenceSealed, match=r"runs a copy of the code of .*broadcast_shapes \(names or "):
+        checks_cell("with testing.part('broadcast'):\n    broadcast((3, 1), (4,))\n", ns)
+    # a short function exec'd from text that happens to have index_to_position's shape is not a copy
+    refs["position"] = ["minitorch_edu.backends.shape.index_to_position"]
+    course._trusted["chapter"] = None
+    cell("chapter = Chapter('t', references=REFS2)\n", chapter | {"REFS2": refs})
+    cell("_ns = {}\nexec('def pos(i, s):\\n    return sum(a * b for a, b in zip(i, s))\\n', _ns)\n"
+         "position = _ns['pos']\n", chapter, scanned=True)
+    checks_cell("with testing.part('position'):\n    assert position((1, 2), (3, 1)) == 5\n",
+                {**chapter, "testing": testing})
+
+
+def test_framework_uses_follows_the_learners_own_helpers_and_nothing_else(chapter) -> None:
+    # the step names only a helper, which names another, which uses torch.optim: found two levels down, with
+    # the path; helpers that call each other (a cycle) are read once; a comparison cell's torch code that the
+    # code under test does not reach is not the learner's solution
+    cell("import types\ntorch = types.ModuleType('torch')\ntorch.optim = types.ModuleType('torch.optim')\n"
+         "def _inner(params):\n    return torch.optim\n"
+         "def _outer(params, depth=0):\n    return _inner(params) if depth else _outer(params, depth + 1)\n"
+         "class SGD:\n    def step(self):\n        return _outer([])\n"
+         "def comparison():\n    return torch.optim\n"
+         "def clean(x):\n    return _clean_helper(x)\n"
+         "def _clean_helper(x):\n    return clean(x - 1) if x > 0 else x\n", chapter)
+    uses = course.framework_uses(chapter["SGD"]().step)
+    assert uses == ["SGD.step -> _outer -> _inner uses torch (torch)"], uses
+    assert course.framework_uses(chapter["clean"]) == []
+    assert course.framework_uses(chapter["comparison"]) == ["comparison uses torch (torch)"]
+    # testing's check says what was found, as a failed check
+    with pytest.raises(testing.CheckFailed, match=r"_outer -> _inner uses torch"):
+        testing.assert_own_work(chapter["SGD"]().step, call="SGD.step()")

@@ -50,6 +50,10 @@ chapter = Chapter(
             "minitorch_edu.backends.numba.matmul.matmul",
             "minitorch_edu.backends.numba.cpu.tensor_matmul",
             "minitorch_edu.backends.python.tensor_matmul",
+            # the compiled kernels behind the package's matmul: no seal can swap their code, so the check
+            # refuses learner code that holds them (in a default, a closure, a global the tests reach)
+            "minitorch_edu.backends.numba.matmul.matmul_blocked",
+            "minitorch_edu.backends.numba.matmul.matmul_serial",
         ],
     },
 )

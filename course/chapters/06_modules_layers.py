@@ -151,6 +151,9 @@ def own(*objects, part):
         problems += [f"{obj.__qualname__} is built on the package's {c.__module__}.{c.__qualname__}" for c in bases]
         for where, fn in _functions_of(obj) if not bases else []:
             problems += _borrowed(where, fn)
+    for obj in objects:  # another framework's layers or losses (torch.nn, keras), also behind a helper of yours
+        testing.assert_own_work(obj, call=f"{part}: the code of {getattr(obj, '__qualname__', obj)}",
+                                hint=f"the point of `{part}` is to write it with minitorch_edu tensors")
     if problems:
         raise ReferenceSealed(
             f"`{part}` hands the work to the package: {'; '.join(problems[:3])}. The point of `{part}` is to "

@@ -123,6 +123,10 @@ def own(cls, part, allowed=(mt.data.Dataset, mt.train.Callback)):
         expected="only mt.data.Dataset / mt.train.Callback from the package",
         hint=f"the point of `{part}` is to write it yourself, not to inherit the package's version",
     )
+    # another framework's loader or training loop (torch.utils.data, keras) doing the work is not yours either,
+    # also where your class hands it to a helper of yours
+    testing.assert_own_work(cls, call=f"{part}: the code of {cls.__name__}",
+                            hint=f"the point of `{part}` is to write it with NumPy and minitorch_edu")
 
 
 def mlp(hidden=64, seed=0, dropout=0.0):
@@ -650,13 +654,31 @@ def _expected_eval(net, batches):
     return float(losses.mean()), float(np.mean(logits.argmax(axis=1) == y))
 
 
+def _run_evaluate(call, *args):
+    """evaluate(*args); an error in it says the call, what was expected and, for NumPy's, the likely mistake."""
+    __tracebackhide__ = True
+    try:
+        return evaluate(*args)
+    except (AssertionError, NotImplementedError):
+        raise
+    except Exception as err:
+        text = str(err)
+        shapes = isinstance(err, ValueError) and ("broadcast" in text or "shape" in text)
+        raise testing.explain_error(
+            err, call, expected="(mean loss per sample, accuracy): two floats",
+            hint=("the predictions and the labels differ in length: take the argmax over the class axis, "
+                  "output.numpy().argmax(axis=1) (one class per sample), not over the batch axis (axis=0, one "
+                  "answer per class)") if shapes else None,
+        ) from None
+
+
 with testing.part("evaluate"), sealed_classes("evaluate"):
     _batches = _toy_batches([4, 4, 4], seed=6)
     _spy = _Spy(_toy_net(6, dropout=0.5))
     _spy.train()
-    _got = evaluate(_spy, _batches, F.cross_entropy)
-    _want = _expected_eval(_toy_net(6, dropout=0.5), _batches)
     _call = "evaluate(a net with Dropout(0.5), 3 batches of 4, cross_entropy)"
+    _got = _run_evaluate(_call, _spy, _batches, F.cross_entropy)
+    _want = _expected_eval(_toy_net(6, dropout=0.5), _batches)
     testing.assert_true(isinstance(_got, tuple) and len(_got) == 2, call=_call, got=repr(_got),
                         expected="a tuple (loss, accuracy)")
     testing.assert_true(all(not training for training, _ in _spy.seen), call=_call + ": the mode during the forwards",
@@ -676,15 +698,15 @@ with testing.part("evaluate", hidden=True), sealed_classes("evaluate"):
     mt.manual_seed(7)
     _net = mt.nn.Sequential(mt.nn.Linear(3, 5), mt.nn.ReLU(), mt.nn.Linear(5, 3))
     _want = _expected_eval(_net, _batches)
-    _got = evaluate(_net, _batches, F.cross_entropy)
     _call = "evaluate(net, batches of 7, 7 and 1, cross_entropy)"
+    _got = _run_evaluate(_call, _net, _batches, F.cross_entropy)
     testing.assert_close(_got[0], _want[0], call=_call + " -> loss", rtol=1e-5,
                          hints="weigh each batch's loss by its size")
     testing.assert_close(_got[1], _want[1], call=_call + " -> accuracy",
                          hints="count the right answers over all samples: a mean of batch accuracies over-weighs "
                                "the batch of 1")
     _net.eval()
-    evaluate(_net, _batches, F.cross_entropy)
+    _run_evaluate("evaluate(a net in eval mode, ...)", _net, _batches, F.cross_entropy)
     testing.assert_true(not _net.training, call="evaluate(a net in eval mode) -> model.training afterwards",
                         got=_net.training, expected=False, hint="restore the mode it came in, not always train()")
 ### END HIDDEN TESTS

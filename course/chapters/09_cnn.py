@@ -25,10 +25,8 @@
 # last chapters are yours to use.
 
 # %% [setup]
-import importlib
 import math
 import time
-import types
 
 import matplotlib.pyplot as plt
 import numba
@@ -206,50 +204,6 @@ def own(*classes, part):
                 f"`{part}`: {cls.__name__} inherits from the package's {borrowed[0].__module__}."
                 f"{borrowed[0].__qualname__}; build it on mt.nn.Module / mt.Function and your own functions"
             )
-
-
-def _reference_ids(names):
-    """id() of every object that does a part's work: each reference, and a class reference's own methods."""
-    found = set()
-    for dotted in names:
-        parts = dotted.split(".")
-        for cut in range(len(parts) - 1, 0, -1):
-            try:
-                obj = importlib.import_module(".".join(parts[:cut]))
-            except ImportError:
-                continue
-            for name in parts[cut:]:
-                obj = getattr(obj, name)
-            break
-        found.add(id(obj))
-        if isinstance(obj, type):
-            found.update(id(getattr(member, "__func__", member)) for member in vars(obj).values())
-    return found
-
-
-# looked up now, before anything is sealed (a compiled kernel's seal replaces the package's name for it)
-REFERENCE_IDS = {part: _reference_ids(names) for part, names in chapter.references.items()}
-
-
-def holds_no_reference(part, *code):
-    """Refuse learner functions (or classes' methods) that keep one of `part`'s references in a default
-    argument or a closure, where no reading of names sees it and a compiled kernel runs without a seal."""
-    for obj in code:
-        members = vars(obj).values() if isinstance(obj, type) else [obj]
-        for fn in (getattr(m, "__func__", m) for m in members):
-            if not isinstance(fn, types.FunctionType):
-                continue
-            held = [*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()]
-            for cell in fn.__closure__ or ():
-                try:
-                    held.append(cell.cell_contents)
-                except ValueError:  # a closure variable not bound yet
-                    pass
-            if any(id(value) in REFERENCE_IDS[part] for value in held):
-                raise ReferenceSealed(
-                    f"`{part}`: {fn.__qualname__} keeps the package's own `{part}` in a default argument or a "
-                    "closure. The point of it is to write it yourself"
-                )
 
 
 def digits_accuracy(model, x, y):
@@ -458,7 +412,6 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0):
 
 # %% [tests] id=conv2d_forward_tests points=5
 with testing.part("conv2d_forward"):
-    holds_no_reference("conv2d_forward", im2col, conv2d_forward)
     _tiny = np.arange(16.0, dtype=np.float32).reshape(1, 1, 4, 4)
     _call = "im2col(x = 0..15 as (1, 1, 4, 4), kh=3, kw=3)"
     with testing.calling(_call):
@@ -623,7 +576,6 @@ def _check_conv_grads(x, w, s, p, seed, what=""):
 
 
 with testing.part("conv2d_backward"):
-    holds_no_reference("conv2d_backward", col2im, conv2d_backward)
     _call = "col2im(ones (1, 9, 4), x_shape (1, 1, 4, 4), 3, 3)"
     with testing.calling(_call):
         _back = col2im(np.ones((1, 9, 4), dtype=np.float32), (1, 1, 4, 4), 3, 3)
@@ -726,7 +678,6 @@ def _check_pool(kind, x, k, s, g_seed, what=""):
 
 
 with testing.part("max_pool"):
-    holds_no_reference("max_pool", max_pool2d_forward, max_pool2d_backward)
     _x = np.array([[[[1, 3, 2, 0], [4, 2, 1, 5], [0, 1, 7, 6], [2, 3, 8, 1]]]], dtype=np.float32)
     _call = "max_pool2d_forward(x = [[1,3,2,0],[4,2,1,5],[0,1,7,6],[2,3,8,1]], 2)"
     with testing.calling(_call):
@@ -792,7 +743,6 @@ def avg_pool2d_backward(grad, x, kernel_size, stride=None):
 
 # %% [tests] id=avg_pool_tests points=3
 with testing.part("avg_pool"):
-    holds_no_reference("avg_pool", avg_pool2d_forward, avg_pool2d_backward)
     _x = np.arange(16.0, dtype=np.float32).reshape(1, 1, 4, 4)
     _call = "avg_pool2d_forward(x = 0..15 as (1, 1, 4, 4), 2)"
     with testing.calling(_call):
@@ -875,7 +825,6 @@ def dropout(x, p=0.5, training=True):
 
 # %% [tests] id=dropout_tests points=3
 with testing.part("dropout"):
-    holds_no_reference("dropout", dropout)
     _x = mt.tensor(np.full((200, 50), 2.0, dtype=np.float32), requires_grad=True)
     mt.manual_seed(0)
     _call = "dropout(x = 200x50 twos, p=0.2, training=True)"
@@ -1063,7 +1012,6 @@ def _grads_through(layer, x, seed):
 
 with testing.part("layers"):
     own(Conv2dFn, MaxPool2dFn, AvgPool2dFn, Conv2d, MaxPool2d, AvgPool2d, Dropout, part="layers")
-    holds_no_reference("layers", Conv2dFn, MaxPool2dFn, AvgPool2dFn, Conv2d, MaxPool2d, AvgPool2d, Dropout)
     mt.manual_seed(0)
     _call = "Conv2d(2, 3, 3, stride=2, padding=1)"
     with testing.calling(_call):
@@ -1189,7 +1137,6 @@ def train_cnn(x_train, y_train, seed=0):
 
 # %% [tests] id=train_cnn_tests points=4
 with testing.part("train_cnn"):
-    holds_no_reference("train_cnn", train_cnn)
     _start = time.perf_counter()
     with testing.calling("train_cnn(x_train, y_train, seed=0)"):
         cnn_model = train_cnn(x_train, y_train, seed=0)

@@ -109,3 +109,16 @@ def test_shortcuts_through_the_package_score_zero(slug: str, part: str, bypasses
         if outcome.passed or not refused:
             accepted.append(f"{name}: {'passed' if outcome.passed else 'failed, but not refused: ' + outcome.error}")
     assert not accepted, f"{slug}/{part}: shortcuts through the package not refused:\n" + "\n".join(accepted)
+
+
+def test_08_evaluate_argmax_over_the_batch_axis_is_explained_not_numpys_error() -> None:
+    """An `evaluate` that takes the argmax over the batch axis makes NumPy compare arrays of other lengths:
+    the check says what was called, the error, what was expected and the likely mistake (the axis)."""
+    wrong = _load(ROOT / "tests" / "course" / "catalogue" / "ch08.py").WRONG["evaluate"]["argmax_over_the_batch_axis"]
+    outcome = runner("08_data_training").check("evaluate", wrong)
+    assert not outcome.passed
+    error = outcome.error
+    assert error.startswith("CheckFailed"), error  # a failed check, not NumPy's ValueError let through
+    for text in ("called:   evaluate(", "raised:   ValueError", "expected: (mean loss per sample, accuracy)",
+                 "likely mistake:", "argmax(axis=1)", "not over the batch axis (axis=0"):
+        assert text in error, f"{text!r} missing from:\n{error}"

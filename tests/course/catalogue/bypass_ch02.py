@@ -86,6 +86,26 @@ def view(shape, strides, new_shape):
 """,
     },
     "broadcast_shape": {
+        "renamed_exec_copy": """
+import inspect
+import re
+import sys
+
+# the package's own source, its locals renamed and a constant changed, then exec'd: the same operations,
+# under other names (no reading of the cell's names sees the reference: its name is built at run time)
+_module = sys.modules["minitorch_edu.backends." + "shape"]
+_source = inspect.getsource(getattr(_module, "broadcast_" + "shapes").__wrapped__).replace("@_memo\\n", "")
+for _old, _new in [("ndim", "rank"), ("out", "result"), ("sizes", "seen"), ("pretty", "text"), ("d", "axis")]:
+    _source = re.sub(rf"\\b{_old}\\b", _new, _source)
+_source = _source.replace("default=0", "default=False")
+_copied = {}
+exec(_source, {**vars(_module)}, _copied)
+_broadcast = _copied["broadcast_" + "shapes"]
+
+
+def broadcast_shape(shape_a, shape_b):
+    return _broadcast(shape_a, shape_b)
+""",
         "hidden_saved_name": """
 import importlib
 

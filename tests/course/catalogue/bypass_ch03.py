@@ -37,6 +37,15 @@ from minitorch_edu.backends.python import tensor_map
 """,
     },
     "tensor_zip": {
+        "factory_in_a_default": """# after the reference solution
+import importlib
+
+_cpu = importlib.import_module("minitorch_edu.backends.numba." + "cpu")
+
+
+def tensor_zip(fn, _factory=getattr(_cpu, "tensor_" + "zip")):
+    return _factory(fn)
+""",
         "hidden_saved_name": """
 import importlib
 
@@ -89,6 +98,86 @@ def tensor_reduce(fn):
 """,
     },
     "tensor_matmul": {
+        "compiled_kernel_in_a_default": """
+# after the reference solution
+import importlib
+
+import numpy as np
+
+# fetched by a name built at run time, so no reading of the cell's names sees it: the package's compiled
+# kernel, whose code no seal can swap
+_mm = importlib.import_module("minitorch_edu.backends.numba." + "matmul")
+
+
+def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k,
+                  _kernel=getattr(_mm, "matmul_" + "blocked")):
+    n, m = out_shape[-2], out_shape[-1]
+    batch = 1
+    for s in out_shape[:-2]:
+        batch *= s
+    a_flat, a_batch, a_rs, a_cs = _mm._operand(a, a_strides, tuple(out_shape[:-2]) + (n, k), unit_columns=False)
+    b_flat, b_batch, b_rs, _ = _mm._operand(b, b_strides, tuple(out_shape[:-2]) + (k, m), unit_columns=True)
+    target = np.empty(batch * n * m, dtype=out.dtype)
+    _kernel(target, a_flat, b_flat, batch, n, k, m, a_batch, a_rs, a_cs, b_batch, b_rs)
+    view = np.lib.stride_tricks.as_strided(out, tuple(out_shape), tuple(s * out.itemsize for s in out_strides))
+    view[...] = target.reshape(tuple(out_shape))
+""",
+        "compiled_kernel_in_a_closure": """
+# after the reference solution
+import importlib
+
+import numpy as np
+
+# fetched by a name built at run time, so no reading of the cell's names sees it: the package's compiled
+# kernel, whose code no seal can swap
+_mm = importlib.import_module("minitorch_edu.backends.numba." + "matmul")
+
+
+def _make(kernel):
+    def tensor_matmul(out, out_strides, a, a_strides, b, b_strides, out_shape, k):
+        n, m = out_shape[-2], out_shape[-1]
+        batch = 1
+        for s in out_shape[:-2]:
+            batch *= s
+        a_flat, a_batch, a_rs, a_cs = _mm._operand(a, a_strides, tuple(out_shape[:-2]) + (n, k), unit_columns=False)
+        b_flat, b_batch, b_rs, _ = _mm._operand(b, b_strides, tuple(out_shape[:-2]) + (k, m), unit_columns=True)
+        target = np.empty(batch * n * m, dtype=out.dtype)
+        kernel(target, a_flat, b_flat, batch, n, k, m, a_batch, a_rs, a_cs, b_batch, b_rs)
+        view = np.lib.stride_tricks.as_strided(out, tuple(out_shape), tuple(s * out.itemsize for s in out_strides))
+        view[...] = target.reshape(tuple(out_shape))
+
+    return tensor_matmul
+
+
+tensor_matmul = _make(getattr(_mm, "matmul_" + "serial"))
+""",
+        "compiled_kernel_in_a_partial": """
+# after the reference solution
+import importlib
+
+import numpy as np
+
+# fetched by a name built at run time, so no reading of the cell's names sees it: the package's compiled
+# kernel, whose code no seal can swap
+_mm = importlib.import_module("minitorch_edu.backends.numba." + "matmul")
+import functools
+
+
+def _run(kernel, out, out_strides, a, a_strides, b, b_strides, out_shape, k):
+    n, m = out_shape[-2], out_shape[-1]
+    batch = 1
+    for s in out_shape[:-2]:
+        batch *= s
+    a_flat, a_batch, a_rs, a_cs = _mm._operand(a, a_strides, tuple(out_shape[:-2]) + (n, k), unit_columns=False)
+    b_flat, b_batch, b_rs, _ = _mm._operand(b, b_strides, tuple(out_shape[:-2]) + (k, m), unit_columns=True)
+    target = np.empty(batch * n * m, dtype=out.dtype)
+    kernel(target, a_flat, b_flat, batch, n, k, m, a_batch, a_rs, a_cs, b_batch, b_rs)
+    view = np.lib.stride_tricks.as_strided(out, tuple(out_shape), tuple(s * out.itemsize for s in out_strides))
+    view[...] = target.reshape(tuple(out_shape))
+
+
+tensor_matmul = functools.partial(_run, getattr(_mm, "matmul_" + "blocked"))
+""",
         "saved_name": """
 from minitorch_edu.backends.numba.matmul import matmul as _mm
 

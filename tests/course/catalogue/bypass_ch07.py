@@ -31,6 +31,22 @@ class Adam(_A):
 """,
     },
     "clip_grad_norm_": {
+        "renamed_exec_copy": """
+import inspect
+import re
+import sys
+
+# the package's own source, its locals renamed and a constant changed, then exec'd: the same operations,
+# under other names (no reading of the cell's names sees the reference: its name is built at run time)
+_module = sys.modules["minitorch_edu.nn." + "utils"]
+_source = inspect.getsource(getattr(_module, "clip_grad_" + "norm_"))
+for _old, _new in [("grads", "gs"), ("norms", "ns"), ("total", "whole"), ("coef", "scale")]:
+    _source = re.sub(rf"\\b{_old}\\b", _new, _source)
+_source = _source.replace("1e-6", "1e-7")
+_copied = {}
+exec(_source, {**vars(_module)}, _copied)
+clip_grad_norm_ = _copied["clip_grad_" + "norm_"]
+""",
         "saved_name": """
 from minitorch_edu.nn.utils import clip_grad_norm_ as _clip
 

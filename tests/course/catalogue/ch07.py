@@ -601,3 +601,43 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
             p.grad.copy_(mt.tensor(t.grad.numpy(), dtype=p.grad.dtype))
     return float(total)
 """
+# the same, with torch two levels down: the class's methods name only the learner's helpers, which use torch.optim
+# (the check follows the names of the learner's own functions, not only the methods the tests call)
+WRONG["SGD"]["bypass_torch_in_a_helper"] = """
+import torch
+
+
+def _torch_twin(opt):
+    opt._t = {}
+    groups = []
+    for g in opt.param_groups:
+        ts = []
+        for p in g["params"]:
+            opt._t[id(p)] = (p, torch.from_numpy(np.array(p.numpy())))
+            ts.append(opt._t[id(p)][1])
+        groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ts})
+    return torch.optim.SGD(groups)
+
+
+def _torch_step(opt):
+    for p, t in opt._t.values():
+        t.grad = None if p.grad is None else torch.from_numpy(np.array(p.grad.numpy()))
+        with torch.no_grad():
+            t.copy_(torch.from_numpy(np.array(p.numpy())))
+    for mine, theirs in zip(opt.param_groups, opt._twin.param_groups):
+        theirs.update({k: v for k, v in mine.items() if k != "params"})
+    opt._twin.step()
+    with mt.no_grad():
+        for p, t in opt._t.values():
+            p.copy_(mt.tensor(t.numpy(), dtype=p.dtype))
+
+
+class SGD(mt.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov))
+        self._twin = _torch_twin(self)
+
+    def step(self):
+        _torch_step(self)
+"""
