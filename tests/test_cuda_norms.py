@@ -237,3 +237,15 @@ def test_row_kernels_refuse_host_arrays_naming_the_shape() -> None:
         C.cuda_backend.layer_norm_forward(
             C.CudaStorage.empty(6, x.dtype), np.zeros(3, x.dtype), np.zeros(3, x.dtype), _dev(x), None, None, 3, 2, 1e-5
         )
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_softmax_of_rows_with_an_infinite_max_matches_the_cpu_kernel(dtype):
+    """log-softmax shifts by 0 where the max is infinite: a finite logit past 709 then overflows exp
+    (inf, as on a GPU; Python's math.exp in the simulator raises), and a row of -inf sums to 0, whose
+    log is -inf (math.log raises). Both backends give the same nan / -inf pattern."""
+    rows = np.array([[np.inf, 1000.0, 1.0], [-np.inf, -np.inf, -np.inf], [2.0, np.inf, -np.inf]], dtype=dtype)
+    ours = F.log_softmax(mt.tensor(rows, device="cuda"), dim=-1).numpy()
+    cpu = F.log_softmax(mt.tensor(rows, device="numba"), dim=-1).numpy()
+    np.testing.assert_array_equal(ours, cpu)

@@ -126,11 +126,12 @@ def _softmax_forward_kernel(dtype: Any) -> Any:
                 m = element(0)
             acc = 0.0
             for j in range(t, c, cuda.blockDim.x):
-                out[base + j] = math.exp(x[base + j] - m)
+                d = x[base + j] - m  # past 709 exp overflows: inf, as on a GPU (the simulator's math.exp raises)
+                out[base + j] = math.inf if d > 709.0 else math.exp(d)
                 acc += float64(out[base + j])  # the stored (rounded) value, as the CPU kernel sums
             total = _block_sum(partial, t, acc)
             if log:
-                lse = math.log(total)
+                lse = -math.inf if total == 0.0 else math.log(total)  # a row of -inf: log(0), which math.log refuses
                 for j in range(t, c, cuda.blockDim.x):
                     out[base + j] = (x[base + j] - m) - lse
             else:
