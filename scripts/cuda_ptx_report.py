@@ -52,7 +52,10 @@ def _tool(name: str) -> str | None:
 def inner_loop(cuobjdump: str, cubin: Path) -> str:
     """The machine-code loop that holds the last FFMA (a matmul's k loop): its length and its
     FFMA count. Everything else in it (index arithmetic, bounds checks) competes for issue slots."""
-    sass = subprocess.run([cuobjdump, "-sass", str(cubin)], capture_output=True, text=True, check=True).stdout
+    done = subprocess.run([cuobjdump, "-sass", str(cubin)], capture_output=True, text=True)
+    if done.returncode != 0:  # a cuobjdump older than the ptxas that wrote the cubin
+        return f"   (cuobjdump: {done.stderr.strip()[:80]})"
+    sass = done.stdout
     code = [(int(m[1], 16), m[2]) for m in re.finditer(r"/\*([0-9a-f]{4,})\*/\s+([^;]*);", sass)]
     fma = [at for at, text in code if "FFMA" in text or "DFMA" in text]
     if not fma:
@@ -80,7 +83,9 @@ def kernels() -> list[tuple[str, object, tuple]]:
         found += [
             (f"zip_flat add {name}", flat, (arr, arr, arr, int64)),
             (f"zip_strided add {name}", strided, (arr, t2, arr, t2, arr, t2, t2, int64)),
-            (f"map_flat exp {name}", K.map_kernels(scalar.exp)[0], (arr, arr, int64)),
+            *((f"map_flat {op} {name}", K.map_kernels(getattr(scalar, op))[0], (arr, arr, int64))
+              for op in ("exp", "log", "tanh", "sigmoid", "erf", "gelu", "gelu_tanh")),
+            (f"zip_flat gelu_back {name}", K.zip_kernels(scalar.gelu_back)[0], (arr, arr, arr, int64)),
             (
                 f"reduce add {name}",
                 K.reduce_kernel(scalar.add, np.dtype(ft.name)),

@@ -3,7 +3,8 @@ forms and their derivatives): accuracy in ulps against float64 references over t
 range, special values exactly as NumPy gives them, and the same bits on every backend.
 
 A wrong coefficient, a wrong range reduction or a wrong branch threshold moves some results by
-thousands of ulps (or more), far outside the 1 ulp these tests allow.
+thousands of ulps (or more), far outside the 1 ulp these tests allow (2 for GELU, which is evaluated
+in float32 itself; the others are evaluated in float64 and rounded once).
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ def sample() -> np.ndarray:
     return float32_sample()
 
 
+# the largest error allowed, in ulps: GELU is evaluated in float32 (twice the SIMD lanes of float64), the
+# others in float64 and rounded once
+ALLOWED_ULP = {"gelu": 2.0}
+
+
 @pytest.mark.parametrize("name", list(REFERENCES))
 def test_float32_within_one_ulp_over_the_float32_range(name, sample):
     x = sample[sample > 0] if name == "log" else sample
@@ -96,9 +102,10 @@ def test_float32_within_one_ulp_over_the_float32_range(name, sample):
     with np.errstate(over="ignore"):
         finite = np.isfinite(exact.astype(np.float32))  # exp(88.75) is finite in float64, inf in float32
     worst = int(np.nanargmax(np.where(finite, err, 0.0)))
-    assert err[finite].max() <= 1.0, (
+    allowed = ALLOWED_ULP.get(name, 1.0)
+    assert err[finite].max() <= allowed, (
         f"scalar.{name}(float32 {x[worst]!r}) = {got[worst]!r}, exact {exact[worst]!r}: "
-        f"{err[worst]:.1f} ulp (at most 1 allowed): a coefficient, the range reduction or a branch is wrong"
+        f"{err[worst]:.1f} ulp (at most {allowed:g} allowed): a coefficient, the range reduction or a branch is wrong"
     )
     # and the results that overflow do so as the float64 reference rounded to float32 does
     with np.errstate(over="ignore"):
@@ -122,7 +129,16 @@ def test_special_values_are_numpys(name):
     if name == "gelu":  # x * P(x) at x = -inf is -inf * 0: nan, as 0.5 x (1 + erf(x / sqrt 2)) gives
         expected[np.isneginf(SPECIALS)] = np.nan
     got = run_numba(name, SPECIALS)
-    for x, g, e in zip(SPECIALS, got, expected):
+    # GELU, evaluated in float32, is within its 2 ulp at the ordinary points of the list (1.0, -12.0, ...);
+    # what is special about a value (a zero, a denormal, inf, nan, an overflow) is kept bit for bit
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        exact = REFERENCES[name](SPECIALS.astype(np.float64))
+    ordinary = np.isfinite(SPECIALS) & np.isfinite(expected) & (np.abs(expected) >= np.finfo(np.float32).tiny)
+    for x, g, e, ex, plain in zip(SPECIALS, got, expected, exact, ordinary):
+        if plain and name in ALLOWED_ULP:
+            err = ulp_error(np.array([g]), np.array([ex]))[0]
+            assert err <= ALLOWED_ULP[name], f"scalar.{name}(float32 {x!r}) = {g!r}, exact {ex!r}: {err:.2f} ulp"
+            continue
         same = (np.isnan(g) and np.isnan(e)) or (g == e and np.signbit(g) == np.signbit(e))
         assert same, f"scalar.{name}(float32 {x!r}) = {g!r}, NumPy's float64 result rounded to float32 is {e!r}"
 
@@ -195,7 +211,13 @@ def test_gelu_layer_and_gradient_on_every_backend(backend, approximate):
     name = "gelu" if approximate == "none" else "gelu_tanh"
     t = mt.tensor(x, device=backend, requires_grad=True)
     y = F.gelu(t, approximate=approximate)
-    np.testing.assert_array_equal(y.detach().numpy(), run_numba(name, x))
+    if approximate == "none":
+        # the same float32 steps everywhere; the compiled kernel also fuses some multiply-adds that the
+        # NumPy scalars of the python backend and the CUDA simulator round twice: at most 1 ulp apart
+        assert ulp_error(y.detach().numpy(), run_numba(name, x).astype(np.float64)).max() <= 1.0
+        assert (np.signbit(y.detach().numpy()) == np.signbit(x)).all()
+    else:
+        np.testing.assert_array_equal(y.detach().numpy(), run_numba(name, x))
     (y * mt.tensor(np.full(x.shape, 2.0, np.float32), device=backend)).sum().backward()
     exact = np.empty_like(x)
     from minitorch_edu.backends.numba.cpu import numba_backend

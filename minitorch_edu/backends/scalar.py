@@ -25,8 +25,9 @@ import math
 import warnings
 
 import numpy as np
+from numba.core import types
 from numba.core.errors import NumbaIRAssumptionWarning
-from numba.extending import register_jitable
+from numba.extending import intrinsic, overload, register_jitable
 
 INF = math.inf
 NAN = math.nan
@@ -100,7 +101,19 @@ ONE_BITS = 0x3FF0000000000000  # the bits of 1.0
 warnings.filterwarnings("ignore", r"variable '\w+_v\d+\w*(\.\d+)?' is not in scope", NumbaIRAssumptionWarning)
 
 
-@register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
+KERNEL_HELPERS: list = []  # the helpers below, which the CUDA backend registers with numba-cuda too
+
+
+def kernel_helper(fn):  # noqa: ANN001, ANN201
+    """Register `fn` for numba's CPU target, compiled into the kernel that calls it (so LLVM sees one loop).
+
+    numba-cuda keeps a registry of its own and cannot type the CPU target's inlined copy: the CUDA backend
+    registers every function of KERNEL_HELPERS there (`backends/cuda/kernels.py`)."""
+    KERNEL_HELPERS.append(fn)
+    return register_jitable(inline="always")(fn)
+
+
+@kernel_helper
 def horner(x: float, coefficients: tuple[float, ...]) -> float:
     """c0 + c1 x + c2 x² + ... evaluated as c0 + x (c1 + x (c2 + ...)): one multiply-add per term."""
     p = coefficients[-1]
@@ -109,13 +122,13 @@ def horner(x: float, coefficients: tuple[float, ...]) -> float:
     return p
 
 
-@register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
+@kernel_helper
 def pow2(k: float) -> float:
     """2**k for an integer-valued k in [-1022, 1023]: the exponent field of a float64, set directly."""
     return np.int64((np.int64(k) + 1023) << 52).view(np.float64)
 
 
-@register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
+@kernel_helper
 def exp_poly(x: float) -> float:
     """exp(x) for a float64 x, to 1e-10 relative error (float32 accuracy with room to spare).
 
@@ -130,7 +143,7 @@ def exp_poly(x: float) -> float:
     return horner(r, EXP_R) * pow2(k)
 
 
-@register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
+@kernel_helper
 def log_poly(x: float) -> float:
     """log(x) for a float64 x > 0 holding a float32 value (so never a float64 denormal), to 2e-11.
 
@@ -147,7 +160,7 @@ def log_poly(x: float) -> float:
     return e * LN2 + (2.0 * s + s * u * horner(u, LOG_S))
 
 
-@register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
+@kernel_helper
 def erfc_poly(a: float, a2: float) -> float:
     """erfc(a) for 0 <= a <= 10.5 (a2 = a², passed in so that callers can give it exactly), to 3e-10
     *relative* error, and erfc(0) = 1 exactly: erfc(a) = t e**-a² P(t) with t = 1 / (1 + 0.3 a), one
@@ -157,7 +170,7 @@ def erfc_poly(a: float, a2: float) -> float:
     return t * exp_poly(-a2) * horner(t, ERFC_T)
 
 
-@register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
+@kernel_helper
 def erf_poly(z: float) -> float:
     """erf(z) for a float64 z, to 5e-10 relative: odd polynomial below 1/2, 1 - erfc(|z|) above
     (both computed, one selected: a select vectorises where an if would not)."""
@@ -169,7 +182,7 @@ def erf_poly(z: float) -> float:
     return math.copysign(small if a < 0.5 else big, z)
 
 
-@register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
+@kernel_helper
 def normal_cdf(x: float) -> float:
     """P(N(0, 1) <= x) = erfc(-x / sqrt(2)) / 2, to 5e-10 *relative* error also far into the left tail
     (where 1 + erf(x / sqrt(2)) would cancel to 0): GELU's factor. Branch-free: the tail h = P(N <= -|x|)
@@ -191,7 +204,7 @@ EXP32_LN2_HI, EXP32_LN2_LO = F32(0.693145751953125), F32(1.4286068203094172e-06)
 EXP32_LO, EXP32_HI, EXP32_ONE = F32(-104.0), F32(100.0), F32(1.0)
 
 
-@register_jitable(inline="always")  # numba compiles it into the kernel that calls it (so LLVM sees one loop)
+@kernel_helper
 def exp_f32(x: np.float32) -> np.float32:
     """e**x for a float32 x, computed in float32: within 1.01 ulp (tests/test_vector_math.py), special
     values as NumPy's. Where a kernel spends its time in exp (softmax), this is twice as fast as `exp`.
@@ -209,6 +222,102 @@ def exp_f32(x: np.float32) -> np.float32:
     rest = np.int32(k) - half
     u = u * np.int32((half + 127) << 23).view(np.float32) * np.int32((rest + 127) << 23).view(np.float32)
     return u if x == x else x
+
+
+def fma32(a: np.float32, b: np.float32, c: np.float32) -> np.float32:
+    """a b + c rounded once, for float32 (a fused multiply-add): in Python through float64, where a b is
+    exact; compiled, one FMA instruction (`_fma32`). Compensated steps need the single rounding."""
+    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+
+
+@intrinsic
+def _fma32(typingctx, a, b, c):  # noqa: ANN001, ANN202
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202
+        return builder.fma(*args)
+
+    return types.float32(types.float32, types.float32, types.float32), codegen
+
+
+@overload(fma32)  # the CUDA backend gives numba-cuda its own: cuda.fma
+def _fma32_overload(a, b, c):  # noqa: ANN001, ANN202
+    return lambda a, b, c: _fma32(a, b, c)
+
+
+@kernel_helper
+def horner_either(x: float, first: bool, a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """`horner` with table a where `first`, else b (same length): one multiply-add and one select per term,
+    so that two polynomial pieces cost one evaluation in a vectorised loop."""
+    p = a[-1] if first else b[-1]
+    for k in range(len(a) - 2, -1, -1):
+        p = p * x + (a[k] if first else b[k])
+    return p
+
+
+# GELU in float32 (`gelu_f32`), tables from scripts/fit_gelu.py (errors in float32 unit roundoffs, u = 2**-24)
+GELU_Q0_HI, GELU_Q0_LO = F32(0.3989422917366028), F32(-1.1335170135851058e-08)  # 1 / sqrt(2 pi) = HI + LO
+GELU_Q = tuple(F32(c) for c in (  # (P(x) - 1/2) / x - 1 / sqrt(2 pi), over u, in u = x², |x| <= 1/2: 0.001 u
+    -0.06649037450551987, 0.009973379783332348, -0.0011855700286105275, 0.00010854829452000558,
+))
+GELU_NEAR = tuple(F32(c) for c in (  # sqrt(2 pi) g(y) in y - 3/2, 1/2 <= y <= 5/2: 0.12 u of the denominator
+    1.0996005535125732, -0.37485772371292114, 0.10421660542488098, -0.02368028461933136, 0.004181499592959881,
+    -0.0004640710831154138, -1.347687702946132e-05, 3.08718990709167e-05, -1.2744643754558638e-05,
+))
+GELU_FAR = tuple(F32(c) for c in (  # sqrt(2 pi) g(y) / t in t = 1 / (1 + y), 5/2 <= y <= 14.85: 0.02 u, padded
+    2.5067639350891113, 2.500929594039917, -2.430361032485962, -12.54432487487793, -12.42464828491211,
+    187.7825469970703, -402.6675109863281, 292.59490966796875, 0.0,
+))
+GELU_SQRT_2PI, GELU_YMAX = F32(math.sqrt(2.0 * math.pi)), F32(14.85)
+F32_HALF, F32_ZERO, F32_NEAR_END, F32_NEAR_MID = F32(0.5), F32(0.0), F32(2.5), F32(1.5)
+HIGH_12_BITS = np.int32(-4096)  # a float32's sign, exponent and top 12 significand bits
+
+
+@kernel_helper
+def gelu_f32(x: np.float32) -> np.float32:
+    """GELU, x P(x), for a float32 x, computed in float32: within 2 ulp (tests/test_vector_math.py), ±0,
+    ±inf, nan and denormals as the float64 formula rounded to float32.
+
+    |x| < 1/2: x/2 + x · x Q(x²), a polynomial with no cancellation there.
+    |x| >= 1/2: the lower tail P(-y), y = |x|, is phi(y) m(y) with m the Mills ratio, and 1 / m(y) = y + g(y)
+    with g smooth, from 0.64 down to 0.07 (two polynomial pieces, NEAR and FAR). So
+        x P(-y) = x e**(-x²/2) / (sqrt(2 pi) (y + g(y)))        (x P(x) = x - x P(-x) for x > 0).
+    e**(-x²/2) = 2**k e**s with x² split exactly (x = xh + xl, 12 bits each, so xh², xh xl, xl² are exact)
+    and s = s1 + s2, s1 exact. The quotient x / den and the factor e**s are carried as a float32 plus a
+    correction (the division's remainder by an FMA), so that the result is rounded about once: in one
+    rounding per step the errors of float32 would add up to about 3 ulp.
+    """
+    y = abs(x)
+    # |x| < 1/2
+    u = x * x
+    xq = fma32(x, GELU_Q0_HI, x * (GELU_Q0_LO + u * horner(u, GELU_Q)))  # x (P(x) - 1/2) / x, rounded once
+    small = fma32(x, xq, F32_HALF * x)
+    # |x| >= 1/2, with y clamped at 14.85 (beyond it x P(-y) is below the smallest denormal; nan becomes 14.85)
+    y = y if y <= GELU_YMAX else GELU_YMAX
+    xc = F32(math.copysign(y, x))
+    xh = np.int32(xc.view(np.int32) & HIGH_12_BITS).view(np.float32)
+    xl = xc - xh
+    hi = F32_HALF * xh * xh
+    lo = xh * xl + F32_HALF * xl * xl
+    k = (-(hi + lo) * EXP32_LOG2E + EXP32_ROUNDER) - EXP32_ROUNDER
+    s1 = -hi - k * EXP32_LN2_HI  # exact: k ln2_HI is, and lies within a factor 2 of hi
+    s2 = -(lo + k * EXP32_LN2_LO)
+    s = s1 + s2
+    p = (s * s) * horner(s, EXP32_P)  # e**s - 1 - s
+    near = y < F32_NEAR_END
+    t = EXP32_ONE / (y + EXP32_ONE)
+    kg = horner_either(y - F32_NEAR_MID if near else t, near, GELU_NEAR, GELU_FAR)
+    kg = kg if near else kg * t
+    den = fma32(GELU_SQRT_2PI, y, kg)
+    den_lo = fma32(GELU_SQRT_2PI, y, -den) + kg  # what den's rounding lost
+    q = xc / den
+    q_lo = (fma32(-q, den, xc) - q * den_lo) / den  # x / den = q + q_lo
+    r = q + fma32(q, s1, fma32(q, s2 + p, fma32(q_lo, s, q_lo)))  # (q + q_lo) e**s
+    half = np.int32(k) >> 1
+    f1 = np.int32((half + 127) << 23).view(np.float32)  # 2**k as two factors, so that denormals round once
+    f2 = np.int32((np.int32(k) - half + 127) << 23).view(np.float32)
+    tail = (r * f1) * f2 if x < F32_ZERO else fma32(-r, f1 * f2, x)
+    g = F32(math.copysign(small if abs(x) < F32_HALF else tail, x))  # x P(x) has x's sign, also at ±0
+    g = g if x == x else x
+    return g if x != -INF else F32(NAN)  # -inf P(-inf) is -inf * 0: nan, as the formula gives
 
 
 def exp(x: float) -> float:
@@ -410,12 +519,10 @@ def erf(x: float) -> float:
 def gelu(x: float) -> float:
     """GELU, x P(N(0, 1) <= x) = x (1 + erf(x / sqrt(2))) / 2 (PyTorch's default form).
 
-    float32: x times `normal_cdf` in float64, rounded once: within 1 ulp of the exact value also
-    for negative x, where the textbook formula cancels (gelu(-10) = -7.6e-23, not 0)."""
+    float32: `gelu_f32`, within 2 ulp of the exact value also for negative x, where the textbook
+    formula cancels (gelu(-10) = -7.6e-23, not 0)."""
     if isinstance(x, np.float32):
-        w = np.float64(x)
-        # -inf * P(-inf) is -inf * 0, nan, as the textbook formula gives (normal_cdf clamps, so say it)
-        return np.float32(NAN if w == -INF else w * normal_cdf(w))
+        return gelu_f32(x)
     return 0.5 * x * (1.0 + math.erf(x * SQRT_HALF))
 
 

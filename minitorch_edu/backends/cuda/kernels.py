@@ -27,12 +27,33 @@ import numpy as np
 from numba import cuda, from_dtype
 from numba.cuda.random import xoroshiro128p_uniform_float32, xoroshiro128p_uniform_float64
 
+from .. import scalar
 from .launch import launch
 
 
 def simulated() -> bool:
     """Whether numba.cuda runs on its CPU simulator (NUMBA_ENABLE_CUDASIM=1 before numba's import)."""
     return not hasattr(cuda, "as_cuda_array")  # the simulator's cuda module lacks the interop API
+
+
+def _register_scalar_helpers() -> None:
+    """Give numba-cuda the scalar functions' inlined helpers (exp_poly, horner, ...) and the float32 FMA.
+
+    numba-cuda types device code with a registry of its own: without this, every float32 exp, log, tanh,
+    sigmoid, erf and GELU fails to compile for a real GPU ("No implementation of function exp_poly"),
+    while the simulator, which runs them as Python, never notices (tests/test_cuda_typing.py)."""
+    from numba.cuda.extending import overload, register_jitable
+
+    for helper in scalar.KERNEL_HELPERS:
+        register_jitable(inline="always")(helper)
+
+    @overload(scalar.fma32)
+    def _fma32(a, b, c):  # noqa: ANN001, ANN202
+        return lambda a, b, c: cuda.fma(a, b, c)
+
+
+if not simulated():
+    _register_scalar_helpers()
 
 
 # Launch limits. The simulator runs every GPU thread as a Python thread, so it gets tiny grids:
