@@ -60,6 +60,24 @@ def launch_1d(kernel: Any, n: int, *args: Any, per_thread: int = 1) -> None:
     launch(kernel, blocks, threads, *args)
 
 
+@cuda.jit(device=True)
+def block_sum(partial, t, value):  # noqa: ANN001, ANN201
+    """The sum of `value` over the block's threads (a shared-memory tree over `partial`, one slot
+    per thread of a power-of-two block), returned to every thread. It ends with a `syncthreads`
+    after all have read the total, so the caller may reuse `partial` at once."""
+    partial[t] = value
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if t < half:
+            partial[t] += partial[t + half]
+        cuda.syncthreads()
+        half //= 2
+    total = partial[0]
+    cuda.syncthreads()
+    return total
+
+
 UNROLL = 4  # elements a flat-kernel thread loads before it stores any: loads in flight hide latency
 
 

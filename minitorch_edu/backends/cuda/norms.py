@@ -24,7 +24,7 @@ from typing import Any
 
 from numba import cuda, float64, from_dtype
 
-from .kernels import MAX_BLOCKS, SIMULATED, WARP
+from .kernels import MAX_BLOCKS, SIMULATED, WARP, block_sum
 from .launch import launch
 
 # threads of a row block, a power of two (the tree halves it); the simulator runs each thread as a
@@ -64,24 +64,8 @@ def _block_max(partial, t, value):  # noqa: ANN001, ANN202
 
 
 @cuda.jit(device=True)
-def _block_sum(partial, t, value):  # noqa: ANN001, ANN202
-    """The sum of `value` over the block's threads (a shared-memory tree), returned to every thread."""
-    partial[t] = value
-    cuda.syncthreads()
-    half = cuda.blockDim.x // 2
-    while half > 0:
-        if t < half:
-            partial[t] += partial[t + half]
-        cuda.syncthreads()
-        half //= 2
-    total = partial[0]
-    cuda.syncthreads()
-    return total
-
-
-@cuda.jit(device=True)
 def _block_sum2(p, q, t, a, b):  # noqa: ANN001, ANN202
-    """Two block sums in one tree (half the synchronisations of two `_block_sum`s)."""
+    """Two block sums in one tree (half the synchronisations of two `block_sum`s)."""
     p[t] = a
     q[t] = b
     cuda.syncthreads()
@@ -129,7 +113,7 @@ def _softmax_forward_kernel(dtype: Any) -> Any:
                 d = x[base + j] - m  # past 709 exp overflows: inf, as on a GPU (the simulator's math.exp raises)
                 out[base + j] = math.inf if d > 709.0 else math.exp(d)
                 acc += float64(out[base + j])  # the stored (rounded) value, as the CPU kernel sums
-            total = _block_sum(partial, t, acc)
+            total = block_sum(partial, t, acc)
             if log:
                 lse = -math.inf if total == 0.0 else math.log(total)  # a row of -inf: log(0), which math.log refuses
                 for j in range(t, c, cuda.blockDim.x):
@@ -163,7 +147,7 @@ def _softmax_backward(gx, y, g, n, c, log):  # noqa: ANN001, ANN202
                 acc += float64(g[base + j])
             else:
                 acc += float64(g[base + j]) * float64(y[base + j])
-        total = _block_sum(partial, t, acc)
+        total = block_sum(partial, t, acc)
         for j in range(t, c, cuda.blockDim.x):
             if log:
                 gx[base + j] = g[base + j] - math.exp(y[base + j]) * total
