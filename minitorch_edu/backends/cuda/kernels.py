@@ -52,6 +52,11 @@ REDUCE_SLOTS = 4 if SIMULATED else 32  # outputs per block when the outputs are 
 MAX_BLOCKS = 4 if SIMULATED else 65535  # grid-stride loops cover whatever such a grid does not
 
 
+def pow2_ceil(n: int) -> int:
+    """The least power of two >= n (1 for n <= 1): a block's thread count, which its trees halve."""
+    return 1 << (max(n, 1) - 1).bit_length()
+
+
 def launch_1d(kernel: Any, n: int, *args: Any, per_thread: int = 1) -> None:
     """Launch an elementwise grid-stride kernel with a grid sized to `n` elements, `per_thread`
     of them for each thread (the flat kernels take four at a time)."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from numba import cuda, float64, from_dtype
 
-from .kernels import MAX_BLOCKS, SIMULATED, WARP, block_sum
+from .kernels import MAX_BLOCKS, SIMULATED, WARP, block_sum, pow2_ceil
 from .launch import launch
 
 # threads of a row block, a power of two (the tree halves it); the simulator runs each thread as a
@@ -33,10 +33,6 @@ ROW_THREADS = 8 if SIMULATED else 256
 # the parameter-gradient block: PARAM_COLS columns x PARAM_LANES row lanes (both powers of two)
 PARAM_COLS = 4 if SIMULATED else 32
 PARAM_LANES = 2 if SIMULATED else 8
-
-
-def _pow2_ceil(n: int) -> int:
-    return 1 << (max(n, 1) - 1).bit_length()
 
 
 @cuda.jit(device=True)
@@ -270,7 +266,7 @@ def _layer_norm_param_grads(gw, gb, g, x, mean, rstd, n, c):  # noqa: ANN001, AN
 def _row_launch(kernel: Any, n: int, c: int, *args: Any) -> None:
     """One block per row (at most MAX_BLOCKS; the kernels loop over the rest), whole warps of
     threads, no more than the row has values (up to ROW_THREADS)."""
-    threads = min(ROW_THREADS, max(WARP, _pow2_ceil(c)))
+    threads = min(ROW_THREADS, max(WARP, pow2_ceil(c)))
     launch(kernel, min(n, MAX_BLOCKS), threads, *args)
 
 
