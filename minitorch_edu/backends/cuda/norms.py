@@ -24,6 +24,7 @@ from typing import Any
 
 from numba import cuda, float64, from_dtype
 
+from .. import rows
 from .kernels import MAX_BLOCKS, SIMULATED, WARP, block_sum, pow2_ceil
 from .launch import launch
 
@@ -33,6 +34,9 @@ ROW_THREADS = 8 if SIMULATED else 256
 # the parameter-gradient block: PARAM_COLS columns x PARAM_LANES row lanes (both powers of two)
 PARAM_COLS = 4 if SIMULATED else 32
 PARAM_LANES = 2 if SIMULATED else 8
+
+
+_moments = cuda.jit(device=True)(rows.layer_norm_moments)  # shared with numba/norms.py
 
 
 @cuda.jit(device=True)
@@ -162,7 +166,7 @@ def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine):  # noqa: A
             out[i, j] = (x[i, j] - mean[i]) * rstd[i] (* w[j] + b[j] when affine)
 
     Shifting by one of the row's own values keeps E[d²] - E[d]² from cancelling badly (see
-    `numba/norms.py`), and both sums take one read of the row and one tree."""
+    `rows.layer_norm_moments`), and both sums take one read of the row and one tree."""
     p = cuda.shared.array(ROW_THREADS, float64)
     q = cuda.shared.array(ROW_THREADS, float64)
     t = cuda.threadIdx.x
@@ -176,12 +180,7 @@ def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine):  # noqa: A
             s1 += d
             s2 += d * d
         s1, s2 = _block_sum2(p, q, t, s1, s2)
-        m1 = s1 / c
-        var = s2 / c - m1 * m1
-        if var < 0.0:  # rounding; a nan (from an inf or nan in the row) stays nan
-            var = 0.0
-        mu = x0 + m1
-        r = 1.0 / math.sqrt(var + eps)
+        mu, r = _moments(x0, s1, s2, c, eps)
         if t == 0:
             mean[i] = mu
             rstd[i] = r
