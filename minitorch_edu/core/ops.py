@@ -480,17 +480,22 @@ def _fused_rows(x: Tensor, d: int) -> bool:
     return d == x.ndim - 1 and not is_tracing()
 
 
+def _row_softmax(x: Tensor, dim: int, log: bool) -> Tensor:
+    """softmax (log=False) or log_softmax (log=True) of x over dim: the two ops' one body."""
+    x = as_floating(x)
+    if x.ndim == 0:
+        F.check_scalar_dim("log_softmax" if log else "softmax", dim)
+        return _row_softmax(x.reshape(1), 0, log).reshape(())
+    d = S.normalize_dim(dim, x.ndim)
+    if _fused_rows(x, d):
+        return RowSoftmax.apply(x, log=log)
+    return _log_softmax_ops(x, d) if log else _softmax_ops(x, d)
+
+
 @op
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x), computed as (x - max) - log(sum(exp(x - max))) to keep float32 precision."""
-    x = as_floating(x)
-    if x.ndim == 0:
-        F.check_scalar_dim("log_softmax", dim)
-        return log_softmax(x.reshape(1), 0).reshape(())
-    d = S.normalize_dim(dim, x.ndim)
-    if _fused_rows(x, d):
-        return RowSoftmax.apply(x, log=True)
-    return _log_softmax_ops(x, d)
+    return _row_softmax(x, dim, log=True)
 
 
 def _log_softmax_ops(x: Tensor, d: int) -> Tensor:
@@ -505,14 +510,7 @@ def _softmax_ops(x: Tensor, d: int) -> Tensor:
 
 @op
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    x = as_floating(x)
-    if x.ndim == 0:
-        F.check_scalar_dim("softmax", dim)
-        return softmax(x.reshape(1), 0).reshape(())
-    d = S.normalize_dim(dim, x.ndim)
-    if _fused_rows(x, d):
-        return RowSoftmax.apply(x, log=False)
-    return _softmax_ops(x, d)
+    return _row_softmax(x, dim, log=False)
 
 
 @op(method=False)

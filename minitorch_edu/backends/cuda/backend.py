@@ -29,7 +29,7 @@ from ..base import Backend, Kernel, fused_in
 from ..shape import coalesce, contiguous_strides, flipped, is_contiguous, size_of
 from . import conv, losses, matmul, memory, norms
 from . import kernels as K
-from .kernels import simulated
+from .kernels import pow2_ceil, simulated
 from .launch import launch
 from .storage import CudaStorage, NoDevicePointerError
 
@@ -88,10 +88,6 @@ def _flat(shape: tuple[int, ...], *strides: tuple[int, ...]) -> bool:
 
 def _pow2_floor(n: int) -> int:
     return 1 << (max(n, 1).bit_length() - 1)
-
-
-def _pow2_ceil(n: int) -> int:
-    return 1 << (max(n, 1) - 1).bit_length()
 
 
 def tensor_map(fn: Callable[[float], float]) -> Kernel:
@@ -157,10 +153,10 @@ def tensor_reduce(fn: Callable[[float, float], float]) -> Kernel:
             lanes_on_x = abs(step) <= 1 or abs(sa[-1]) != 1 or shape[-1] == 1
             if lanes_on_x:
                 lanes = min(K.REDUCE_LANES, _pow2_floor(n))  # <= n: every lane owns an element
-                slots = min(K.REDUCE_THREADS // lanes, _pow2_ceil(n_out))
+                slots = min(K.REDUCE_THREADS // lanes, pow2_ceil(n_out))
                 block = (lanes, slots)
             else:
-                slots = min(K.REDUCE_SLOTS, _pow2_ceil(n_out))  # a warp's width of outputs
+                slots = min(K.REDUCE_SLOTS, pow2_ceil(n_out))  # a warp's width of outputs
                 lanes = min(K.REDUCE_THREADS_STRIDED // slots, _pow2_floor(n))
                 block = (slots, lanes)
             blocks = min(K.MAX_BLOCKS, (n_out + slots - 1) // slots)

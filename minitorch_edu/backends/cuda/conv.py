@@ -22,7 +22,7 @@ import numpy as np
 from numba import cuda, float64
 
 from .. import window
-from .kernels import SIMULATED
+from .kernels import SIMULATED, block_sum
 from .launch import launch
 
 THREADS = 256  # threads per block: a multiple of the 32-thread warp
@@ -88,19 +88,6 @@ def _conv_input_grad(gx, g, w, batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw
     gx[i] = acc
 
 
-@cuda.jit(device=True)
-def _block_sum(partial, t, acc):  # noqa: ANN001, ANN202
-    """Sum `acc` over the block's threads (a shared-memory tree); the total lands in partial[0]."""
-    partial[t] = acc
-    cuda.syncthreads()
-    half = cuda.blockDim.x // 2
-    while half > 0:
-        if t < half:
-            partial[t] += partial[t + half]
-        cuda.syncthreads()
-        half //= 2
-
-
 @cuda.jit
 def _conv_weight_grad(gw, g, x, batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, sw, ph, pw):
     # one block per weight element: its batch * oh * ow products are spread over the block's
@@ -122,10 +109,9 @@ def _conv_weight_grad(gw, g, x, batch, c_in, h, wd, c_out, kh, kw, oh, ow, sh, s
             ix = ox * sw + kj - pw
             if iy >= 0 and iy < h and ix >= 0 and ix < wd:
                 acc += g[(n * c_out + co) * plane + oy * ow + ox] * x[((n * c_in + ci) * h + iy) * wd + ix]
-        _block_sum(partial, t, acc)
+        total = block_sum(partial, t, acc)  # ends synchronised: partial is free for the next element
         if t == 0:
-            gw[i] = partial[0]
-        cuda.syncthreads()  # partial is reused by the block's next element
+            gw[i] = total
 
 
 @cuda.jit
@@ -137,10 +123,9 @@ def _channel_sum(out, g, batch, channels, plane):
         acc = 0.0
         for p in range(t, batch * plane, cuda.blockDim.x):
             acc += g[((p // plane) * channels + c) * plane + p % plane]
-        _block_sum(partial, t, acc)
+        total = block_sum(partial, t, acc)
         if t == 0:
-            out[c] = partial[0]
-        cuda.syncthreads()
+            out[c] = total
 
 
 @cuda.jit

@@ -73,12 +73,35 @@ REDUCE_SLOTS = 4 if SIMULATED else 32  # outputs per block when the outputs are 
 MAX_BLOCKS = 4 if SIMULATED else 65535  # grid-stride loops cover whatever such a grid does not
 
 
+def pow2_ceil(n: int) -> int:
+    """The least power of two >= n (1 for n <= 1): a block's thread count, which its trees halve."""
+    return 1 << (max(n, 1) - 1).bit_length()
+
+
 def launch_1d(kernel: Any, n: int, *args: Any, per_thread: int = 1) -> None:
     """Launch an elementwise grid-stride kernel with a grid sized to `n` elements, `per_thread`
     of them for each thread (the flat kernels take four at a time)."""
     threads = min(THREADS, max(WARP, (n + WARP - 1) // WARP * WARP))  # whole warps
     blocks = min(MAX_BLOCKS, max(1, (n + threads * per_thread - 1) // (threads * per_thread)))
     launch(kernel, blocks, threads, *args)
+
+
+@cuda.jit(device=True)
+def block_sum(partial, t, value):  # noqa: ANN001, ANN201
+    """The sum of `value` over the block's threads (a shared-memory tree over `partial`, one slot
+    per thread of a power-of-two block), returned to every thread. It ends with a `syncthreads`
+    after all have read the total, so the caller may reuse `partial` at once."""
+    partial[t] = value
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if t < half:
+            partial[t] += partial[t + half]
+        cuda.syncthreads()
+        half //= 2
+    total = partial[0]
+    cuda.syncthreads()
+    return total
 
 
 UNROLL = 4  # elements a flat-kernel thread loads before it stores any: loads in flight hide latency

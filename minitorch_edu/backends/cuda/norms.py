@@ -24,7 +24,8 @@ from typing import Any
 
 from numba import cuda, float64, from_dtype
 
-from .kernels import MAX_BLOCKS, SIMULATED, WARP
+from .. import rows
+from .kernels import MAX_BLOCKS, SIMULATED, WARP, block_sum, pow2_ceil
 from .launch import launch
 
 # threads of a row block, a power of two (the tree halves it); the simulator runs each thread as a
@@ -35,8 +36,7 @@ PARAM_COLS = 4 if SIMULATED else 32
 PARAM_LANES = 2 if SIMULATED else 8
 
 
-def _pow2_ceil(n: int) -> int:
-    return 1 << (max(n, 1) - 1).bit_length()
+_moments = cuda.jit(device=True)(rows.layer_norm_moments)  # shared with numba/norms.py
 
 
 @cuda.jit(device=True)
@@ -64,24 +64,8 @@ def _block_max(partial, t, value):  # noqa: ANN001, ANN202
 
 
 @cuda.jit(device=True)
-def _block_sum(partial, t, value):  # noqa: ANN001, ANN202
-    """The sum of `value` over the block's threads (a shared-memory tree), returned to every thread."""
-    partial[t] = value
-    cuda.syncthreads()
-    half = cuda.blockDim.x // 2
-    while half > 0:
-        if t < half:
-            partial[t] += partial[t + half]
-        cuda.syncthreads()
-        half //= 2
-    total = partial[0]
-    cuda.syncthreads()
-    return total
-
-
-@cuda.jit(device=True)
 def _block_sum2(p, q, t, a, b):  # noqa: ANN001, ANN202
-    """Two block sums in one tree (half the synchronisations of two `_block_sum`s)."""
+    """Two block sums in one tree (half the synchronisations of two `block_sum`s)."""
     p[t] = a
     q[t] = b
     cuda.syncthreads()
@@ -129,7 +113,7 @@ def _softmax_forward_kernel(dtype: Any) -> Any:
                 d = x[base + j] - m  # past 709 exp overflows: inf, as on a GPU (the simulator's math.exp raises)
                 out[base + j] = math.inf if d > 709.0 else math.exp(d)
                 acc += float64(out[base + j])  # the stored (rounded) value, as the CPU kernel sums
-            total = _block_sum(partial, t, acc)
+            total = block_sum(partial, t, acc)
             if log:
                 lse = -math.inf if total == 0.0 else math.log(total)  # a row of -inf: log(0), which math.log refuses
                 for j in range(t, c, cuda.blockDim.x):
@@ -163,7 +147,7 @@ def _softmax_backward(gx, y, g, n, c, log):  # noqa: ANN001, ANN202
                 acc += float64(g[base + j])
             else:
                 acc += float64(g[base + j]) * float64(y[base + j])
-        total = _block_sum(partial, t, acc)
+        total = block_sum(partial, t, acc)
         for j in range(t, c, cuda.blockDim.x):
             if log:
                 gx[base + j] = g[base + j] - math.exp(y[base + j]) * total
@@ -182,7 +166,7 @@ def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine):  # noqa: A
             out[i, j] = (x[i, j] - mean[i]) * rstd[i] (* w[j] + b[j] when affine)
 
     Shifting by one of the row's own values keeps E[d²] - E[d]² from cancelling badly (see
-    `numba/norms.py`), and both sums take one read of the row and one tree."""
+    `rows.layer_norm_moments`), and both sums take one read of the row and one tree."""
     p = cuda.shared.array(ROW_THREADS, float64)
     q = cuda.shared.array(ROW_THREADS, float64)
     t = cuda.threadIdx.x
@@ -196,12 +180,7 @@ def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine):  # noqa: A
             s1 += d
             s2 += d * d
         s1, s2 = _block_sum2(p, q, t, s1, s2)
-        m1 = s1 / c
-        var = s2 / c - m1 * m1
-        if var < 0.0:  # rounding; a nan (from an inf or nan in the row) stays nan
-            var = 0.0
-        mu = x0 + m1
-        r = 1.0 / math.sqrt(var + eps)
+        mu, r = _moments(x0, s1, s2, c, eps)
         if t == 0:
             mean[i] = mu
             rstd[i] = r
@@ -286,7 +265,7 @@ def _layer_norm_param_grads(gw, gb, g, x, mean, rstd, n, c):  # noqa: ANN001, AN
 def _row_launch(kernel: Any, n: int, c: int, *args: Any) -> None:
     """One block per row (at most MAX_BLOCKS; the kernels loop over the rest), whole warps of
     threads, no more than the row has values (up to ROW_THREADS)."""
-    threads = min(ROW_THREADS, max(WARP, _pow2_ceil(c)))
+    threads = min(ROW_THREADS, max(WARP, pow2_ceil(c)))
     launch(kernel, min(n, MAX_BLOCKS), threads, *args)
 
 

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .. import scalar
+from .. import rows, scalar
 from .cache import variant  # first: before any cached kernel (compiled code per thread count)
 from .kernels import wide
 
@@ -32,6 +32,7 @@ JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 PARALLEL_FROM = 1 << 16  # elements (N * C) from which rows are split over threads
 
 _exp = njit(inline="always", error_model="numpy")(scalar.exp)
+_moments = njit(inline="always", **JIT)(rows.layer_norm_moments)  # shared with cuda/norms.py
 
 
 @njit(inline="always", error_model="numpy")
@@ -147,10 +148,9 @@ def _softmax_backward(gx, y, g, n, c, log, blocks):  # noqa: ANN001, ANN202
 def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine, blocks):  # noqa: ANN001, ANN202
     """Two passes over each row: one read for the mean and variance, one read and write for y.
 
-    The moments are sums of d = x - x[0] and d² in float64: shifted by one of the row's own values,
-    E[d²] - E[d]² cannot cancel badly ((x[0] - mean)² <= c var, so it loses at most log2(c) of
-    float64's 53 bits), and the two sums run together in one SIMD loop (no row of deviations to
-    write and read back)."""
+    The moments are sums of d = x - x[0] and d² in float64 (`rows.layer_norm_moments`: shifted by
+    one of the row's own values, E[d²] - E[d]² cannot cancel badly), and the two sums run together
+    in one SIMD loop (no row of deviations to write and read back)."""
     for block in prange(blocks):
         for i in block_rows(block, blocks, n):
             xs, ys = x[i * c : (i + 1) * c], out[i * c : (i + 1) * c]
@@ -161,12 +161,7 @@ def _layer_norm_forward(out, mean, rstd, x, w, b, n, c, eps, affine, blocks):  #
                 d = wide(xs[j]) - x0
                 s1 += d
                 s2 += d * d
-            m1 = s1 / c
-            var = s2 / c - m1 * m1
-            if var < 0.0:  # rounding; a nan (from an inf or nan in the row) stays nan
-                var = 0.0
-            mu = x0 + m1
-            r = 1.0 / math.sqrt(var + eps)
+            mu, r = _moments(x0, s1, s2, c, eps)
             mean[i] = mu
             rstd[i] = r
             if affine:
