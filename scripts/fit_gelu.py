@@ -63,25 +63,33 @@ def scaled_g(y: float) -> float:
     return float(SQRT_2PI * (mp.npdf(v) / mp.ncdf(-v) - v))
 
 
-def main() -> None:
+def fit_tables() -> dict[str, tuple[tuple[float, ...], float]]:
+    """Each table's coefficients (lowest degree first) and its largest error in u."""
     x = chebyshev_points(1e-6, 0.5)
     q = np.array([float((mp.ncdf(mp.mpf(v)) - mp.mpf(0.5)) / mp.mpf(v)) for v in x])
     q0 = float(1 / SQRT_2PI)
     q_table, q_err = fit_float32(x * x, q, 4, np.abs(q), fixed=(q0,))
     q0_hi = float(np.float32(q0))
-    print(f"GELU_Q0_HI, GELU_Q0_LO = {q0_hi!r}, {float(np.float32(q0 - q0_hi))!r}")
-    print(f"GELU_Q = {tuple(q_table[1:])!r}  # {q_err / U:.2f} u")
 
     y = chebyshev_points(0.5, 2.5)
     g = np.array([scaled_g(v) for v in y])
     near, near_err = fit_float32(y - 1.5, g, 8, g + float(SQRT_2PI) * y)
-    print(f"GELU_NEAR = {tuple(near)!r}  # {near_err / U:.2f} u of the denominator")
 
     y = chebyshev_points(2.5, 14.85)
     g = np.array([scaled_g(v) for v in y])
     t = 1 / (1 + y)
     far, far_err = fit_float32(t, g, 7, g + float(SQRT_2PI) * y, mult=t)
-    print(f"GELU_FAR = {tuple(far)!r}  # {far_err / U:.2f} u of the denominator")
+    return {
+        "GELU_Q0": ((q0_hi, float(np.float32(q0 - q0_hi))), 0.0),
+        "GELU_Q": (tuple(q_table[1:]), q_err / U),
+        "GELU_NEAR": (tuple(near), near_err / U),
+        "GELU_FAR": (tuple(far), far_err / U),
+    }
+
+
+def main() -> None:
+    for name, (table, err) in fit_tables().items():
+        print(f"{name} = {table!r}  # {err:.2f} u")
 
 
 if __name__ == "__main__":

@@ -292,3 +292,18 @@ def test_exp_evaluated_in_float32_within_1_01_ulp_and_numpys_special_values(samp
     np.testing.assert_array_equal(got[~finite], expected)  # overflow to inf, nan stays nan
     tiny = finite & (np.abs(exact) < 1.2e-38)  # denormal results: within 1 ulp of the smallest denormal
     assert np.all(np.abs(got[tiny].astype(np.float64) - exact[tiny]) <= 1.01 * 2.0**-149)
+
+
+def test_gelu_tables_are_what_scripts_fit_gelu_fits():
+    """The coefficients in scalar.py come from scripts/fit_gelu.py (mpmath, 40 digits): a table edited by
+    hand, or a fit changed without copying its output, fails here."""
+    import runpy
+    from pathlib import Path
+
+    fit = runpy.run_path(str(Path(__file__).parents[1] / "scripts" / "fit_gelu.py"))["fit_tables"]()
+    assert fit["GELU_Q0"][0] == (float(scalar.GELU_Q0_HI), float(scalar.GELU_Q0_LO))
+    assert fit["GELU_Q"][0] == tuple(float(c) for c in scalar.GELU_Q)
+    assert fit["GELU_NEAR"][0] == tuple(float(c) for c in scalar.GELU_NEAR)
+    assert fit["GELU_FAR"][0] == tuple(float(c) for c in scalar.GELU_FAR[:-1])  # the last is padding
+    assert scalar.GELU_FAR[-1] == 0.0 and len(scalar.GELU_FAR) == len(scalar.GELU_NEAR)
+    assert max(err for _, err in fit.values()) < 0.2  # in u: well below the rounding of a float32 step

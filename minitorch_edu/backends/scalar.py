@@ -308,8 +308,9 @@ def gelu_f32(x: np.float32) -> np.float32:
     kg = kg if near else kg * t
     den = fma32(GELU_SQRT_2PI, y, kg)
     den_lo = fma32(GELU_SQRT_2PI, y, -den) + kg  # what den's rounding lost
-    q = xc / den
-    q_lo = (fma32(-q, den, xc) - q * den_lo) / den  # x / den = q + q_lo
+    inv = EXP32_ONE / den
+    q = xc * inv
+    q_lo = (fma32(-q, den, xc) - q * den_lo) * inv  # x / den = q + q_lo (fma32: the exact remainder)
     r = q + fma32(q, s1, fma32(q, s2 + p, fma32(q_lo, s, q_lo)))  # (q + q_lo) e**s
     half = np.int32(k) >> 1
     f1 = np.int32((half + 127) << 23).view(np.float32)  # 2**k as two factors, so that denormals round once
