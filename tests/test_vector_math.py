@@ -307,3 +307,16 @@ def test_gelu_tables_are_what_scripts_fit_gelu_fits():
     assert fit["GELU_FAR"][0] == tuple(float(c) for c in scalar.GELU_FAR[:-1])  # the last is padding
     assert scalar.GELU_FAR[-1] == 0.0 and len(scalar.GELU_FAR) == len(scalar.GELU_NEAR)
     assert max(err for _, err in fit.values()) < 0.2  # in u: well below the rounding of a float32 step
+
+
+def test_gelu_of_special_values_warns_of_nothing_on_the_python_backend():
+    """The python backend runs `gelu_f32` on NumPy float32 scalars, which warn on overflow: a huge or
+    infinite x must not overflow a step whose result is thrown away (x² of the small-|x| branch did)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        got = F.gelu(mt.tensor(SPECIALS, device="python")).numpy()
+    expected = run_numba("gelu", SPECIALS)
+    assert ulp_error(got, expected.astype(np.float64))[np.isfinite(expected)].max() <= 1.0
+    np.testing.assert_array_equal(got[~np.isfinite(expected)], expected[~np.isfinite(expected)])

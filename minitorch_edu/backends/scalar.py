@@ -286,10 +286,11 @@ def gelu_f32(x: np.float32) -> np.float32:
     rounding per step the errors of float32 would add up to about 3 ulp.
     """
     y = abs(x)
-    # |x| < 1/2
-    u = x * x
-    xq = fma32(x, GELU_Q0_HI, x * (GELU_Q0_LO + u * horner(u, GELU_Q)))  # x (P(x) - 1/2) / x, rounded once
-    small = fma32(x, xq, F32_HALF * x)
+    # |x| < 1/2 (xs: x there, 1/2 elsewhere, so that a huge x overflows nothing that is thrown away)
+    xs = x if y < F32_HALF else F32_HALF
+    u = xs * xs
+    xq = fma32(xs, GELU_Q0_HI, xs * (GELU_Q0_LO + u * horner(u, GELU_Q)))  # x (P(x) - 1/2) / x, rounded once
+    small = fma32(xs, xq, F32_HALF * xs)
     # |x| >= 1/2, with y clamped at 14.85 (beyond it x P(-y) is below the smallest denormal; nan becomes 14.85)
     y = y if y <= GELU_YMAX else GELU_YMAX
     xc = F32(math.copysign(y, x))
